@@ -1,0 +1,1 @@
+//! jigdo-format (being written).

@@ -1,0 +1,1 @@
+//! jigdo-pack (being written).

@@ -1,0 +1,1 @@
+//! jigdo-unpack (being written).

@@ -1,0 +1,1 @@
+//! ostree-store (being written).

@@ -1,0 +1,1 @@
+//! repodata (being written).

@@ -1,0 +1,1 @@
+//! rpm-package (being written).

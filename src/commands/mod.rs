@@ -1,0 +1,4 @@
+//! One module per `jigdo` subcommand. Each exposes `XxxArgs` (clap) and
+//! `run(args) -> anyhow::Result<i32>` returning the process exit code.
+
+pub mod fsck;

@@ -1,0 +1,46 @@
+//! `jigdo`: deliver OSTree commits through ordinary RPM repositories.
+//!
+//! Each subcommand lives in its own module under `src/commands/`; this file only
+//! parses the command line, sets up logging and turns errors into the one-line
+//! `error: …` and non-zero exit status that ../shared/CLI.md promises.
+
+mod commands;
+mod output;
+
+use clap::{Parser, Subcommand};
+
+/// Deliver OSTree commits through ordinary RPM repositories.
+#[derive(Parser)]
+#[command(name = "jigdo", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Verify every object that the given commits (default: every ref) reach.
+    Fsck(commands::fsck::FsckArgs),
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("JIGDO_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Fsck(args) => commands::fsck::run(args),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            // One line, with the whole cause chain: `error: a: b: c`.
+            eprintln!("error: {err:#}");
+            std::process::exit(1);
+        }
+    }
+}
