@@ -1,0 +1,778 @@
+//! The index (`2-index`): the set, the metadata tables, the new-content table and the tree.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use crate::pins::PinnedPackage;
+use crate::varint::{put_bytes, put_u, Reader};
+use crate::{FormatError, FORMAT_VERSION};
+
+const MAGIC: &[u8; 8] = b"OJIGDOIX";
+/// Decompressed indexes larger than this are rejected (a decompression bomb guard; a
+/// million-file tree needs well under a tenth of it).
+const MAX_INDEX_BYTES: u64 = 1 << 30;
+/// Deeper trees are rejected; PATH_MAX allows at most 2048 levels.
+const MAX_DEPTH: usize = 2048;
+/// zstd level for the index: it is small and written once, so spend the time.
+const ZSTD_LEVEL: i32 = 19;
+
+/// Extended attributes of one object: (name without NUL, value) pairs in OSTree's order.
+pub type XattrSet = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// uid, gid, mode and xattrs of a content object or directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ObjectMeta {
+    /// Owner uid.
+    pub uid: u32,
+    /// Owner gid.
+    pub gid: u32,
+    /// Full `st_mode`, file type bits included.
+    pub mode: u32,
+    /// Number of the object's set in [`Index::xattr_sets`].
+    pub xattrs: u32,
+}
+
+/// Content that no package provides, stored in the jigdo RPM.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum NewContent {
+    /// Regular file bytes, stored as payload file `3-content/N`.
+    Blob {
+        /// Size in bytes.
+        size: u64,
+        /// SHA-256 of the bytes.
+        sha256: [u8; 32],
+    },
+    /// A symlink target.
+    Symlink {
+        /// The target.
+        target: String,
+    },
+}
+
+/// Where a file's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// Entry number in [`Index::new_contents`].
+    New(u32),
+    /// A file of a package of the set.
+    Package {
+        /// Package number in [`Index::packages`].
+        package: u32,
+        /// The file's path in the package, when it is not `/` + the tree path.
+        path: Option<String>,
+    },
+}
+
+/// One non-directory entry of a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// File name (one path component).
+    pub name: String,
+    /// Where the bytes come from.
+    pub source: Source,
+    /// Number of the object's metadata in [`Index::metas`].
+    pub meta: u32,
+}
+
+/// A directory: its dirmeta, its files and subdirectories, in dirtree order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Directory {
+    /// Number of the directory's metadata in [`Index::metas`].
+    pub meta: u32,
+    /// Files, sorted by name.
+    pub files: Vec<FileEntry>,
+    /// Subdirectories with their names, sorted by name.
+    pub dirs: Vec<(String, Directory)>,
+}
+
+/// The decoded index of a jigdo RPM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Index {
+    /// The commit checksum.
+    pub commit: [u8; 32],
+    /// The pinned package set.
+    pub packages: Vec<PinnedPackage>,
+    /// Distinct xattr sets.
+    pub xattr_sets: Vec<XattrSet>,
+    /// Distinct metadata entries.
+    pub metas: Vec<ObjectMeta>,
+    /// Distinct new contents.
+    pub new_contents: Vec<NewContent>,
+    /// The root directory.
+    pub root: Directory,
+}
+
+impl Index {
+    /// The commit checksum as lowercase hex.
+    pub fn commit_hex(&self) -> String {
+        hex::encode(self.commit)
+    }
+
+    /// For each blob number N (payload file `3-content/N`), its entry in `new_contents`.
+    pub fn blob_entries(&self) -> Vec<u32> {
+        self.new_contents
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| matches!(c, NewContent::Blob { .. }))
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+
+    /// Calls `visit` for every file with its path relative to the tree root
+    /// (`usr/bin/bash`), in depth-first dirtree order.
+    pub fn for_each_file(&self, mut visit: impl FnMut(&str, &FileEntry)) {
+        fn walk(dir: &Directory, prefix: &mut String, visit: &mut dyn FnMut(&str, &FileEntry)) {
+            let base = prefix.len();
+            for f in &dir.files {
+                prefix.push_str(&f.name);
+                visit(prefix, f);
+                prefix.truncate(base);
+            }
+            for (name, sub) in &dir.dirs {
+                prefix.push_str(name);
+                prefix.push('/');
+                walk(sub, prefix, visit);
+                prefix.truncate(base);
+            }
+        }
+        walk(&self.root, &mut String::new(), &mut visit);
+    }
+
+    /// The path of `entry` (found at `tree_path`) inside its package, if it comes from one.
+    pub fn package_path(tree_path: &str, entry: &FileEntry) -> Option<String> {
+        match &entry.source {
+            Source::Package { path: Some(p), .. } => Some(p.clone()),
+            Source::Package { path: None, .. } => Some(format!("/{tree_path}")),
+            Source::New(_) => None,
+        }
+    }
+
+    /// Number of files (non-directories) in the tree.
+    pub fn file_count(&self) -> usize {
+        fn count(d: &Directory) -> usize {
+            d.files.len() + d.dirs.iter().map(|(_, s)| count(s)).sum::<usize>()
+        }
+        count(&self.root)
+    }
+
+    /// Number of directories in the tree, the root included.
+    pub fn dir_count(&self) -> usize {
+        fn count(d: &Directory) -> usize {
+            1 + d.dirs.iter().map(|(_, s)| count(s)).sum::<usize>()
+        }
+        count(&self.root)
+    }
+
+    /// Encodes the index as the zstd frame stored in `2-index`.
+    pub fn encode(&self) -> Result<Vec<u8>, FormatError> {
+        let raw = self.encode_raw();
+        zstd::bulk::compress(&raw, ZSTD_LEVEL).map_err(FormatError::Compression)
+    }
+
+    fn encode_raw(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        put_u(&mut out, FORMAT_VERSION);
+        out.extend_from_slice(&self.commit);
+
+        put_u(&mut out, self.packages.len() as u64);
+        for p in &self.packages {
+            put_bytes(&mut out, p.name.as_bytes());
+            put_u(&mut out, p.epoch);
+            put_bytes(&mut out, p.version.as_bytes());
+            put_bytes(&mut out, p.release.as_bytes());
+            put_bytes(&mut out, p.arch.as_bytes());
+            out.extend_from_slice(&p.id);
+            put_u(&mut out, p.size);
+        }
+
+        put_u(&mut out, self.xattr_sets.len() as u64);
+        for set in &self.xattr_sets {
+            put_u(&mut out, set.len() as u64);
+            for (name, value) in set {
+                put_bytes(&mut out, name);
+                put_bytes(&mut out, value);
+            }
+        }
+
+        put_u(&mut out, self.metas.len() as u64);
+        for m in &self.metas {
+            put_u(&mut out, m.uid.into());
+            put_u(&mut out, m.gid.into());
+            put_u(&mut out, m.mode.into());
+            put_u(&mut out, m.xattrs.into());
+        }
+
+        put_u(&mut out, self.new_contents.len() as u64);
+        for c in &self.new_contents {
+            match c {
+                NewContent::Blob { size, sha256 } => {
+                    put_u(&mut out, 0);
+                    put_u(&mut out, *size);
+                    out.extend_from_slice(sha256);
+                }
+                NewContent::Symlink { target } => {
+                    put_u(&mut out, 1);
+                    put_bytes(&mut out, target.as_bytes());
+                }
+            }
+        }
+
+        let mut cols = Columns::default();
+        cols.write_dir(&self.root);
+        for col in [
+            &cols.dirs,
+            &cols.names,
+            &cols.sources,
+            &cols.metas,
+            &cols.extra,
+        ] {
+            put_bytes(&mut out, col);
+        }
+        out
+    }
+
+    /// Decodes and validates the contents of `2-index`.
+    pub fn decode(compressed: &[u8]) -> Result<Index, FormatError> {
+        let mut raw = Vec::new();
+        let decoder =
+            zstd::stream::read::Decoder::new(compressed).map_err(FormatError::Compression)?;
+        decoder
+            .take(MAX_INDEX_BYTES + 1)
+            .read_to_end(&mut raw)
+            .map_err(FormatError::Compression)?;
+        if raw.len() as u64 > MAX_INDEX_BYTES {
+            return Err(FormatError::Invalid(
+                "index decompresses to more than 1 GiB".into(),
+            ));
+        }
+        Self::decode_raw(&raw)
+    }
+
+    fn decode_raw(raw: &[u8]) -> Result<Index, FormatError> {
+        let mut r = Reader::new(raw);
+        if r.take(8, "magic").ok() != Some(&MAGIC[..]) {
+            return Err(FormatError::BadMagic);
+        }
+        let version = r.u("version")?;
+        if version != FORMAT_VERSION {
+            return Err(FormatError::UnsupportedVersion {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let commit = r.sha("commit checksum")?;
+
+        let n = r.count("package count", 38)?;
+        let mut packages = Vec::with_capacity(n);
+        for _ in 0..n {
+            packages.push(PinnedPackage {
+                name: r.str("package name")?.to_owned(),
+                epoch: r.u("package epoch")?,
+                version: r.str("package version")?.to_owned(),
+                release: r.str("package release")?.to_owned(),
+                arch: r.str("package arch")?.to_owned(),
+                id: r.sha("package id")?,
+                size: r.u("package size")?,
+            });
+        }
+
+        let n = r.count("xattr set count", 1)?;
+        let mut xattr_sets = Vec::with_capacity(n);
+        for _ in 0..n {
+            let pairs = r.count("xattr count", 2)?;
+            let mut set = Vec::with_capacity(pairs);
+            for _ in 0..pairs {
+                let name = r.bytes("xattr name")?;
+                if name.is_empty() || name.contains(&0) {
+                    return Err(FormatError::Invalid(
+                        "empty or NUL-containing xattr name".into(),
+                    ));
+                }
+                set.push((name.to_vec(), r.bytes("xattr value")?.to_vec()));
+            }
+            xattr_sets.push(set);
+        }
+
+        let n = r.count("metadata count", 4)?;
+        let mut metas = Vec::with_capacity(n);
+        for _ in 0..n {
+            let m = ObjectMeta {
+                uid: r.u32("uid")?,
+                gid: r.u32("gid")?,
+                mode: r.u32("mode")?,
+                xattrs: r.u32("xattr set number")?,
+            };
+            if m.xattrs as usize >= xattr_sets.len() {
+                return Err(FormatError::Invalid(format!(
+                    "xattr set {} does not exist",
+                    m.xattrs
+                )));
+            }
+            metas.push(m);
+        }
+
+        let n = r.count("new content count", 2)?;
+        let mut new_contents = Vec::with_capacity(n);
+        for _ in 0..n {
+            new_contents.push(match r.u("new content kind")? {
+                0 => NewContent::Blob {
+                    size: r.u("blob size")?,
+                    sha256: r.sha("blob sha256")?,
+                },
+                1 => NewContent::Symlink {
+                    target: r.str("symlink target")?.to_owned(),
+                },
+                k => {
+                    return Err(FormatError::Invalid(format!(
+                        "unknown new content kind {k}"
+                    )))
+                }
+            });
+        }
+
+        let mut cols = ColumnReaders {
+            dirs: Reader::new(r.bytes("dirs column")?),
+            names: Reader::new(r.bytes("names column")?),
+            sources: Reader::new(r.bytes("sources column")?),
+            metas: Reader::new(r.bytes("metas column")?),
+            extra: Reader::new(r.bytes("extra column")?),
+            limits: Limits {
+                packages: packages.len(),
+                metas: metas.len(),
+                new_contents: new_contents.len(),
+            },
+        };
+        let root = cols.read_dir(0)?;
+        if !(r.is_empty() && cols.all_consumed()) {
+            return Err(FormatError::Invalid("trailing bytes after the tree".into()));
+        }
+        Ok(Index {
+            commit,
+            packages,
+            xattr_sets,
+            metas,
+            new_contents,
+            root,
+        })
+    }
+}
+
+/// The tree's columns while encoding.
+#[derive(Default)]
+struct Columns {
+    dirs: Vec<u8>,
+    names: Vec<u8>,
+    sources: Vec<u8>,
+    metas: Vec<u8>,
+    extra: Vec<u8>,
+}
+
+impl Columns {
+    fn write_dir(&mut self, dir: &Directory) {
+        put_u(&mut self.dirs, dir.meta.into());
+        put_u(&mut self.dirs, dir.files.len() as u64);
+        let mut prev = "";
+        for f in &dir.files {
+            self.write_name(prev, &f.name);
+            prev = &f.name;
+            match &f.source {
+                Source::New(i) => {
+                    put_u(&mut self.sources, 0);
+                    put_u(&mut self.extra, (*i).into());
+                }
+                Source::Package {
+                    package,
+                    path: None,
+                } => {
+                    put_u(&mut self.sources, 2 * u64::from(*package) + 1);
+                }
+                Source::Package {
+                    package,
+                    path: Some(p),
+                } => {
+                    put_u(&mut self.sources, 2 * u64::from(*package) + 2);
+                    put_bytes(&mut self.extra, p.as_bytes());
+                }
+            }
+            put_u(&mut self.metas, f.meta.into());
+        }
+        put_u(&mut self.dirs, dir.dirs.len() as u64);
+        let mut prev = "";
+        for (name, sub) in &dir.dirs {
+            self.write_name(prev, name);
+            prev = name;
+            self.write_dir(sub);
+        }
+    }
+
+    fn write_name(&mut self, prev: &str, name: &str) {
+        let shared = prev
+            .bytes()
+            .zip(name.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        // Never split a UTF-8 sequence, so each suffix stays a valid string.
+        let shared = (0..=shared)
+            .rev()
+            .find(|&i| name.is_char_boundary(i))
+            .unwrap_or(0);
+        put_u(&mut self.names, shared as u64);
+        put_bytes(&mut self.names, &name.as_bytes()[shared..]);
+    }
+}
+
+struct Limits {
+    packages: usize,
+    metas: usize,
+    new_contents: usize,
+}
+
+/// The tree's columns while decoding.
+struct ColumnReaders<'a> {
+    dirs: Reader<'a>,
+    names: Reader<'a>,
+    sources: Reader<'a>,
+    metas: Reader<'a>,
+    extra: Reader<'a>,
+    limits: Limits,
+}
+
+impl ColumnReaders<'_> {
+    fn all_consumed(&self) -> bool {
+        [
+            &self.dirs,
+            &self.names,
+            &self.sources,
+            &self.metas,
+            &self.extra,
+        ]
+        .iter()
+        .all(|c| c.is_empty())
+    }
+
+    fn meta(&self, v: u32) -> Result<u32, FormatError> {
+        if (v as usize) < self.limits.metas {
+            Ok(v)
+        } else {
+            Err(FormatError::Invalid(format!(
+                "metadata entry {v} does not exist"
+            )))
+        }
+    }
+
+    fn read_dir(&mut self, depth: usize) -> Result<Directory, FormatError> {
+        if depth > MAX_DEPTH {
+            return Err(FormatError::Invalid("tree deeper than 2048 levels".into()));
+        }
+        let meta = self.dirs.u32("directory metadata")?;
+        let meta = self.meta(meta)?;
+        let nfiles = self.dirs.u("file count")?;
+        // Each file takes at least one byte in the sources column.
+        if nfiles > self.sources.remaining() as u64 {
+            return Err(FormatError::Invalid("file count exceeds the data".into()));
+        }
+        let mut files = Vec::with_capacity(nfiles as usize);
+        let mut prev = String::new();
+        for _ in 0..nfiles {
+            let name = self.read_name(&prev)?;
+            let source = match self.sources.u("file source")? {
+                0 => {
+                    let i = self.extra.u32("new content number")?;
+                    if i as usize >= self.limits.new_contents {
+                        return Err(FormatError::Invalid(format!(
+                            "new content {i} does not exist"
+                        )));
+                    }
+                    Source::New(i)
+                }
+                s => {
+                    let package = (s - 1) / 2;
+                    if package >= self.limits.packages as u64 {
+                        return Err(FormatError::Invalid(format!(
+                            "package {package} does not exist"
+                        )));
+                    }
+                    let path = if s % 2 == 0 {
+                        Some(self.extra.str("package file path")?.to_owned())
+                    } else {
+                        None
+                    };
+                    Source::Package {
+                        package: package as u32,
+                        path,
+                    }
+                }
+            };
+            let meta = self.metas.u32("file metadata")?;
+            let meta = self.meta(meta)?;
+            prev.clone_from(&name);
+            files.push(FileEntry { name, source, meta });
+        }
+        let ndirs = self.dirs.u("directory count")?;
+        if ndirs > self.dirs.remaining() as u64 {
+            return Err(FormatError::Invalid(
+                "directory count exceeds the data".into(),
+            ));
+        }
+        let mut dirs = Vec::with_capacity(ndirs as usize);
+        let mut prev = String::new();
+        for _ in 0..ndirs {
+            let name = self.read_name(&prev)?;
+            let sub = self.read_dir(depth + 1)?;
+            prev.clone_from(&name);
+            dirs.push((name, sub));
+        }
+        Ok(Directory { meta, files, dirs })
+    }
+
+    fn read_name(&mut self, prev: &str) -> Result<String, FormatError> {
+        let shared = self.names.u("name prefix length")? as usize;
+        let suffix = self.names.bytes("name suffix")?;
+        if shared > prev.len() || !prev.is_char_boundary(shared) {
+            return Err(FormatError::Invalid(
+                "name prefix longer than the previous name".into(),
+            ));
+        }
+        let suffix = std::str::from_utf8(suffix)
+            .map_err(|_| FormatError::Invalid("file name is not UTF-8".into()))?;
+        let name = format!("{}{}", &prev[..shared], suffix);
+        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+            return Err(FormatError::Invalid(format!("invalid file name {name:?}")));
+        }
+        if name.as_str() <= prev && !prev.is_empty() {
+            return Err(FormatError::Invalid(format!(
+                "file names out of order at {name:?}"
+            )));
+        }
+        Ok(name)
+    }
+}
+
+/// Interns packages, xattr sets, metadata and new contents while a producer walks a
+/// commit, so that every table entry is unique.
+#[derive(Default)]
+pub struct IndexBuilder {
+    packages: Vec<PinnedPackage>,
+    xattr_sets: Vec<XattrSet>,
+    xattr_ids: HashMap<XattrSet, u32>,
+    metas: Vec<ObjectMeta>,
+    meta_ids: HashMap<ObjectMeta, u32>,
+    new_contents: Vec<NewContent>,
+    new_ids: HashMap<NewContent, u32>,
+}
+
+impl IndexBuilder {
+    /// An empty builder whose xattr set 0 is the empty set.
+    pub fn new() -> Self {
+        let mut b = IndexBuilder::default();
+        b.xattr_set(&Vec::new());
+        b
+    }
+
+    /// Adds a package to the set and returns its number.
+    pub fn add_package(&mut self, package: PinnedPackage) -> u32 {
+        self.packages.push(package);
+        (self.packages.len() - 1) as u32
+    }
+
+    /// The number of `set`, adding it if new.
+    pub fn xattr_set(&mut self, set: &XattrSet) -> u32 {
+        if let Some(&id) = self.xattr_ids.get(set) {
+            return id;
+        }
+        let id = self.xattr_sets.len() as u32;
+        self.xattr_sets.push(set.clone());
+        self.xattr_ids.insert(set.clone(), id);
+        id
+    }
+
+    /// The number of the metadata entry (uid, gid, mode, xattrs), adding it if new.
+    pub fn meta(&mut self, uid: u32, gid: u32, mode: u32, xattrs: &XattrSet) -> u32 {
+        let xattrs = self.xattr_set(xattrs);
+        let m = ObjectMeta {
+            uid,
+            gid,
+            mode,
+            xattrs,
+        };
+        *self.meta_ids.entry(m).or_insert_with(|| {
+            self.metas.push(m);
+            (self.metas.len() - 1) as u32
+        })
+    }
+
+    /// The number of a new content entry, adding it if new; the second value is true when
+    /// it was added by this call (so its bytes must be stored).
+    pub fn new_content(&mut self, content: NewContent) -> (u32, bool) {
+        if let Some(&id) = self.new_ids.get(&content) {
+            return (id, false);
+        }
+        let id = self.new_contents.len() as u32;
+        self.new_contents.push(content.clone());
+        self.new_ids.insert(content, id);
+        (id, true)
+    }
+
+    /// Finishes the index with the tree `root` of commit `commit`.
+    pub fn finish(self, commit: [u8; 32], root: Directory) -> Index {
+        Index {
+            commit,
+            packages: self.packages,
+            xattr_sets: self.xattr_sets,
+            metas: self.metas,
+            new_contents: self.new_contents,
+            root,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Index {
+        let mut b = IndexBuilder::new();
+        let p = b.add_package(PinnedPackage {
+            name: "bash".into(),
+            epoch: 0,
+            version: "5.2.15".into(),
+            release: "2".into(),
+            arch: "x86_64".into(),
+            id: [1; 32],
+            size: 1234,
+        });
+        let dir = b.meta(0, 0, 0o40755, &vec![]);
+        let file = b.meta(0, 0, 0o100644, &vec![(b"user.a".to_vec(), b"1".to_vec())]);
+        let link = b.meta(0, 0, 0o120777, &vec![]);
+        let (blob, added) = b.new_content(NewContent::Blob {
+            size: 3,
+            sha256: [9; 32],
+        });
+        assert!(added);
+        assert_eq!(
+            b.new_content(NewContent::Blob {
+                size: 3,
+                sha256: [9; 32]
+            }),
+            (blob, false)
+        );
+        let (sym, _) = b.new_content(NewContent::Symlink {
+            target: "../lib/ä".into(),
+        });
+        let usr_bin = Directory {
+            meta: dir,
+            files: vec![
+                FileEntry {
+                    name: "bash".into(),
+                    source: Source::Package {
+                        package: p,
+                        path: None,
+                    },
+                    meta: file,
+                },
+                FileEntry {
+                    name: "bashbug".into(),
+                    source: Source::Package {
+                        package: p,
+                        path: Some("/usr/share/bashbug".into()),
+                    },
+                    meta: file,
+                },
+                FileEntry {
+                    name: "sh".into(),
+                    source: Source::New(sym),
+                    meta: link,
+                },
+            ],
+            dirs: vec![],
+        };
+        let root = Directory {
+            meta: dir,
+            files: vec![FileEntry {
+                name: "initramfs-ü.img".into(),
+                source: Source::New(blob),
+                meta: file,
+            }],
+            dirs: vec![(
+                "usr".into(),
+                Directory {
+                    meta: dir,
+                    files: vec![],
+                    dirs: vec![("bin".into(), usr_bin)],
+                },
+            )],
+        };
+        b.finish([5; 32], root)
+    }
+
+    #[test]
+    fn index_round_trips() {
+        let index = sample();
+        let bytes = index.encode().unwrap();
+        let back = Index::decode(&bytes).unwrap();
+        assert_eq!(back, index);
+        assert_eq!(back.file_count(), 4);
+        assert_eq!(back.dir_count(), 3);
+        assert_eq!(back.blob_entries(), vec![0]);
+        let mut paths = Vec::new();
+        back.for_each_file(|p, e| paths.push((p.to_owned(), Index::package_path(p, e))));
+        assert_eq!(
+            paths,
+            vec![
+                ("initramfs-ü.img".to_owned(), None),
+                ("usr/bin/bash".to_owned(), Some("/usr/bin/bash".to_owned())),
+                (
+                    "usr/bin/bashbug".to_owned(),
+                    Some("/usr/share/bashbug".to_owned())
+                ),
+                ("usr/bin/sh".to_owned(), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_version_is_rejected_with_both_versions() {
+        let mut raw = sample().encode_raw();
+        raw[8] = 2;
+        let err = Index::decode(&zstd::bulk::compress(&raw, 1).unwrap()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "jigdo format version 2 is not supported (this client reads version 1)"
+        );
+    }
+
+    #[test]
+    fn every_truncation_and_corruption_is_an_error_not_a_panic() {
+        let raw = sample().encode_raw();
+        for cut in 0..raw.len() {
+            let data = zstd::bulk::compress(&raw[..cut], 1).unwrap();
+            assert!(
+                Index::decode(&data).is_err(),
+                "truncation at {cut} accepted"
+            );
+        }
+        for i in 0..raw.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut bad = raw.clone();
+                bad[i] ^= flip;
+                // Must not panic; may or may not be an error (a flipped id byte is valid).
+                let _ = Index::decode(&zstd::bulk::compress(&bad, 1).unwrap());
+            }
+        }
+        assert!(matches!(
+            Index::decode(b"not zstd"),
+            Err(FormatError::Compression(_))
+        ));
+    }
+
+    #[test]
+    fn bad_names_are_rejected() {
+        for bad in ["..", ".", "a/b", ""] {
+            let mut index = sample();
+            index.root.files[0].name = bad.into();
+            let data = index.encode().unwrap();
+            assert!(Index::decode(&data).is_err(), "{bad:?} accepted");
+        }
+    }
+}
