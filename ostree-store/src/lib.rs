@@ -26,3 +26,17 @@ pub use objects::{
     content_checksum, encode_metadata, metadata_string, parse_metadata, Commit, ContentHasher,
     DirMeta, DirTree, FileHeader, MetaEntry, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
+pub mod archive;
+pub mod fsck;
+pub mod lock;
+pub mod repo;
+pub mod write;
+
+pub use archive::{CommitArchive, ComposeInfo};
+pub use fsck::{fsck, FsckProblem, FsckReport};
+pub use lock::{LockGuard, LockKind};
+pub use repo::{
+    read_ref_file, validate_ref_name, Config, ContentReader, Reachable, RefEntry, RefKind, Repo,
+    RepoMode, Traversal,
+};
+pub use write::{write_file_atomic, Transaction};

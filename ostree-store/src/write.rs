@@ -1,0 +1,612 @@
+//! Writing objects, detached metadata and refs.
+//!
+//! Like libostree, objects are written inside a *transaction*: each object is
+//! streamed into a temporary file inside a locked staging directory
+//! `tmp/staging-<boot-id>-XXXXXX/` (lock file `…-lock`, OFD lock), renamed to
+//! its staged name once its checksum is known, and only when the transaction
+//! commits are the staged objects flushed (`syncfs`, unless `core.fsync=false`)
+//! and renamed into `objects/`, whose directories are then fsynced. A crash
+//! therefore never leaves a half-written object in `objects/`. The
+//! transaction holds the shared repository lock, as libostree's does.
+//! Writing a commit object marks it partial (`state/<commit>.commitpartial`)
+//! before it becomes visible; the mark is cleared at transaction commit once
+//! everything the commit reaches is present. Refs are written last, by
+//! temp file + rename.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use flate2::write::DeflateEncoder;
+use flate2::Compression;
+
+use crate::checksum::{Checksum, ObjectType};
+use crate::error::{Error, IoContext, Result};
+use crate::lock::{lock_file_exclusive, LockGuard, LockKind};
+use crate::objects::{parse_metadata, validate_metadata, Commit, ContentHasher, FileHeader, S_IFMT};
+use crate::repo::{boot_id, validate_ref_name, Repo, RepoMode};
+
+const BUF: usize = 128 * 1024;
+
+/// Writes `bytes` to `path` atomically (temp file in the same directory,
+/// optional fsync, rename, fsync of the directory), mode 0644.
+pub fn write_file_atomic(path: &Path, bytes: &[u8], fsync: bool) -> Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::Invalid(format!("{}: no parent directory", path.display())))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .at(dir)?;
+    tmp.write_all(bytes).at(tmp.path().to_path_buf())?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(0o644))
+        .at(tmp.path().to_path_buf())?;
+    if fsync {
+        tmp.as_file().sync_all().at(tmp.path().to_path_buf())?;
+    }
+    tmp.persist(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
+    if fsync {
+        fsync_dir(dir)?;
+    }
+    Ok(())
+}
+
+fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).at(dir)
+}
+
+fn set_mtime_zero(f: &File) -> io::Result<()> {
+    let times = [
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+    ];
+    // SAFETY: valid fd and a valid two-element timespec array.
+    if unsafe { libc::futimens(f.as_raw_fd(), times.as_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn xattr_name(raw: &[u8]) -> &std::ffi::OsStr {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::OsStr::from_bytes(raw.strip_suffix(&[0]).unwrap_or(raw))
+}
+
+/// An open write transaction (see the module docs). Methods take `&self`
+/// so that many threads (rayon) can write objects at once.
+pub struct Transaction<'r> {
+    repo: &'r Repo,
+    _repo_lock: LockGuard,
+    _staging_lock: Option<LockGuard>,
+    staging: PathBuf,
+    staging_lock_path: PathBuf,
+    staged: Mutex<Vec<(PathBuf, PathBuf)>>,
+    commits: Mutex<Vec<Checksum>>,
+    fsync: bool,
+    finished: bool,
+}
+
+impl Repo {
+    /// Starts a write transaction (takes the shared repository lock).
+    pub fn transaction(&self) -> Result<Transaction<'_>> {
+        let repo_lock = self.lock(LockKind::Shared)?;
+        let tmp = self.path().join("tmp");
+        fs::create_dir_all(&tmp).at(&tmp)?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("staging-{}-", boot_id()))
+            .rand_bytes(6)
+            .tempdir_in(&tmp)
+            .at(&tmp)?
+            .keep();
+        let mut lock_name = dir.file_name().unwrap_or_default().to_os_string();
+        lock_name.push("-lock");
+        let staging_lock_path = tmp.join(lock_name);
+        let staging_lock = lock_file_exclusive(&staging_lock_path)?;
+        let fsync = !matches!(self.config().get("core", "fsync"), Some("false"));
+        Ok(Transaction {
+            repo: self,
+            _repo_lock: repo_lock,
+            _staging_lock: Some(staging_lock),
+            staging: dir,
+            staging_lock_path,
+            staged: Mutex::new(Vec::new()),
+            commits: Mutex::new(Vec::new()),
+            fsync,
+            finished: false,
+        })
+    }
+
+    /// Writes one content object in its own transaction (see
+    /// [`Transaction::write_content`] for bulk writes).
+    pub fn write_content(&self, header: &FileHeader, content: impl Read) -> Result<Checksum> {
+        let tx = self.transaction()?;
+        let c = tx.write_content(header, content)?;
+        tx.commit()?;
+        Ok(c)
+    }
+
+    /// Like [`Repo::write_content`] but fails (writing nothing) unless the
+    /// content hashes to `expected`.
+    pub fn write_content_with_checksum(
+        &self,
+        expected: &Checksum,
+        header: &FileHeader,
+        content: impl Read,
+    ) -> Result<Checksum> {
+        let tx = self.transaction()?;
+        let c = tx.write_content_with_checksum(expected, header, content)?;
+        tx.commit()?;
+        Ok(c)
+    }
+
+    /// Writes one metadata object in its own transaction.
+    pub fn write_metadata(&self, objtype: ObjectType, bytes: &[u8]) -> Result<Checksum> {
+        let tx = self.transaction()?;
+        let c = tx.write_metadata(objtype, bytes)?;
+        tx.commit()?;
+        Ok(c)
+    }
+
+    /// Sets (or with `None` removes) a commit's detached metadata (`a{sv}`).
+    pub fn write_commit_detached_metadata(
+        &self,
+        commit: &Checksum,
+        metadata: Option<&[u8]>,
+    ) -> Result<()> {
+        let _lock = self.lock(LockKind::Shared)?;
+        let path = self.loose_path(ObjectType::CommitMeta, commit);
+        match metadata {
+            Some(b) => {
+                parse_metadata(b).map_err(|source| Error::Malformed {
+                    what: format!("detached metadata for {commit}"),
+                    source,
+                })?;
+                let dir = path.parent().unwrap_or(self.path());
+                fs::create_dir_all(dir).at(dir)?;
+                write_file_atomic(&path, b, self.fsync_enabled())
+            }
+            None => match fs::remove_file(&path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(Error::Io { path, source: e }),
+            },
+        }
+    }
+
+    fn fsync_enabled(&self) -> bool {
+        !matches!(self.config().get("core", "fsync"), Some("false"))
+    }
+
+    /// Sets or clears the partial marker `state/<commit>.commitpartial`.
+    pub fn mark_commit_partial(&self, commit: &Checksum, partial: bool) -> Result<()> {
+        let p = self.commitpartial_path(commit);
+        if partial {
+            let state = self.path().join("state");
+            fs::create_dir_all(&state).at(&state)?;
+            match fs::OpenOptions::new().write(true).create_new(true).open(&p) {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(Error::Io { path: p, source: e }),
+            }
+        } else {
+            match fs::remove_file(&p) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(Error::Io { path: p, source: e }),
+            }
+        }
+    }
+
+    /// Whether every object `commit` reaches is present (file objects are
+    /// checked for presence only).
+    pub fn is_commit_complete(&self, commit: &Checksum) -> bool {
+        let t = self.traverse_commit(commit);
+        t.errors.is_empty()
+            && t
+                .objects
+                .iter()
+                .all(|o| self.has_object(o.objtype, &o.checksum))
+    }
+
+    /// Points ref `refspec` (`NAME` under refs/heads, or `REMOTE:NAME` under
+    /// refs/remotes) at `target`, or deletes it with `None`. Atomic (temp
+    /// file + rename).
+    pub fn set_ref(&self, refspec: &str, target: Option<&Checksum>) -> Result<()> {
+        let (base, name) = match refspec.split_once(':') {
+            Some((remote, name)) => {
+                validate_ref_name(remote)?;
+                (self.path().join("refs/remotes").join(remote), name)
+            }
+            None => (self.path().join("refs/heads"), refspec),
+        };
+        validate_ref_name(name)?;
+        let path = base.join(name);
+        let _lock = self.lock(LockKind::Shared)?;
+        match target {
+            Some(c) => {
+                let dir = path.parent().unwrap_or(&base);
+                fs::create_dir_all(dir).at(dir)?;
+                write_file_atomic(&path, format!("{c}\n").as_bytes(), self.fsync_enabled())
+            }
+            None => match fs::remove_file(&path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(Error::Io { path, source: e }),
+            },
+        }
+    }
+}
+
+impl Transaction<'_> {
+    /// The repository written to.
+    pub fn repo(&self) -> &Repo {
+        self.repo
+    }
+
+    fn stage(&self, tmp: tempfile::TempPath, objtype: ObjectType, c: &Checksum) -> Result<()> {
+        let hex = c.to_hex();
+        let ext = objtype.extension(self.repo.mode().is_archive());
+        let sub = self.staging.join(&hex[..2]);
+        match fs::create_dir(&sub) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::Io { path: sub, source: e }),
+        }
+        let staged = sub.join(format!("{}.{ext}", &hex[2..]));
+        tmp.persist(&staged).map_err(|e| Error::Io {
+            path: staged.clone(),
+            source: e.error,
+        })?;
+        let dest = self.repo.loose_path(objtype, c);
+        self.staged
+            .lock()
+            .map_err(|_| Error::Invalid("transaction state poisoned".into()))?
+            .push((staged, dest));
+        Ok(())
+    }
+
+    /// Streams a content object into the repository and returns its checksum.
+    /// `content` is ignored for symlinks. Memory use is bounded by a buffer.
+    pub fn write_content(&self, header: &FileHeader, content: impl Read) -> Result<Checksum> {
+        self.write_content_impl(None, header, content)
+    }
+
+    /// Like [`Transaction::write_content`], but fails without storing
+    /// anything unless the object's checksum is `expected`.
+    pub fn write_content_with_checksum(
+        &self,
+        expected: &Checksum,
+        header: &FileHeader,
+        content: impl Read,
+    ) -> Result<Checksum> {
+        self.write_content_impl(Some(expected), header, content)
+    }
+
+    fn write_content_impl(
+        &self,
+        expected: Option<&Checksum>,
+        header: &FileHeader,
+        mut content: impl Read,
+    ) -> Result<Checksum> {
+        let mode = self.repo.mode();
+        if !(header.is_regular() || header.is_symlink()) {
+            return Err(Error::Invalid(format!(
+                "content object mode {:o} is neither a regular file nor a symlink",
+                header.mode
+            )));
+        }
+        if mode == RepoMode::BareSplitXattrs {
+            return Err(Error::Unsupported(
+                "writing to bare-split-xattrs repositories is not supported".into(),
+            ));
+        }
+        if mode == RepoMode::BareUserOnly && header.is_regular() {
+            let bad = (header.mode & !S_IFMT) & !0o775;
+            if bad != 0 {
+                return Err(Error::Invalid(format!(
+                    "bare-user-only repository: invalid mode {:04o} with bits {bad:04o}",
+                    header.mode & !S_IFMT
+                )));
+            }
+        }
+        let mut hasher = ContentHasher::new(header);
+        let tmp = tempfile::Builder::new()
+            .prefix("tmp-")
+            .tempfile_in(&self.staging)
+            .at(&self.staging)?;
+        let tmp_path = tmp.path().to_path_buf();
+        let (file, tmp) = tmp.into_parts();
+        let io_err = |e: io::Error| Error::Io {
+            path: tmp_path.clone(),
+            source: e,
+        };
+        let mut symlink_tmp: Option<PathBuf> = None;
+
+        if header.is_symlink() {
+            match mode {
+                RepoMode::Archive => {
+                    (&file)
+                        .write_all(&header.encode_archive_header(0))
+                        .map_err(io_err)?;
+                }
+                RepoMode::BareUser => {
+                    (&file)
+                        .write_all(header.symlink_target.as_bytes())
+                        .map_err(io_err)?;
+                    xattr::FileExt::set_xattr(
+                        &file,
+                        "user.ostreemeta",
+                        &header.encode_bareuser_meta(),
+                    )
+                    .map_err(io_err)?;
+                    file.set_permissions(fs::Permissions::from_mode(0o644))
+                        .map_err(io_err)?;
+                }
+                RepoMode::Bare | RepoMode::BareUserOnly => {
+                    // A real symlink, created beside the temp file.
+                    let link = self.staging.join(format!(
+                        "{}-link",
+                        tmp_path.file_name().unwrap_or_default().to_string_lossy()
+                    ));
+                    std::os::unix::fs::symlink(&header.symlink_target, &link)
+                        .at(link.clone())?;
+                    if mode == RepoMode::Bare {
+                        std::os::unix::fs::lchown(&link, Some(header.uid), Some(header.gid))
+                            .at(link.clone())?;
+                        for (k, v) in &header.xattrs {
+                            xattr::set(&link, xattr_name(k), v).at(link.clone())?;
+                        }
+                    }
+                    symlink_tmp = Some(link);
+                }
+                RepoMode::BareSplitXattrs => unreachable_mode()?,
+            }
+        } else if mode == RepoMode::Archive {
+            (&file)
+                .write_all(&header.encode_archive_header(0))
+                .map_err(io_err)?;
+            let mut enc = DeflateEncoder::new(BufWriter::with_capacity(BUF, &file), Compression::new(6));
+            let mut buf = vec![0u8; BUF];
+            loop {
+                let n = match content.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(Error::Invalid(format!("reading content: {e}"))),
+                };
+                hasher.update(&buf[..n]);
+                enc.write_all(&buf[..n]).map_err(io_err)?;
+            }
+            enc.finish().and_then(|mut w| w.flush()).map_err(io_err)?;
+            // Patch the uncompressed size into the header (`t` at offset 8).
+            file.write_all_at(&hasher.content_len().to_be_bytes(), 8)
+                .map_err(io_err)?;
+            file.set_permissions(fs::Permissions::from_mode(0o644))
+                .map_err(io_err)?;
+        } else {
+            let mut w = BufWriter::with_capacity(BUF, &file);
+            let mut buf = vec![0u8; BUF];
+            loop {
+                let n = match content.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(Error::Invalid(format!("reading content: {e}"))),
+                };
+                hasher.update(&buf[..n]);
+                w.write_all(&buf[..n]).map_err(io_err)?;
+            }
+            w.flush().map_err(io_err)?;
+            drop(w);
+            match mode {
+                RepoMode::Bare => {
+                    std::os::unix::fs::fchown(&file, Some(header.uid), Some(header.gid))
+                        .map_err(io_err)?;
+                    file.set_permissions(fs::Permissions::from_mode(header.mode & 0o7777))
+                        .map_err(io_err)?;
+                    for (k, v) in &header.xattrs {
+                        xattr::FileExt::set_xattr(&file, xattr_name(k), v).map_err(io_err)?;
+                    }
+                }
+                RepoMode::BareUser => {
+                    xattr::FileExt::set_xattr(
+                        &file,
+                        "user.ostreemeta",
+                        &header.encode_bareuser_meta(),
+                    )
+                    .map_err(io_err)?;
+                    let m = (header.mode & 0o775) | 0o400;
+                    file.set_permissions(fs::Permissions::from_mode(m))
+                        .map_err(io_err)?;
+                }
+                RepoMode::BareUserOnly => {
+                    file.set_permissions(fs::Permissions::from_mode(header.mode & 0o7777))
+                        .map_err(io_err)?;
+                }
+                _ => {}
+            }
+            set_mtime_zero(&file).map_err(io_err)?;
+        }
+        drop(file);
+        let actual = hasher.finish();
+        let cleanup = |l: &Option<PathBuf>| {
+            if let Some(l) = l {
+                let _ = fs::remove_file(l);
+            }
+        };
+        if let Some(exp) = expected {
+            if *exp != actual {
+                cleanup(&symlink_tmp);
+                return Err(Error::WrongContent {
+                    expected: *exp,
+                    actual,
+                });
+            }
+        }
+        if self.repo.has_object(ObjectType::File, &actual) {
+            cleanup(&symlink_tmp);
+            return Ok(actual);
+        }
+        match symlink_tmp {
+            Some(link) => {
+                drop(tmp);
+                // Stage the symlink itself: rename it over the staged name.
+                let hex = actual.to_hex();
+                let sub = self.staging.join(&hex[..2]);
+                match fs::create_dir(&sub) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(Error::Io { path: sub, source: e }),
+                }
+                let staged = sub.join(format!("{}.file", &hex[2..]));
+                fs::rename(&link, &staged).at(staged.clone())?;
+                self.staged
+                    .lock()
+                    .map_err(|_| Error::Invalid("transaction state poisoned".into()))?
+                    .push((staged, self.repo.loose_path(ObjectType::File, &actual)));
+            }
+            None => self.stage(tmp, ObjectType::File, &actual)?,
+        }
+        Ok(actual)
+    }
+
+    /// Writes a metadata object (validated) and returns its checksum.
+    /// Writing a commit marks it partial until [`Transaction::commit`]
+    /// finds everything it reaches present.
+    pub fn write_metadata(&self, objtype: ObjectType, bytes: &[u8]) -> Result<Checksum> {
+        if objtype == ObjectType::File || objtype == ObjectType::CommitMeta {
+            return Err(Error::Invalid(format!(
+                "write_metadata cannot write {objtype} objects"
+            )));
+        }
+        let c = Checksum::of_bytes(bytes);
+        validate_metadata(objtype, bytes).map_err(|source| Error::Malformed {
+            what: format!("{objtype} object {c}"),
+            source,
+        })?;
+        if objtype == ObjectType::Commit {
+            Commit::decode(bytes).map_err(|source| Error::Malformed {
+                what: format!("commit {c}"),
+                source,
+            })?;
+            if !self.repo.has_object(objtype, &c) {
+                self.repo.mark_commit_partial(&c, true)?;
+            }
+            self.commits
+                .lock()
+                .map_err(|_| Error::Invalid("transaction state poisoned".into()))?
+                .push(c);
+        }
+        if self.repo.has_object(objtype, &c) {
+            return Ok(c);
+        }
+        let mut tmp = tempfile::Builder::new()
+            .prefix("tmp-")
+            .tempfile_in(&self.staging)
+            .at(&self.staging)?;
+        tmp.write_all(bytes).at(tmp.path().to_path_buf())?;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))
+            .at(tmp.path().to_path_buf())?;
+        let (_f, path) = tmp.into_parts();
+        self.stage(path, objtype, &c)?;
+        Ok(c)
+    }
+
+    /// Makes all staged objects durable and visible in `objects/`, then
+    /// clears the partial mark of each commit written whose objects are all
+    /// present. Refs are not touched: set them afterwards.
+    pub fn commit(mut self) -> Result<()> {
+        let staged = std::mem::take(
+            &mut *self
+                .staged
+                .lock()
+                .map_err(|_| Error::Invalid("transaction state poisoned".into()))?,
+        );
+        if self.fsync && !staged.is_empty() {
+            let d = File::open(&self.staging).at(&self.staging)?;
+            // SAFETY: syncfs on an open directory fd.
+            if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
+                return Err(Error::Io {
+                    path: self.staging.clone(),
+                    source: io::Error::last_os_error(),
+                });
+            }
+        }
+        let mut dirs = std::collections::BTreeSet::new();
+        for (from, to) in &staged {
+            if fs::symlink_metadata(to).is_ok() {
+                let _ = fs::remove_file(from);
+                continue;
+            }
+            let dir = to.parent().unwrap_or(self.repo.path());
+            match fs::create_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(Error::Io {
+                        path: dir.to_path_buf(),
+                        source: e,
+                    })
+                }
+            }
+            fs::rename(from, to).at(to.clone())?;
+            dirs.insert(dir.to_path_buf());
+        }
+        if self.fsync {
+            for d in &dirs {
+                fsync_dir(d)?;
+            }
+            if !dirs.is_empty() {
+                fsync_dir(&self.repo.path().join("objects"))?;
+            }
+        }
+        let commits = std::mem::take(
+            &mut *self
+                .commits
+                .lock()
+                .map_err(|_| Error::Invalid("transaction state poisoned".into()))?,
+        );
+        for c in commits {
+            if self.repo.is_commit_complete(&c) {
+                self.repo.mark_commit_partial(&c, false)?;
+            }
+        }
+        self.cleanup();
+        self.finished = true;
+        Ok(())
+    }
+
+    fn cleanup(&mut self) {
+        let _ = fs::remove_dir_all(&self.staging);
+        let _ = fs::remove_file(&self.staging_lock_path);
+        self._staging_lock = None;
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.cleanup();
+        }
+    }
+}
+
+fn unreachable_mode() -> Result<()> {
+    Err(Error::Unsupported(
+        "writing to bare-split-xattrs repositories is not supported".into(),
+    ))
+}
