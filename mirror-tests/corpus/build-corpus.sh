@@ -1,0 +1,400 @@
+#!/usr/bin/env bash
+# Build the benchmark corpus: real Debian 12 software converted to RPMs, composed
+# into two OSTree commits (v1 = release, v2 = with the updates/security suites).
+# See README.md beside this file.
+#
+# Usage: build-corpus.sh [--force] [OUTDIR]      (default OUTDIR /var/tmp/jigdo-corpus)
+#   --force   rebuild everything derived (resolution, RPMs, trees, commits,
+#             repodata); the downloaded .deb cache in OUTDIR/debs is kept
+#             (apt verified it when downloading; delete the folder to refetch).
+# Environment:
+#   CORPUS_RELEASE   Debian suite of v1 (default bookworm); v2 adds
+#                    $CORPUS_RELEASE-updates and $CORPUS_RELEASE-security.
+#   CORPUS_EXTRA     packages added to Priority required+important
+#                    (default: see EXTRA_DEFAULT below).
+#   CORPUS_JOBS      parallel conversions (default 2, at most 2 on this machine).
+#   CORPUS_APT_SOURCES  apt source files to take mirror addresses from
+#                    (default: the system's /etc/apt configuration).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+FORCE=0
+OUTDIR=
+for arg in "$@"; do
+    case "$arg" in
+    --force) FORCE=1 ;;
+    -h | --help)
+        sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    -*)
+        echo "error: unknown option $arg" >&2
+        exit 2
+        ;;
+    *)
+        [ -z "$OUTDIR" ] || {
+            echo "error: more than one OUTDIR given" >&2
+            exit 2
+        }
+        OUTDIR=$arg
+        ;;
+    esac
+done
+OUTDIR=${OUTDIR:-/var/tmp/jigdo-corpus}
+mkdir -p "$OUTDIR"
+OUTDIR=$(cd "$OUTDIR" && pwd)
+
+RELEASE=${CORPUS_RELEASE:-bookworm}
+EXTRA_DEFAULT="openssh-server curl ca-certificates python3 sudo dbus systemd-timesyncd linux-image-cloud-amd64"
+EXTRA=${CORPUS_EXTRA:-$EXTRA_DEFAULT}
+JOBS=${CORPUS_JOBS:-2}
+[ "$JOBS" -ge 1 ] && [ "$JOBS" -le 2 ] || JOBS=2
+PYTHON=${PYTHON:-python3}
+BRANCH=corpus/os
+DBPATH=/usr/lib/sysimage/rpm
+
+for tool in apt-get apt-cache dpkg-deb rpm rpmbuild createrepo_c ostree cpio zstd "$PYTHON"; do
+    command -v "$tool" >/dev/null || {
+        echo "error: required tool '$tool' is not installed" >&2
+        exit 1
+    }
+done
+[ "$(id -u)" = 0 ] || {
+    echo "error: must run as root (rpm --root keeps file owners; apt needs its lock)" >&2
+    exit 1
+}
+
+APT=$OUTDIR/apt
+DEBS=$OUTDIR/debs
+LISTS=$OUTDIR/lists
+WORK=$OUTDIR/work
+RPMS=$OUTDIR/rpms
+ROOTS=$OUTDIR/roots
+REPO=$OUTDIR/ostree-repo
+STATE=$OUTDIR/state
+TIMINGS=$OUTDIR/timings.txt
+
+if [ "$FORCE" = 1 ]; then
+    echo "== --force: removing derived outputs (keeping $DEBS)"
+    rm -rf "$LISTS" "$WORK" "$RPMS" "$ROOTS" "$REPO" "$STATE" "$OUTDIR/corpus.env" "$TIMINGS"
+fi
+mkdir -p "$APT" "$DEBS" "$LISTS" "$WORK" "$RPMS" "$ROOTS" "$STATE"
+T_START=$(date +%s)
+
+log() { printf '== %s\n' "$*"; }
+# timed NAME CMD...: run CMD, append its wall time to the timings file.
+timed() {
+    local name=$1 t0 t1
+    shift
+    t0=$(date +%s.%N)
+    "$@"
+    t1=$(date +%s.%N)
+    awk -v n="$name" -v a="$t0" -v b="$t1" 'BEGIN{printf "%-28s %8.1f s\n", n, b - a}' | tee -a "$TIMINGS"
+}
+
+# apt options for version VER (v1: release suite only, v2: release+updates+security),
+# all state private to $APT so the system's apt state is untouched.
+apt_opts() {
+    local ver=$1
+    echo "-q -o Dir::State::status=$APT/empty-status -o Dir::State::Lists=$APT/lists" \
+        "-o Dir::Cache=$APT/cache -o Dir::Etc::SourceList=/dev/null" \
+        "-o Dir::Etc::SourceParts=$APT/sources-$ver -o Dir::Etc::Preferences=/dev/null" \
+        "-o Dir::Etc::PreferencesParts=$APT/empty-prefs -o APT::Install-Recommends=false" \
+        "-o APT::Architecture=amd64 -o APT::Architectures=amd64 -o Debug::NoLocking=true"
+}
+
+step_apt() {
+    mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$APT/sources-v1" \
+        "$APT/sources-v2" "$APT/empty-prefs"
+    : >"$APT/empty-status"
+    "$PYTHON" "$HERE/apt-sources.py" "$APT/sources-v1/corpus.sources" "$RELEASE"
+    "$PYTHON" "$HERE/apt-sources.py" "$APT/sources-v2/corpus.sources" "$RELEASE" \
+        "$RELEASE-updates" "$RELEASE-security"
+    # shellcheck disable=SC2046
+    apt-get $(apt_opts v2) update
+}
+
+# Resolve the dependency closure of the selection as apt would install it on an
+# empty system (no recommends) and write NAME=VERSION ARCH lines to $LISTS/VER.pkgs.
+step_resolve() {
+    local ver=$1 sel
+    # Priority required + important of the release suite: what debootstrap installs.
+    # shellcheck disable=SC2046
+    sel=$(apt-cache $(apt_opts v1) dumpavail |
+        awk '/^Package:/{p=$2} /^Priority: (required|important)$/{print p}' | sort -u)
+    [ -n "$sel" ] || {
+        echo "error: no Priority required/important package found in $RELEASE" >&2
+        return 1
+    }
+    # shellcheck disable=SC2046,SC2086
+    apt-get $(apt_opts "$ver") -s install $sel $EXTRA >"$LISTS/$ver.sim"
+    # Lines: Inst NAME (VERSION SUITE... [ARCH])
+    awk '/^Inst /{v=$3; sub(/^\(/,"",v); a=""
+        if (match($0, /\[[a-z0-9]+\]\)/)) a=substr($0, RSTART+1, RLENGTH-3)
+        print $2"="v" "a}' \
+        "$LISTS/$ver.sim" | LC_ALL=C sort >"$LISTS/$ver.pkgs.tmp"
+    if awk 'NF != 2 {bad=1} END{exit !bad}' "$LISTS/$ver.pkgs.tmp"; then
+        echo "error: cannot parse apt's plan in $LISTS/$ver.sim" >&2
+        return 1
+    fi
+    [ -s "$LISTS/$ver.pkgs.tmp" ] || {
+        echo "error: resolution for $ver installed nothing (see $LISTS/$ver.sim)" >&2
+        return 1
+    }
+    mv "$LISTS/$ver.pkgs.tmp" "$LISTS/$ver.pkgs"
+}
+
+# The .deb file name apt-get download writes for NAME=VERSION ARCH.
+deb_name() {
+    local nv=$1 arch=$2
+    local name=${nv%%=*} version=${nv#*=}
+    printf '%s_%s_%s.deb\n' "$name" "${version//:/%3a}" "$arch"
+}
+
+step_download() {
+    local missing=() nv arch f
+    while read -r nv arch; do
+        f=$(deb_name "$nv" "$arch")
+        [ -s "$DEBS/$f" ] || missing+=("$nv")
+    done < <(LC_ALL=C sort -u "$LISTS/v1.pkgs" "$LISTS/v2.pkgs")
+    if [ "${#missing[@]}" -gt 0 ]; then
+        log "downloading ${#missing[@]} packages"
+        # apt-get download verifies each file against the signed indexes.
+        # shellcheck disable=SC2046
+        (cd "$DEBS" && apt-get $(apt_opts v2) download "${missing[@]}")
+    fi
+    for v in v1 v2; do
+        while read -r nv arch; do
+            f=$(deb_name "$nv" "$arch")
+            [ -s "$DEBS/$f" ] || {
+                echo "error: $DEBS/$f missing after download" >&2
+                return 1
+            }
+            echo "$f"
+        done <"$LISTS/$v.pkgs" >"$LISTS/$v.debs"
+    done
+}
+
+# Convert one .deb (argument: file name in $DEBS) unless already converted.
+convert_one() {
+    local f=$1 rpmpath
+    if [ -s "$WORK/map/$f" ] && [ -s "$RPMS/$(cat "$WORK/map/$f")" ]; then
+        return 0
+    fi
+    rpmpath=$("$PYTHON" "$HERE/deb2rpm.py" "$DEBS/$f" "$RPMS" "$WORK/deb2rpm")
+    basename "$rpmpath" >"$WORK/map/$f.tmp"
+    mv "$WORK/map/$f.tmp" "$WORK/map/$f"
+}
+
+step_convert() {
+    mkdir -p "$WORK/map" "$WORK/deb2rpm"
+    export -f convert_one
+    export DEBS RPMS WORK PYTHON HERE
+    LC_ALL=C sort -u "$LISTS/v1.debs" "$LISTS/v2.debs" |
+        xargs -r -P "$JOBS" -I{} bash -c 'convert_one "$1"' _ {}
+    for v in v1 v2; do
+        while read -r f; do cat "$WORK/map/$f"; done <"$LISTS/$v.debs" >"$LISTS/$v.rpms"
+    done
+}
+
+# The .deb of package NAME in version VER's list.
+deb_of() {
+    grep -m1 "^$1_" "$LISTS/$2.debs"
+}
+
+# Compose version VER (v1|v2) into $ROOTS/VER and commit it on $BRANCH.
+step_compose() {
+    local ver=$1 version=$2 parent=$3 root=$ROOTS/$1 bp kver n want
+    rm -rf "$root"
+    mkdir -p "$root/etc"
+    chmod 0755 "$root"
+    # Account databases as base-passwd's postinst would create them (no package
+    # ships them); rpm needs them to map the RPMs' owner/group names to ids.
+    bp=$DEBS/$(deb_of base-passwd "$ver")
+    dpkg-deb --fsys-tarfile "$bp" | tar -xO ./usr/share/base-passwd/passwd.master >"$root/etc/passwd"
+    dpkg-deb --fsys-tarfile "$bp" | tar -xO ./usr/share/base-passwd/group.master >"$root/etc/group"
+    awk -F: '{print $1":*:19500:0:99999:7:::"}' "$root/etc/passwd" >"$root/etc/shadow"
+    awk -F: '{print $1":*::"}' "$root/etc/group" >"$root/etc/gshadow"
+    chmod 0644 "$root/etc/passwd" "$root/etc/group"
+    chmod 0640 "$root/etc/shadow" "$root/etc/gshadow"
+    chgrp "$(awk -F: '$1=="shadow"{print $3}' "$root/etc/group")" "$root/etc/shadow" "$root/etc/gshadow"
+
+    # Install as a user would, with the rpmdb inside the tree. Maintainer scripts
+    # are not part of the converted RPMs; --noscripts keeps rpm from looking.
+    rpm --root "$root" --dbpath "$DBPATH" --initdb
+    (cd "$RPMS" && xargs -a "$LISTS/$ver.rpms" rpm --root "$root" --dbpath "$DBPATH" \
+        -i --nodeps --noscripts --notriggers --nosignature)
+    n=$(rpm --root "$root" --dbpath "$DBPATH" -qa | wc -l)
+    want=$(wc -l <"$LISTS/$ver.rpms")
+    [ "$n" = "$want" ] || {
+        echo "error: $n packages in $root's rpmdb, expected $want" >&2
+        return 1
+    }
+
+    # Content no package provides.
+    : >"$root/etc/machine-id"
+    chmod 0444 "$root/etc/machine-id"
+    rm -f "$root/etc/os-release" # base-files ships a symlink to ../usr/lib/os-release
+    {
+        cat "$root/usr/lib/os-release"
+        echo 'VARIANT="ostree-jigdo benchmark corpus"'
+        echo 'VARIANT_ID=jigdo-corpus'
+        echo "IMAGE_VERSION=$version"
+        echo "OSTREE_VERSION='$version'"
+    } >"$root/etc/os-release"
+    chmod 0644 "$root/etc/os-release"
+    make_initramfs "$root"
+
+    local subject="Debian $RELEASE corpus $ver ($(wc -l <"$LISTS/$ver.rpms") packages)"
+    ostree --repo="$REPO" commit --branch="$BRANCH" --parent="$parent" \
+        --subject="$subject" --add-metadata-string=version="$version" \
+        --tree=dir="$root" >"$STATE/$ver.commit.tmp"
+    mv "$STATE/$ver.commit.tmp" "$STATE/$ver.commit"
+}
+
+# An initramfs-like file: newc cpio (an /init script, then binaries, libraries
+# and storage/virtio modules of the tree) compressed with zstd, written where
+# initramfs-tools would put it.
+make_initramfs() {
+    local root=$1 kver stage p d list
+    kver=$(ls "$root/lib/modules" | head -n1)
+    [ -n "$kver" ] || {
+        echo "error: no kernel modules in $root/lib/modules" >&2
+        return 1
+    }
+    stage=$WORK/initramfs-stage
+    rm -rf "$stage"
+    mkdir -p "$stage"
+    printf '#!/bin/sh\n# corpus initramfs: mount the root and switch to it\nexec /sbin/init "$@"\n' >"$stage/init"
+    chmod 0755 "$stage/init"
+    touch -d @0 "$stage/init"
+    list=$WORK/initramfs.list
+    (
+        cd "$root"
+        for p in bin sbin lib64 lib/x86_64-linux-gnu etc/os-release etc/passwd etc/group \
+            lib/modules/"$kver"/kernel/drivers/block lib/modules/"$kver"/kernel/drivers/virtio \
+            lib/modules/"$kver"/kernel/drivers/scsi lib/modules/"$kver"/kernel/drivers/nvme \
+            lib/modules/"$kver"/kernel/fs lib/modules/"$kver"/kernel/lib \
+            lib/modules/"$kver"/modules.dep lib/modules/"$kver"/modules.alias \
+            lib/modules/"$kver"/modules.order lib/modules/"$kver"/modules.builtin; do
+            if [ -e "$p" ] || [ -L "$p" ]; then
+                d=$(dirname "$p")
+                while [ "$d" != . ]; do
+                    echo "$d"
+                    d=$(dirname "$d")
+                done
+                find "$p"
+            fi
+        done | LC_ALL=C sort -u
+    ) >"$list"
+    mkdir -p "$root/boot"
+    {
+        (cd "$stage" && echo init | cpio -o -H newc --reproducible --quiet)
+        (cd "$root" && cpio -o -H newc --reproducible --quiet <"$list")
+    } | zstd -q -12 -T1 >"$root/boot/initrd.img-$kver"
+    chmod 0644 "$root/boot/initrd.img-$kver"
+}
+
+step_createrepo() {
+    rm -rf "$RPMS/repodata" "$RPMS/.repodata"
+    createrepo_c --quiet --workers "$JOBS" "$RPMS"
+    date +%s >"$STATE/createrepo.stamp"
+}
+
+# ---------------------------------------------------------------- main flow
+if [ -s "$APT/sources-v2/corpus.sources" ] && ls "$APT"/lists/*_Packages* >/dev/null 2>&1 &&
+    [ "$FORCE" = 0 ]; then
+    log "apt indexes: cached"
+else
+    log "apt indexes: update"
+    timed apt-update step_apt
+fi
+
+for v in v1 v2; do
+    if [ -s "$LISTS/$v.pkgs" ]; then
+        log "resolve $v: cached ($(wc -l <"$LISTS/$v.pkgs") packages)"
+    else
+        log "resolve $v"
+        timed "resolve-$v" step_resolve "$v"
+    fi
+done
+
+log "download"
+timed download step_download
+
+log "convert .deb -> .rpm ($JOBS jobs)"
+timed convert step_convert
+
+if [ -s "$STATE/v1.commit" ] && ostree --repo="$REPO" rev-parse "$(cat "$STATE/v1.commit")" >/dev/null 2>&1; then
+    log "compose v1: cached"
+else
+    [ -d "$REPO/objects" ] || ostree --repo="$REPO" init --mode=archive
+    rm -f "$STATE/v2.commit"
+    log "compose v1"
+    timed compose-v1 step_compose v1 1.0 none
+fi
+V1_COMMIT=$(cat "$STATE/v1.commit")
+if [ -s "$STATE/v2.commit" ] && ostree --repo="$REPO" rev-parse "$(cat "$STATE/v2.commit")" >/dev/null 2>&1; then
+    log "compose v2: cached"
+else
+    log "compose v2"
+    timed compose-v2 step_compose v2 2.0 "$V1_COMMIT"
+fi
+V2_COMMIT=$(cat "$STATE/v2.commit")
+[ "$(ostree --repo="$REPO" rev-parse "$BRANCH")" = "$V2_COMMIT" ] || {
+    echo "error: $BRANCH does not point at the v2 commit $V2_COMMIT; rerun with --force" >&2
+    exit 1
+}
+ostree --repo="$REPO" summary -u >/dev/null
+
+if [ -s "$RPMS/repodata/repomd.xml" ] && [ -s "$STATE/createrepo.stamp" ] &&
+    [ -z "$(find "$RPMS" -maxdepth 1 -name '*.rpm' -newer "$STATE/createrepo.stamp" -print -quit)" ]; then
+    log "createrepo_c: cached"
+else
+    log "createrepo_c"
+    timed createrepo step_createrepo
+fi
+
+log "ostree fsck"
+timed ostree-fsck ostree --repo="$REPO" fsck --quiet
+
+# ------------------------------------------------------------------ outputs
+CHANGED=$(LC_ALL=C comm -13 <(LC_ALL=C sort "$LISTS/v1.rpms") <(LC_ALL=C sort "$LISTS/v2.rpms") |
+    sed "s|^|$RPMS/|" | tr '\n' ' ')
+{
+    echo "# Written by build-corpus.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ); source it."
+    printf 'CORPUS=%q\n' "$OUTDIR"
+    printf 'REPO=%q\n' "$REPO"
+    printf 'RPMS=%q\n' "$RPMS"
+    printf 'BRANCH=%q\n' "$BRANCH"
+    printf 'V1_COMMIT=%q\n' "$V1_COMMIT"
+    printf 'V2_COMMIT=%q\n' "$V2_COMMIT"
+    printf 'V1_RPMS_LIST=%q\n' "$LISTS/v1.rpms"
+    printf 'V2_RPMS_LIST=%q\n' "$LISTS/v2.rpms"
+    printf 'CHANGED_RPMS=%q\n' "${CHANGED% }"
+} >"$OUTDIR/corpus.env"
+
+count_commit() { # prints: files symlinks dirs bytes-of-regular-files
+    ostree --repo="$REPO" ls -R "$1" / |
+        awk '{t=substr($1,1,1)} t=="-"{f++; b+=$4} t=="l"{l++} t=="d"{d++} END{print f+0, l+0, d+0, b+0}'
+}
+read -r f1 l1 d1 b1 < <(count_commit "$V1_COMMIT")
+read -r f2 l2 d2 b2 < <(count_commit "$V2_COMMIT")
+NRPMS=$(find "$RPMS" -maxdepth 1 -name '*.rpm' | wc -l)
+RPMBYTES=$(find "$RPMS" -maxdepth 1 -name '*.rpm' -printf '%s\n' | awk '{s+=$1} END{print s+0}')
+NCHANGED=$(wc -w <<<"$CHANGED")
+CHANGEDBYTES=0
+[ "$NCHANGED" = 0 ] || CHANGEDBYTES=$(stat -c %s $CHANGED | awk '{s+=$1} END{print s+0}')
+T_END=$(date +%s)
+mib() { awk -v b="$1" 'BEGIN{printf "%.1f", b / 1048576}'; }
+
+echo
+echo "================ corpus summary ($OUTDIR)"
+printf 'packages v1 / v2 / union:  %s / %s / %s RPMs (%s MiB in rpms/)\n' \
+    "$(wc -l <"$LISTS/v1.rpms")" "$(wc -l <"$LISTS/v2.rpms")" "$NRPMS" "$(mib "$RPMBYTES")"
+printf 'changed in v2:             %s RPMs, %s MiB\n' "$NCHANGED" "$(mib "$CHANGEDBYTES")"
+printf 'v1 commit %s: %s files (%s MiB), %s symlinks, %s dirs\n' "$V1_COMMIT" "$f1" "$(mib "$b1")" "$l1" "$d1"
+printf 'v2 commit %s: %s files (%s MiB), %s symlinks, %s dirs\n' "$V2_COMMIT" "$f2" "$(mib "$b2")" "$l2" "$d2"
+printf 'ostree repo (archive):     %s MiB\n' "$(mib "$(du -sb "$REPO" | cut -f1)")"
+printf 'time this run:             %s s (per step: %s)\n' "$((T_END - T_START))" "$TIMINGS"
+echo "env for the bench:         $OUTDIR/corpus.env"
