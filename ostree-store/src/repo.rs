@@ -517,6 +517,10 @@ impl Repo {
                     (&f).take(64 * 1024)
                         .read_to_end(&mut t)
                         .map_err(missing)?;
+                    // libostree stores the target with its terminating NUL.
+                    if let Some(nul) = t.iter().position(|&b| b == 0) {
+                        t.truncate(nul);
+                    }
                     header.symlink_target = String::from_utf8(t)
                         .map_err(|_| bad("symlink target is not UTF-8".into()))?;
                     return Ok((header, ContentReader::Empty));

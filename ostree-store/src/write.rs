@@ -343,8 +343,10 @@ impl Transaction<'_> {
                         .map_err(io_err)?;
                 }
                 RepoMode::BareUser => {
+                    // Target plus terminating NUL, as libostree writes it.
                     (&file)
                         .write_all(header.symlink_target.as_bytes())
+                        .and_then(|_| (&file).write_all(&[0]))
                         .map_err(io_err)?;
                     xattr::FileExt::set_xattr(
                         &file,
