@@ -1,1 +1,26 @@
-//! rpm-package (being written).
+//! Read, stream, verify and write RPM packages.
+//!
+//! - [`PackageHeader`]: everything the header says, read without touching the payload.
+//! - [`PayloadReader`]: the payload streamed file by file, every file digest-checked.
+//! - [`verify_digests`]: the header and payload digests rpm records, checked.
+//! - [`package_id`]: SHA-256 of the whole file.
+//! - [`PackageBuilder`] / [`SpecTemplate`]: writing packages (optionally signed).
+#![deny(missing_docs)]
+
+pub mod digest;
+pub mod error;
+pub mod header;
+pub mod raw;
+pub mod tags;
+
+pub use digest::DigestAlgorithm;
+pub use error::{Error, ErrorKind, Result};
+pub use header::{
+    package_id, ChangelogEntry, Compression, DepFlags, Dependency, Evr, FileEntry, FileFlags,
+    PackageHeader,
+};
+pub mod payload;
+pub mod verify;
+
+pub use payload::{verify_payload, Entry, EntryInfo, PayloadReader};
+pub use verify::{verify_digests, verify_digests_of, DigestReport};

@@ -1,0 +1,750 @@
+//! Streaming payload reader: decompression, cpio parsing, per-file digest checks.
+//!
+//! Written by hand rather than using `rpm::PackageReader` (rpm crate 0.30) because that
+//! reader has no legacy-lzma decoder, does not check file digests or payload digests while
+//! streaming, does not bound the decompressed size, does not reject escaping names and sits
+//! on the crate's header parser (see `raw.rs` for why we do not use it).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use crate::digest::Hasher;
+use crate::error::{io_kind, Error, ErrorKind, Result};
+use crate::header::{Compression, FileEntry, PackageHeader};
+use crate::verify::{self, PayloadDigests};
+
+/// Longest cpio name accepted (rpm's own limit is PATH_MAX = 4096).
+const MAX_NAME: u64 = 4096 * 2;
+const TRAILER: &[u8] = b"TRAILER!!!";
+
+/// Hashes the compressed bytes as they are read from the file. The first bytes, read
+/// ahead to detect the compression, are replayed from `prefix` (already hashed).
+struct RawTap<R> {
+    inner: R,
+    prefix: [u8; 16],
+    prefix_len: usize,
+    prefix_pos: usize,
+    state: Arc<Mutex<PayloadDigests>>,
+}
+
+impl<R: Read> Read for RawTap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.prefix_pos < self.prefix_len {
+            let n = buf.len().min(self.prefix_len - self.prefix_pos);
+            buf[..n].copy_from_slice(&self.prefix[self.prefix_pos..self.prefix_pos + n]);
+            self.prefix_pos += n;
+            return Ok(n);
+        }
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            if let Ok(mut s) = self.state.lock() {
+                s.update(&buf[..n]);
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// The decompressor, as an enum so the raw reader can be reached again at the end.
+enum Decoder<R: Read> {
+    None(R),
+    Gzip(flate2::read::MultiGzDecoder<R>),
+    Bzip2(bzip2::read::MultiBzDecoder<R>),
+    Xz(xz2::read::XzDecoder<R>),
+    Zstd(zstd::stream::read::Decoder<'static, BufReader<R>>),
+}
+
+impl<R: Read> Decoder<R> {
+    fn new(c: Compression, r: R) -> io::Result<Decoder<R>> {
+        Ok(match c {
+            Compression::None => Decoder::None(r),
+            Compression::Gzip => Decoder::Gzip(flate2::read::MultiGzDecoder::new(r)),
+            Compression::Bzip2 => Decoder::Bzip2(bzip2::read::MultiBzDecoder::new(r)),
+            Compression::Xz => Decoder::Xz(xz2::read::XzDecoder::new_multi_decoder(r)),
+            Compression::Lzma => {
+                let stream = xz2::stream::Stream::new_lzma_decoder(u64::MAX)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                Decoder::Xz(xz2::read::XzDecoder::new_stream(r, stream))
+            }
+            Compression::Zstd => {
+                let mut d = zstd::stream::read::Decoder::new(r)?;
+                // rpm writes with long-distance matching windows up to 2^31 (w19...):
+                // allow the largest window zstd supports on 64-bit.
+                d.window_log_max(31)?;
+                Decoder::Zstd(d)
+            }
+        })
+    }
+
+    fn raw(&mut self) -> &mut R {
+        match self {
+            Decoder::None(r) => r,
+            Decoder::Gzip(d) => d.get_mut(),
+            Decoder::Bzip2(d) => d.get_mut(),
+            Decoder::Xz(d) => d.get_mut(),
+            Decoder::Zstd(d) => d.get_mut().get_mut(),
+        }
+    }
+}
+
+impl<R: Read> Read for Decoder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Decoder::None(r) => r.read(buf),
+            Decoder::Gzip(d) => d.read(buf),
+            Decoder::Bzip2(d) => d.read(buf),
+            Decoder::Xz(d) => d.read(buf),
+            Decoder::Zstd(d) => d.read(buf),
+        }
+    }
+}
+
+/// Counts decompressed bytes and refuses to go past the limit (decompression bombs).
+struct Limited<R: Read> {
+    inner: Decoder<R>,
+    count: u64,
+    limit: u64,
+    alt: Option<(Hasher, Vec<u8>)>,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Ask for at most one byte more than allowed so an overrun is detected without
+        // decompressing much past the limit.
+        let allowed = (self.limit - self.count.min(self.limit)).saturating_add(1);
+        let want = buf
+            .len()
+            .min(usize::try_from(allowed).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.count += n as u64;
+        if self.count > self.limit {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, TooLarge));
+        }
+        if let Some((h, _)) = &mut self.alt {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+#[derive(Debug)]
+struct TooLarge;
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("decompressed payload too large")
+    }
+}
+impl std::error::Error for TooLarge {}
+
+/// What a payload entry is, as seen while streaming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryInfo {
+    /// Index into [`PackageHeader::files`].
+    pub index: usize,
+    /// Absolute path as recorded in the header.
+    pub path: String,
+    /// Mode (type and permission bits) from the header.
+    pub mode: u32,
+    /// Number of content bytes this entry yields when read.
+    pub size: u64,
+    /// Size recorded in the header for the file.
+    pub file_size: u64,
+    /// For hardlinked files: every file index of the set (header order, this one included).
+    /// Empty otherwise.
+    pub hardlinks: Vec<usize>,
+    /// Whether this entry carries the file's content. False for hardlink members whose
+    /// content is stored with another member of the set (rpm stores it once, with the
+    /// last one written), and for ghost records.
+    pub has_content: bool,
+}
+
+struct Current {
+    index: usize,
+    remaining: u64,
+    pad: usize,
+    hasher: Option<Hasher>,
+    link_data: Option<Vec<u8>>,
+    done: bool,
+}
+
+/// Streams a package's payload file by file in constant memory.
+///
+/// Every regular file's content is checked against the digest in the header as it is read
+/// (the error surfaces when the entry's end is reached, or at the next `next_entry`); the
+/// header digest is checked when the reader is created and the payload digest (or the
+/// legacy MD5) when the archive ends.
+pub struct PayloadReader<R: Read> {
+    header: PackageHeader,
+    src: BufReader<Limited<RawTap<R>>>,
+    digests: Arc<Mutex<PayloadDigests>>,
+    path_index: HashMap<String, usize>,
+    hardlinks: Vec<Vec<usize>>,
+    seen: Vec<bool>,
+    compression: Compression,
+    cur: Option<Current>,
+    finished: bool,
+    failed: bool,
+}
+
+impl PayloadReader<BufReader<File>> {
+    /// Open the package at `path`, read and verify its header, and position at the payload.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let label = path.display().to_string();
+        let f = File::open(path).map_err(|e| Error::new(&label, io_kind("opening", e)))?;
+        let mut r = BufReader::with_capacity(256 * 1024, f);
+        let header = PackageHeader::read(&mut r, &label)?;
+        Self::new(header, r)
+    }
+}
+
+impl<R: Read> PayloadReader<R> {
+    /// Start streaming the payload from `reader`, which must be positioned right after the
+    /// main header (as [`PackageHeader::read`] leaves it). Verifies the header digest.
+    pub fn new(header: PackageHeader, reader: R) -> Result<Self> {
+        let err = |k| Error::new(&header.label, k);
+        verify::check_header_digests(&header).map_err(err)?;
+        let digests = Arc::new(Mutex::new(PayloadDigests::for_header(&header)));
+        let mut tap = RawTap {
+            inner: reader,
+            prefix: [0u8; 16],
+            prefix_len: 0,
+            prefix_pos: 0,
+            state: digests.clone(),
+        };
+        // Detect the compression from the first bytes; the tag is only a fallback (the
+        // real-world fixtures include packages whose tag and data disagree).
+        let mut magic = [0u8; 16];
+        let mut got = 0;
+        while got < magic.len() {
+            match tap.read(&mut magic[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(err(io_kind("reading the payload", e))),
+            }
+        }
+        if got == 0 {
+            return Err(err(ErrorKind::Truncated(
+                "the file ends where the payload should start".into(),
+            )));
+        }
+        tap.prefix = magic;
+        tap.prefix_len = got;
+        let compression = match Compression::detect(&magic[..got]) {
+            Some(c) => c,
+            None => header.declared_compression()?,
+        };
+        let decoder = Decoder::new(compression, tap)
+            .map_err(|e| err(io_kind("starting the decompressor", e)))?;
+        let limited = Limited {
+            inner: decoder,
+            count: 0,
+            limit: payload_limit(&header),
+            alt: verify::alt_digest(&header),
+        };
+        let src = BufReader::with_capacity(256 * 1024, limited);
+        let hardlinks = header.hardlink_sets();
+        let path_index = header
+            .files
+            .iter()
+            .enumerate()
+            // source packages record bare names ("foo.spec"); the cpio names are the same
+            .map(|(i, f)| (format!("/{}", f.path.trim_start_matches('/')), i))
+            .collect();
+        let n = header.files.len();
+        Ok(PayloadReader {
+            header,
+            src,
+            digests,
+            compression,
+            path_index,
+            hardlinks,
+            seen: vec![false; n],
+            cur: None,
+            finished: false,
+            failed: false,
+        })
+    }
+}
+
+/// Upper bound for the decompressed payload: the larger of the archive size the header
+/// records and what a cpio archive of the header's files can at most occupy (some
+/// builders record a wrong archive size: rpm 4.11.90 betas, nfpm). Either way the bound
+/// comes from the header, so a small package cannot expand to more than its header allows.
+fn payload_limit(h: &PackageHeader) -> u64 {
+    let mut total: u64 = 512;
+    for f in &h.files {
+        let name = f.path.len() as u64 + 8;
+        total = total
+            .saturating_add(110 + name + 4)
+            .saturating_add(f.size.max(f.link_target.len() as u64) + 4);
+    }
+    total.max(h.archive_size.unwrap_or(0))
+}
+
+fn parse_hex(field: &[u8], what: &str) -> Result<u64, ErrorKind> {
+    let s = std::str::from_utf8(field)
+        .ok()
+        .filter(|s| s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| ErrorKind::Payload(format!("cpio {what} field is not hex: {field:?}")))?;
+    u64::from_str_radix(s, 16)
+        .map_err(|_| ErrorKind::Payload(format!("cpio {what} field is not hex: {s:?}")))
+}
+
+/// Turn a cpio name into the header path it stands for, rejecting `..` components.
+///
+/// rpm writes `./usr/bin/foo`; some builders (nfpm) write `/usr/bin/foo`, and rpm installs
+/// those below the root like any other (it looks every name up in the header's file list).
+/// We do the same: the name only selects a header entry, the path used is the header's,
+/// and a name that matches none is an error. `..` is refused outright.
+pub fn normalize_cpio_name(name: &str) -> Result<String, ErrorKind> {
+    let rel = name.strip_prefix("./").unwrap_or(name);
+    let mut out = String::with_capacity(rel.len() + 1);
+    for comp in rel.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => return Err(ErrorKind::UnsafePath(name.to_string())),
+            c => {
+                out.push('/');
+                out.push_str(c);
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    Ok(out)
+}
+
+fn map_io(context: &str, e: io::Error) -> ErrorKind {
+    if e.get_ref().is_some_and(|i| i.is::<TooLarge>()) {
+        // replaced by the caller with the real limit
+        return ErrorKind::TooLarge { limit: 0 };
+    }
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        return ErrorKind::Truncated(format!("payload ends while {context}"));
+    }
+    io_kind(context.to_string(), e)
+}
+
+impl<R: Read> PayloadReader<R> {
+    /// The package header.
+    pub fn header(&self) -> &PackageHeader {
+        &self.header
+    }
+
+    /// The compression detected from the payload's first bytes.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// Give back the header, dropping the reader.
+    pub fn into_header(self) -> PackageHeader {
+        self.header
+    }
+
+    fn error(&mut self, k: ErrorKind) -> Error {
+        self.failed = true;
+        let k = match k {
+            ErrorKind::TooLarge { .. } => ErrorKind::TooLarge {
+                limit: self.src.get_ref().limit,
+            },
+            k => k,
+        };
+        Error::new(&self.header.label, k)
+    }
+
+    fn read_exact_src(&mut self, buf: &mut [u8], context: &str) -> Result<(), ErrorKind> {
+        self.src.read_exact(buf).map_err(|e| map_io(context, e))
+    }
+
+    fn skip(&mut self, mut n: u64, context: &str) -> Result<(), ErrorKind> {
+        while n > 0 {
+            let avail = self.src.fill_buf().map_err(|e| map_io(context, e))?;
+            if avail.is_empty() {
+                return Err(ErrorKind::Truncated(format!(
+                    "payload ends while {context}"
+                )));
+            }
+            let k = avail.len().min(usize::try_from(n).unwrap_or(usize::MAX));
+            self.src.consume(k);
+            n -= k as u64;
+        }
+        Ok(())
+    }
+
+    /// Read content bytes of the current entry into `buf`, updating its digest.
+    fn read_current(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        let Some(cur) = self.cur.as_mut() else {
+            return Ok(0);
+        };
+        if cur.remaining == 0 {
+            self.finish_current()?;
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(cur.remaining).unwrap_or(usize::MAX));
+        let n = self
+            .src
+            .read(&mut buf[..want])
+            .map_err(|e| map_io("reading file content", e))?;
+        if n == 0 && want > 0 {
+            let path = &self.header.files[cur.index].path;
+            return Err(ErrorKind::Truncated(format!(
+                "payload ends inside the content of {path}"
+            )));
+        }
+        cur.remaining -= n as u64;
+        if let Some(h) = &mut cur.hasher {
+            h.update(&buf[..n]);
+        }
+        if let Some(l) = &mut cur.link_data {
+            l.extend_from_slice(&buf[..n]);
+        }
+        Ok(n)
+    }
+
+    /// Drain the rest of the current entry, skip its padding and check its digest.
+    fn finish_current(&mut self) -> Result<(), ErrorKind> {
+        let Some(cur) = self.cur.as_ref() else {
+            return Ok(());
+        };
+        if cur.done {
+            return Ok(());
+        }
+        if cur.remaining > 0 {
+            let mut buf = vec![0u8; 64 * 1024];
+            while self.read_current(&mut buf)? > 0 {}
+            // read_current called finish_current at the end of the data
+            return Ok(());
+        }
+        let Some(cur) = self.cur.as_mut() else {
+            return Ok(());
+        };
+        cur.done = true;
+        let pad = cur.pad as u64;
+        let index = cur.index;
+        let hasher = cur.hasher.take();
+        let link = cur.link_data.take();
+        self.skip(pad, "skipping padding")?;
+        let f = &self.header.files[index];
+        if let Some(h) = hasher {
+            let actual = h.finish();
+            if actual != f.digest {
+                return Err(ErrorKind::DigestMismatch {
+                    what: format!("file {} {}", f.path, f.digest_algorithm),
+                    expected: f.digest_hex(),
+                    actual: hex::encode(actual),
+                });
+            }
+        }
+        if let Some(l) = link {
+            if l != f.link_target.as_bytes() {
+                return Err(ErrorKind::Payload(format!(
+                    "symlink {} points to {:?} in the payload but {:?} in the header",
+                    f.path,
+                    String::from_utf8_lossy(&l),
+                    f.link_target
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The next payload entry, or `None` after the trailer (when the payload digest has
+    /// been verified). Any unread content of the previous entry is drained and checked.
+    pub fn next_entry(&mut self) -> Result<Option<Entry<'_, R>>> {
+        if self.failed {
+            return Err(Error::new(
+                &self.header.label,
+                ErrorKind::Payload("reader already failed".into()),
+            ));
+        }
+        if self.finished {
+            return Ok(None);
+        }
+        match self.next_inner() {
+            Ok(Some(info)) => Ok(Some(Entry { reader: self, info })),
+            Ok(None) => {
+                self.finished = true;
+                Ok(None)
+            }
+            Err(k) => Err(self.error(k)),
+        }
+    }
+
+    fn next_inner(&mut self) -> Result<Option<EntryInfo>, ErrorKind> {
+        self.finish_current()?;
+        self.cur = None;
+        let mut magic = [0u8; 6];
+        self.read_exact_src(&mut magic, "reading a cpio header")?;
+        let (index, cpio_size, cpio_mode) = match &magic {
+            b"070701" | b"070702" => {
+                let mut h = [0u8; 104];
+                self.read_exact_src(&mut h, "reading a cpio header")?;
+                let field = |i: usize| &h[i * 8..i * 8 + 8];
+                let mode = parse_hex(field(1), "mode")?;
+                let filesize = parse_hex(field(6), "filesize")?;
+                let namesize = parse_hex(field(11), "namesize")?;
+                if namesize == 0 || namesize > MAX_NAME {
+                    return Err(ErrorKind::Payload(format!(
+                        "cpio name size {namesize} out of range"
+                    )));
+                }
+                let mut name = vec![0u8; namesize as usize];
+                self.read_exact_src(&mut name, "reading a cpio name")?;
+                if name.pop() != Some(0) {
+                    return Err(ErrorKind::Payload("cpio name not NUL-terminated".into()));
+                }
+                self.skip((4 - (110 + namesize) % 4) % 4, "skipping name padding")?;
+                if name == TRAILER {
+                    self.finish_archive()?;
+                    return Ok(None);
+                }
+                let name = String::from_utf8_lossy(&name).into_owned();
+                let path = normalize_cpio_name(&name)?;
+                let index = *self.path_index.get(&path).ok_or_else(|| {
+                    ErrorKind::Payload(format!(
+                        "payload entry {name:?} is not in the header's file list"
+                    ))
+                })?;
+                (index, Some(filesize), Some(mode as u32))
+            }
+            b"07070X" => {
+                let mut h = [0u8; 8];
+                self.read_exact_src(&mut h, "reading a stripped cpio header")?;
+                let index = parse_hex(&h, "file index")?;
+                self.skip(2, "skipping header padding")?;
+                let index = usize::try_from(index)
+                    .ok()
+                    .filter(|&i| i < self.header.files.len())
+                    .ok_or_else(|| {
+                        ErrorKind::Payload(format!(
+                            "stripped cpio file index {index} out of range ({} files)",
+                            self.header.files.len()
+                        ))
+                    })?;
+                (index, None, None)
+            }
+            m => {
+                return Err(ErrorKind::BadMagic(format!(
+                    "cpio entry starts with {:?} instead of 070701/07070X",
+                    String::from_utf8_lossy(m)
+                )))
+            }
+        };
+        if self.seen[index] {
+            return Err(ErrorKind::Payload(format!(
+                "{} appears twice in the payload",
+                self.header.files[index].path
+            )));
+        }
+        self.seen[index] = true;
+        let f = &self.header.files[index];
+        let set = &self.hardlinks[index];
+        if let Some(m) = cpio_mode {
+            if m & 0o170000 != f.mode & 0o170000 {
+                return Err(ErrorKind::Payload(format!(
+                    "{}: file type {:o} in the payload but {:o} in the header",
+                    f.path,
+                    m & 0o170000,
+                    f.mode & 0o170000
+                )));
+            }
+        }
+        let (size, has_content) = if f.flags.is_ghost() {
+            // Legacy packages may carry ghost records: drain, don't expose.
+            let s = cpio_size.unwrap_or(0);
+            if s != 0 && s != f.size {
+                return Err(ErrorKind::SizeMismatch {
+                    path: f.path.clone(),
+                    header: f.size,
+                    payload: s,
+                });
+            }
+            (s, false)
+        } else if f.is_regular() {
+            match cpio_size {
+                Some(s) if s == f.size => (s, true),
+                Some(0) if !set.is_empty() => (0, false),
+                Some(s) => {
+                    return Err(ErrorKind::SizeMismatch {
+                        path: f.path.clone(),
+                        header: f.size,
+                        payload: s,
+                    })
+                }
+                // stripped: the last member of a hardlink set (header order) carries it
+                None if set.last().is_some_and(|&l| l != index) => (0, false),
+                None => (f.size, true),
+            }
+        } else if f.is_symlink() {
+            let want = f.link_target.len() as u64;
+            match cpio_size {
+                Some(s) if s != want => {
+                    return Err(ErrorKind::SizeMismatch {
+                        path: f.path.clone(),
+                        header: want,
+                        payload: s,
+                    })
+                }
+                _ => (want, true),
+            }
+        } else {
+            match cpio_size {
+                Some(s) if s != 0 => {
+                    return Err(ErrorKind::SizeMismatch {
+                        path: f.path.clone(),
+                        header: 0,
+                        payload: s,
+                    })
+                }
+                _ => (0, true),
+            }
+        };
+        let check_digest = has_content && f.is_regular() && !f.digest.is_empty();
+        self.cur = Some(Current {
+            index,
+            remaining: size,
+            pad: ((4 - size % 4) % 4) as usize,
+            hasher: check_digest.then(|| f.digest_algorithm.hasher()),
+            link_data: (f.is_symlink() && !f.flags.is_ghost()).then(Vec::new),
+            done: false,
+        });
+        Ok(Some(EntryInfo {
+            index,
+            path: f.path.clone(),
+            mode: f.mode,
+            size,
+            file_size: f.size,
+            hardlinks: set.clone(),
+            has_content,
+        }))
+    }
+
+    /// After the trailer: drain the rest of the stream, check every non-ghost file was
+    /// present, and verify the payload digest.
+    fn finish_archive(&mut self) -> Result<(), ErrorKind> {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = self
+                .src
+                .read(&mut buf)
+                .map_err(|e| map_io("reading past the cpio trailer", e))?;
+            if n == 0 {
+                break;
+            }
+        }
+        if let Some((i, f)) = self
+            .header
+            .files
+            .iter()
+            .enumerate()
+            .find(|(i, f)| !self.seen[*i] && !f.flags.is_ghost())
+        {
+            return Err(ErrorKind::Payload(format!(
+                "file {} (index {i}) is missing from the payload",
+                f.path
+            )));
+        }
+        // drain whatever compressed bytes the decoder did not need, for the digest
+        let raw = self.src.get_mut().inner.raw();
+        loop {
+            let n = raw
+                .read(&mut buf)
+                .map_err(|e| map_io("reading the end of the payload", e))?;
+            if n == 0 {
+                break;
+            }
+        }
+        let limited = self.src.get_mut();
+        if let Some((h, expected)) = limited.alt.take() {
+            let actual = h.finish();
+            if actual != expected {
+                return Err(ErrorKind::DigestMismatch {
+                    what: "uncompressed payload".into(),
+                    expected: hex::encode(expected),
+                    actual: hex::encode(actual),
+                });
+            }
+        }
+        let state = std::mem::take(
+            &mut *self
+                .digests
+                .lock()
+                .map_err(|_| ErrorKind::Payload("digest state poisoned".into()))?,
+        );
+        state.verify(&self.header)
+    }
+}
+
+/// One payload entry; reading it yields the file's content (symlinks: the target).
+pub struct Entry<'a, R: Read> {
+    reader: &'a mut PayloadReader<R>,
+    info: EntryInfo,
+}
+
+impl<R: Read> Entry<'_, R> {
+    /// What this entry is.
+    pub fn info(&self) -> &EntryInfo {
+        &self.info
+    }
+
+    /// The header's record for this file.
+    pub fn file(&self) -> &FileEntry {
+        &self.reader.header.files[self.info.index]
+    }
+
+    /// Read to the end of the content and check its digest, discarding the bytes.
+    pub fn finish(&mut self) -> Result<()> {
+        let r = &mut *self.reader;
+        match r.finish_current() {
+            Ok(()) => Ok(()),
+            Err(k) => Err(r.error(k)),
+        }
+    }
+}
+
+impl<R: Read> Read for Entry<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = &mut *self.reader;
+        match r.read_current(buf) {
+            Ok(n) => Ok(n),
+            Err(k) => {
+                let e = r.error(k);
+                Err(io::Error::new(io::ErrorKind::InvalidData, e))
+            }
+        }
+    }
+}
+
+/// Stream the whole payload of the package at `path`, checking every digest, and return
+/// the number of entries read.
+pub fn verify_payload(path: impl AsRef<Path>) -> Result<usize> {
+    let mut r = PayloadReader::open(path)?;
+    let mut n = 0;
+    while let Some(mut e) = r.next_entry()? {
+        e.finish()?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpio_names() {
+        assert_eq!(normalize_cpio_name("./usr/bin/x").unwrap(), "/usr/bin/x");
+        assert_eq!(normalize_cpio_name("usr/./bin//x").unwrap(), "/usr/bin/x");
+        assert!(normalize_cpio_name("./../etc/passwd").is_err());
+        assert_eq!(normalize_cpio_name("/etc/passwd").unwrap(), "/etc/passwd");
+        assert!(normalize_cpio_name("./usr/../../x").is_err());
+    }
+}
