@@ -179,6 +179,16 @@ pub enum ContentReader {
     Archive(Box<DeflateDecoder<BufReader<File>>>),
 }
 
+impl std::fmt::Debug for ContentReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ContentReader::Empty => "ContentReader::Empty",
+            ContentReader::Plain(_) => "ContentReader::Plain",
+            ContentReader::Archive(_) => "ContentReader::Archive",
+        })
+    }
+}
+
 impl Read for ContentReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
