@@ -77,7 +77,10 @@ impl CommitArchive {
         ar.set_preserve_permissions(false);
         ar.set_unpack_xattrs(false);
         let mut compose_text = None;
-        for entry in ar.entries().map_err(|e| bad(format!("not a tar archive: {e}")))? {
+        for entry in ar
+            .entries()
+            .map_err(|e| bad(format!("not a tar archive: {e}")))?
+        {
             let mut entry = entry.map_err(|e| bad(format!("reading tar: {e}")))?;
             let raw_path = entry
                 .path()
@@ -119,7 +122,9 @@ impl CommitArchive {
         }
         let repo_dir = dir.path().join("repo");
         if !repo_dir.join("config").is_file() {
-            return Err(bad("no repo/config inside; not an osbuild commit archive".into()));
+            return Err(bad(
+                "no repo/config inside; not an osbuild commit archive".into()
+            ));
         }
         let repo = Repo::open(&repo_dir)?;
         let compose = match compose_text {

@@ -27,7 +27,9 @@ impl Checksum {
 
     /// Whether `s` is a valid 64-character lowercase hex checksum.
     pub fn is_valid_hex(s: &str) -> bool {
-        s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     }
 }
 

@@ -48,7 +48,7 @@ fn write_offset_size(body: usize, n: usize) -> usize {
 }
 
 fn pad_to(buf: &mut Vec<u8>, align: usize) {
-    while buf.len() % align != 0 {
+    while !buf.len().is_multiple_of(align) {
         buf.push(0);
     }
 }
@@ -64,6 +64,9 @@ fn read_uint(data: &[u8], size: usize) -> usize {
     b[..size].copy_from_slice(&data[..size]);
     u64::from_le_bytes(b) as usize
 }
+
+/// Extended attributes as (name with trailing NUL, value) pairs.
+pub type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// One member of a tuple being written: its bytes, alignment, and whether its
 /// type is fixed-size.
@@ -197,7 +200,9 @@ pub fn read_tuple<'a>(data: &'a [u8], shapes: &[Shape]) -> Result<Vec<&'a [u8]>,
             }
         };
         if pos > end || end > body_end {
-            return err(format!("tuple member {i} out of bounds ({pos}..{end} of {body_end})"));
+            return err(format!(
+                "tuple member {i} out of bounds ({pos}..{end} of {body_end})"
+            ));
         }
         out.push(&data[pos..end]);
         pos = end;
@@ -212,9 +217,9 @@ pub fn read_tuple<'a>(data: &'a [u8], shapes: &[Shape]) -> Result<Vec<&'a [u8]>,
 }
 
 /// Splits a serialized array into its elements' bytes, strictly.
-pub fn read_array<'a>(data: &'a [u8], elem: Shape) -> Result<Vec<&'a [u8]>, GvError> {
+pub fn read_array(data: &[u8], elem: Shape) -> Result<Vec<&[u8]>, GvError> {
     if let Some(n) = elem.fixed {
-        if n == 0 || data.len() % n != 0 {
+        if n == 0 || !data.len().is_multiple_of(n) {
             return err("fixed-element array length is not a multiple of the element size");
         }
         return Ok(data.chunks(n).collect());
@@ -224,7 +229,7 @@ pub fn read_array<'a>(data: &'a [u8], elem: Shape) -> Result<Vec<&'a [u8]>, GvEr
     }
     let osz = read_offset_size(data.len());
     let last_end = read_uint(&data[data.len() - osz..], osz);
-    if last_end > data.len() || (data.len() - last_end) % osz != 0 {
+    if last_end > data.len() || !(data.len() - last_end).is_multiple_of(osz) {
         return err("array framing offsets are inconsistent");
     }
     let n = (data.len() - last_end) / osz;
@@ -294,7 +299,7 @@ pub fn write_xattrs(xattrs: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
 }
 
 /// Reads `a(ayay)` into (name, value) pairs.
-pub fn read_xattrs(data: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, GvError> {
+pub fn read_xattrs(data: &[u8]) -> Result<Xattrs, GvError> {
     read_array(data, VAR1)?
         .into_iter()
         .map(|e| {

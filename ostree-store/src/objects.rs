@@ -33,8 +33,7 @@ fn checksum_field(data: &[u8], what: &str) -> Result<Checksum, GvError> {
 /// Checks a file name from a dirtree the way libostree does: not empty, not
 /// `.` or `..`, no `/` (and, for our safety, no NUL).
 pub fn validate_filename(name: &str) -> Result<(), GvError> {
-    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0')
-    {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
         return Err(GvError(format!("invalid file name {name:?} in dirtree")));
     }
     Ok(())

@@ -453,8 +453,8 @@ impl Repo {
                 let mut hdr = vec![0u8; len];
                 r.read_exact(&mut hdr)
                     .map_err(|e| bad(format!("truncated header: {e}")))?;
-                let (header, _size) = FileHeader::decode_archive_header(&hdr)
-                    .map_err(|e| bad(e.to_string()))?;
+                let (header, _size) =
+                    FileHeader::decode_archive_header(&hdr).map_err(|e| bad(e.to_string()))?;
                 check_type(&header).map_err(bad)?;
                 if header.is_symlink() {
                     return Ok((header, ContentReader::Empty));
@@ -524,9 +524,7 @@ impl Repo {
                 check_type(&header).map_err(bad)?;
                 if header.is_symlink() {
                     let mut t = Vec::new();
-                    (&f).take(64 * 1024)
-                        .read_to_end(&mut t)
-                        .map_err(missing)?;
+                    (&f).take(64 * 1024).read_to_end(&mut t).map_err(missing)?;
                     // libostree stores the target with its terminating NUL.
                     if let Some(nul) = t.iter().position(|&b| b == 0) {
                         t.truncate(nul);
@@ -597,7 +595,12 @@ impl Repo {
             let rd = match fs::read_dir(&base) {
                 Ok(rd) => rd,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::Io { path: base, source: e }),
+                Err(e) => {
+                    return Err(Error::Io {
+                        path: base,
+                        source: e,
+                    })
+                }
             };
             for ent in rd {
                 let ent = ent.at(&base)?;

@@ -26,7 +26,9 @@ use flate2::Compression;
 use crate::checksum::{Checksum, ObjectType};
 use crate::error::{Error, IoContext, Result};
 use crate::lock::{lock_file_exclusive, LockGuard, LockKind};
-use crate::objects::{parse_metadata, validate_metadata, Commit, ContentHasher, FileHeader, S_IFMT};
+use crate::objects::{
+    parse_metadata, validate_metadata, Commit, ContentHasher, FileHeader, S_IFMT,
+};
 use crate::repo::{boot_id, validate_ref_name, Repo, RepoMode};
 
 const BUF: usize = 128 * 1024;
@@ -215,8 +217,7 @@ impl Repo {
     pub fn is_commit_complete(&self, commit: &Checksum) -> bool {
         let t = self.traverse_commit(commit);
         t.errors.is_empty()
-            && t
-                .objects
+            && t.objects
                 .iter()
                 .all(|o| self.has_object(o.objtype, &o.checksum))
     }
@@ -263,7 +264,12 @@ impl Transaction<'_> {
         match fs::create_dir(&sub) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(Error::Io { path: sub, source: e }),
+            Err(e) => {
+                return Err(Error::Io {
+                    path: sub,
+                    source: e,
+                })
+            }
         }
         let staged = sub.join(format!("{}.{ext}", &hex[2..]));
         tmp.persist(&staged).map_err(|e| Error::Io {
@@ -363,8 +369,7 @@ impl Transaction<'_> {
                         "{}-link",
                         tmp_path.file_name().unwrap_or_default().to_string_lossy()
                     ));
-                    std::os::unix::fs::symlink(&header.symlink_target, &link)
-                        .at(link.clone())?;
+                    std::os::unix::fs::symlink(&header.symlink_target, &link).at(link.clone())?;
                     if mode == RepoMode::Bare {
                         std::os::unix::fs::lchown(&link, Some(header.uid), Some(header.gid))
                             .at(link.clone())?;
@@ -380,7 +385,8 @@ impl Transaction<'_> {
             (&file)
                 .write_all(&header.encode_archive_header(0))
                 .map_err(io_err)?;
-            let mut enc = DeflateEncoder::new(BufWriter::with_capacity(BUF, &file), Compression::new(6));
+            let mut enc =
+                DeflateEncoder::new(BufWriter::with_capacity(BUF, &file), Compression::new(6));
             let mut buf = vec![0u8; BUF];
             loop {
                 let n = match content.read(&mut buf) {
@@ -471,7 +477,12 @@ impl Transaction<'_> {
                 match fs::create_dir(&sub) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(Error::Io { path: sub, source: e }),
+                    Err(e) => {
+                        return Err(Error::Io {
+                            path: sub,
+                            source: e,
+                        })
+                    }
                 }
                 let staged = sub.join(format!("{}.file", &hex[2..]));
                 fs::rename(&link, &staged).at(staged.clone())?;

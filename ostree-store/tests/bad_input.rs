@@ -114,7 +114,9 @@ fn corrupt_metadata_objects() {
     make_writable(&p);
     fs::write(&p, &bytes).unwrap();
     let e = repo.read_dirtree(&sub.1).unwrap_err();
-    assert!(matches!(e, Error::ChecksumMismatch { expected, objtype: ObjectType::DirTree, .. } if expected == sub.1));
+    assert!(
+        matches!(e, Error::ChecksumMismatch { expected, objtype: ObjectType::DirTree, .. } if expected == sub.1)
+    );
     let report = ostree_store::fsck(&repo, &[commit], true);
     assert!(report
         .problems
@@ -129,7 +131,10 @@ fn corrupt_metadata_objects() {
         fs::create_dir_all(gp.parent().unwrap()).unwrap();
         fs::write(&gp, &garbage).unwrap();
         let e = repo.read_metadata(t, &gc).unwrap_err();
-        assert!(matches!(e, Error::Corrupt { checksum, .. } if checksum == gc), "{t}: {e}");
+        assert!(
+            matches!(e, Error::Corrupt { checksum, .. } if checksum == gc),
+            "{t}: {e}"
+        );
     }
     assert!(repo.read_commit(&gc).is_err());
 
@@ -138,10 +143,16 @@ fn corrupt_metadata_objects() {
     let ap = repo.loose_path(ObjectType::File, &a);
     xattr::remove(&ap, "user.ostreemeta").unwrap();
     let e = repo.read_file(&a).unwrap_err();
-    assert!(matches!(e, Error::Corrupt { checksum, .. } if checksum == a), "{e}");
+    assert!(
+        matches!(e, Error::Corrupt { checksum, .. } if checksum == a),
+        "{e}"
+    );
     // Garbage in the xattr.
     xattr::set(&ap, "user.ostreemeta", b"\xff\xff").unwrap();
-    assert!(matches!(repo.read_file(&a).unwrap_err(), Error::Corrupt { .. }));
+    assert!(matches!(
+        repo.read_file(&a).unwrap_err(),
+        Error::Corrupt { .. }
+    ));
 }
 
 #[test]
@@ -151,11 +162,23 @@ fn garbage_refs_and_config() {
     let heads = repo.path().join("refs/heads");
     fs::write(heads.join("garbage"), b"not a checksum\n").unwrap();
     let e = repo.list_refs().unwrap_err();
-    assert!(matches!(&e, Error::BadRef { path, .. } if path.ends_with("refs/heads/garbage")), "{e}");
-    assert!(matches!(repo.resolve_rev("garbage"), Err(Error::BadRef { .. })));
+    assert!(
+        matches!(&e, Error::BadRef { path, .. } if path.ends_with("refs/heads/garbage")),
+        "{e}"
+    );
+    assert!(matches!(
+        repo.resolve_rev("garbage"),
+        Err(Error::BadRef { .. })
+    ));
     fs::remove_file(heads.join("garbage")).unwrap();
-    assert!(matches!(repo.resolve_rev("nosuchref"), Err(Error::RevNotFound(_))));
-    assert!(matches!(repo.resolve_rev("../../config"), Err(Error::RevNotFound(_))));
+    assert!(matches!(
+        repo.resolve_rev("nosuchref"),
+        Err(Error::RevNotFound(_))
+    ));
+    assert!(matches!(
+        repo.resolve_rev("../../config"),
+        Err(Error::RevNotFound(_))
+    ));
     assert!(repo.set_ref("../evil", Some(&commit)).is_err());
     assert!(!dir.path().join("repo/refs/evil").exists());
     // Remote refs and prefixes.
@@ -168,7 +191,10 @@ fn garbage_refs_and_config() {
     let cfg = repo.path().join("config");
     fs::write(&cfg, "[core]\nrepo_version=1\nmode=weird\n").unwrap();
     let e = Repo::open(repo.path()).unwrap_err();
-    assert!(matches!(&e, Error::UnknownMode { mode, path } if mode == "weird" && path == &cfg), "{e}");
+    assert!(
+        matches!(&e, Error::UnknownMode { mode, path } if mode == "weird" && path == &cfg),
+        "{e}"
+    );
     fs::write(&cfg, "mode=bare\n").unwrap();
     assert!(matches!(Repo::open(repo.path()), Err(Error::Config { .. })));
     fs::remove_file(&cfg).unwrap();
@@ -203,8 +229,10 @@ fn writer_rejects_wrong_content() {
         assert_eq!(n, 1, "{mode:?}");
         assert!(repo.has_object(ObjectType::File, &good));
         assert_eq!(fs::read_dir(path.join("tmp")).unwrap().count(), 1); // tmp/cache
-        // Invalid metadata is refused.
-        assert!(repo.write_metadata(ObjectType::DirTree, b"\x05junk").is_err());
+                                                                        // Invalid metadata is refused.
+        assert!(repo
+            .write_metadata(ObjectType::DirTree, b"\x05junk")
+            .is_err());
         // Re-init with another mode is refused; same mode reopens.
         assert!(Repo::init(&path, RepoMode::Bare).is_err() || mode == RepoMode::Bare);
         assert!(Repo::init(&path, mode).is_ok());
@@ -244,7 +272,12 @@ fn decoders_never_panic() {
     .encode();
     let header = FileHeader::regular(1, 2, 0o644).encode_archive_header(10);
     let mut inputs: Vec<Vec<u8>> = Vec::new();
-    for v in [&valid_commit, &valid_tree, &valid_meta, &header[8..].to_vec()] {
+    for v in [
+        &valid_commit,
+        &valid_tree,
+        &valid_meta,
+        &header[8..].to_vec(),
+    ] {
         for n in 0..v.len() {
             inputs.push(v[..n].to_vec());
             let mut flipped = v.clone();

@@ -57,7 +57,11 @@ fn pre_signed_pull_data() {
     let repo = Repo::open(&repo_path).unwrap();
     assert_eq!(repo.mode(), RepoMode::Archive);
     let c = repo.resolve_rev("testref").unwrap();
-    let expected = ostree(&[&format!("--repo={}", repo_path.display()), "rev-parse", "testref"]);
+    let expected = ostree(&[
+        &format!("--repo={}", repo_path.display()),
+        "rev-parse",
+        "testref",
+    ]);
     assert_eq!(c.to_string(), expected.trim());
     let commit = repo.read_commit(&c).unwrap();
     let raw = repo.read_metadata(ObjectType::Commit, &c).unwrap();
@@ -65,13 +69,19 @@ fn pre_signed_pull_data() {
     // Detached metadata holds the ed25519 signature.
     let meta = repo.read_commit_detached_metadata(&c).unwrap().unwrap();
     let entries = ostree_store::parse_metadata(&meta).unwrap();
-    assert!(entries.iter().any(|e| e.key == "ostree.sign.ed25519"), "{entries:?}");
+    assert!(
+        entries.iter().any(|e| e.key == "ostree.sign.ed25519"),
+        "{entries:?}"
+    );
     let report = ostree_store::fsck(&repo, &[c], true);
     assert!(report.is_clean(), "{:?}", report.problems);
     assert_eq!(report.objects_checked, 4);
     // Also via the tarball.
     let dir = tempfile::tempdir().unwrap();
-    extract(&fixtures().join("ostree/ostreedev/pre-signed-pull-data.tar.gz"), dir.path());
+    extract(
+        &fixtures().join("ostree/ostreedev/pre-signed-pull-data.tar.gz"),
+        dir.path(),
+    );
     let r2 = Repo::open(find_repo(dir.path())).unwrap();
     assert_eq!(r2.resolve_rev("testref").unwrap(), c);
 }
@@ -118,9 +128,15 @@ fn path_traversal_repo_is_rejected_safely() {
 fn tarball_repos() {
     let dir = tempfile::tempdir().unwrap();
     // Static-delta repos (big- and little-endian writers): plain archive repos.
-    for name in ["pre-endian-deltas-repo-big", "pre-endian-deltas-repo-little"] {
+    for name in [
+        "pre-endian-deltas-repo-big",
+        "pre-endian-deltas-repo-little",
+    ] {
         let d = dir.path().join(name);
-        extract(&fixtures().join(format!("ostree/ostreedev/{name}.tar.xz")), &d);
+        extract(
+            &fixtures().join(format!("ostree/ostreedev/{name}.tar.xz")),
+            &d,
+        );
         let path = find_repo(&d);
         let repo = Repo::open(&path).unwrap();
         let refs = repo.list_refs().unwrap();
@@ -133,7 +149,10 @@ fn tarball_repos() {
     }
     // bare-split-xattrs: metadata readable, file reads refused with a clear error.
     let d = dir.path().join("split");
-    extract(&fixtures().join("ostree/ostreedev/bare-split-xattrs-basic.tar.xz"), &d);
+    extract(
+        &fixtures().join("ostree/ostreedev/bare-split-xattrs-basic.tar.xz"),
+        &d,
+    );
     let repo = Repo::open(find_repo(&d)).unwrap();
     assert_eq!(repo.mode(), RepoMode::BareSplitXattrs);
     let commits = repo.list_commit_objects().unwrap();
@@ -170,8 +189,8 @@ fn make_commit_archive(dir: &Path) -> (PathBuf, String) {
     .trim()
     .to_string();
     // compose.json with the keys of the real one in the fixtures.
-    let real = fs::read_to_string(fixtures().join("osbuild/edge-commit/compose.rhel8-edge.json"))
-        .unwrap();
+    let real =
+        fs::read_to_string(fixtures().join("osbuild/edge-commit/compose.rhel8-edge.json")).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&real).unwrap();
     v["ostree-commit"] = serde_json::Value::String(c.clone());
     v["ostree-version"] = serde_json::Value::String("8.5".into());
@@ -206,7 +225,10 @@ fn osbuild_commit_archive() {
         assert_eq!(compose.version.as_deref(), Some("8.5"));
         assert_eq!(ar.commit().unwrap().to_string(), c);
         let repo = ar.repo();
-        assert_eq!(repo.resolve_rev("rhel/8/x86_64/edge").unwrap().to_string(), c);
+        assert_eq!(
+            repo.resolve_rev("rhel/8/x86_64/edge").unwrap().to_string(),
+            c
+        );
         let commit = repo.read_commit(&ar.commit().unwrap()).unwrap();
         assert_eq!(commit.version().as_deref(), Some("8.5"));
         assert_eq!(
@@ -252,7 +274,13 @@ fn malicious_commit_archives_are_refused() {
         ("repo/hard", b'1', "/etc/passwd"),
     ] {
         let mut t = Vec::new();
-        raw_tar_entry(&mut t, "repo/config", b'0', b"[core]\nmode=archive-z2\n", "");
+        raw_tar_entry(
+            &mut t,
+            "repo/config",
+            b'0',
+            b"[core]\nmode=archive-z2\n",
+            "",
+        );
         raw_tar_entry(&mut t, name, typeflag, b"evil", link);
         t.extend_from_slice(&[0u8; 1024]);
         let tar = dir.path().join("evil.tar");

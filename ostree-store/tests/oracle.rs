@@ -182,17 +182,27 @@ fn read_mode(mode: &str) {
     for o in &t.objects {
         match o.objtype {
             ObjectType::DirTree => {
-                assert_eq!(repo.read_dirtree(&o.checksum).unwrap().checksum(), o.checksum)
+                assert_eq!(
+                    repo.read_dirtree(&o.checksum).unwrap().checksum(),
+                    o.checksum
+                )
             }
             ObjectType::DirMeta => {
-                assert_eq!(repo.read_dirmeta(&o.checksum).unwrap().checksum(), o.checksum)
+                assert_eq!(
+                    repo.read_dirmeta(&o.checksum).unwrap().checksum(),
+                    o.checksum
+                )
             }
             _ => {}
         }
     }
 
     // File headers (mode, owner, size, symlink targets) match `ostree ls -R`.
-    assert_eq!(our_ls(&repo, &commit), ostree_ls(&repo_path, "main"), "mode {mode}");
+    assert_eq!(
+        our_ls(&repo, &commit),
+        ostree_ls(&repo_path, "main"),
+        "mode {mode}"
+    );
 
     let report = ostree_store::fsck(&repo, &[commit], true);
     assert!(report.is_clean(), "{:?}", report.problems);

@@ -8,9 +8,12 @@ use std::process::Command;
 
 /// Runs `ostree ARGS…`, failing the test with its stderr if it fails.
 pub fn ostree(args: &[&str]) -> String {
-    let out = Command::new("ostree").args(args).output().unwrap_or_else(|e| {
-        panic!("cannot run `ostree` ({e}); install the Debian package `ostree`")
-    });
+    let out = Command::new("ostree")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run `ostree` ({e}); install the Debian package `ostree`")
+        });
     assert!(
         out.status.success(),
         "ostree {args:?} failed: {}",
@@ -21,9 +24,12 @@ pub fn ostree(args: &[&str]) -> String {
 
 /// Runs `ostree ARGS…` and returns (success, stdout+stderr).
 pub fn ostree_status(args: &[&str]) -> (bool, String) {
-    let out = Command::new("ostree").args(args).output().unwrap_or_else(|e| {
-        panic!("cannot run `ostree` ({e}); install the Debian package `ostree`")
-    });
+    let out = Command::new("ostree")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run `ostree` ({e}); install the Debian package `ostree`")
+        });
     (
         out.status.success(),
         format!(
