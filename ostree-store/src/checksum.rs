@@ -76,8 +76,7 @@ impl<'de> serde::Deserialize<'de> for Checksum {
 }
 
 /// The kinds of OSTree objects (numbering as in libostree's `OstreeObjectType`).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub enum ObjectType {
     /// Content object: a regular file or symlink with its metadata.
     File = 1,
@@ -142,6 +141,13 @@ impl ObjectType {
     /// Short name as libostree prints it (`file`, `dirtree`, …).
     pub fn name(self) -> &'static str {
         self.extension(false)
+    }
+}
+
+/// Serialized as libostree's name (`file`, `dirtree`, `commitmeta`, …).
+impl serde::Serialize for ObjectType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 

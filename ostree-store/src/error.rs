@@ -9,12 +9,14 @@ use crate::gvariant::GvError;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file-system operation failed.
-    #[error("{}: {source}", path.display())]
+    // The cause is part of the message (and deliberately not a `#[source]`),
+    // so that `{:#}` chains do not print it twice.
+    #[error("{}: {error}", path.display())]
     Io {
         /// File or directory involved.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// An object is not in the repository.
     #[error("object {checksum}.{objtype} is missing")]
@@ -45,12 +47,12 @@ pub enum Error {
         objtype: ObjectType,
     },
     /// Malformed serialized data outside a stored object (e.g. caller input).
-    #[error("malformed {what}: {source}")]
+    #[error("malformed {what}: {error}")]
     Malformed {
         /// What was being decoded.
         what: String,
         /// The decoding fault.
-        source: GvError,
+        error: GvError,
     },
     /// The repository's `config` is unusable.
     #[error("{}: {reason}", path.display())]
@@ -108,9 +110,9 @@ pub(crate) trait IoContext<T> {
 
 impl<T> IoContext<T> for std::io::Result<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T> {
-        self.map_err(|source| Error::Io {
+        self.map_err(|error| Error::Io {
             path: path.into(),
-            source,
+            error,
         })
     }
 }

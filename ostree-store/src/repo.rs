@@ -264,7 +264,7 @@ impl Repo {
         if !objects.is_dir() {
             return Err(Error::Io {
                 path: objects,
-                source: io::Error::new(io::ErrorKind::NotFound, "not a repository: no objects/"),
+                error: io::Error::new(io::ErrorKind::NotFound, "not a repository: no objects/"),
             });
         }
         Ok(Repo { path, mode, config })
@@ -307,7 +307,7 @@ impl Repo {
             match fs::create_dir(&p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::Io { path: p, source: e }),
+                Err(e) => return Err(Error::Io { path: p, error: e }),
             }
         }
         let text = format!("[core]\nrepo_version=1\nmode={}\n", mode.config_name());
@@ -363,7 +363,7 @@ impl Repo {
                 checksum: *checksum,
                 objtype,
             }),
-            Err(e) => Err(Error::Io { path: p, source: e }),
+            Err(e) => Err(Error::Io { path: p, error: e }),
         }
     }
 
@@ -430,7 +430,7 @@ impl Repo {
             } else {
                 Error::Io {
                     path: p.clone(),
-                    source: e,
+                    error: e,
                 }
             }
         };
@@ -598,7 +598,7 @@ impl Repo {
                 Err(e) => {
                     return Err(Error::Io {
                         path: base,
-                        source: e,
+                        error: e,
                     })
                 }
             };
@@ -633,7 +633,7 @@ impl Repo {
             Err(e) => {
                 return Err(Error::Io {
                     path: dir.to_path_buf(),
-                    source: e,
+                    error: e,
                 })
             }
         };

@@ -52,7 +52,7 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8], fsync: bool) -> Result<()> {
     }
     tmp.persist(path).map_err(|e| Error::Io {
         path: path.to_path_buf(),
-        source: e.error,
+        error: e.error,
     })?;
     if fsync {
         fsync_dir(dir)?;
@@ -172,9 +172,9 @@ impl Repo {
         let path = self.loose_path(ObjectType::CommitMeta, commit);
         match metadata {
             Some(b) => {
-                parse_metadata(b).map_err(|source| Error::Malformed {
+                parse_metadata(b).map_err(|error| Error::Malformed {
                     what: format!("detached metadata for {commit}"),
-                    source,
+                    error,
                 })?;
                 let dir = path.parent().unwrap_or(self.path());
                 fs::create_dir_all(dir).at(dir)?;
@@ -183,7 +183,7 @@ impl Repo {
             None => match fs::remove_file(&path) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(Error::Io { path, source: e }),
+                Err(e) => Err(Error::Io { path, error: e }),
             },
         }
     }
@@ -201,13 +201,13 @@ impl Repo {
             match fs::OpenOptions::new().write(true).create_new(true).open(&p) {
                 Ok(_) => Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-                Err(e) => Err(Error::Io { path: p, source: e }),
+                Err(e) => Err(Error::Io { path: p, error: e }),
             }
         } else {
             match fs::remove_file(&p) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(Error::Io { path: p, source: e }),
+                Err(e) => Err(Error::Io { path: p, error: e }),
             }
         }
     }
@@ -245,7 +245,7 @@ impl Repo {
             None => match fs::remove_file(&path) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(Error::Io { path, source: e }),
+                Err(e) => Err(Error::Io { path, error: e }),
             },
         }
     }
@@ -267,14 +267,14 @@ impl Transaction<'_> {
             Err(e) => {
                 return Err(Error::Io {
                     path: sub,
-                    source: e,
+                    error: e,
                 })
             }
         }
         let staged = sub.join(format!("{}.{ext}", &hex[2..]));
         tmp.persist(&staged).map_err(|e| Error::Io {
             path: staged.clone(),
-            source: e.error,
+            error: e.error,
         })?;
         let dest = self.repo.loose_path(objtype, c);
         self.staged
@@ -337,7 +337,7 @@ impl Transaction<'_> {
         let (file, tmp) = tmp.into_parts();
         let io_err = |e: io::Error| Error::Io {
             path: tmp_path.clone(),
-            source: e,
+            error: e,
         };
         let mut symlink_tmp: Option<PathBuf> = None;
 
@@ -480,7 +480,7 @@ impl Transaction<'_> {
                     Err(e) => {
                         return Err(Error::Io {
                             path: sub,
-                            source: e,
+                            error: e,
                         })
                     }
                 }
@@ -506,14 +506,14 @@ impl Transaction<'_> {
             )));
         }
         let c = Checksum::of_bytes(bytes);
-        validate_metadata(objtype, bytes).map_err(|source| Error::Malformed {
+        validate_metadata(objtype, bytes).map_err(|error| Error::Malformed {
             what: format!("{objtype} object {c}"),
-            source,
+            error,
         })?;
         if objtype == ObjectType::Commit {
-            Commit::decode(bytes).map_err(|source| Error::Malformed {
+            Commit::decode(bytes).map_err(|error| Error::Malformed {
                 what: format!("commit {c}"),
-                source,
+                error,
             })?;
             if !self.repo.has_object(objtype, &c) {
                 self.repo.mark_commit_partial(&c, true)?;
@@ -555,7 +555,7 @@ impl Transaction<'_> {
             if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
                 return Err(Error::Io {
                     path: self.staging.clone(),
-                    source: io::Error::last_os_error(),
+                    error: io::Error::last_os_error(),
                 });
             }
         }
@@ -572,7 +572,7 @@ impl Transaction<'_> {
                 Err(e) => {
                     return Err(Error::Io {
                         path: dir.to_path_buf(),
-                        source: e,
+                        error: e,
                     })
                 }
             }
