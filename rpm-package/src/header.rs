@@ -498,10 +498,33 @@ impl PackageHeader {
         };
         let deps = |n, f, v, what: &str| deps(h, n, f, v, what);
         let files = files(h, file_digest_algorithm)?;
+        let mut provides = deps(
+            tags::PROVIDENAME,
+            tags::PROVIDEFLAGS,
+            tags::PROVIDEVERSION,
+            "provides",
+        )?;
+        let epoch = h.int(tags::EPOCH).map(|e| e as u32);
+        if !h.has(tags::HEADERIMMUTABLE) {
+            // Packages from before rpm 4 have no immutable region; rpm "retrofits" them on
+            // read, adding the `name = [epoch:]version-release` provide rpmbuild now adds
+            // itself. Do the same so we agree with rpm and createrepo_c.
+            let evr = match epoch {
+                Some(e) => format!("{e}:{version}-{release}"),
+                None => format!("{version}-{release}"),
+            };
+            if !provides.iter().any(|d| d.name == name && d.evr == evr) {
+                provides.push(Dependency {
+                    name: name.clone(),
+                    flags: DepFlags(DepFlags::EQUAL),
+                    evr,
+                });
+            }
+        }
         Ok(PackageHeader {
             label: label.to_string(),
             rpm_format,
-            epoch: h.int(tags::EPOCH).map(|e| e as u32),
+            epoch,
             arch: h.string(tags::ARCH).unwrap_or_default(),
             os: h.string(tags::OS).unwrap_or_default(),
             summary: h.string(tags::SUMMARY).unwrap_or_default(),
@@ -525,12 +548,7 @@ impl PackageHeader {
             payload_format: h.string(tags::PAYLOADFORMAT),
             payload_flags: h.string(tags::PAYLOADFLAGS),
             changelogs,
-            provides: deps(
-                tags::PROVIDENAME,
-                tags::PROVIDEFLAGS,
-                tags::PROVIDEVERSION,
-                "provides",
-            )?,
+            provides,
             requires: deps(
                 tags::REQUIRENAME,
                 tags::REQUIREFLAGS,

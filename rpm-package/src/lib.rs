@@ -24,3 +24,9 @@ pub mod verify;
 
 pub use payload::{verify_payload, Entry, EntryInfo, PayloadReader};
 pub use verify::{verify_digests, verify_digests_of, DigestReport};
+pub mod build;
+
+pub use build::{
+    signature_tags, verify_signature, DepKind, FileContent, FileSpec, PackageBuilder, SpecTemplate,
+};
+pub mod test_support;

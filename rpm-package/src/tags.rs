@@ -17,6 +17,7 @@ pub const SIG_OPENPGP: u32 = 278;
 pub const SIG_SHA3_256: u32 = 279;
 
 // Main header tags.
+pub const HEADERIMMUTABLE: u32 = 63;
 pub const NAME: u32 = 1000;
 pub const VERSION: u32 = 1001;
 pub const RELEASE: u32 = 1002;

@@ -1,0 +1,70 @@
+//! Helpers for tests in this and other crates: building the test packages of `specs/`.
+//!
+//! ```no_run
+//! let dir = tempfile::tempdir().unwrap();
+//! let pkgs = rpm_package::test_support::build_test_packages(dir.path(), &[]).unwrap();
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The `specs/` directory of this checkout.
+pub fn specs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs")
+}
+
+/// Build test packages with the real `rpmbuild` (via `specs/build-test-packages.sh`) into
+/// `out_dir` and return their paths. `specs` are spec file names in `specs/` (e.g.
+/// `"jt-full.spec"`); empty means every `jt-*.spec` except `jt-big.spec`. `extra` is
+/// passed to rpmbuild (e.g. `--define "_binary_payload w3.zstdio"`), may be empty.
+/// Fails with a clear message if rpmbuild is missing or a build fails.
+pub fn build_test_packages_with(
+    out_dir: &Path,
+    specs: &[&str],
+    extra: &str,
+) -> Result<Vec<PathBuf>, String> {
+    let script = specs_dir().join("build-test-packages.sh");
+    let mut cmd = Command::new("bash");
+    cmd.arg(&script).arg(out_dir);
+    for s in specs {
+        cmd.arg(specs_dir().join(s));
+    }
+    if !extra.is_empty() {
+        cmd.env("JT_RPMBUILD_OPTS", extra);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("running {}: {e}", script.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(PathBuf::from)
+        .collect())
+}
+
+/// [`build_test_packages_with`] without extra rpmbuild options.
+pub fn build_test_packages(out_dir: &Path, specs: &[&str]) -> Result<Vec<PathBuf>, String> {
+    build_test_packages_with(out_dir, specs, "")
+}
+
+/// The real-world fixtures directory (`$JIGDO_SHARED_DIR/fixtures/real-world`, default
+/// `../shared` beside the checkout). Panics with a clear message if it is absent.
+pub fn real_world_fixtures() -> PathBuf {
+    let shared = std::env::var_os("JIGDO_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    let dir = shared.join("fixtures/real-world");
+    assert!(
+        dir.is_dir(),
+        "real-world fixtures not found at {} (set JIGDO_SHARED_DIR to the shared/ directory)",
+        dir.display()
+    );
+    dir
+}
