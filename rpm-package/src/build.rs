@@ -86,6 +86,7 @@ impl SpecTemplate {
         let mut t = SpecTemplate::default();
         let mut macros: Vec<(String, String)> = Vec::new();
         let mut in_description = false;
+        let mut in_other_section = false;
         let mut description: Vec<String> = Vec::new();
         for (no, raw_line) in text.lines().enumerate() {
             let line = raw_line.trim_end();
@@ -94,13 +95,19 @@ impl SpecTemplate {
                 if line.split_whitespace().nth(1).is_some() {
                     // subpackage description: not ours
                     in_description = false;
+                    in_other_section = true;
                     continue;
                 }
                 in_description = true;
+                in_other_section = false;
                 continue;
             }
             if SECTIONS.contains(&first) {
                 in_description = false;
+                in_other_section = true;
+                continue;
+            }
+            if in_other_section {
                 continue;
             }
             if in_description {

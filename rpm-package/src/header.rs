@@ -22,6 +22,10 @@ impl DepFlags {
     pub const GREATER: u32 = 1 << 2;
     /// `=`
     pub const EQUAL: u32 = 1 << 3;
+    /// `<=`
+    pub const LESS_EQUAL: u32 = Self::LESS | Self::EQUAL;
+    /// `>=`
+    pub const GREATER_EQUAL: u32 = Self::GREATER | Self::EQUAL;
     /// Legacy PreReq.
     pub const PREREQ: u32 = 1 << 6;
     /// Requires(interp).
