@@ -29,4 +29,5 @@ pub mod build;
 pub use build::{
     signature_tags, verify_signature, DepKind, FileContent, FileSpec, PackageBuilder, SpecTemplate,
 };
+pub mod fuzzing;
 pub mod test_support;
