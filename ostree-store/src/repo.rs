@@ -511,7 +511,7 @@ impl Repo {
                 };
                 Ok((
                     header,
-                    ContentReader::Plain(BufReader::with_capacity(128 * 1024, f)),
+                    ContentReader::Plain(BufReader::with_capacity(64 * 1024, f)),
                 ))
             }
             RepoMode::BareUser => {
@@ -535,7 +535,7 @@ impl Repo {
                 }
                 Ok((
                     header,
-                    ContentReader::Plain(BufReader::with_capacity(128 * 1024, f)),
+                    ContentReader::Plain(BufReader::with_capacity(64 * 1024, f)),
                 ))
             }
             RepoMode::BareSplitXattrs => Err(Error::Unsupported(format!(
@@ -550,24 +550,42 @@ impl Repo {
     pub fn verify_file(&self, checksum: &Checksum) -> Result<()> {
         let (header, mut content) = self.read_file(checksum)?;
         let mut h = crate::objects::ContentHasher::new(&header);
-        let mut buf = vec![0u8; 128 * 1024];
-        loop {
-            let n = match content.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(Error::Corrupt {
-                        checksum: *checksum,
-                        objtype: ObjectType::File,
-                        reason: format!("reading content: {e}"),
-                    })
-                }
-            };
-            h.update(&buf[..n]);
+        // Newer libostree hashes xattrs sorted by name; what listxattr returns
+        // for a bare object need not be in that order, so try both.
+        let mut sorted_h = None;
+        if matches!(self.mode, RepoMode::Bare | RepoMode::BareUser)
+            && !header.xattrs.is_sorted_by(|a, b| a.0 <= b.0)
+        {
+            let mut s = header.clone();
+            s.xattrs.sort_by(|a, b| a.0.cmp(&b.0));
+            sorted_h = Some(crate::objects::ContentHasher::new(&s));
         }
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 256 * 1024]);
+        }
+        BUF.with(|cell| -> Result<()> {
+            let mut buf = cell.borrow_mut();
+            loop {
+                let n = match content.read(&mut buf) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        return Err(Error::Corrupt {
+                            checksum: *checksum,
+                            objtype: ObjectType::File,
+                            reason: format!("reading content: {e}"),
+                        })
+                    }
+                };
+                h.update(&buf[..n]);
+                if let Some(sh) = sorted_h.as_mut() {
+                    sh.update(&buf[..n]);
+                }
+            }
+        })?;
         let actual = h.finish();
-        if actual != *checksum {
+        if actual != *checksum && sorted_h.map(|sh| sh.finish()) != Some(*checksum) {
             return Err(Error::ChecksumMismatch {
                 expected: *checksum,
                 actual,
