@@ -82,14 +82,16 @@ mkdir -p "$APT" "$DEBS" "$LISTS" "$WORK" "$RPMS" "$ROOTS" "$STATE"
 T_START=$(date +%s)
 
 log() { printf '== %s\n' "$*"; }
-# timed NAME CMD...: run CMD, append its wall time to the timings file.
+# timed NAME CMD...: run CMD, append its wall and CPU (user+sys, children
+# included) time to the timings file.
 timed() {
-    local name=$1 t0 t1
+    local name=$1 tf
     shift
-    t0=$(date +%s.%N)
-    "$@"
-    t1=$(date +%s.%N)
-    awk -v n="$name" -v a="$t0" -v b="$t1" 'BEGIN{printf "%-28s %8.1f s\n", n, b - a}' | tee -a "$TIMINGS"
+    tf=$(mktemp)
+    local TIMEFORMAT='%R %U %S'
+    { time "$@" 2>&3; } 3>&2 2>"$tf"
+    awk -v n="$name" '{printf "%-14s %8.1f s wall %8.1f s cpu\n", n, $1, $2 + $3}' "$tf" | tee -a "$TIMINGS"
+    rm -f "$tf"
 }
 
 # apt options for version VER (v1: release suite only, v2: release+updates+security),
@@ -224,12 +226,21 @@ step_compose() {
     rpm --root "$root" --dbpath "$DBPATH" --initdb
     (cd "$RPMS" && xargs -a "$LISTS/$ver.rpms" rpm --root "$root" --dbpath "$DBPATH" \
         -i --nodeps --noscripts --notriggers --nosignature)
+    # sqlite leaves its shared-memory index and an empty write-ahead log behind;
+    # they are runtime files (sqlite recreates them), not part of the database.
+    if [ -s "$root$DBPATH/rpmdb.sqlite-wal" ]; then
+        echo "error: $root$DBPATH/rpmdb.sqlite-wal is not empty" >&2
+        return 1
+    fi
+    rm -f "$root$DBPATH/rpmdb.sqlite-wal" "$root$DBPATH/rpmdb.sqlite-shm"
     n=$(rpm --root "$root" --dbpath "$DBPATH" -qa | wc -l)
     want=$(wc -l <"$LISTS/$ver.rpms")
     [ "$n" = "$want" ] || {
         echo "error: $n packages in $root's rpmdb, expected $want" >&2
         return 1
     }
+
+    rm -f "$root$DBPATH/rpmdb.sqlite-wal" "$root$DBPATH/rpmdb.sqlite-shm"
 
     # Content no package provides.
     : >"$root/etc/machine-id"
@@ -287,6 +298,15 @@ make_initramfs() {
             fi
         done | LC_ALL=C sort -u
     ) >"$list"
+    # cpio records mtimes. Files keep the ones rpm set from the headers; directories
+    # (changed by rpm while filling them) and the files generated here get the
+    # kernel's, so the initramfs is the same for the same packages.
+    local stamp
+    stamp=$(stat -c %Y "$root/boot/vmlinuz-$kver")
+    (cd "$root" && touch -h -d "@$stamp" etc/os-release etc/passwd etc/group &&
+        while read -r p; do
+            if [ -d "$p" ] && [ ! -L "$p" ]; then touch -d "@$stamp" "$p"; fi
+        done <"$list")
     mkdir -p "$root/boot"
     {
         (cd "$stage" && echo init | cpio -o -H newc --reproducible --quiet)
@@ -356,22 +376,39 @@ else
 fi
 
 log "ostree fsck"
-timed ostree-fsck ostree --repo="$REPO" fsck --quiet
+timed ostree-fsck ostree --repo="$REPO" fsck --quiet >"$STATE/fsck.log"
+tail -n1 "$STATE/fsck.log"
 
 # ------------------------------------------------------------------ outputs
+# RPMs only v2 has (updated packages, the new kernel ABI) and only v1 has.
 CHANGED=$(LC_ALL=C comm -13 <(LC_ALL=C sort "$LISTS/v1.rpms") <(LC_ALL=C sort "$LISTS/v2.rpms") |
     sed "s|^|$RPMS/|" | tr '\n' ' ')
+CHANGED=${CHANGED% }
+REMOVED=$(LC_ALL=C comm -23 <(LC_ALL=C sort "$LISTS/v1.rpms") <(LC_ALL=C sort "$LISTS/v2.rpms") |
+    sed "s|^|$RPMS/|" | tr '\n' ' ')
+REMOVED=${REMOVED% }
+# Shell-safe as plain double-quoted strings (checked), so the file stays readable.
+envvar() {
+    if [[ "$2" =~ ^[A-Za-z0-9_./+~:\ -]*$ ]]; then
+        printf '%s="%s"\n' "$1" "$2"
+    else
+        printf '%s=%q\n' "$1" "$2"
+    fi
+}
 {
     echo "# Written by build-corpus.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ); source it."
-    printf 'CORPUS=%q\n' "$OUTDIR"
-    printf 'REPO=%q\n' "$REPO"
-    printf 'RPMS=%q\n' "$RPMS"
-    printf 'BRANCH=%q\n' "$BRANCH"
-    printf 'V1_COMMIT=%q\n' "$V1_COMMIT"
-    printf 'V2_COMMIT=%q\n' "$V2_COMMIT"
-    printf 'V1_RPMS_LIST=%q\n' "$LISTS/v1.rpms"
-    printf 'V2_RPMS_LIST=%q\n' "$LISTS/v2.rpms"
-    printf 'CHANGED_RPMS=%q\n' "${CHANGED% }"
+    envvar CORPUS "$OUTDIR"
+    envvar REPO "$REPO"
+    envvar RPMS "$RPMS"
+    envvar BRANCH "$BRANCH"
+    envvar V1_COMMIT "$V1_COMMIT"
+    envvar V2_COMMIT "$V2_COMMIT"
+    echo "# One RPM file name per line (in \$RPMS) for each version."
+    envvar V1_RPMS_LIST "$LISTS/v1.rpms"
+    envvar V2_RPMS_LIST "$LISTS/v2.rpms"
+    echo "# Space-separated paths: RPMs in v2 but not in v1, and in v1 but not in v2."
+    envvar CHANGED_RPMS "$CHANGED"
+    envvar REMOVED_RPMS "$REMOVED"
 } >"$OUTDIR/corpus.env"
 
 count_commit() { # prints: files symlinks dirs bytes-of-regular-files
