@@ -60,6 +60,17 @@ fn problem(commit: Checksum, r: &Reachable, e: &Error) -> FsckProblem {
 /// ancestors that are present): presence, metadata checksums and shapes,
 /// content checksums (streamed). Object verification runs in parallel.
 pub fn fsck(repo: &Repo, commits: &[Checksum], with_parents: bool) -> FsckReport {
+    fsck_with_progress(repo, commits, with_parents, &|_, _| {})
+}
+
+/// Like [`fsck`], calling `progress(done, total)` from worker threads as
+/// content and dirmeta objects are verified (about every 256 objects).
+pub fn fsck_with_progress(
+    repo: &Repo,
+    commits: &[Checksum],
+    with_parents: bool,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> FsckReport {
     let mut report = FsckReport::default();
     let mut seen_commits = HashSet::new();
     let mut queue: Vec<Checksum> = commits.to_vec();
@@ -105,13 +116,18 @@ pub fn fsck(repo: &Repo, commits: &[Checksum], with_parents: bool) -> FsckReport
         }
     }
     report.objects_checked += to_verify.len();
+    let total = to_verify.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
     let mut bad: Vec<FsckProblem> = to_verify
         .par_iter()
         .with_min_len(16)
         .filter_map(|(c, r)| {
-            repo.verify_object(r.objtype, &r.checksum)
-                .err()
-                .map(|e| problem(*c, r, &e))
+            let res = repo.verify_object(r.objtype, &r.checksum);
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if n % 256 == 0 || n == total {
+                progress(n, total);
+            }
+            res.err().map(|e| problem(*c, r, &e))
         })
         .collect();
     report.problems.append(&mut bad);

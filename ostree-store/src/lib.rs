@@ -76,7 +76,7 @@ pub mod repo;
 pub mod write;
 
 pub use archive::{CommitArchive, ComposeInfo};
-pub use fsck::{fsck, FsckProblem, FsckReport};
+pub use fsck::{fsck, fsck_with_progress, FsckProblem, FsckReport};
 pub use lock::{LockGuard, LockKind};
 pub use repo::{
     read_ref_file, validate_ref_name, Config, ContentReader, Reachable, RefEntry, RefKind, Repo,

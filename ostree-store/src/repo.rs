@@ -62,6 +62,12 @@ impl RepoMode {
     }
 }
 
+impl std::fmt::Display for RepoMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.config_name())
+    }
+}
+
 impl std::str::FromStr for RepoMode {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {

@@ -62,7 +62,16 @@ pub fn run(args: FsckArgs) -> anyhow::Result<i32> {
         );
     }
     let start = Instant::now();
-    let report = ostree_store::fsck(&repo, &commits, !args.no_parents);
+    let show_progress = tty && !args.json;
+    let progress = |done: usize, total: usize| {
+        if show_progress {
+            eprint!("\rverified {done}/{total} objects");
+            if done == total {
+                eprintln!();
+            }
+        }
+    };
+    let report = ostree_store::fsck_with_progress(&repo, &commits, !args.no_parents, &progress);
     if args.json {
         crate::output::print_json(&JsonReport {
             repo: args.repo.display().to_string(),
