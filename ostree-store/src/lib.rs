@@ -23,8 +23,7 @@
 //!
 //! Repositories ([`repo`], [`write`](mod@write), [`lock`]):
 //! - [`Repo::open`], [`Repo::init`] with [`RepoMode`] (`Archive` = archive-z2,
-//!   `Bare`, `BareUser`, `BareUserOnly`; `BareSplitXattrs` read-only, metadata
-//!   only), [`Repo::config`] ([`Config`]).
+//!   `Bare`, `BareUser`, `BareUserOnly`; `BareSplitXattrs` read-only), [`Repo::config`] ([`Config`]).
 //! - Refs: [`Repo::list_refs`] ([`RefEntry`]: heads, remotes, mirrors),
 //!   [`Repo::set_ref`] (atomic), [`Repo::resolve_rev`] (ref, `REMOTE:REF`,
 //!   full checksum, unique prefix, `REV^`), [`validate_ref_name`].

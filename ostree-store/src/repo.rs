@@ -27,8 +27,8 @@ pub enum RepoMode {
     BareUser,
     /// `bare-user-only`: real files, no ownership or xattrs.
     BareUserOnly,
-    /// `bare-split-xattrs`: readable only for listing; content xattrs live in
-    /// separate objects (not supported for file reads here).
+    /// `bare-split-xattrs`: like `bare`, with content xattrs in separate
+    /// `.file-xattrs` objects (read-only here).
     BareSplitXattrs,
 }
 
@@ -470,9 +470,17 @@ impl Repo {
                     ContentReader::Archive(Box::new(DeflateDecoder::new(r))),
                 ))
             }
-            RepoMode::Bare | RepoMode::BareUserOnly => {
+            RepoMode::Bare | RepoMode::BareUserOnly | RepoMode::BareSplitXattrs => {
                 let md = fs::symlink_metadata(&p).map_err(missing)?;
-                let (uid, gid) = if self.mode == RepoMode::Bare {
+                let split_xattrs = || -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+                    // Xattrs live in `<checksum>.file-xattrs-link`, a hard link
+                    // to the `.file-xattrs` object holding `a(ayay)`.
+                    let lp = self.loose_path(ObjectType::FileXattrsLink, checksum);
+                    let b =
+                        fs::read(&lp).map_err(|e| bad(format!("reading {}: {e}", lp.display())))?;
+                    crate::gvariant::read_xattrs(&b).map_err(|e| bad(e.to_string()))
+                };
+                let (uid, gid) = if self.mode != RepoMode::BareUserOnly {
                     (md.uid(), md.gid())
                 } else {
                     (0, 0)
@@ -483,10 +491,10 @@ impl Repo {
                         .into_os_string()
                         .into_string()
                         .map_err(|_| bad("symlink target is not UTF-8".into()))?;
-                    let xattrs = if self.mode == RepoMode::Bare {
-                        read_xattrs_path(&p).map_err(missing)?
-                    } else {
-                        Vec::new()
+                    let xattrs = match self.mode {
+                        RepoMode::Bare => read_xattrs_path(&p).map_err(missing)?,
+                        RepoMode::BareSplitXattrs => split_xattrs()?,
+                        _ => Vec::new(),
                     };
                     let header = FileHeader {
                         uid,
@@ -502,10 +510,10 @@ impl Repo {
                     return Err(bad("not a regular file or symlink".into()));
                 }
                 let f = File::open(&p).map_err(missing)?;
-                let xattrs = if self.mode == RepoMode::Bare {
-                    read_xattrs_path(&p).map_err(missing)?
-                } else {
-                    Vec::new()
+                let xattrs = match self.mode {
+                    RepoMode::Bare => read_xattrs_path(&p).map_err(missing)?,
+                    RepoMode::BareSplitXattrs => split_xattrs()?,
+                    _ => Vec::new(),
                 };
                 let header = FileHeader {
                     uid,
@@ -544,10 +552,6 @@ impl Repo {
                     ContentReader::Plain(BufReader::with_capacity(64 * 1024, f)),
                 ))
             }
-            RepoMode::BareSplitXattrs => Err(Error::Unsupported(format!(
-                "{}: reading file objects of bare-split-xattrs repositories is not supported",
-                self.path.display()
-            ))),
         }
     }
 
