@@ -124,7 +124,7 @@ pub fn fsck_with_progress(
         .filter_map(|(c, r)| {
             let res = repo.verify_object(r.objtype, &r.checksum);
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if n % 256 == 0 || n == total {
+            if n.is_multiple_of(256) || n == total {
                 progress(n, total);
             }
             res.err().map(|e| problem(*c, r, &e))
