@@ -16,7 +16,8 @@ const MAX_DEPTH: usize = 2048;
 /// zstd level for the index: it is small and written once, so spend the time.
 const ZSTD_LEVEL: i32 = 19;
 
-/// Extended attributes of one object: (name without NUL, value) pairs in OSTree's order.
+/// Extended attributes of one object: (name, value) pairs exactly as the OSTree object
+/// stores them (libostree keeps the name's trailing NUL), in the object's order.
 pub type XattrSet = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// uid, gid, mode and xattrs of a content object or directory.
@@ -284,10 +285,8 @@ impl Index {
             let mut set = Vec::with_capacity(pairs);
             for _ in 0..pairs {
                 let name = r.bytes("xattr name")?;
-                if name.is_empty() || name.contains(&0) {
-                    return Err(FormatError::Invalid(
-                        "empty or NUL-containing xattr name".into(),
-                    ));
+                if name.is_empty() {
+                    return Err(FormatError::Invalid("empty xattr name".into()));
                 }
                 set.push((name.to_vec(), r.bytes("xattr value")?.to_vec()));
             }
