@@ -1,0 +1,97 @@
+//! A blocking facade over [`Fetcher`] for synchronous CLI code, and the
+//! [`Downloader`] trait that a second backend (librepo) can implement.
+
+use std::sync::Arc;
+
+use super::error::FetchError;
+use super::http::{FetchOptions, FetchReport, FetchRequest, Fetcher};
+use super::progress::Progress;
+use super::repofile::RepoConfig;
+use super::source::{MirrorSet, Source};
+use super::verify::Expect;
+
+/// A download backend with a blocking interface. [`BlockingFetcher`] (pure
+/// Rust: tokio + reqwest) is the default; a librepo backend can implement
+/// the same trait.
+pub trait Downloader: Send + Sync {
+    /// Resolves a SOURCE to its ordered mirrors (see [`Fetcher::resolve`]).
+    fn resolve(&self, source: &Source) -> Result<MirrorSet, FetchError>;
+    /// Resolves a `.repo` section (see [`Fetcher::resolve_repo`]).
+    fn resolve_repo(&self, repo: &RepoConfig) -> Result<MirrorSet, FetchError>;
+    /// Downloads and verifies one file (see [`Fetcher::fetch_file`]).
+    fn fetch_file(&self, mirrors: &MirrorSet, req: &FetchRequest) -> Result<FetchReport, FetchError>;
+    /// Downloads several files in parallel; results in request order.
+    fn fetch_many(&self, mirrors: &MirrorSet, reqs: &[FetchRequest]) -> Vec<Result<FetchReport, FetchError>>;
+    /// Downloads a small file into memory.
+    fn fetch_bytes(&self, mirrors: &MirrorSet, rel: &str, expect: &Expect) -> Result<Vec<u8>, FetchError>;
+    /// Downloads `repodata/repomd.xml`, checked against a metalink if any.
+    fn fetch_repomd(&self, mirrors: &MirrorSet) -> Result<Vec<u8>, FetchError>;
+    /// Bytes received over the network so far.
+    fn bytes_downloaded(&self) -> u64;
+}
+
+/// [`Fetcher`] with its own tokio runtime. Do not call it from inside an
+/// async runtime (use [`Fetcher`] there).
+pub struct BlockingFetcher {
+    rt: tokio::runtime::Runtime,
+    fetcher: Fetcher,
+}
+
+impl BlockingFetcher {
+    /// Builds the client and a small multi-threaded runtime.
+    pub fn new(opts: FetchOptions) -> Result<BlockingFetcher, FetchError> {
+        BlockingFetcher::build(opts, None)
+    }
+
+    /// Like [`BlockingFetcher::new`], reporting events to `progress`.
+    pub fn with_progress(opts: FetchOptions, progress: Arc<dyn Progress>) -> Result<BlockingFetcher, FetchError> {
+        BlockingFetcher::build(opts, Some(progress))
+    }
+
+    fn build(opts: FetchOptions, progress: Option<Arc<dyn Progress>>) -> Result<BlockingFetcher, FetchError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("jigdo-fetch")
+            .build()
+            .map_err(|e| FetchError::Setup(format!("tokio runtime: {e}")))?;
+        // Build the client inside the runtime context (hyper may need it).
+        let fetcher = {
+            let _g = rt.enter();
+            match progress {
+                Some(p) => Fetcher::with_progress(opts, p)?,
+                None => Fetcher::new(opts)?,
+            }
+        };
+        Ok(BlockingFetcher { rt, fetcher })
+    }
+
+    /// The async fetcher inside.
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+}
+
+impl Downloader for BlockingFetcher {
+    fn resolve(&self, source: &Source) -> Result<MirrorSet, FetchError> {
+        self.rt.block_on(self.fetcher.resolve(source))
+    }
+    fn resolve_repo(&self, repo: &RepoConfig) -> Result<MirrorSet, FetchError> {
+        self.rt.block_on(self.fetcher.resolve_repo(repo))
+    }
+    fn fetch_file(&self, mirrors: &MirrorSet, req: &FetchRequest) -> Result<FetchReport, FetchError> {
+        self.rt.block_on(self.fetcher.fetch_file(mirrors, req))
+    }
+    fn fetch_many(&self, mirrors: &MirrorSet, reqs: &[FetchRequest]) -> Vec<Result<FetchReport, FetchError>> {
+        self.rt.block_on(self.fetcher.fetch_many(mirrors, reqs))
+    }
+    fn fetch_bytes(&self, mirrors: &MirrorSet, rel: &str, expect: &Expect) -> Result<Vec<u8>, FetchError> {
+        self.rt.block_on(self.fetcher.fetch_bytes(mirrors, rel, expect))
+    }
+    fn fetch_repomd(&self, mirrors: &MirrorSet) -> Result<Vec<u8>, FetchError> {
+        self.rt.block_on(self.fetcher.fetch_repomd(mirrors))
+    }
+    fn bytes_downloaded(&self) -> u64 {
+        self.fetcher.bytes_downloaded()
+    }
+}

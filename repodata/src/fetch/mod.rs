@@ -1,0 +1,37 @@
+//! The download layer used by `jigdo install` and `jigdo mirror`.
+//!
+//! * [`Source`]: a `--from` SOURCE (directory, rpm-md dir, base URL,
+//!   `mirrorlist=`, `metalink=`); [`RepoFile`] reads dnf `.repo` files into
+//!   [`RepoConfig`]s with [`Vars`] substituted.
+//! * [`MirrorSet`]: the ordered base URLs of one repository after resolving
+//!   mirrorlists/metalinks ([`Fetcher::resolve`], [`Fetcher::resolve_repo`]).
+//! * [`Fetcher`] (async) and [`BlockingFetcher`] (its blocking facade, which
+//!   implements the backend trait [`Downloader`]): verified downloads with
+//!   retries, failover, resume, timeouts, parallelism and a cache.
+//!
+//! A downloaded file is written to `DEST.part`, verified against its
+//! [`Expect`] (size, checksum), and only then renamed to `DEST`.
+
+mod blocking;
+mod error;
+mod http;
+mod metalink;
+mod mirrorlist;
+mod progress;
+mod repofile;
+mod source;
+mod vars;
+mod verify;
+
+pub use blocking::{BlockingFetcher, Downloader};
+pub use error::{AttemptError, FetchError, MirrorFailure};
+pub use http::{
+    mirrors_from_metalink, FetchOptions, FetchReport, FetchRequest, Fetcher, Origin, ProxyMode,
+};
+pub use metalink::{Metalink, MetalinkFile, MetalinkParseError, MetalinkUrl, MetalinkVersion};
+pub use mirrorlist::parse_mirrorlist;
+pub use progress::{Counters, CountersSnapshot, Progress};
+pub use repofile::{parse_repo_text, RepoConfig, RepoFile};
+pub use source::{join_rel, MirrorSet, Source};
+pub use vars::{basearch_of, Vars};
+pub use verify::{hash_hex, Checksum, Expect, HashKind};
