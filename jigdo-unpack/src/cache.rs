@@ -1,0 +1,216 @@
+//! The local per-package cache: which content objects a package's files became.
+//!
+//! Stored as `REPO/extensions/jigdo/packages/<package-id-hex>`, one text file per package
+//! (written atomically: temp file + rename). Each line maps (path in the package, uid,
+//! gid, mode, xattrs) to the content checksum computed when the package was imported:
+//!
+//! ```text
+//! jigdo-unpack package cache v1
+//! <checksum-hex> <uid> <gid> <mode-octal> <xattrs: hex of the a(ayay) GVariant, or -> <path>
+//! ```
+//!
+//! This is local state, not part of the format (specs/jigdo-format.md §4): a missing or
+//! damaged cache only costs a re-read of the package. Every checksum taken from it is
+//! used only if the object is present in the repository, and the rebuilt commit's
+//! checksum covers the whole tree, so a wrong entry cannot produce a wrong commit.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use ostree_store::{gvariant, Checksum};
+
+use crate::error::{IoContext, Result};
+
+const MAGIC_LINE: &str = "jigdo-unpack package cache v1";
+
+/// A content object made from one package file: the file's path in the package and the
+/// object's uid, gid, mode and xattrs (names NUL-terminated, as OSTree stores them).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectKey {
+    /// Path of the file in the package (`/usr/bin/bash`).
+    pub path: String,
+    /// Owner uid.
+    pub uid: u32,
+    /// Owner gid.
+    pub gid: u32,
+    /// Full `st_mode`.
+    pub mode: u32,
+    /// Extended attributes (name with trailing NUL, value).
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// The cache of one package (see the module docs).
+#[derive(Debug, Default)]
+pub struct PackageCache {
+    file: PathBuf,
+    entries: HashMap<ObjectKey, Checksum>,
+    dirty: bool,
+}
+
+/// The directory holding every package cache of the repository at `repo`.
+pub fn cache_dir(repo: &Path) -> PathBuf {
+    repo.join("extensions/jigdo/packages")
+}
+
+impl PackageCache {
+    /// Loads the cache of package `id` in the repository at `repo`; a missing cache is
+    /// empty, and unreadable lines are ignored (they only cost a re-read).
+    pub fn load(repo: &Path, id: &[u8; 32]) -> Self {
+        let file = cache_dir(repo).join(hex::encode(id));
+        let mut cache = PackageCache {
+            file,
+            ..Default::default()
+        };
+        let Ok(text) = std::fs::read_to_string(&cache.file) else {
+            return cache;
+        };
+        let mut lines = text.lines();
+        if lines.next() != Some(MAGIC_LINE) {
+            return cache;
+        }
+        for line in lines {
+            if let Some((key, sum)) = parse_line(line) {
+                cache.entries.insert(key, sum);
+            }
+        }
+        cache
+    }
+
+    /// The checksum recorded for `key`.
+    pub fn get(&self, key: &ObjectKey) -> Option<Checksum> {
+        self.entries.get(key).copied()
+    }
+
+    /// Records that `key` became the content object `sum`.
+    pub fn insert(&mut self, key: ObjectKey, sum: Checksum) {
+        if key.path.contains('\n') {
+            return; // not representable in the line format; costs a re-read only
+        }
+        if self.entries.insert(key, sum) != Some(sum) {
+            self.dirty = true;
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the cache has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Writes the cache atomically if it changed since it was loaded.
+    pub fn save(&mut self, fsync: bool) -> Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let mut lines: Vec<String> = self
+            .entries
+            .iter()
+            .map(|(k, sum)| {
+                let x = if k.xattrs.is_empty() {
+                    "-".to_string()
+                } else {
+                    hex::encode(gvariant::write_xattrs(&k.xattrs))
+                };
+                format!("{sum} {} {} {:o} {x} {}", k.uid, k.gid, k.mode, k.path)
+            })
+            .collect();
+        lines.sort();
+        let mut text = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum::<usize>() + 40);
+        text.push_str(MAGIC_LINE);
+        text.push('\n');
+        for l in lines {
+            text.push_str(&l);
+            text.push('\n');
+        }
+        if let Some(dir) = self.file.parent() {
+            std::fs::create_dir_all(dir).at(dir)?;
+        }
+        ostree_store::write_file_atomic(&self.file, text.as_bytes(), fsync)?;
+        self.dirty = false;
+        Ok(())
+    }
+}
+
+fn parse_line(line: &str) -> Option<(ObjectKey, Checksum)> {
+    let mut it = line.splitn(6, ' ');
+    let sum: Checksum = it.next()?.parse().ok()?;
+    let uid = it.next()?.parse().ok()?;
+    let gid = it.next()?.parse().ok()?;
+    let mode = u32::from_str_radix(it.next()?, 8).ok()?;
+    let xattrs = match it.next()? {
+        "-" => Vec::new(),
+        h => gvariant::read_xattrs(&hex::decode(h).ok()?).ok()?,
+    };
+    let path = it.next()?.to_string();
+    Some((
+        ObjectKey {
+            path,
+            uid,
+            gid,
+            mode,
+            xattrs,
+        },
+        sum,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_the_file() {
+        let repo = tempfile::tempdir().unwrap();
+        let id = [3u8; 32];
+        let mut c = PackageCache::load(repo.path(), &id);
+        assert!(c.is_empty());
+        let k1 = ObjectKey {
+            path: "/usr/share/doc/a file with spaces".into(),
+            uid: 0,
+            gid: 0,
+            mode: 0o100644,
+            xattrs: vec![],
+        };
+        let k2 = ObjectKey {
+            path: "/usr/bin/ping".into(),
+            uid: 0,
+            gid: 0,
+            mode: 0o100755,
+            xattrs: vec![(b"security.capability\0".to_vec(), vec![1, 0, 0, 2, 0x20])],
+        };
+        let s1 = Checksum([1; 32]);
+        let s2 = Checksum([2; 32]);
+        c.insert(k1.clone(), s1);
+        c.insert(k2.clone(), s2);
+        c.save(false).unwrap();
+        let c = PackageCache::load(repo.path(), &id);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c.get(&k1), Some(s1));
+        assert_eq!(c.get(&k2), Some(s2));
+        let mut k3 = k2.clone();
+        k3.mode = 0o100700;
+        assert_eq!(c.get(&k3), None);
+    }
+
+    #[test]
+    fn damaged_cache_is_ignored_line_by_line() {
+        let repo = tempfile::tempdir().unwrap();
+        let id = [4u8; 32];
+        let dir = cache_dir(repo.path());
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = format!("{} 0 0 100644 - /etc/ok", Checksum([9; 32]));
+        std::fs::write(
+            dir.join(hex::encode(id)),
+            format!("{MAGIC_LINE}\ngarbage line\n{good}\nzz 1 2\n"),
+        )
+        .unwrap();
+        let c = PackageCache::load(repo.path(), &id);
+        assert_eq!(c.len(), 1);
+        std::fs::write(dir.join(hex::encode(id)), "other format\n").unwrap();
+        assert!(PackageCache::load(repo.path(), &id).is_empty());
+    }
+}

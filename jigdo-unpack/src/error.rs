@@ -1,0 +1,126 @@
+//! Typed errors of `jigdo unpack` and `jigdo info`.
+
+use std::path::PathBuf;
+
+/// Everything that can make reading a jigdo RPM or rebuilding its commit fail.
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackError {
+    /// A file-system operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// File or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// An RPM (the jigdo RPM or a pinned package) could not be read.
+    #[error(transparent)]
+    Rpm(#[from] rpm_package::Error),
+    /// The OSTree repository could not be read or written.
+    #[error(transparent)]
+    Store(#[from] ostree_store::Error),
+    /// The file is an RPM but not a jigdo RPM (no `ostree-jigdo(vN)` provide, …).
+    #[error("{}: not a jigdo RPM: {reason}", path.display())]
+    NotJigdo {
+        /// The RPM.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
+    /// The jigdo RPM uses a format version this client does not read.
+    #[error(
+        "{}: jigdo format {found} is not supported (this client reads ostree-jigdo(v{supported}))",
+        path.display()
+    )]
+    UnsupportedVersion {
+        /// The jigdo RPM.
+        path: PathBuf,
+        /// The version it declares (as written: `ostree-jigdo(v2)`, or `index version 2`).
+        found: String,
+        /// The version this client reads.
+        supported: u64,
+    },
+    /// The index (`2-index`) could not be decoded.
+    #[error("{}: {source}", path.display())]
+    Format {
+        /// The jigdo RPM.
+        path: PathBuf,
+        /// The decoding fault.
+        source: jigdo_format::FormatError,
+    },
+    /// The jigdo RPM is inconsistent or damaged (payload, pins, commit).
+    #[error("{}: corrupt jigdo RPM: {reason}", path.display())]
+    Corrupt {
+        /// The jigdo RPM.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A pinned package is in none of the sources.
+    #[error("pinned package {nevra} (sha256 {id}) is not in any source ({sources}){detail}")]
+    PackageMissing {
+        /// The package's NEVRA.
+        nevra: String,
+        /// Its package id.
+        id: String,
+        /// The sources searched, comma-separated.
+        sources: String,
+        /// Candidates that were found but rejected, if any (`; rejected: …`).
+        detail: String,
+    },
+    /// A package file does not have the bytes its pin requires.
+    #[error("{}: is not the pinned package {nevra}: {reason}", path.display())]
+    PinMismatch {
+        /// The candidate file.
+        path: PathBuf,
+        /// The pinned package's NEVRA.
+        nevra: String,
+        /// What differs (size or SHA-256).
+        reason: String,
+    },
+    /// A pinned package (whose pin matched) does not hold what the index says it does.
+    #[error("{}: package {nevra}: {reason}", path.display())]
+    PackageContent {
+        /// The package file.
+        path: PathBuf,
+        /// Its NEVRA.
+        nevra: String,
+        /// What is wrong (missing file, wrong type).
+        reason: String,
+    },
+    /// The rebuilt tree does not hash to what the commit names.
+    #[error(
+        "rebuilt commit {commit} does not match: {what} is {actual}, the commit names {expected}; \
+         the commit stays partial and no ref was set"
+    )]
+    TreeMismatch {
+        /// The commit checksum.
+        commit: String,
+        /// Which object (root dirtree or root dirmeta).
+        what: &'static str,
+        /// What the commit object names.
+        expected: String,
+        /// What was rebuilt.
+        actual: String,
+    },
+    /// Another fault, described.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = UnpackError> = std::result::Result<T, E>;
+
+/// Attaches a path to an `io::Error`.
+pub(crate) trait IoContext<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|source| UnpackError::Io {
+            path: path.into(),
+            source,
+        })
+    }
+}

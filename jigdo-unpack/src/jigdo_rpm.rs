@@ -1,0 +1,391 @@
+//! Reading a jigdo RPM: its header (format version, commit, pins) and its payload
+//! (`0-commit`, `1-commitmeta`, `2-index`, then the new-content blobs), checking each
+//! against the others as specs/jigdo-format.md §2 requires.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use jigdo_format::{
+    parse_commit_provide, FormatError, Index, NewContent, PayloadFile, Requirement, FORMAT_PROVIDE,
+    FORMAT_PROVIDE_PREFIX, FORMAT_VERSION,
+};
+use ostree_store::{Checksum, Commit};
+use rpm_package::{PackageHeader, PayloadReader};
+
+use crate::error::{IoContext, Result, UnpackError};
+
+/// Largest commit object or detached metadata accepted (they are held in memory).
+const MAX_SMALL_FILE: u64 = 64 << 20;
+/// Largest compressed index accepted (it is held in memory).
+const MAX_INDEX_FILE: u64 = 1 << 30;
+
+type Payload = PayloadReader<BufReader<File>>;
+
+/// The checked metadata of a jigdo RPM (everything but the new-content blobs).
+#[derive(Debug)]
+pub struct JigdoRpm {
+    /// Path of the jigdo RPM.
+    pub path: PathBuf,
+    /// Size of the jigdo RPM file in bytes.
+    pub file_size: u64,
+    /// Package name (the default ref).
+    pub name: String,
+    /// Package epoch, if any.
+    pub epoch: Option<u32>,
+    /// Package version.
+    pub version: String,
+    /// Package release.
+    pub release: String,
+    /// Package arch.
+    pub arch: String,
+    /// The commit checksum (from the provide; equal to the index's and to the SHA-256 of
+    /// the commit object).
+    pub commit: Checksum,
+    /// The commit object as stored in OSTree.
+    pub commit_bytes: Vec<u8>,
+    /// The decoded commit object.
+    pub commit_object: Commit,
+    /// The detached commit metadata, if any.
+    pub commitmeta: Option<Vec<u8>>,
+    /// The decoded index.
+    pub index: Index,
+    /// Size of the compressed index (`2-index`) in bytes.
+    pub index_bytes: u64,
+}
+
+impl JigdoRpm {
+    /// Reads and checks the jigdo RPM at `path` up to and including its index; the blobs
+    /// are not read (see [`JigdoRpm::open_with_blobs`]).
+    pub fn open(path: impl AsRef<Path>) -> Result<JigdoRpm> {
+        Ok(Self::open_with_blobs(path)?.0)
+    }
+
+    /// Like [`JigdoRpm::open`], and also returns the stream of new-content blobs that
+    /// follow the index in the payload.
+    pub fn open_with_blobs(path: impl AsRef<Path>) -> Result<(JigdoRpm, BlobStream)> {
+        let path = path.as_ref().to_path_buf();
+        let corrupt = |reason: String| UnpackError::Corrupt {
+            path: path.clone(),
+            reason,
+        };
+        let file = File::open(&path).at(&path)?;
+        let file_size = file.metadata().at(&path)?.len();
+        let mut r = BufReader::with_capacity(256 * 1024, file);
+        let label = path.display().to_string();
+        let header = PackageHeader::read(&mut r, &label)?;
+
+        // The format version, before anything else.
+        let versions: Vec<&str> = header
+            .provides
+            .iter()
+            .map(|p| p.name.as_str())
+            .filter(|n| n.starts_with(FORMAT_PROVIDE_PREFIX))
+            .collect();
+        if !versions.contains(&FORMAT_PROVIDE) {
+            return Err(match versions.first() {
+                Some(v) => UnpackError::UnsupportedVersion {
+                    path,
+                    found: v.to_string(),
+                    supported: FORMAT_VERSION,
+                },
+                None => UnpackError::NotJigdo {
+                    path,
+                    reason: format!("it has no `Provides: {FORMAT_PROVIDE}`"),
+                },
+            });
+        }
+        let commits: Vec<&str> = header
+            .provides
+            .iter()
+            .filter_map(|p| parse_commit_provide(&p.name))
+            .collect();
+        let commit_hex = match commits.as_slice() {
+            [c] => c.to_ascii_lowercase(),
+            [] => {
+                return Err(UnpackError::NotJigdo {
+                    path,
+                    reason: "it has no `Provides: ostree-jigdo-commit(CHECKSUM)`".into(),
+                })
+            }
+            _ => return Err(corrupt("it provides several ostree-jigdo-commit(…)".into())),
+        };
+        let commit: Checksum = commit_hex
+            .parse()
+            .map_err(|_| corrupt(format!("bad commit checksum {commit_hex}")))?;
+        let pins: Vec<Requirement> = header
+            .requires
+            .iter()
+            .filter(|d| !d.flags.is_rpmlib() && d.flags.comparison() == Some("EQ"))
+            .map(|d| Requirement {
+                name: d.name.clone(),
+                evr: d.evr.clone(),
+            })
+            .collect();
+        let (name, epoch, version, release, arch) = (
+            header.name.clone(),
+            header.epoch,
+            header.version.clone(),
+            header.release.clone(),
+            header.arch.clone(),
+        );
+
+        let mut payload = PayloadReader::new(header, r)?;
+        let mut commit_bytes = None;
+        let mut commitmeta = None;
+        let mut index_data = None;
+        let mut last_order = -1;
+        while index_data.is_none() {
+            let Some(mut entry) = payload.next_entry()? else {
+                break;
+            };
+            let info = entry.info().clone();
+            if entry.file().is_dir() {
+                continue;
+            }
+            let role = PayloadFile::parse(&info.path, &commit_hex);
+            let (slot, limit, order) = match role {
+                Some(PayloadFile::Commit) => (&mut commit_bytes, MAX_SMALL_FILE, 0),
+                Some(PayloadFile::CommitMeta) => (&mut commitmeta, MAX_SMALL_FILE, 1),
+                Some(PayloadFile::Index) => (&mut index_data, MAX_INDEX_FILE, 2),
+                _ => {
+                    return Err(corrupt(format!(
+                        "unexpected payload file {} before the index",
+                        info.path
+                    )))
+                }
+            };
+            if order <= last_order || (order > 0 && last_order < 0) {
+                return Err(corrupt(format!("payload file {} out of order", info.path)));
+            }
+            if !entry.file().is_regular() || info.size > limit {
+                return Err(corrupt(format!(
+                    "payload file {} is not a regular file of at most {limit} bytes",
+                    info.path
+                )));
+            }
+            let mut buf = Vec::with_capacity(info.size as usize);
+            entry
+                .read_to_end(&mut buf)
+                .map_err(|e| corrupt(format!("reading {}: {e}", info.path)))?;
+            *slot = Some(buf);
+            last_order = order;
+        }
+        let (Some(commit_bytes), Some(index_data)) = (commit_bytes, index_data) else {
+            return Err(corrupt("the payload lacks 0-commit or 2-index".to_string()));
+        };
+
+        if Checksum::of_bytes(&commit_bytes) != commit {
+            return Err(corrupt(format!(
+                "0-commit has SHA-256 {}, but the RPM provides ostree-jigdo-commit({commit})",
+                Checksum::of_bytes(&commit_bytes)
+            )));
+        }
+        let commit_object = Commit::decode(&commit_bytes)
+            .map_err(|e| corrupt(format!("0-commit is not a commit object: {e}")))?;
+        if let Some(m) = &commitmeta {
+            ostree_store::parse_metadata(m)
+                .map_err(|e| corrupt(format!("1-commitmeta is not a{{sv}} metadata: {e}")))?;
+        }
+        let index = Index::decode(&index_data).map_err(|e| match e {
+            FormatError::UnsupportedVersion { found, supported } => {
+                UnpackError::UnsupportedVersion {
+                    path: path.clone(),
+                    found: format!("index version {found}"),
+                    supported,
+                }
+            }
+            source => UnpackError::Format {
+                path: path.clone(),
+                source,
+            },
+        })?;
+        if index.commit != commit.0 {
+            return Err(corrupt(format!(
+                "the index is for commit {}, the RPM for {commit}",
+                index.commit_hex()
+            )));
+        }
+        check_pins(&index, &pins).map_err(corrupt)?;
+
+        let blobs = index.blob_entries();
+        let jigdo = JigdoRpm {
+            path: path.clone(),
+            file_size,
+            name,
+            epoch,
+            version,
+            release,
+            arch,
+            commit,
+            commit_bytes,
+            commit_object,
+            commitmeta,
+            index,
+            index_bytes: index_data.len() as u64,
+        };
+        let stream = BlobStream {
+            path,
+            commit_hex,
+            payload,
+            blobs,
+        };
+        Ok((jigdo, stream))
+    }
+
+    /// Total bytes of the new-content blobs.
+    pub fn new_content_bytes(&self) -> u64 {
+        self.index
+            .new_contents
+            .iter()
+            .map(|c| match c {
+                NewContent::Blob { size, .. } => *size,
+                NewContent::Symlink { .. } => 0,
+            })
+            .sum()
+    }
+
+    /// Bytes of metadata (commit, detached metadata, index) per file of the tree.
+    pub fn metadata_bytes_per_file(&self) -> f64 {
+        let meta = self.index_bytes
+            + self.commit_bytes.len() as u64
+            + self.commitmeta.as_ref().map_or(0, |m| m.len() as u64);
+        meta as f64 / self.index.file_count().max(1) as f64
+    }
+}
+
+/// Checks that the `Requires:` pins and the index's package set name exactly the same
+/// packages, each once.
+fn check_pins(index: &Index, pins: &[Requirement]) -> std::result::Result<(), String> {
+    let mut from_index: HashMap<Requirement, usize> = HashMap::new();
+    for (i, p) in index.packages.iter().enumerate() {
+        if from_index.insert(p.requirement(), i).is_some() {
+            return Err(format!("the index lists {} twice", p.requirement()));
+        }
+    }
+    let mut seen = vec![false; index.packages.len()];
+    for r in pins {
+        match from_index.get(r) {
+            Some(&i) if !seen[i] => seen[i] = true,
+            Some(_) => return Err(format!("`Requires: {r}` is given twice")),
+            None => return Err(format!("`Requires: {r}` pins no package of the index")),
+        }
+    }
+    if let Some(i) = seen.iter().position(|s| !s) {
+        return Err(format!(
+            "package {} of the index has no `Requires: {}`",
+            index.packages[i].nevra(),
+            index.packages[i].requirement()
+        ));
+    }
+    Ok(())
+}
+
+/// The new-content blobs that follow the index in a jigdo RPM's payload.
+pub struct BlobStream {
+    path: PathBuf,
+    commit_hex: String,
+    payload: Payload,
+    blobs: Vec<u32>,
+}
+
+impl BlobStream {
+    /// Calls `visit(blob number, new-content number, reader)` for every blob in payload
+    /// order, then reads the payload to its end (so its digests are verified). Each blob's
+    /// size and SHA-256 are checked against the index as it is read: `visit` must read
+    /// its reader to the end, and an error surfaces from that read or right after
+    /// `visit`. Fails if a blob is missing, out of order, or an unexpected file appears.
+    pub fn for_each_blob(
+        mut self,
+        mut visit: impl FnMut(u32, u32, &mut dyn Read) -> Result<()>,
+        index: &Index,
+    ) -> Result<()> {
+        let corrupt = |reason: String| UnpackError::Corrupt {
+            path: self.path.clone(),
+            reason,
+        };
+        let mut next = 0u32;
+        while let Some(mut entry) = self.payload.next_entry()? {
+            if entry.file().is_dir() {
+                continue;
+            }
+            let info = entry.info().clone();
+            let n = match PayloadFile::parse(&info.path, &self.commit_hex) {
+                Some(PayloadFile::Content(n)) => n,
+                _ => return Err(corrupt(format!("unexpected payload file {}", info.path))),
+            };
+            if n != next {
+                return Err(corrupt(format!(
+                    "payload file {} out of order (expected blob {next})",
+                    info.path
+                )));
+            }
+            let Some(&entry_no) = self.blobs.get(n as usize) else {
+                return Err(corrupt(format!(
+                    "payload file {} is not in the index ({} blobs)",
+                    info.path,
+                    self.blobs.len()
+                )));
+            };
+            let Some(NewContent::Blob { size, sha256 }) = index.new_contents.get(entry_no as usize)
+            else {
+                return Err(corrupt(format!("blob {n} has no index entry")));
+            };
+            if info.size != *size || !entry.file().is_regular() {
+                return Err(corrupt(format!(
+                    "{} has {} bytes, the index says {size}",
+                    info.path, info.size
+                )));
+            }
+            let mut checked = Sha256Reader {
+                inner: &mut entry,
+                sha: <sha2::Sha256 as sha2::Digest>::new(),
+                len: 0,
+            };
+            visit(n, entry_no, &mut checked)?;
+            // Drain what `visit` left, then compare.
+            std::io::copy(&mut checked, &mut std::io::sink())
+                .map_err(|e| corrupt(format!("reading {}: {e}", info.path)))?;
+            let (actual, len) = checked.finish();
+            if actual != *sha256 || len != *size {
+                return Err(corrupt(format!(
+                    "{} does not match the index: SHA-256 {}, expected {}",
+                    info.path,
+                    hex::encode(actual),
+                    hex::encode(sha256)
+                )));
+            }
+            next += 1;
+        }
+        if (next as usize) != self.blobs.len() {
+            return Err(corrupt(format!(
+                "the payload has {next} new-content blobs, the index {}",
+                self.blobs.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Hashes what is read through it.
+struct Sha256Reader<'a, R: Read> {
+    inner: &'a mut R,
+    sha: sha2::Sha256,
+    len: u64,
+}
+
+impl<R: Read> Sha256Reader<'_, R> {
+    fn finish(self) -> ([u8; 32], u64) {
+        (sha2::Digest::finalize(self.sha).into(), self.len)
+    }
+}
+
+impl<R: Read> Read for Sha256Reader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        sha2::Digest::update(&mut self.sha, &buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+}

@@ -1,0 +1,343 @@
+//! Where the pinned packages come from (`--from SOURCE`, tried in order).
+//!
+//! A [`PackageSource`] only proposes *candidate files* for a pinned package; nothing of a
+//! candidate is trusted: [`Sources::open_verified`] checks its size and SHA-256 against the
+//! pin before any other code reads a byte of it. Remote sources (rpm-md over HTTP, mirror
+//! lists) will plug in as further implementations that download a candidate into a local
+//! file first.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use jigdo_format::PinnedPackage;
+use sha2::{Digest, Sha256};
+
+use crate::error::{IoContext, Result, UnpackError};
+
+/// A place that may hold pinned packages.
+pub trait PackageSource: Send + Sync {
+    /// How the source is named in messages (its path or URL).
+    fn describe(&self) -> String;
+    /// Local files that may be `pkg`, best first. Cheap: no file content is read.
+    fn candidates(&self, pkg: &PinnedPackage) -> Result<Vec<PathBuf>>;
+}
+
+/// The file name rpm gives a package: `NAME-VERSION-RELEASE.ARCH.rpm`.
+pub fn package_file_name(pkg: &PinnedPackage) -> String {
+    format!(
+        "{}-{}-{}.{}.rpm",
+        pkg.name, pkg.version, pkg.release, pkg.arch
+    )
+}
+
+/// A local directory searched recursively for `*.rpm` files; this also covers a local
+/// rpm-md repository (its packages lie under its directory). Candidates are the files
+/// named like the package, then any other `.rpm` of exactly the pinned size (so renamed
+/// files are still found; the SHA-256 check decides).
+pub struct LocalDir {
+    root: PathBuf,
+    scan: OnceLock<std::result::Result<DirScan, String>>,
+}
+
+#[derive(Default)]
+struct DirScan {
+    by_name: HashMap<String, Vec<PathBuf>>,
+    by_size: HashMap<u64, Vec<PathBuf>>,
+}
+
+impl LocalDir {
+    /// A source for the directory `root` (scanned on first use).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalDir {
+            root: root.into(),
+            scan: OnceLock::new(),
+        }
+    }
+
+    fn scan(&self) -> Result<&DirScan> {
+        let scanned = self.scan.get_or_init(|| {
+            let mut s = DirScan::default();
+            for entry in walkdir::WalkDir::new(&self.root).follow_links(true) {
+                let entry = entry.map_err(|e| format!("{}: {e}", self.root.display()))?;
+                let name = entry.file_name().to_string_lossy();
+                if !entry.file_type().is_file() || !name.ends_with(".rpm") {
+                    continue;
+                }
+                let size = entry
+                    .metadata()
+                    .map_err(|e| format!("{}: {e}", entry.path().display()))?
+                    .len();
+                let path = entry.path().to_path_buf();
+                s.by_name
+                    .entry(name.into_owned())
+                    .or_default()
+                    .push(path.clone());
+                s.by_size.entry(size).or_default().push(path);
+            }
+            Ok(s)
+        });
+        scanned.as_ref().map_err(|e| UnpackError::Other(e.clone()))
+    }
+}
+
+impl PackageSource for LocalDir {
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn candidates(&self, pkg: &PinnedPackage) -> Result<Vec<PathBuf>> {
+        let scan = self.scan()?;
+        let mut out: Vec<PathBuf> = scan
+            .by_name
+            .get(&package_file_name(pkg))
+            .cloned()
+            .unwrap_or_default();
+        if let Some(same_size) = scan.by_size.get(&pkg.size) {
+            for p in same_size {
+                if !out.contains(p) {
+                    out.push(p.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Turns one `--from` argument into a source. Local directories (plain or rpm-md) and
+/// `file://` URLs of them are supported; remote URLs are refused with a clear error.
+pub fn source_from_arg(arg: &str) -> Result<Box<dyn PackageSource>> {
+    let remote = ["http://", "https://", "mirrorlist=", "metalink="];
+    if remote.iter().any(|p| arg.starts_with(p)) {
+        return Err(UnpackError::Other(format!(
+            "source {arg}: remote sources are not supported by `jigdo unpack` yet; \
+             download the packages and give a local directory"
+        )));
+    }
+    let path = Path::new(arg.strip_prefix("file://").unwrap_or(arg));
+    let meta = std::fs::metadata(path).at(path)?;
+    if !meta.is_dir() {
+        return Err(UnpackError::Other(format!(
+            "source {}: not a directory",
+            path.display()
+        )));
+    }
+    Ok(Box::new(LocalDir::new(path)))
+}
+
+/// A located package: the candidates that passed the cheap checks, and why others failed.
+#[derive(Debug, Clone)]
+pub struct Located {
+    /// Candidate files of the pinned size, best first.
+    pub candidates: Vec<PathBuf>,
+    /// Rejected candidates with the reason.
+    pub rejected: Vec<(PathBuf, String)>,
+}
+
+/// The ordered list of sources given with `--from`.
+pub struct Sources {
+    list: Vec<Box<dyn PackageSource>>,
+}
+
+impl Sources {
+    /// Sources tried in the given order.
+    pub fn new(list: Vec<Box<dyn PackageSource>>) -> Self {
+        Sources { list }
+    }
+
+    /// Builds the sources from `--from` arguments.
+    pub fn from_args<S: AsRef<str>>(args: &[S]) -> Result<Self> {
+        let list = args
+            .iter()
+            .map(|a| source_from_arg(a.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Sources { list })
+    }
+
+    /// The sources as a comma-separated list for messages.
+    pub fn describe(&self) -> String {
+        let names: Vec<String> = self.list.iter().map(|s| s.describe()).collect();
+        if names.is_empty() {
+            "no sources given".into()
+        } else {
+            names.join(", ")
+        }
+    }
+
+    /// Finds the candidate files of `pkg` whose size matches its pin (no content read).
+    /// Fails naming the NEVRA when there is none.
+    pub fn locate(&self, pkg: &PinnedPackage) -> Result<Located> {
+        let mut located = Located {
+            candidates: Vec::new(),
+            rejected: Vec::new(),
+        };
+        for s in &self.list {
+            for path in s.candidates(pkg)? {
+                match std::fs::metadata(&path) {
+                    Ok(m) if m.len() == pkg.size => located.candidates.push(path),
+                    Ok(m) => located.rejected.push((
+                        path,
+                        format!("size {} bytes, the pin says {}", m.len(), pkg.size),
+                    )),
+                    Err(e) => located.rejected.push((path, e.to_string())),
+                }
+            }
+        }
+        if located.candidates.is_empty() {
+            return Err(self.missing(pkg, &located.rejected));
+        }
+        Ok(located)
+    }
+
+    fn missing(&self, pkg: &PinnedPackage, rejected: &[(PathBuf, String)]) -> UnpackError {
+        let detail = if rejected.is_empty() {
+            String::new()
+        } else {
+            let r: Vec<String> = rejected
+                .iter()
+                .map(|(p, why)| format!("{}: {why}", p.display()))
+                .collect();
+            format!("; rejected: {}", r.join("; "))
+        };
+        UnpackError::PackageMissing {
+            nevra: pkg.nevra(),
+            id: pkg.id_hex(),
+            sources: self.describe(),
+            detail,
+        }
+    }
+
+    /// Opens the first candidate whose SHA-256 equals the pin, positioned at its start.
+    /// Returns the open file (the very file that was hashed, so it cannot be swapped
+    /// afterwards) and its path. A single rejected candidate is reported as a pin
+    /// mismatch naming the file; several as a missing package listing them.
+    pub fn open_verified(&self, pkg: &PinnedPackage, located: &Located) -> Result<(File, PathBuf)> {
+        let mut rejected = located.rejected.clone();
+        for path in &located.candidates {
+            match verify_pin(path, pkg) {
+                Ok(f) => return Ok((f, path.clone())),
+                Err(UnpackError::PinMismatch { reason, .. }) => {
+                    rejected.push((path.clone(), reason))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let [(path, reason)] = rejected.as_slice() {
+            return Err(UnpackError::PinMismatch {
+                path: path.clone(),
+                nevra: pkg.nevra(),
+                reason: reason.clone(),
+            });
+        }
+        Err(self.missing(pkg, &rejected))
+    }
+}
+
+/// Opens `path` and checks its size and SHA-256 against the pin of `pkg`; on success the
+/// file is rewound to its start.
+pub fn verify_pin(path: &Path, pkg: &PinnedPackage) -> Result<File> {
+    let mut f = File::open(path).at(path)?;
+    let mut sha = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(UnpackError::Io {
+                    path: path.into(),
+                    source: e,
+                })
+            }
+        };
+        sha.update(&buf[..n]);
+        size += n as u64;
+    }
+    let mismatch = |reason: String| UnpackError::PinMismatch {
+        path: path.to_path_buf(),
+        nevra: pkg.nevra(),
+        reason,
+    };
+    if size != pkg.size {
+        return Err(mismatch(format!(
+            "size {size} bytes, the pin says {}",
+            pkg.size
+        )));
+    }
+    let actual: [u8; 32] = sha.finalize().into();
+    if actual != pkg.id {
+        return Err(mismatch(format!(
+            "SHA-256 {}, the pin says {}",
+            hex::encode(actual),
+            pkg.id_hex()
+        )));
+    }
+    f.seek(SeekFrom::Start(0)).at(path)?;
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pin_for(bytes: &[u8], name: &str) -> PinnedPackage {
+        PinnedPackage {
+            name: name.into(),
+            epoch: 0,
+            version: "1.0".into(),
+            release: "1".into(),
+            arch: "noarch".into(),
+            id: Sha256::digest(bytes).into(),
+            size: bytes.len() as u64,
+        }
+    }
+
+    #[test]
+    fn finds_by_name_and_by_size_and_checks_the_pin() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        std::fs::write(dir.path().join("a/b/foo-1.0-1.noarch.rpm"), b"foo bytes").unwrap();
+        std::fs::write(dir.path().join("renamed.rpm"), b"bar bytes").unwrap();
+        let sources = Sources::new(vec![Box::new(LocalDir::new(dir.path()))]);
+
+        let foo = pin_for(b"foo bytes", "foo");
+        let loc = sources.locate(&foo).unwrap();
+        let (_, path) = sources.open_verified(&foo, &loc).unwrap();
+        assert!(path.ends_with("a/b/foo-1.0-1.noarch.rpm"));
+
+        // Found by size although renamed; both same-size files are candidates, the
+        // SHA-256 picks the right one.
+        let bar = pin_for(b"bar bytes", "bar");
+        let loc = sources.locate(&bar).unwrap();
+        let (_, path) = sources.open_verified(&bar, &loc).unwrap();
+        assert!(path.ends_with("renamed.rpm"));
+
+        // Missing: names the NEVRA.
+        let baz = pin_for(b"something else entirely", "baz");
+        let err = sources.locate(&baz).unwrap_err().to_string();
+        assert!(err.contains("baz-1.0-1.noarch"), "{err}");
+    }
+
+    #[test]
+    fn replaced_bytes_under_the_pinned_name_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("foo-1.0-1.noarch.rpm"), b"evil byte").unwrap();
+        let sources = Sources::new(vec![Box::new(LocalDir::new(dir.path()))]);
+        let foo = pin_for(b"foo bytes", "foo"); // same size, other bytes
+        let loc = sources.locate(&foo).unwrap();
+        let err = sources.open_verified(&foo, &loc).unwrap_err();
+        assert!(matches!(err, UnpackError::PinMismatch { .. }), "{err}");
+        assert!(err.to_string().contains("foo-1.0-1.noarch"), "{err}");
+        assert!(err.to_string().contains("SHA-256"), "{err}");
+    }
+
+    #[test]
+    fn remote_sources_are_refused_clearly() {
+        let err = source_from_arg("https://example.org/repo").err().unwrap();
+        assert!(err.to_string().contains("not supported"));
+    }
+}

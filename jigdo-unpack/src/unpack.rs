@@ -1,0 +1,635 @@
+//! `jigdo unpack`: rebuild the exact commit of a jigdo RPM in an OSTree repository.
+//!
+//! Order of work (each step only after the previous succeeded), chosen so that a failure
+//! or a `kill -9` at any point leaves the repository consistent and no ref pointing to an
+//! incomplete commit, and a rerun finishes the job:
+//!
+//! 1. read the whole jigdo RPM and check it (pins, commit, index, every blob's SHA-256),
+//!    computing the content checksums of the new contents — nothing is written yet;
+//! 2. decide which packages must be read (a package whose every needed object is known
+//!    from its cache and present is skipped) and locate each in the sources — a missing
+//!    package fails here, before the repository is created or touched;
+//! 3. write the commit object (marked partial) and its detached metadata;
+//! 4. write the new contents, then import the packages in parallel, one transaction per
+//!    package (so finished packages survive an interruption), each checked against its
+//!    pin before a byte of it is parsed;
+//! 5. rebuild every dirtree and dirmeta; the root checksums must equal the commit's;
+//! 6. check that everything the commit reaches is present, clear the partial mark and
+//!    only then set the ref.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use jigdo_format::{Index, NewContent, Source};
+use ostree_store::{Checksum, ContentHasher, ObjectType, Repo, RepoMode};
+use rayon::prelude::*;
+use rpm_package::{PackageHeader, PayloadReader};
+use serde::Serialize;
+
+use crate::cache::PackageCache;
+use crate::error::{IoContext, Result, UnpackError};
+use crate::jigdo_rpm::JigdoRpm;
+use crate::plan::{file_header, is_symlink_meta, object_key, Plan};
+use crate::rebuild::rebuild_tree;
+use crate::source::{Located, Sources};
+
+/// What to unpack, from where, into where.
+#[derive(Debug, Clone)]
+pub struct UnpackOptions {
+    /// The jigdo RPM.
+    pub jigdo_rpm: PathBuf,
+    /// `--from` sources, tried in order.
+    pub sources: Vec<String>,
+    /// The target OSTree repository.
+    pub repo: PathBuf,
+    /// Mode of the repository if it has to be created.
+    pub mode: RepoMode,
+    /// Ref to set (default: the jigdo RPM's name).
+    pub ref_name: Option<String>,
+}
+
+/// What `unpack` did, for people and scripts.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnpackReport {
+    /// The commit checksum.
+    pub commit: String,
+    /// The ref that now points to it.
+    #[serde(rename = "ref")]
+    pub ref_name: String,
+    /// The repository written to.
+    pub repo: PathBuf,
+    /// Whether the commit was already complete in the repository (only the ref was set).
+    pub already_present: bool,
+    /// Packages in the pinned set.
+    pub packages_total: usize,
+    /// Packages that were read (the others were not needed or all their objects were
+    /// already present).
+    pub packages_imported: usize,
+    /// NEVRAs of the packages read.
+    pub imported: Vec<String>,
+    /// Content, dirtree and dirmeta objects newly written.
+    pub objects_written: u64,
+    /// Bytes read from package files and the jigdo RPM.
+    pub bytes_read: u64,
+    /// Files in the tree.
+    pub files: usize,
+    /// Directories in the tree.
+    pub directories: usize,
+}
+
+/// Checksums of a package's objects by (path in the package, metadata entry).
+type PackageSums = HashMap<(String, u32), Checksum>;
+
+/// Counters shared by the workers.
+#[derive(Default)]
+struct Stats {
+    objects_written: AtomicU64,
+    bytes_read: AtomicU64,
+}
+
+/// Where each file's content object is: per package, (path in package, meta) → checksum;
+/// per new content, meta → checksum.
+#[derive(Default)]
+struct Resolved {
+    packages: Vec<HashMap<(String, u32), Checksum>>,
+    new: HashMap<(u32, u32), Checksum>,
+}
+
+/// Rebuilds the commit of `opts.jigdo_rpm` in `opts.repo` (see the module docs).
+/// `progress` receives one-line human messages.
+pub fn unpack(opts: &UnpackOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<UnpackReport> {
+    // 1. The jigdo RPM, all of it, before anything is written.
+    let (jigdo, blobs) = JigdoRpm::open_with_blobs(&opts.jigdo_rpm)?;
+    let index = &jigdo.index;
+    let corrupt = |reason: String| UnpackError::Corrupt {
+        path: opts.jigdo_rpm.clone(),
+        reason,
+    };
+    let plan = Plan::new(index).map_err(corrupt)?;
+    let ref_name = opts.ref_name.clone().unwrap_or_else(|| jigdo.name.clone());
+    check_ref(&ref_name)?;
+    let stats = Stats::default();
+    let mut resolved = Resolved {
+        packages: vec![HashMap::new(); index.packages.len()],
+        new: HashMap::new(),
+    };
+    hash_new_contents(index, &plan, blobs, &mut resolved.new)?;
+    stats
+        .bytes_read
+        .fetch_add(jigdo.file_size, Ordering::Relaxed);
+    let commit = jigdo.commit;
+    let mut report = UnpackReport {
+        commit: commit.to_hex(),
+        ref_name: ref_name.clone(),
+        repo: opts.repo.clone(),
+        already_present: false,
+        packages_total: index.packages.len(),
+        packages_imported: 0,
+        imported: Vec::new(),
+        objects_written: 0,
+        bytes_read: 0,
+        files: index.file_count(),
+        directories: index.dir_count(),
+    };
+
+    // 2. What must be read, and where it is.
+    let existing = if opts.repo.join("config").exists() {
+        Some(Repo::open(&opts.repo)?)
+    } else {
+        None
+    };
+    let _lock = match &existing {
+        Some(r) => Some(r.lock(ostree_store::LockKind::Shared)?),
+        None => None,
+    };
+    if let Some(repo) = &existing {
+        if repo.has_object(ObjectType::Commit, &commit)
+            && !repo.is_commit_partial(&commit)
+            && repo.is_commit_complete(&commit)
+        {
+            progress(&format!(
+                "commit {commit} is already complete in the repository"
+            ));
+            if let (Some(m), Ok(None)) = (
+                &jigdo.commitmeta,
+                repo.read_commit_detached_metadata(&commit),
+            ) {
+                repo.write_commit_detached_metadata(&commit, Some(m))?;
+            }
+            repo.set_ref(&ref_name, Some(&commit))?;
+            report.already_present = true;
+            report.bytes_read = stats.bytes_read.load(Ordering::Relaxed);
+            return Ok(report);
+        }
+    }
+    let to_import: Vec<usize> = match &existing {
+        Some(repo) => {
+            let known: Vec<(PackageSums, bool)> = (0..index.packages.len())
+                .into_par_iter()
+                .map(|p| known_objects(repo, index, &plan, p))
+                .collect();
+            let mut to_import = Vec::new();
+            for (p, (known, complete)) in known.into_iter().enumerate() {
+                if !complete {
+                    to_import.push(p);
+                }
+                resolved.packages[p] = known;
+            }
+            to_import
+        }
+        None => (0..index.packages.len())
+            .filter(|&p| !plan.package_needs[p].is_empty())
+            .collect(),
+    };
+    progress(&format!(
+        "{}/{} packages to import",
+        to_import.len(),
+        index.packages.len()
+    ));
+    let sources = Sources::from_args(&opts.sources)?;
+    let located: Vec<Located> = to_import
+        .iter()
+        .map(|&p| sources.locate(&index.packages[p]))
+        .collect::<Result<_>>()?;
+
+    // 3. The commit object, partial, and its detached metadata.
+    let repo = match existing {
+        Some(r) => r,
+        None => Repo::init(&opts.repo, opts.mode)?,
+    };
+    let _lock = match _lock {
+        Some(l) => l,
+        None => repo.lock(ostree_store::LockKind::Shared)?,
+    };
+    let fsync = !matches!(repo.config().get("core", "fsync"), Some("false"));
+    repo.mark_commit_partial(&commit, true)?;
+    {
+        let tx = repo.transaction()?;
+        if !repo.has_object(ObjectType::Commit, &commit) {
+            stats.objects_written.fetch_add(1, Ordering::Relaxed);
+        }
+        tx.write_metadata(ObjectType::Commit, &jigdo.commit_bytes)?;
+        tx.commit()?;
+    }
+    if let Some(m) = &jigdo.commitmeta {
+        repo.write_commit_detached_metadata(&commit, Some(m))?;
+    }
+
+    // 4. New contents, then the packages.
+    write_new_contents(&repo, &jigdo, &plan, &resolved.new, &stats)?;
+    let results: Vec<(usize, PackageSums)> = to_import
+        .par_iter()
+        .zip(located.par_iter())
+        .map(|(&p, loc)| {
+            let sums = import_package(
+                &repo,
+                index,
+                &plan,
+                p,
+                loc,
+                &sources,
+                &resolved.packages[p],
+                &stats,
+                fsync,
+            )?;
+            progress(&format!("imported {}", index.packages[p].nevra()));
+            Ok((p, sums))
+        })
+        .collect::<Result<_>>()?;
+    for (p, sums) in results {
+        resolved.packages[p].extend(sums);
+    }
+    report.packages_imported = to_import.len();
+    report.imported = to_import
+        .iter()
+        .map(|&p| index.packages[p].nevra())
+        .collect();
+
+    // 5. The tree.
+    let resolve = |tree_path: &str, entry: &jigdo_format::FileEntry| -> Option<Checksum> {
+        match &entry.source {
+            Source::New(n) => resolved.new.get(&(*n, entry.meta)).copied(),
+            Source::Package { package, .. } => {
+                let ppath = Index::package_path(tree_path, entry)?;
+                resolved
+                    .packages
+                    .get(*package as usize)?
+                    .get(&(ppath, entry.meta))
+                    .copied()
+            }
+        }
+    };
+    let tree = rebuild_tree(index, &resolve)?;
+    let c = &jigdo.commit_object;
+    for (what, expected, actual) in [
+        ("the root dirtree", c.root_tree, tree.root_tree),
+        ("the root dirmeta", c.root_meta, tree.root_meta),
+    ] {
+        if expected != actual {
+            return Err(UnpackError::TreeMismatch {
+                commit: commit.to_hex(),
+                what,
+                expected: expected.to_hex(),
+                actual: actual.to_hex(),
+            });
+        }
+    }
+    {
+        let tx = repo.transaction()?;
+        for (objtype, bytes) in &tree.objects {
+            if !repo.has_object(*objtype, &Checksum::of_bytes(bytes)) {
+                tx.write_metadata(*objtype, bytes)?;
+                stats.objects_written.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        tx.commit()?;
+    }
+
+    // 6. Complete: clear the mark, then set the ref.
+    let t = repo.traverse_commit(&commit);
+    if let Some((obj, err)) = t.errors.first() {
+        return Err(UnpackError::Other(format!(
+            "commit {commit} is still incomplete at {}: {err}",
+            obj.path
+        )));
+    }
+    if let Some(o) = t
+        .objects
+        .iter()
+        .find(|o| !repo.has_object(o.objtype, &o.checksum))
+    {
+        return Err(UnpackError::Other(format!(
+            "commit {commit} is still incomplete: {}.{} ({}) is missing",
+            o.checksum, o.objtype, o.path
+        )));
+    }
+    repo.mark_commit_partial(&commit, false)?;
+    repo.set_ref(&ref_name, Some(&commit))?;
+    report.objects_written = stats.objects_written.load(Ordering::Relaxed);
+    report.bytes_read = stats.bytes_read.load(Ordering::Relaxed);
+    Ok(report)
+}
+
+fn check_ref(ref_name: &str) -> Result<()> {
+    let name = match ref_name.split_once(':') {
+        Some((remote, name)) => {
+            ostree_store::validate_ref_name(remote)?;
+            name
+        }
+        None => ref_name,
+    };
+    ostree_store::validate_ref_name(name)?;
+    Ok(())
+}
+
+/// Reads every blob of the jigdo RPM (checking its SHA-256) and computes the content
+/// checksum of every (new content, metadata) object the tree needs.
+fn hash_new_contents(
+    index: &Index,
+    plan: &Plan,
+    blobs: crate::jigdo_rpm::BlobStream,
+    out: &mut HashMap<(u32, u32), Checksum>,
+) -> Result<()> {
+    for (n, content) in index.new_contents.iter().enumerate() {
+        if let NewContent::Symlink { target } = content {
+            for &m in &plan.new_needs[n] {
+                let sum = ContentHasher::new(&file_header(index, m, target)).finish();
+                out.insert((n as u32, m), sum);
+            }
+        }
+    }
+    blobs.for_each_blob(
+        |_, entry_no, reader| {
+            let metas = &plan.new_needs[entry_no as usize];
+            let mut hashers: Vec<ContentHasher> = metas
+                .iter()
+                .map(|&m| ContentHasher::new(&file_header(index, m, "")))
+                .collect();
+            let mut buf = vec![0u8; 128 * 1024];
+            loop {
+                let n = match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(UnpackError::Other(format!("reading a blob: {e}"))),
+                };
+                for h in &mut hashers {
+                    h.update(&buf[..n]);
+                }
+            }
+            for (&m, h) in metas.iter().zip(hashers) {
+                out.insert((entry_no, m), h.finish());
+            }
+            Ok(())
+        },
+        index,
+    )
+}
+
+/// Writes the new-content objects missing from the repository (reading the jigdo RPM's
+/// blobs a second time only if some blob object is missing).
+fn write_new_contents(
+    repo: &Repo,
+    jigdo: &JigdoRpm,
+    plan: &Plan,
+    sums: &HashMap<(u32, u32), Checksum>,
+    stats: &Stats,
+) -> Result<()> {
+    let index = &jigdo.index;
+    let missing = |n: u32| -> Vec<u32> {
+        plan.new_needs[n as usize]
+            .iter()
+            .copied()
+            .filter(|&m| {
+                sums.get(&(n, m))
+                    .is_none_or(|c| !repo.has_object(ObjectType::File, c))
+            })
+            .collect()
+    };
+    let tx = repo.transaction()?;
+    let mut need_blobs = false;
+    for (n, content) in index.new_contents.iter().enumerate() {
+        let todo = missing(n as u32);
+        match content {
+            NewContent::Symlink { target } => {
+                for m in todo {
+                    tx.write_content(&file_header(index, m, target), std::io::empty())?;
+                    stats.objects_written.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            NewContent::Blob { .. } => need_blobs |= !todo.is_empty(),
+        }
+    }
+    if need_blobs {
+        let (again, blobs) = JigdoRpm::open_with_blobs(&jigdo.path)?;
+        if again.commit != jigdo.commit {
+            return Err(UnpackError::Corrupt {
+                path: jigdo.path.clone(),
+                reason: "the file changed while it was being read".into(),
+            });
+        }
+        stats
+            .bytes_read
+            .fetch_add(jigdo.file_size, Ordering::Relaxed);
+        blobs.for_each_blob(
+            |_, entry_no, reader| {
+                let todo = missing(entry_no);
+                let write = |m: u32, r: &mut dyn Read| -> Result<()> {
+                    let expected = sums.get(&(entry_no, m)).copied().ok_or_else(|| {
+                        UnpackError::Other(format!("no checksum for new content {entry_no}"))
+                    })?;
+                    tx.write_content_with_checksum(&expected, &file_header(index, m, ""), r)?;
+                    stats.objects_written.fetch_add(1, Ordering::Relaxed);
+                    Ok(())
+                };
+                match todo.as_slice() {
+                    [] => Ok(()),
+                    [m] => write(*m, reader),
+                    many => {
+                        let mut spool = spool(repo, reader)?;
+                        for &m in many {
+                            spool.seek(SeekFrom::Start(0)).at(repo.path().join("tmp"))?;
+                            write(m, &mut BufReader::new(&mut spool))?;
+                        }
+                        Ok(())
+                    }
+                }
+            },
+            index,
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Copies `reader` into an anonymous temporary file in the repository's `tmp/`.
+fn spool(repo: &Repo, reader: &mut dyn Read) -> Result<File> {
+    let dir = repo.path().join("tmp");
+    std::fs::create_dir_all(&dir).at(&dir)?;
+    let mut f = tempfile::tempfile_in(&dir).at(&dir)?;
+    std::io::copy(reader, &mut f).at(&dir)?;
+    Ok(f)
+}
+
+/// The objects of package `p` known from its cache and present in the repository, and
+/// whether that is every object the tree needs from it.
+fn known_objects(
+    repo: &Repo,
+    index: &Index,
+    plan: &Plan,
+    p: usize,
+) -> (HashMap<(String, u32), Checksum>, bool) {
+    let needs = &plan.package_needs[p];
+    let mut known = HashMap::new();
+    if needs.is_empty() {
+        return (known, true);
+    }
+    let cache = PackageCache::load(repo.path(), &index.packages[p].id);
+    let mut complete = true;
+    for (path, metas) in needs {
+        for &m in metas {
+            match cache.get(&object_key(index, path, m)) {
+                Some(sum) if repo.has_object(ObjectType::File, &sum) => {
+                    known.insert((path.clone(), m), sum);
+                }
+                _ => complete = false,
+            }
+        }
+    }
+    (known, complete)
+}
+
+/// Reads package `p` (after checking its pin) and writes every object the tree needs
+/// from it that is not in `known`. Returns the checksums it computed.
+#[allow(clippy::too_many_arguments)]
+fn import_package(
+    repo: &Repo,
+    index: &Index,
+    plan: &Plan,
+    p: usize,
+    located: &Located,
+    sources: &Sources,
+    known: &HashMap<(String, u32), Checksum>,
+    stats: &Stats,
+    fsync: bool,
+) -> Result<HashMap<(String, u32), Checksum>> {
+    let pkg = &index.packages[p];
+    let needs = &plan.package_needs[p];
+    let (file, path) = sources.open_verified(pkg, located)?;
+    stats.bytes_read.fetch_add(pkg.size, Ordering::Relaxed);
+    let content_err = |reason: String| UnpackError::PackageContent {
+        path: path.clone(),
+        nevra: pkg.nevra(),
+        reason,
+    };
+    let mut r = BufReader::with_capacity(256 * 1024, file);
+    let header = PackageHeader::read(&mut r, &path.display().to_string())?;
+    let paths: Vec<String> = header.files.iter().map(|f| f.path.clone()).collect();
+    let mut payload = PayloadReader::new(header, r)?;
+
+    // Paths with at least one object still to make.
+    let mut pending: BTreeSet<&str> = needs
+        .iter()
+        .filter(|(path, metas)| {
+            metas
+                .iter()
+                .any(|&m| !known.contains_key(&((*path).clone(), m)))
+        })
+        .map(|(path, _)| path.as_str())
+        .collect();
+    let mut cache = PackageCache::load(repo.path(), &pkg.id);
+    let mut sums = HashMap::new();
+    let tx = repo.transaction()?;
+    while !pending.is_empty() {
+        let Some(mut entry) = payload.next_entry()? else {
+            break;
+        };
+        let info = entry.info().clone();
+        if !info.has_content {
+            continue;
+        }
+        let members: Vec<&str> = if info.hardlinks.is_empty() {
+            vec![info.path.as_str()]
+        } else {
+            info.hardlinks
+                .iter()
+                .filter_map(|&i| paths.get(i).map(String::as_str))
+                .collect()
+        };
+        // (path, meta) objects to make from this entry's bytes, and the distinct metas.
+        let mut todo: Vec<(&str, u32)> = Vec::new();
+        for m in &members {
+            if let Some(metas) = needs.get(*m) {
+                pending.remove::<str>(m);
+                for &meta in metas {
+                    if !known.contains_key(&(m.to_string(), meta)) {
+                        todo.push((m, meta));
+                    }
+                }
+            }
+        }
+        if todo.is_empty() {
+            continue;
+        }
+        let is_link = entry.file().is_symlink();
+        if let Some((m, _)) = todo.iter().find(|(_, meta)| {
+            is_symlink_meta(index, *meta) != is_link || !(is_link || entry.file().is_regular())
+        }) {
+            return Err(content_err(format!(
+                "{m} is a {} in the package but the tree needs a {}",
+                if is_link { "symlink" } else { "non-symlink" },
+                if is_link { "regular file" } else { "symlink" },
+            )));
+        }
+        let mut metas: Vec<u32> = todo.iter().map(|(_, m)| *m).collect();
+        metas.sort_unstable();
+        metas.dedup();
+        let mut made: HashMap<u32, Checksum> = HashMap::new();
+        if is_link {
+            let target = entry.file().link_target.clone();
+            for &m in &metas {
+                let h = file_header(index, m, &target);
+                let sum = ContentHasher::new(&h).finish();
+                if !repo.has_object(ObjectType::File, &sum) {
+                    tx.write_content(&h, std::io::empty())?;
+                    stats.objects_written.fetch_add(1, Ordering::Relaxed);
+                }
+                made.insert(m, sum);
+            }
+        } else if let [m] = metas.as_slice() {
+            let sum = write_counted(repo, &tx, &file_header(index, *m, ""), &mut entry, stats)?;
+            entry.finish()?;
+            made.insert(*m, sum);
+        } else {
+            let mut spooled = spool(repo, &mut entry)?;
+            entry.finish()?;
+            for &m in &metas {
+                spooled
+                    .seek(SeekFrom::Start(0))
+                    .at(repo.path().join("tmp"))?;
+                let mut r = BufReader::with_capacity(128 * 1024, &mut spooled);
+                let sum = write_counted(repo, &tx, &file_header(index, m, ""), &mut r, stats)?;
+                made.insert(m, sum);
+            }
+        }
+        for (path_in_pkg, meta) in todo {
+            let sum = made[&meta];
+            cache.insert(object_key(index, path_in_pkg, meta), sum);
+            sums.insert((path_in_pkg.to_string(), meta), sum);
+        }
+    }
+    if let Some(missing) = pending.first() {
+        return Err(content_err(format!(
+            "it has no file {missing} with content, which the tree needs"
+        )));
+    }
+    tx.commit()?;
+    cache.save(fsync)?;
+    Ok(sums)
+}
+
+/// Writes one content object and counts it if it was not in the repository before.
+fn write_counted(
+    repo: &Repo,
+    tx: &ostree_store::Transaction<'_>,
+    header: &ostree_store::FileHeader,
+    content: &mut dyn Read,
+    stats: &Stats,
+) -> Result<Checksum> {
+    let sum = tx.write_content(header, content)?;
+    if !repo.has_object(ObjectType::File, &sum) {
+        stats.objects_written.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(sum)
+}
+
+/// Default repository mode for `jigdo unpack`.
+pub const DEFAULT_MODE: RepoMode = RepoMode::BareUser;
+
+/// The path of a repository's jigdo state (`REPO/extensions/jigdo`).
+pub fn state_dir(repo: &Path) -> PathBuf {
+    repo.join("extensions/jigdo")
+}
