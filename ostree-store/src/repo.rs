@@ -181,8 +181,33 @@ pub enum ContentReader {
     Empty,
     /// Plain file content (bare modes).
     Plain(BufReader<File>),
-    /// Raw-deflate content of an archive `.filez`.
-    Archive(Box<DeflateDecoder<BufReader<File>>>),
+    /// Raw-deflate content of an archive `.filez`; at the end, the number of
+    /// bytes produced must equal the size recorded in the header.
+    Archive(Box<ArchiveContent>),
+}
+
+/// Decompressing reader of `.filez` content that checks the recorded size.
+pub struct ArchiveContent {
+    inner: DeflateDecoder<BufReader<File>>,
+    expected: u64,
+    seen: u64,
+}
+
+impl Read for ArchiveContent {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen += n as u64;
+        if (n == 0 && !buf.is_empty() && self.seen != self.expected) || self.seen > self.expected {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "content is {} bytes but the header says {}",
+                    self.seen, self.expected
+                ),
+            ));
+        }
+        Ok(n)
+    }
 }
 
 impl std::fmt::Debug for ContentReader {
@@ -459,7 +484,7 @@ impl Repo {
                 let mut hdr = vec![0u8; len];
                 r.read_exact(&mut hdr)
                     .map_err(|e| bad(format!("truncated header: {e}")))?;
-                let (header, _size) =
+                let (header, size) =
                     FileHeader::decode_archive_header(&hdr).map_err(|e| bad(e.to_string()))?;
                 check_type(&header).map_err(bad)?;
                 if header.is_symlink() {
@@ -467,7 +492,11 @@ impl Repo {
                 }
                 Ok((
                     header,
-                    ContentReader::Archive(Box::new(DeflateDecoder::new(r))),
+                    ContentReader::Archive(Box::new(ArchiveContent {
+                        inner: DeflateDecoder::new(r),
+                        expected: size,
+                        seen: 0,
+                    })),
                 ))
             }
             RepoMode::Bare | RepoMode::BareUserOnly | RepoMode::BareSplitXattrs => {

@@ -379,7 +379,11 @@ impl Transaction<'_> {
                     }
                     symlink_tmp = Some(link);
                 }
-                RepoMode::BareSplitXattrs => unreachable_mode()?,
+                RepoMode::BareSplitXattrs => {
+                    return Err(Error::Unsupported(
+                        "writing to bare-split-xattrs repositories is not supported".into(),
+                    ))
+                }
             }
         } else if mode == RepoMode::Archive {
             (&file)
@@ -616,10 +620,4 @@ impl Drop for Transaction<'_> {
             self.cleanup();
         }
     }
-}
-
-fn unreachable_mode() -> Result<()> {
-    Err(Error::Unsupported(
-        "writing to bare-split-xattrs repositories is not supported".into(),
-    ))
 }

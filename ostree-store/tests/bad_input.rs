@@ -59,6 +59,12 @@ fn truncated_and_swapped_content() {
     let bp = repo.loose_path(ObjectType::File, &b);
     let orig = fs::read(&bp).unwrap();
     make_writable(&bp);
+    // A header whose recorded size disagrees with the content.
+    let mut wrong_size = orig.clone();
+    wrong_size[15] ^= 1;
+    fs::write(&bp, &wrong_size).unwrap();
+    let e = repo.verify_file(&b).unwrap_err();
+    assert!(e.to_string().contains("header says"), "{e}");
     fs::write(&bp, &orig[..orig.len() / 2]).unwrap();
     let e = repo.verify_file(&b).unwrap_err();
     assert!(
