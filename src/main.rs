@@ -19,6 +19,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show the commit, version, pinned package set and sizes of a jigdo RPM.
+    Info(commands::info::InfoArgs),
+    /// Rebuild the exact commit of a jigdo RPM in an OSTree repository.
+    Unpack(commands::unpack::UnpackArgs),
     /// Verify every object that the given commits (default: every ref) reach.
     Fsck(commands::fsck::FsckArgs),
 }
@@ -33,6 +37,8 @@ fn main() {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Info(args) => commands::info::run(args),
+        Command::Unpack(args) => commands::unpack::run(args),
         Command::Fsck(args) => commands::fsck::run(args),
     };
     match result {

@@ -2,3 +2,5 @@
 //! `run(args) -> anyhow::Result<i32>` returning the process exit code.
 
 pub mod fsck;
+pub mod info;
+pub mod unpack;
