@@ -4,8 +4,10 @@
 //! streamed into a temporary file inside a locked staging directory
 //! `tmp/staging-<boot-id>-XXXXXX/` (lock file `…-lock`, OFD lock), renamed to
 //! its staged name once its checksum is known, and only when the transaction
-//! commits are the staged objects flushed (`syncfs`, unless `core.fsync=false`)
-//! and renamed into `objects/`, whose directories are then fsynced. A crash
+//! commits are the staged objects flushed (`syncfs`, unless `core.fsync=false`;
+//! with `core.per-object-fsync=true` each object is fsynced as it is written,
+//! as libostree does) and renamed into `objects/`, whose directories are then
+//! fsynced. A crash
 //! therefore never leaves a half-written object in `objects/`. The
 //! transaction holds the shared repository lock, as libostree's does.
 //! Writing a commit object marks it partial (`state/<commit>.commitpartial`)
@@ -98,6 +100,7 @@ pub struct Transaction<'r> {
     staged: Mutex<Vec<(PathBuf, PathBuf)>>,
     commits: Mutex<Vec<Checksum>>,
     fsync: bool,
+    per_object_fsync: bool,
     finished: bool,
 }
 
@@ -127,6 +130,8 @@ impl Repo {
             staged: Mutex::new(Vec::new()),
             commits: Mutex::new(Vec::new()),
             fsync,
+            per_object_fsync: fsync
+                && matches!(self.config().get("core", "per-object-fsync"), Some("true")),
             finished: false,
         })
     }
@@ -452,6 +457,9 @@ impl Transaction<'_> {
             }
             set_mtime_zero(&file).map_err(io_err)?;
         }
+        if self.per_object_fsync && symlink_tmp.is_none() {
+            file.sync_all().map_err(io_err)?;
+        }
         drop(file);
         let actual = hasher.finish();
         let cleanup = |l: &Option<PathBuf>| {
@@ -538,6 +546,9 @@ impl Transaction<'_> {
         tmp.as_file()
             .set_permissions(fs::Permissions::from_mode(0o644))
             .at(tmp.path().to_path_buf())?;
+        if self.per_object_fsync {
+            tmp.as_file().sync_all().at(tmp.path().to_path_buf())?;
+        }
         let (_f, path) = tmp.into_parts();
         self.stage(path, objtype, &c)?;
         Ok(c)

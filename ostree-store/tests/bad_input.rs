@@ -191,7 +191,27 @@ fn garbage_refs_and_config() {
     repo.set_ref("origin:os/stable", Some(&commit)).unwrap();
     assert_eq!(repo.resolve_rev("origin:os/stable").unwrap(), commit);
     assert_eq!(repo.list_refs().unwrap().len(), 2);
+    assert!(repo
+        .list_refs()
+        .unwrap()
+        .iter()
+        .any(|r| r.display_name() == "origin:os/stable"));
     assert_eq!(repo.resolve_rev(&commit.to_string()[..6]).unwrap(), commit);
+    // Mirror refs (refs/mirrors/COLLECTION-ID/REF).
+    let m = repo.path().join("refs/mirrors/org.example.Os");
+    fs::create_dir_all(m.join("os")).unwrap();
+    fs::write(m.join("os/stable"), format!("{commit}\n")).unwrap();
+    let refs = repo.list_refs().unwrap();
+    let mirror = refs
+        .iter()
+        .find(|r| r.kind == ostree_store::RefKind::Mirror("org.example.Os".into()))
+        .unwrap();
+    assert_eq!(mirror.name, "os/stable");
+    assert_eq!(mirror.display_name(), "org.example.Os:os/stable");
+    assert_eq!(
+        repo.resolve_rev("org.example.Os:os/stable").unwrap(),
+        commit
+    );
 
     // Unknown mode / broken config / missing config.
     let cfg = repo.path().join("config");
@@ -306,4 +326,32 @@ fn decoders_never_panic() {
     assert!(Commit::decode(&valid_commit).is_ok());
     assert!(DirTree::decode(&valid_tree).is_ok());
     assert!(DirMeta::decode(&valid_meta).is_ok());
+}
+
+/// `core.per-object-fsync=true` and `core.fsync=false` are honoured paths too.
+#[test]
+fn fsync_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, extra) in ["per-object-fsync=true", "fsync=false"].iter().enumerate() {
+        let path = dir.path().join(format!("r{i}"));
+        Repo::init(&path, RepoMode::BareUser).unwrap();
+        let cfg = path.join("config");
+        let text = fs::read_to_string(&cfg).unwrap();
+        fs::write(&cfg, format!("{text}{extra}\n")).unwrap();
+        let repo = Repo::open(&path).unwrap();
+        let tx = repo.transaction().unwrap();
+        let f = tx
+            .write_content(&FileHeader::regular(0, 0, 0o755), &b"#!/bin/sh\n"[..])
+            .unwrap();
+        let l = tx
+            .write_content(&FileHeader::symlink(0, 0, "target"), &b""[..])
+            .unwrap();
+        let m = tx
+            .write_metadata(ObjectType::DirMeta, &DirMeta::default().encode())
+            .unwrap();
+        tx.commit().unwrap();
+        repo.verify_file(&f).unwrap();
+        repo.verify_file(&l).unwrap();
+        assert!(repo.has_object(ObjectType::DirMeta, &m));
+    }
 }
