@@ -25,6 +25,8 @@ enum Command {
     Unpack(commands::unpack::UnpackArgs),
     /// Verify every object that the given commits (default: every ref) reach.
     Fsck(commands::fsck::FsckArgs),
+    /// Encode one OSTree commit as a jigdo RPM.
+    Pack(commands::pack::PackArgs),
 }
 
 fn main() {
@@ -40,6 +42,7 @@ fn main() {
         Command::Info(args) => commands::info::run(args),
         Command::Unpack(args) => commands::unpack::run(args),
         Command::Fsck(args) => commands::fsck::run(args),
+        Command::Pack(args) => commands::pack::run(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

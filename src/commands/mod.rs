@@ -3,4 +3,5 @@
 
 pub mod fsck;
 pub mod info;
+pub mod pack;
 pub mod unpack;
