@@ -19,11 +19,24 @@ pub trait Downloader: Send + Sync {
     /// Resolves a `.repo` section (see [`Fetcher::resolve_repo`]).
     fn resolve_repo(&self, repo: &RepoConfig) -> Result<MirrorSet, FetchError>;
     /// Downloads and verifies one file (see [`Fetcher::fetch_file`]).
-    fn fetch_file(&self, mirrors: &MirrorSet, req: &FetchRequest) -> Result<FetchReport, FetchError>;
+    fn fetch_file(
+        &self,
+        mirrors: &MirrorSet,
+        req: &FetchRequest,
+    ) -> Result<FetchReport, FetchError>;
     /// Downloads several files in parallel; results in request order.
-    fn fetch_many(&self, mirrors: &MirrorSet, reqs: &[FetchRequest]) -> Vec<Result<FetchReport, FetchError>>;
+    fn fetch_many(
+        &self,
+        mirrors: &MirrorSet,
+        reqs: &[FetchRequest],
+    ) -> Vec<Result<FetchReport, FetchError>>;
     /// Downloads a small file into memory.
-    fn fetch_bytes(&self, mirrors: &MirrorSet, rel: &str, expect: &Expect) -> Result<Vec<u8>, FetchError>;
+    fn fetch_bytes(
+        &self,
+        mirrors: &MirrorSet,
+        rel: &str,
+        expect: &Expect,
+    ) -> Result<Vec<u8>, FetchError>;
     /// Downloads `repodata/repomd.xml`, checked against a metalink if any.
     fn fetch_repomd(&self, mirrors: &MirrorSet) -> Result<Vec<u8>, FetchError>;
     /// Bytes received over the network so far.
@@ -44,11 +57,17 @@ impl BlockingFetcher {
     }
 
     /// Like [`BlockingFetcher::new`], reporting events to `progress`.
-    pub fn with_progress(opts: FetchOptions, progress: Arc<dyn Progress>) -> Result<BlockingFetcher, FetchError> {
+    pub fn with_progress(
+        opts: FetchOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<BlockingFetcher, FetchError> {
         BlockingFetcher::build(opts, Some(progress))
     }
 
-    fn build(opts: FetchOptions, progress: Option<Arc<dyn Progress>>) -> Result<BlockingFetcher, FetchError> {
+    fn build(
+        opts: FetchOptions,
+        progress: Option<Arc<dyn Progress>>,
+    ) -> Result<BlockingFetcher, FetchError> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -79,14 +98,28 @@ impl Downloader for BlockingFetcher {
     fn resolve_repo(&self, repo: &RepoConfig) -> Result<MirrorSet, FetchError> {
         self.rt.block_on(self.fetcher.resolve_repo(repo))
     }
-    fn fetch_file(&self, mirrors: &MirrorSet, req: &FetchRequest) -> Result<FetchReport, FetchError> {
+    fn fetch_file(
+        &self,
+        mirrors: &MirrorSet,
+        req: &FetchRequest,
+    ) -> Result<FetchReport, FetchError> {
         self.rt.block_on(self.fetcher.fetch_file(mirrors, req))
     }
-    fn fetch_many(&self, mirrors: &MirrorSet, reqs: &[FetchRequest]) -> Vec<Result<FetchReport, FetchError>> {
+    fn fetch_many(
+        &self,
+        mirrors: &MirrorSet,
+        reqs: &[FetchRequest],
+    ) -> Vec<Result<FetchReport, FetchError>> {
         self.rt.block_on(self.fetcher.fetch_many(mirrors, reqs))
     }
-    fn fetch_bytes(&self, mirrors: &MirrorSet, rel: &str, expect: &Expect) -> Result<Vec<u8>, FetchError> {
-        self.rt.block_on(self.fetcher.fetch_bytes(mirrors, rel, expect))
+    fn fetch_bytes(
+        &self,
+        mirrors: &MirrorSet,
+        rel: &str,
+        expect: &Expect,
+    ) -> Result<Vec<u8>, FetchError> {
+        self.rt
+            .block_on(self.fetcher.fetch_bytes(mirrors, rel, expect))
     }
     fn fetch_repomd(&self, mirrors: &MirrorSet) -> Result<Vec<u8>, FetchError> {
         self.rt.block_on(self.fetcher.fetch_repomd(mirrors))

@@ -44,9 +44,7 @@ impl AttemptError {
     pub fn is_transient(&self) -> bool {
         match self {
             AttemptError::Status(code) => *code >= 500 || *code == 408 || *code == 429,
-            AttemptError::Connect(_) | AttemptError::Timeout(_) | AttemptError::Transfer(_) => {
-                true
-            }
+            AttemptError::Connect(_) | AttemptError::Timeout(_) | AttemptError::Transfer(_) => true,
             AttemptError::SizeMismatch { .. }
             | AttemptError::Checksum { .. }
             | AttemptError::Local(_)
@@ -163,7 +161,10 @@ pub enum FetchError {
         what: String,
     },
     /// Every mirror was tried and none delivered a verified copy.
-    #[error("cannot download {what}: every mirror failed: {}", list_failures(failures))]
+    #[error(
+        "cannot download {what}: every mirror failed: {}",
+        list_failures(failures)
+    )]
     AllMirrorsFailed {
         /// The package or file (label and relative path).
         what: String,

@@ -255,11 +255,17 @@ impl Fetcher {
     }
 
     /// Like [`Fetcher::new`], reporting events to `progress`.
-    pub fn with_progress(opts: FetchOptions, progress: Arc<dyn Progress>) -> Result<Fetcher, FetchError> {
+    pub fn with_progress(
+        opts: FetchOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Fetcher, FetchError> {
         Fetcher::build(opts, Some(progress))
     }
 
-    fn build(mut opts: FetchOptions, progress: Option<Arc<dyn Progress>>) -> Result<Fetcher, FetchError> {
+    fn build(
+        mut opts: FetchOptions,
+        progress: Option<Arc<dyn Progress>>,
+    ) -> Result<Fetcher, FetchError> {
         opts.parallel = opts.parallel.max(1);
         let mut b = reqwest::Client::builder()
             .connect_timeout(opts.connect_timeout)
@@ -273,10 +279,11 @@ impl Fetcher {
                 path: ca.clone(),
                 reason: e.to_string(),
             })?;
-            let c = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| FetchError::CaCert {
-                path: ca.clone(),
-                reason: e.to_string(),
-            })?;
+            let c =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| FetchError::CaCert {
+                    path: ca.clone(),
+                    reason: e.to_string(),
+                })?;
             if c.is_empty() {
                 return Err(FetchError::CaCert {
                     path: ca.clone(),
@@ -297,7 +304,9 @@ impl Fetcher {
                 b = b.proxy(p);
             }
         }
-        let client = b.build().map_err(|e| FetchError::Setup(classify(e).to_string()))?;
+        let client = b
+            .build()
+            .map_err(|e| FetchError::Setup(classify(e).to_string()))?;
         let sem = Semaphore::new(opts.parallel);
         Ok(Fetcher {
             inner: Arc::new(Inner {
@@ -333,7 +342,9 @@ impl Fetcher {
 
     fn backoff(&self, retry: u32) -> Duration {
         let o = &self.inner.opts;
-        let factor = 1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(retry.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         o.backoff.saturating_mul(factor).min(o.max_backoff)
     }
 
@@ -406,7 +417,11 @@ impl Fetcher {
     /// matching `req.expect` and renames it to `req.dest`. A verified file
     /// already at `dest` or in the cache is used without any request. On
     /// failure nothing is left at `dest`.
-    pub async fn fetch_file(&self, mirrors: &MirrorSet, req: &FetchRequest) -> Result<FetchReport, FetchError> {
+    pub async fn fetch_file(
+        &self,
+        mirrors: &MirrorSet,
+        req: &FetchRequest,
+    ) -> Result<FetchReport, FetchError> {
         let what = req.what();
         let res = self.fetch_file_inner(mirrors, req, &what).await;
         if let Some(p) = self.progress() {
@@ -523,12 +538,24 @@ impl Fetcher {
         } else {
             Origin::Network
         };
-        Ok(done(origin, size_of(dest), Some(&url), net, attempts, info.resumed_from))
+        Ok(done(
+            origin,
+            size_of(dest),
+            Some(&url),
+            net,
+            attempts,
+            info.resumed_from,
+        ))
     }
 
     /// One attempt at one URL into the `.part` file, then verification.
     /// Returns the result and the network bytes received.
-    async fn attempt_file(&self, url: Url, part: &Path, expect: &Expect) -> (Result<AttemptInfo, AttemptError>, u64) {
+    async fn attempt_file(
+        &self,
+        url: Url,
+        part: &Path,
+        expect: &Expect,
+    ) -> (Result<AttemptInfo, AttemptError>, u64) {
         let mut info = AttemptInfo::default();
         let r = self.attempt_file_inner(&url, part, expect, &mut info).await;
         (r.map(|()| info), info.net_bytes)
@@ -571,7 +598,8 @@ impl Fetcher {
                 .await
                 .map_err(|e| AttemptError::Local(format!("copying {}: {e}", src.display())))?;
         } else if !(existing > 0 && expect.size == Some(existing)) {
-            self.download_http(url, part, existing, expect, info).await?;
+            self.download_http(url, part, existing, expect, info)
+                .await?;
         }
         info.resumed_from = existing;
         match check_file_async(expect, part).await {
@@ -725,9 +753,16 @@ impl Fetcher {
 
     /// Downloads a small file into memory (repomd.xml, a mirrorlist …) from
     /// the first mirror whose copy matches `expect`.
-    pub async fn fetch_bytes(&self, mirrors: &MirrorSet, rel: &str, expect: &Expect) -> Result<Vec<u8>, FetchError> {
-        self.fetch_bytes_checked(mirrors, rel, rel, expect.size, &|d: &[u8]| expect.check_bytes(d))
-            .await
+    pub async fn fetch_bytes(
+        &self,
+        mirrors: &MirrorSet,
+        rel: &str,
+        expect: &Expect,
+    ) -> Result<Vec<u8>, FetchError> {
+        self.fetch_bytes_checked(mirrors, rel, rel, expect.size, &|d: &[u8]| {
+            expect.check_bytes(d)
+        })
+        .await
     }
 
     /// Downloads `repodata/repomd.xml`; with a metalink, its size and
@@ -741,7 +776,10 @@ impl Fetcher {
                 self.fetch_bytes_checked(mirrors, rel, &what, None, &|d: &[u8]| ml.check(d))
                     .await
             }
-            None => self.fetch_bytes_checked(mirrors, rel, &what, None, &|_: &[u8]| Ok(())).await,
+            None => {
+                self.fetch_bytes_checked(mirrors, rel, &what, None, &|_: &[u8]| Ok(()))
+                    .await
+            }
         }
     }
 
@@ -760,7 +798,9 @@ impl Fetcher {
             .await
             .map_err(|e| FetchError::Setup(e.to_string()))?;
         let (data, _, _, _) = self
-            .try_mirrors(mirrors, rel, what, |url| self.attempt_bytes(url, size, check))
+            .try_mirrors(mirrors, rel, what, |url| {
+                self.attempt_bytes(url, size, check)
+            })
             .await?;
         Ok(data)
     }
@@ -776,9 +816,16 @@ impl Fetcher {
         (r.and_then(|d| check(&d).map(|()| d)), net)
     }
 
-    async fn attempt_bytes_inner(&self, url: &Url, size: Option<u64>, net: &mut u64) -> Result<Vec<u8>, AttemptError> {
+    async fn attempt_bytes_inner(
+        &self,
+        url: &Url,
+        size: Option<u64>,
+        net: &mut u64,
+    ) -> Result<Vec<u8>, AttemptError> {
         let opts = &self.inner.opts;
-        let max = size.unwrap_or(opts.max_bytes_in_memory).min(opts.max_bytes_in_memory);
+        let max = size
+            .unwrap_or(opts.max_bytes_in_memory)
+            .min(opts.max_bytes_in_memory);
         if url.scheme() == "file" {
             let p = url
                 .to_file_path()
@@ -794,10 +841,16 @@ impl Fetcher {
                 .map_err(|e| AttemptError::Local(format!("{}: {e}", p.display())));
         }
         let wait = opts.connect_timeout + opts.stall_timeout;
-        let mut resp = match tokio::time::timeout(wait, self.inner.client.get(url.clone()).send()).await {
-            Err(_) => return Err(AttemptError::Timeout(format!("no response within {} s", wait.as_secs_f32()))),
-            Ok(r) => r.map_err(classify)?,
-        };
+        let mut resp =
+            match tokio::time::timeout(wait, self.inner.client.get(url.clone()).send()).await {
+                Err(_) => {
+                    return Err(AttemptError::Timeout(format!(
+                        "no response within {} s",
+                        wait.as_secs_f32()
+                    )))
+                }
+                Ok(r) => r.map_err(classify)?,
+            };
         let status = resp.status().as_u16();
         if status != 200 {
             return Err(AttemptError::Status(status));
@@ -850,7 +903,9 @@ impl Fetcher {
         let mut n = 0;
         loop {
             n += 1;
-            let (res, _) = self.attempt_bytes(url.clone(), None, &|_: &[u8]| Ok(())).await;
+            let (res, _) = self
+                .attempt_bytes(url.clone(), None, &|_: &[u8]| Ok(()))
+                .await;
             match res {
                 Ok(d) => return Ok(d),
                 Err(e) => {
@@ -882,11 +937,13 @@ impl Fetcher {
     /// set). Variables from the options are substituted in the URLs.
     pub async fn resolve(&self, source: &Source) -> Result<MirrorSet, FetchError> {
         match source {
-            Source::BaseUrl(_) | Source::LocalRepo(_) => source.static_mirrors().ok_or_else(|| {
-                FetchError::NoMirrors {
-                    what: source.to_string(),
-                }
-            }),
+            Source::BaseUrl(_) | Source::LocalRepo(_) => {
+                source
+                    .static_mirrors()
+                    .ok_or_else(|| FetchError::NoMirrors {
+                        what: source.to_string(),
+                    })
+            }
             Source::RpmDir(p) => Err(FetchError::BadSource {
                 spec: p.display().to_string(),
                 reason: "a directory of RPMs has no repodata and no mirrors".into(),
@@ -966,7 +1023,11 @@ fn looks_like_metalink(data: &[u8]) -> bool {
 /// Builds the mirror set of a metalink document fetched from `origin`: the
 /// `repomd.xml` URLs of supported schemes in preference order, turned into
 /// base URLs (without `repodata/repomd.xml`), and the entry's checks.
-pub fn mirrors_from_metalink(origin: &str, data: &[u8], vars: &Vars) -> Result<MirrorSet, FetchError> {
+pub fn mirrors_from_metalink(
+    origin: &str,
+    data: &[u8],
+    vars: &Vars,
+) -> Result<MirrorSet, FetchError> {
     let err = |reason: String| FetchError::Metalink {
         url: origin.to_string(),
         reason,
@@ -997,7 +1058,9 @@ pub fn mirrors_from_metalink(origin: &str, data: &[u8], vars: &Vars) -> Result<M
         set.push(as_base_url(b));
     }
     if set.is_empty() {
-        return Err(err("no usable http, https or file URL for repomd.xml".into()));
+        return Err(err(
+            "no usable http, https or file URL for repomd.xml".into()
+        ));
     }
     if file.has_checks() {
         set.set_repomd_check(Some(file.clone()));
@@ -1031,6 +1094,9 @@ mod tests {
 
     #[test]
     fn part_names() {
-        assert_eq!(part_path(Path::new("/a/b.rpm")), PathBuf::from("/a/b.rpm.part"));
+        assert_eq!(
+            part_path(Path::new("/a/b.rpm")),
+            PathBuf::from("/a/b.rpm.part")
+        );
     }
 }

@@ -340,7 +340,11 @@ mod tests {
         assert_eq!(f.current.size, Some(3));
         assert_eq!(f.current.timestamp, Some(5));
         assert_eq!(f.alternates.len(), 1);
-        let urls: Vec<_> = f.urls_by_preference().iter().map(|u| u.url.as_str()).collect();
+        let urls: Vec<_> = f
+            .urls_by_preference()
+            .iter()
+            .map(|u| u.url.as_str())
+            .collect();
         assert_eq!(
             urls,
             [

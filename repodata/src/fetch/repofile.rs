@@ -134,10 +134,17 @@ fn split_list(v: &str) -> Vec<String> {
         .collect()
 }
 
+/// A section while parsing: id, line of its header, (key, value, line)s.
+type Section = (String, usize, Vec<(String, String, usize)>);
+
 /// Parses the text of a `.repo` file (`path` is used in errors).
-pub fn parse_repo_text(text: &str, path: &Path, vars: &Vars) -> Result<Vec<RepoConfig>, FetchError> {
+pub fn parse_repo_text(
+    text: &str,
+    path: &Path,
+    vars: &Vars,
+) -> Result<Vec<RepoConfig>, FetchError> {
     // First pass: sections of (key, value, line) with continuation lines joined.
-    let mut sections: Vec<(String, usize, Vec<(String, String, usize)>)> = Vec::new();
+    let mut sections: Vec<Section> = Vec::new();
     let err = |line: usize, reason: String| FetchError::RepoFile {
         path: path.to_path_buf(),
         line,
@@ -178,7 +185,10 @@ pub fn parse_repo_text(text: &str, path: &Path, vars: &Vars) -> Result<Vec<RepoC
             continue;
         }
         let Some((k, v)) = trimmed.split_once('=') else {
-            return Err(err(lineno, format!("expected 'key=value', found {trimmed:?}")));
+            return Err(err(
+                lineno,
+                format!("expected 'key=value', found {trimmed:?}"),
+            ));
         };
         let Some((_, _, kvs)) = sections.last_mut() else {
             return Err(err(lineno, "option before any [section]".into()));
@@ -245,7 +255,9 @@ mod tests {
     #[test]
     fn continuation_lists_vars_and_bools() {
         let text = "[main]\ngpgcheck=1\n\n# c\n[r1]\nname=R $basearch\nbaseurl=http://a/$releasever/$basearch/\n  http://b/x/,https://c/y/\nenabled=0\ngpgcheck=True\ngpgkey=file:///k1\n\tfile:///k2\nsslcacert=file:///etc/ca.pem\n[r2]\nmetalink=https://m/metalink?repo=f$releasever&arch=$basearch\n";
-        let vars = Vars::new().with("basearch", "x86_64").with("releasever", "40");
+        let vars = Vars::new()
+            .with("basearch", "x86_64")
+            .with("releasever", "40");
         let r = parse_repo_text(text, Path::new("t.repo"), &vars).unwrap();
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].id, "r1");
