@@ -121,6 +121,33 @@ fn check_dir_metas(index: &Index, dir: &jigdo_format::Directory, path: &str) -> 
     Ok(())
 }
 
+/// Why the tree cannot be stored in a bare-user-only repository, if it cannot: such a
+/// repository keeps neither owners nor xattrs of files (libostree's `fsck` then finds
+/// the objects corrupt), and no setuid/setgid/sticky or group/other-write bits.
+pub fn bare_user_only_fault(index: &Index) -> Option<String> {
+    let mut fault = None;
+    index.for_each_file(|path, entry| {
+        if fault.is_some() {
+            return;
+        }
+        let Some(m) = index.metas.get(entry.meta as usize) else {
+            return;
+        };
+        let has_xattrs = index
+            .xattr_sets
+            .get(m.xattrs as usize)
+            .is_some_and(|x| !x.is_empty());
+        if m.uid != 0 || m.gid != 0 {
+            fault = Some(format!("/{path} is owned by {}:{}", m.uid, m.gid));
+        } else if has_xattrs {
+            fault = Some(format!("/{path} has extended attributes"));
+        } else if m.mode & S_IFMT == S_IFREG && m.mode & 0o7777 & !0o775 != 0 {
+            fault = Some(format!("/{path} has mode {:04o}", m.mode & 0o7777));
+        }
+    });
+    fault
+}
+
 /// The xattrs of an index set as OSTree stores them (names NUL-terminated).
 pub fn ostree_xattrs(set: &XattrSet) -> Vec<(Vec<u8>, Vec<u8>)> {
     set.iter()

@@ -165,6 +165,15 @@ pub fn unpack(opts: &UnpackOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<
             return Ok(report);
         }
     }
+    let mode = existing.as_ref().map_or(opts.mode, |r| r.mode());
+    if mode == RepoMode::BareUserOnly {
+        if let Some(why) = crate::plan::bare_user_only_fault(index) {
+            return Err(UnpackError::Other(format!(
+                "commit {commit} cannot be stored in a bare-user-only repository: {why} \
+                 (use --mode bare-user)"
+            )));
+        }
+    }
     let to_import: Vec<usize> = match &existing {
         Some(repo) => {
             let known: Vec<(PackageSums, bool)> = (0..index.packages.len())
