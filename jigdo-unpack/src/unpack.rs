@@ -10,10 +10,12 @@
 //!    from its cache and present is skipped) and locate each in the sources — a missing
 //!    package fails here, before the repository is created or touched;
 //! 3. write the commit object (marked partial) and its detached metadata;
-//! 4. write the new contents, then import the packages in parallel, one transaction per
-//!    package (so finished packages survive an interruption), each checked against its
-//!    pin before a byte of it is parsed;
-//! 5. rebuild every dirtree and dirmeta; the root checksums must equal the commit's;
+//! 4. write the new contents, then import the packages in parallel, each checked against
+//!    its pin before a byte of it is parsed;
+//! 5. rebuild every dirtree and dirmeta; the root checksums must equal the commit's.
+//!    Steps 4 and 5 share one transaction, so the repository is flushed once (as
+//!    libostree's pull does); an interruption before its commit loses that work, which
+//!    a rerun redoes. The package caches are saved only after the commit;
 //! 6. check that everything the commit reaches is present, clear the partial mark and
 //!    only then set the ref.
 
@@ -227,14 +229,16 @@ pub fn unpack(opts: &UnpackOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<
         repo.write_commit_detached_metadata(&commit, Some(m))?;
     }
 
-    // 4. New contents, then the packages.
-    write_new_contents(&repo, &jigdo, &plan, &resolved.new, &stats)?;
-    let results: Vec<(usize, PackageSums)> = to_import
+    // 4. New contents, then the packages, all in one transaction (one flush).
+    let tx = repo.transaction()?;
+    write_new_contents(&repo, &tx, &jigdo, &plan, &resolved.new, &stats)?;
+    let results: Vec<(usize, PackageSums, PackageCache)> = to_import
         .par_iter()
         .zip(located.par_iter())
         .map(|(&p, loc)| {
-            let sums = import_package(
+            let (sums, cache) = import_package(
                 &repo,
+                &tx,
                 index,
                 &plan,
                 p,
@@ -242,14 +246,15 @@ pub fn unpack(opts: &UnpackOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<
                 &sources,
                 &resolved.packages[p],
                 &stats,
-                fsync,
             )?;
             progress(&format!("imported {}", index.packages[p].nevra()));
-            Ok((p, sums))
+            Ok((p, sums, cache))
         })
         .collect::<Result<_>>()?;
-    for (p, sums) in results {
+    let mut caches = Vec::with_capacity(results.len());
+    for (p, sums, cache) in results {
         resolved.packages[p].extend(sums);
+        caches.push(cache);
     }
     report.packages_imported = to_import.len();
     report.imported = to_import
@@ -286,15 +291,16 @@ pub fn unpack(opts: &UnpackOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<
             });
         }
     }
-    {
-        let tx = repo.transaction()?;
-        for (objtype, bytes) in &tree.objects {
-            if !repo.has_object(*objtype, &Checksum::of_bytes(bytes)) {
-                tx.write_metadata(*objtype, bytes)?;
-                stats.objects_written.fetch_add(1, Ordering::Relaxed);
-            }
+    for (objtype, bytes) in &tree.objects {
+        if !repo.has_object(*objtype, &Checksum::of_bytes(bytes)) {
+            tx.write_metadata(*objtype, bytes)?;
+            stats.objects_written.fetch_add(1, Ordering::Relaxed);
         }
-        tx.commit()?;
+    }
+    tx.commit()?;
+    // The caches name objects that are now durable.
+    for mut cache in caches {
+        cache.save(fsync)?;
     }
 
     // 6. Complete: clear the mark, then set the ref.
@@ -382,6 +388,7 @@ fn hash_new_contents(
 /// blobs a second time only if some blob object is missing).
 fn write_new_contents(
     repo: &Repo,
+    tx: &ostree_store::Transaction<'_>,
     jigdo: &JigdoRpm,
     plan: &Plan,
     sums: &HashMap<(u32, u32), Checksum>,
@@ -398,7 +405,6 @@ fn write_new_contents(
             })
             .collect()
     };
-    let tx = repo.transaction()?;
     let mut need_blobs = false;
     for (n, content) in index.new_contents.iter().enumerate() {
         let todo = missing(n as u32);
@@ -450,7 +456,6 @@ fn write_new_contents(
             index,
         )?;
     }
-    tx.commit()?;
     Ok(())
 }
 
@@ -465,7 +470,7 @@ fn spool(repo: &Repo, reader: &mut dyn Read) -> Result<File> {
 
 /// The objects of package `p` known from its cache and present in the repository, and
 /// whether that is every object the tree needs from it.
-fn known_objects(
+pub(crate) fn known_objects(
     repo: &Repo,
     index: &Index,
     plan: &Plan,
@@ -492,10 +497,12 @@ fn known_objects(
 }
 
 /// Reads package `p` (after checking its pin) and writes every object the tree needs
-/// from it that is not in `known`. Returns the checksums it computed.
+/// from it that is not in `known` into `tx`. Returns the checksums it computed and the
+/// package's cache updated with them (to save once `tx` is committed).
 #[allow(clippy::too_many_arguments)]
 fn import_package(
     repo: &Repo,
+    tx: &ostree_store::Transaction<'_>,
     index: &Index,
     plan: &Plan,
     p: usize,
@@ -503,8 +510,7 @@ fn import_package(
     sources: &Sources,
     known: &HashMap<(String, u32), Checksum>,
     stats: &Stats,
-    fsync: bool,
-) -> Result<HashMap<(String, u32), Checksum>> {
+) -> Result<(PackageSums, PackageCache)> {
     let pkg = &index.packages[p];
     let needs = &plan.package_needs[p];
     let (file, path) = sources.open_verified(pkg, located)?;
@@ -531,7 +537,6 @@ fn import_package(
         .collect();
     let mut cache = PackageCache::load(repo.path(), &pkg.id);
     let mut sums = HashMap::new();
-    let tx = repo.transaction()?;
     while !pending.is_empty() {
         let Some(mut entry) = payload.next_entry()? else {
             break;
@@ -589,7 +594,7 @@ fn import_package(
                 made.insert(m, sum);
             }
         } else if let [m] = metas.as_slice() {
-            let sum = write_counted(repo, &tx, &file_header(index, *m, ""), &mut entry, stats)?;
+            let sum = write_counted(repo, tx, &file_header(index, *m, ""), &mut entry, stats)?;
             entry.finish()?;
             made.insert(*m, sum);
         } else {
@@ -600,7 +605,7 @@ fn import_package(
                     .seek(SeekFrom::Start(0))
                     .at(repo.path().join("tmp"))?;
                 let mut r = BufReader::with_capacity(128 * 1024, &mut spooled);
-                let sum = write_counted(repo, &tx, &file_header(index, m, ""), &mut r, stats)?;
+                let sum = write_counted(repo, tx, &file_header(index, m, ""), &mut r, stats)?;
                 made.insert(m, sum);
             }
         }
@@ -615,9 +620,7 @@ fn import_package(
             "it has no file {missing} with content, which the tree needs"
         )));
     }
-    tx.commit()?;
-    cache.save(fsync)?;
-    Ok(sums)
+    Ok((sums, cache))
 }
 
 /// Writes one content object and counts it if it was not in the repository before.
