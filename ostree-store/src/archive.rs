@@ -1,17 +1,18 @@
 //! osbuild-composer commit archives: a tar holding `repo/` (an archive-mode
 //! OSTree repository) and `compose.json`.
 //!
-//! The tar is unpacked into a temporary directory that is removed when the
-//! [`CommitArchive`] is dropped (also on errors and panics). Reading objects
-//! straight from the tar is not done: OSTree reads objects by name in any
-//! order, which a sequential tar stream cannot serve without unpacking or
-//! indexing it. Only `repo/…` and `compose.json` entries are unpacked; entries
-//! with absolute paths or `..` components, and links, are refused, so nothing
-//! is ever written outside the temporary directory.
+//! [`CommitArchive::open`] reads the repository straight out of the tar
+//! (uncompressed, as osbuild-composer ships it): one pass indexes where each
+//! member's data lies, and objects are then read with positioned reads; nothing
+//! is written to disk. [`CommitArchive::open_in`] instead unpacks `repo/` into
+//! a temporary directory that is removed when the [`CommitArchive`] is dropped
+//! (also on errors and panics). Either way, entries with absolute paths or
+//! `..` components, and links or special files under `repo/`, are refused, so
+//! nothing is ever written outside the temporary directory.
 
 use std::fs::File;
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use crate::checksum::Checksum;
 use crate::error::{Error, IoContext, Result};
@@ -30,37 +31,63 @@ pub struct ComposeInfo {
     pub raw: String,
 }
 
-/// An unpacked commit archive; the temporary directory lives as long as this.
+/// An opened commit archive (read in place, or unpacked into a temporary
+/// directory that lives as long as this value).
 pub struct CommitArchive {
-    dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
     repo: Repo,
     compose: Option<ComposeInfo>,
 }
 
-fn safe_relative(path: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::Normal(p) => out.push(p),
-            Component::CurDir => {}
-            _ => return None,
-        }
-    }
-    Some(out)
-}
+use crate::tarstore::{safe_relative, TarIndex};
 
 fn json_string(v: &serde_json::Value, key: &str) -> Option<String> {
     v.get(key)?.as_str().map(str::to_string)
 }
 
+fn parse_compose(text: Option<String>, tar_path: &Path) -> Result<Option<ComposeInfo>> {
+    let Some(raw) = text else {
+        return Ok(None);
+    };
+    let v: serde_json::Value = serde_json::from_str(&raw).map_err(|e| {
+        Error::Invalid(format!(
+            "{}: compose.json is not JSON: {e}",
+            tar_path.display()
+        ))
+    })?;
+    Ok(Some(ComposeInfo {
+        ref_name: json_string(&v, "ref"),
+        commit: json_string(&v, "ostree-commit").and_then(|s| s.parse().ok()),
+        version: json_string(&v, "ostree-version"),
+        raw,
+    }))
+}
+
 impl CommitArchive {
-    /// Unpacks `tar_path` into a new temporary directory under the system
-    /// temporary directory and opens its `repo/`.
+    /// Opens the repository inside an uncompressed tar without unpacking it
+    /// (read-only; [`CommitArchive::dir`] is `None`). [`Repo::path`] of the
+    /// result is the tar's path.
     pub fn open(tar_path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_in(tar_path, std::env::temp_dir())
+        let tar_path = tar_path.as_ref();
+        let f = File::open(tar_path).at(tar_path)?;
+        let bad = |reason: String| Error::Invalid(format!("{}: {reason}", tar_path.display()));
+        let scanned = TarIndex::scan(f).map_err(bad)?;
+        if !scanned.index.exists(Path::new("config")) {
+            return Err(bad(
+                "no repo/config inside; not an osbuild commit archive".into()
+            ));
+        }
+        let repo = Repo::open_tar(tar_path.to_path_buf(), scanned.index)?;
+        let compose = parse_compose(scanned.compose_json, tar_path)?;
+        Ok(CommitArchive {
+            dir: None,
+            repo,
+            compose,
+        })
     }
 
-    /// Like [`CommitArchive::open`] with the temporary directory under `parent`.
+    /// Unpacks `repo/` of the tar into a new temporary directory under
+    /// `parent` (removed on drop) and opens it; works for any tar stream.
     pub fn open_in(tar_path: impl AsRef<Path>, parent: impl AsRef<Path>) -> Result<Self> {
         let tar_path = tar_path.as_ref();
         let f = File::open(tar_path).at(tar_path)?;
@@ -127,20 +154,12 @@ impl CommitArchive {
             ));
         }
         let repo = Repo::open(&repo_dir)?;
-        let compose = match compose_text {
-            None => None,
-            Some(raw) => {
-                let v: serde_json::Value = serde_json::from_str(&raw)
-                    .map_err(|e| bad(format!("compose.json is not JSON: {e}")))?;
-                Some(ComposeInfo {
-                    ref_name: json_string(&v, "ref"),
-                    commit: json_string(&v, "ostree-commit").and_then(|s| s.parse().ok()),
-                    version: json_string(&v, "ostree-version"),
-                    raw,
-                })
-            }
-        };
-        Ok(CommitArchive { dir, repo, compose })
+        let compose = parse_compose(compose_text, tar_path)?;
+        Ok(CommitArchive {
+            dir: Some(dir),
+            repo,
+            compose,
+        })
     }
 
     /// The repository inside the archive.
@@ -153,9 +172,9 @@ impl CommitArchive {
         self.compose.as_ref()
     }
 
-    /// The temporary directory (removed on drop).
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
+    /// The temporary directory (removed on drop), if the archive was unpacked.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_ref().map(|d| d.path())
     }
 
     /// The commit the archive carries: `compose.json`'s `ostree-commit`, else
@@ -181,6 +200,7 @@ impl CommitArchive {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn unsafe_names() {

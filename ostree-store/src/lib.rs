@@ -48,7 +48,10 @@
 //! Verification and archives:
 //! - [`fsck()`] → [`FsckReport`] with [`FsckProblem`]s (checksum, type, path, commit).
 //! - [`CommitArchive`]: osbuild-composer commit tarballs (`repo/` +
-//!   `compose.json`) unpacked into a temporary directory removed on drop.
+//!   `compose.json`): [`CommitArchive::open`] reads the repository in place
+//!   from the (uncompressed) tar, read-only ([`Repo::is_in_tar`]);
+//!   [`CommitArchive::open_in`] unpacks it into a temporary directory removed
+//!   on drop.
 //!
 //! Errors: [`Error`] (typed; names the object or file and the fault).
 //!
@@ -72,6 +75,7 @@ pub mod archive;
 pub mod fsck;
 pub mod lock;
 pub mod repo;
+mod tarstore;
 pub mod write;
 
 pub use archive::{CommitArchive, ComposeInfo};
@@ -81,4 +85,5 @@ pub use repo::{
     read_ref_file, validate_ref_name, ArchiveContent, Config, ContentReader, Reachable, RefEntry,
     RefKind, Repo, RepoMode, Traversal,
 };
+pub use tarstore::TarMember;
 pub use write::{write_file_atomic, Transaction};

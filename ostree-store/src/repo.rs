@@ -14,6 +14,8 @@ use crate::checksum::{Checksum, ObjectType};
 use crate::error::{Error, IoContext, Result};
 use crate::lock::{lock_repo, LockGuard, LockKind};
 use crate::objects::{validate_metadata, Commit, DirMeta, DirTree, FileHeader};
+use crate::tarstore::TarIndex;
+use std::sync::Arc;
 
 /// Repository storage modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -188,7 +190,7 @@ pub enum ContentReader {
 
 /// Decompressing reader of `.filez` content that checks the recorded size.
 pub struct ArchiveContent {
-    inner: DeflateDecoder<BufReader<File>>,
+    inner: DeflateDecoder<BufReader<Box<dyn Read + Send>>>,
     expected: u64,
     seen: u64,
 }
@@ -236,6 +238,8 @@ pub struct Repo {
     path: PathBuf,
     mode: RepoMode,
     config: Config,
+    /// Set when the repository is read straight out of a tar file.
+    tar: Option<Arc<TarIndex>>,
 }
 
 /// Reads the boot id, as used in libostree's staging directory names.
@@ -274,7 +278,40 @@ impl Repo {
         let path = path.as_ref().to_path_buf();
         let cfg_path = path.join("config");
         let text = fs::read_to_string(&cfg_path).at(&cfg_path)?;
-        let config = Config::parse(&text).map_err(|reason| Error::Config {
+        let repo = Self::from_config(path, &text, None)?;
+        let objects = repo.path.join("objects");
+        if !objects.is_dir() {
+            return Err(Error::Io {
+                path: objects,
+                error: io::Error::new(io::ErrorKind::NotFound, "not a repository: no objects/"),
+            });
+        }
+        Ok(repo)
+    }
+
+    /// A read-only archive-mode repository inside an uncompressed tar
+    /// (`path` names the tar; `index` covers its `repo/` directory).
+    pub(crate) fn open_tar(path: PathBuf, index: TarIndex) -> Result<Self> {
+        let cfg = path.join("repo/config");
+        let text = index.read(Path::new("config")).at(&cfg)?;
+        let text = String::from_utf8(text).map_err(|_| Error::Config {
+            path: cfg.clone(),
+            reason: "not UTF-8".into(),
+        })?;
+        let repo = Self::from_config(path, &text, Some(Arc::new(index)))?;
+        if repo.mode != RepoMode::Archive {
+            return Err(Error::Unsupported(format!(
+                "{}: only archive-mode repositories can be read from a tar, not {}",
+                repo.path.display(),
+                repo.mode
+            )));
+        }
+        Ok(repo)
+    }
+
+    fn from_config(path: PathBuf, text: &str, tar: Option<Arc<TarIndex>>) -> Result<Self> {
+        let cfg_path = path.join("config");
+        let config = Config::parse(text).map_err(|reason| Error::Config {
             path: cfg_path.clone(),
             reason,
         })?;
@@ -291,14 +328,80 @@ impl Repo {
                 });
             }
         }
-        let objects = path.join("objects");
-        if !objects.is_dir() {
-            return Err(Error::Io {
-                path: objects,
-                error: io::Error::new(io::ErrorKind::NotFound, "not a repository: no objects/"),
-            });
+        Ok(Repo {
+            path,
+            mode,
+            config,
+            tar,
+        })
+    }
+
+    /// Whether this repository is read straight from a tar (read-only).
+    pub fn is_in_tar(&self) -> bool {
+        self.tar.is_some()
+    }
+
+    fn rel<'a>(&self, p: &'a Path) -> &'a Path {
+        p.strip_prefix(&self.path).unwrap_or(p)
+    }
+
+    fn read_small(&self, p: &Path) -> io::Result<Vec<u8>> {
+        match &self.tar {
+            Some(t) => t.read(self.rel(p)),
+            None => fs::read(p),
         }
-        Ok(Repo { path, mode, config })
+    }
+
+    fn path_exists(&self, p: &Path) -> bool {
+        match &self.tar {
+            Some(t) => t.exists(self.rel(p)),
+            None => fs::symlink_metadata(p).is_ok(),
+        }
+    }
+
+    /// Children of a directory: (name, is_dir); empty if it does not exist.
+    fn list_dir(&self, dir: &Path) -> Result<Vec<(String, bool)>> {
+        if let Some(t) = &self.tar {
+            return Ok(t.list_dir(self.rel(dir)));
+        }
+        let rd = match fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(Error::Io {
+                    path: dir.to_path_buf(),
+                    error: e,
+                })
+            }
+        };
+        let mut out = Vec::new();
+        for ent in rd {
+            let ent = ent.at(dir)?;
+            let ft = ent.file_type().at(ent.path())?;
+            if ft.is_dir() || ft.is_file() {
+                out.push((ent.file_name().to_string_lossy().into_owned(), ft.is_dir()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn read_ref(&self, p: &Path) -> Result<Checksum> {
+        if self.tar.is_none() {
+            return read_ref_file(p);
+        }
+        let b = self.read_small(p).at(p)?;
+        parse_ref(&b, p)
+    }
+
+    pub(crate) fn refuse_tar(&self) -> Result<()> {
+        if self.tar.is_some() {
+            return Err(Error::Unsupported(format!(
+                "{}: repositories inside a tar are read-only",
+                self.path.display()
+            )));
+        }
+        Ok(())
     }
 
     /// Creates a repository in `mode` at `path` (creating the directory), like
@@ -378,7 +481,7 @@ impl Repo {
 
     /// Whether the object exists (as a loose object).
     pub fn has_object(&self, objtype: ObjectType, checksum: &Checksum) -> bool {
-        fs::symlink_metadata(self.loose_path(objtype, checksum)).is_ok()
+        self.path_exists(&self.loose_path(objtype, checksum))
     }
 
     /// Reads a metadata object's bytes without verifying them.
@@ -388,7 +491,7 @@ impl Repo {
         checksum: &Checksum,
     ) -> Result<Vec<u8>> {
         let p = self.loose_path(objtype, checksum);
-        match fs::read(&p) {
+        match self.read_small(&p) {
             Ok(b) => Ok(b),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::Missing {
                 checksum: *checksum,
@@ -472,7 +575,10 @@ impl Repo {
         };
         match self.mode {
             RepoMode::Archive => {
-                let f = File::open(&p).map_err(missing)?;
+                let f: Box<dyn Read + Send> = match &self.tar {
+                    Some(t) => Box::new(t.open(self.rel(&p)).map_err(missing)?),
+                    None => Box::new(File::open(&p).map_err(missing)?),
+                };
                 let mut r = BufReader::with_capacity(128 * 1024, f);
                 let mut pre = [0u8; 8];
                 r.read_exact(&mut pre)
@@ -649,28 +755,17 @@ impl Repo {
         self.collect_refs(&refs.join("heads"), "", &RefKind::Head, &mut out)?;
         for (dir, mirror) in [("remotes", false), ("mirrors", true)] {
             let base = refs.join(dir);
-            let rd = match fs::read_dir(&base) {
-                Ok(rd) => rd,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    return Err(Error::Io {
-                        path: base,
-                        error: e,
-                    })
-                }
-            };
-            for ent in rd {
-                let ent = ent.at(&base)?;
-                let name = ent.file_name().to_string_lossy().into_owned();
-                if !ent.file_type().at(ent.path())?.is_dir() {
+            for (name, is_dir) in self.list_dir(&base)? {
+                if !is_dir {
                     continue;
                 }
+                let sub = base.join(&name);
                 let kind = if mirror {
                     RefKind::Mirror(name)
                 } else {
                     RefKind::Remote(name)
                 };
-                self.collect_refs(&ent.path(), "", &kind, &mut out)?;
+                self.collect_refs(&sub, "", &kind, &mut out)?;
             }
         }
         out.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
@@ -684,29 +779,17 @@ impl Repo {
         kind: &RefKind,
         out: &mut Vec<RefEntry>,
     ) -> Result<()> {
-        let rd = match fs::read_dir(dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => {
-                return Err(Error::Io {
-                    path: dir.to_path_buf(),
-                    error: e,
-                })
-            }
-        };
-        for ent in rd {
-            let ent = ent.at(dir)?;
-            let fname = ent.file_name().to_string_lossy().into_owned();
+        for (fname, is_dir) in self.list_dir(dir)? {
             let name = if prefix.is_empty() {
-                fname
+                fname.clone()
             } else {
                 format!("{prefix}/{fname}")
             };
-            let ft = ent.file_type().at(ent.path())?;
-            if ft.is_dir() {
-                self.collect_refs(&ent.path(), &name, kind, out)?;
-            } else if ft.is_file() {
-                let checksum = read_ref_file(&ent.path())?;
+            let p = dir.join(&fname);
+            if is_dir {
+                self.collect_refs(&p, &name, kind, out)?;
+            } else {
+                let checksum = self.read_ref(&p)?;
                 out.push(RefEntry {
                     kind: kind.clone(),
                     name,
@@ -747,8 +830,12 @@ impl Repo {
             vec![]
         };
         for p in candidates {
-            if p.is_file() {
-                return read_ref_file(&p);
+            let is_file = match &self.tar {
+                Some(t) => t.exists(self.rel(&p)),
+                None => p.is_file(),
+            };
+            if is_file {
+                return self.read_ref(&p);
             }
         }
         // Unique prefix of a commit checksum.
@@ -760,16 +847,12 @@ impl Repo {
         {
             let dir = self.path.join("objects").join(&rev[..2]);
             let mut found = Vec::new();
-            if let Ok(rd) = fs::read_dir(&dir) {
-                for ent in rd {
-                    let ent = ent.at(&dir)?;
-                    let n = ent.file_name().to_string_lossy().into_owned();
-                    if let Some(rest) = n.strip_suffix(".commit") {
-                        let full = format!("{}{rest}", &rev[..2]);
-                        if full.starts_with(rev) {
-                            if let Ok(c) = full.parse::<Checksum>() {
-                                found.push(c);
-                            }
+            for (n, _) in self.list_dir(&dir)? {
+                if let Some(rest) = n.strip_suffix(".commit") {
+                    let full = format!("{}{rest}", &rev[..2]);
+                    if full.starts_with(rev) {
+                        if let Ok(c) = full.parse::<Checksum>() {
+                            found.push(c);
                         }
                     }
                 }
@@ -792,7 +875,7 @@ impl Repo {
 
     /// Whether the commit is marked partial.
     pub fn is_commit_partial(&self, commit: &Checksum) -> bool {
-        self.commitpartial_path(commit).exists()
+        self.path_exists(&self.commitpartial_path(commit))
     }
 
     /// Walks everything `commit` reaches (commit, dirtrees, dirmetas, files).
@@ -882,15 +965,11 @@ impl Repo {
     pub fn list_commit_objects(&self) -> Result<Vec<Checksum>> {
         let objects = self.path.join("objects");
         let mut out = Vec::new();
-        for ent in fs::read_dir(&objects).at(&objects)? {
-            let ent = ent.at(&objects)?;
-            let prefix = ent.file_name().to_string_lossy().into_owned();
-            if prefix.len() != 2 || !ent.path().is_dir() {
+        for (prefix, is_dir) in self.list_dir(&objects)? {
+            if prefix.len() != 2 || !is_dir {
                 continue;
             }
-            for f in fs::read_dir(ent.path()).at(ent.path())? {
-                let f = f.at(ent.path())?;
-                let n = f.file_name().to_string_lossy().into_owned();
+            for (n, _) in self.list_dir(&objects.join(&prefix))? {
                 if let Some(rest) = n.strip_suffix(".commit") {
                     if let Ok(c) = format!("{prefix}{rest}").parse() {
                         out.push(c);
@@ -946,7 +1025,17 @@ pub fn read_ref_file(path: &Path) -> Result<Checksum> {
         });
     }
     let text = fs::read(path).at(path)?;
-    let s = std::str::from_utf8(&text).map_err(|_| Error::BadRef {
+    parse_ref(&text, path)
+}
+
+fn parse_ref(text: &[u8], path: &Path) -> Result<Checksum> {
+    if text.len() > 200 {
+        return Err(Error::BadRef {
+            path: path.to_path_buf(),
+            reason: format!("file is {} bytes, too large for a ref", text.len()),
+        });
+    }
+    let s = std::str::from_utf8(text).map_err(|_| Error::BadRef {
         path: path.to_path_buf(),
         reason: "not UTF-8".into(),
     })?;

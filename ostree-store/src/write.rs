@@ -107,6 +107,7 @@ pub struct Transaction<'r> {
 impl Repo {
     /// Starts a write transaction (takes the shared repository lock).
     pub fn transaction(&self) -> Result<Transaction<'_>> {
+        self.refuse_tar()?;
         let repo_lock = self.lock(LockKind::Shared)?;
         let tmp = self.path().join("tmp");
         fs::create_dir_all(&tmp).at(&tmp)?;
@@ -173,6 +174,7 @@ impl Repo {
         commit: &Checksum,
         metadata: Option<&[u8]>,
     ) -> Result<()> {
+        self.refuse_tar()?;
         let _lock = self.lock(LockKind::Shared)?;
         let path = self.loose_path(ObjectType::CommitMeta, commit);
         match metadata {
@@ -199,6 +201,7 @@ impl Repo {
 
     /// Sets or clears the partial marker `state/<commit>.commitpartial`.
     pub fn mark_commit_partial(&self, commit: &Checksum, partial: bool) -> Result<()> {
+        self.refuse_tar()?;
         let p = self.commitpartial_path(commit);
         if partial {
             let state = self.path().join("state");
@@ -231,6 +234,7 @@ impl Repo {
     /// refs/remotes) at `target`, or deletes it with `None`. Atomic (temp
     /// file + rename).
     pub fn set_ref(&self, refspec: &str, target: Option<&Checksum>) -> Result<()> {
+        self.refuse_tar()?;
         let (base, name) = match refspec.split_once(':') {
             Some((remote, name)) => {
                 validate_ref_name(remote)?;

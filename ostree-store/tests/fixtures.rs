@@ -215,36 +215,87 @@ fn make_commit_archive(dir: &Path) -> (PathBuf, String) {
     (tar, c)
 }
 
+fn check_archive(ar: &CommitArchive, c: &str) {
+    let compose = ar.compose().unwrap();
+    assert_eq!(compose.ref_name.as_deref(), Some("rhel/8/x86_64/edge"));
+    assert_eq!(compose.version.as_deref(), Some("8.5"));
+    assert_eq!(ar.commit().unwrap().to_string(), c);
+    let repo = ar.repo();
+    assert_eq!(
+        repo.resolve_rev("rhel/8/x86_64/edge").unwrap().to_string(),
+        c
+    );
+    assert_eq!(repo.resolve_rev(&c[..8]).unwrap().to_string(), c);
+    assert_eq!(repo.list_refs().unwrap().len(), 1);
+    assert_eq!(repo.list_commit_objects().unwrap().len(), 1);
+    let commit = repo.read_commit(&ar.commit().unwrap()).unwrap();
+    assert_eq!(commit.version().as_deref(), Some("8.5"));
+    assert_eq!(
+        commit.metadata_string("rpmostree.inputhash").as_deref(),
+        Some("abc")
+    );
+    let report = ostree_store::fsck(repo, &[commit.checksum()], true);
+    assert!(report.is_clean(), "{:?}", report.problems);
+    assert_eq!(report.objects_checked, 6);
+}
+
 #[test]
 fn osbuild_commit_archive() {
     let dir = tempfile::tempdir().unwrap();
     let (tar, c) = make_commit_archive(dir.path());
+    // Read in place: nothing is unpacked, writes are refused.
+    {
+        let ar = CommitArchive::open(&tar).unwrap();
+        assert!(ar.dir().is_none());
+        assert!(ar.repo().is_in_tar());
+        check_archive(&ar, &c);
+        let e = ar.repo().transaction().err().unwrap();
+        assert!(matches!(e, Error::Unsupported(_)), "{e}");
+        assert!(ar.repo().set_ref("x", None).is_err());
+    }
+    // Unpacked into a temporary directory that is removed on drop.
     let scratch = dir.path().join("scratch");
     fs::create_dir(&scratch).unwrap();
     let tmp_dir;
     {
         let ar = CommitArchive::open_in(&tar, &scratch).unwrap();
-        tmp_dir = ar.dir().to_path_buf();
+        tmp_dir = ar.dir().unwrap().to_path_buf();
         assert!(tmp_dir.starts_with(&scratch));
-        let compose = ar.compose().unwrap();
-        assert_eq!(compose.ref_name.as_deref(), Some("rhel/8/x86_64/edge"));
-        assert_eq!(compose.version.as_deref(), Some("8.5"));
-        assert_eq!(ar.commit().unwrap().to_string(), c);
-        let repo = ar.repo();
-        assert_eq!(
-            repo.resolve_rev("rhel/8/x86_64/edge").unwrap().to_string(),
-            c
-        );
-        let commit = repo.read_commit(&ar.commit().unwrap()).unwrap();
-        assert_eq!(commit.version().as_deref(), Some("8.5"));
-        assert_eq!(
-            commit.metadata_string("rpmostree.inputhash").as_deref(),
-            Some("abc")
-        );
-        assert!(ostree_store::fsck(repo, &[commit.checksum()], true).is_clean());
+        check_archive(&ar, &c);
     }
     assert!(!tmp_dir.exists(), "temporary directory removed on drop");
     assert_eq!(fs::read_dir(&scratch).unwrap().count(), 0);
+    // A corrupt object inside the tar is reported by fsck when read in place.
+    let mut bytes = fs::read(&tar).unwrap();
+    let ar = CommitArchive::open(&tar).unwrap();
+    let t = ar.repo().traverse_commit(&ar.commit().unwrap());
+    let f = t
+        .objects
+        .iter()
+        .find(|o| o.objtype == ObjectType::File && o.path == "/usr/bin/tool")
+        .unwrap()
+        .clone();
+    drop(ar);
+    let name = format!("{}.filez", &f.checksum.to_string()[2..]);
+    let at = bytes
+        .windows(name.len())
+        .position(|w| w == name.as_bytes())
+        .unwrap();
+    // Data starts at the next 512-byte block after the header; flip a byte of
+    // the compressed payload near its end.
+    let data = (at / 512 + 1) * 512;
+    let size = usize::from_str_radix(
+        std::str::from_utf8(&bytes[at - at % 512 + 124..at - at % 512 + 135]).unwrap(),
+        8,
+    )
+    .unwrap();
+    bytes[data + size - 2] ^= 0xff;
+    let bad_tar = dir.path().join("bad.tar");
+    fs::write(&bad_tar, &bytes).unwrap();
+    let ar = CommitArchive::open(&bad_tar).unwrap();
+    let report = ostree_store::fsck(ar.repo(), &[ar.commit().unwrap()], true);
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert_eq!(report.problems[0].path, "/usr/bin/tool");
 }
 
 /// Writes a raw ustar header+data with an arbitrary (unsafe) name.
@@ -293,6 +344,8 @@ fn malicious_commit_archives_are_refused() {
         fs::write(&tar, &t).unwrap();
         let e = CommitArchive::open_in(&tar, &scratch).err().unwrap();
         assert!(e.to_string().contains("evil.tar"), "{name}: {e}");
+        let e = CommitArchive::open(&tar).err().unwrap();
+        assert!(e.to_string().contains("evil.tar"), "{name}: {e}");
         assert_eq!(fs::read_dir(&scratch).unwrap().count(), 0, "{name}");
     }
     assert!(!dir.path().join("escape").exists());
@@ -301,5 +354,6 @@ fn malicious_commit_archives_are_refused() {
     let junk = dir.path().join("junk.tar");
     fs::write(&junk, vec![7u8; 3000]).unwrap();
     assert!(CommitArchive::open_in(&junk, &scratch).is_err());
+    assert!(CommitArchive::open(&junk).is_err());
     assert_eq!(fs::read_dir(&scratch).unwrap().count(), 0);
 }
