@@ -111,6 +111,23 @@ struct State {
     stop: AtomicBool,
 }
 
+/// A client connection: plain TCP or TLS over TCP.
+trait Conn: Read + Write {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Conn for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Conn for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        &self.sock
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -120,11 +137,36 @@ pub struct FaultServer {
     addr: SocketAddr,
     state: Arc<State>,
     thread: Option<JoinHandle<()>>,
+    https: bool,
 }
 
 impl FaultServer {
-    /// Serves `root` on 127.0.0.1 at a free port.
+    /// Serves `root` over plain HTTP on 127.0.0.1 at a free port.
     pub fn start(root: &Path) -> std::io::Result<FaultServer> {
+        FaultServer::spawn(root, None)
+    }
+
+    /// Serves `root` over HTTPS on 127.0.0.1 with the PEM certificate chain
+    /// and PEM private key given (the URL is then `https://127.0.0.1:PORT/`).
+    pub fn start_tls(root: &Path, cert_pem: &[u8], key_pem: &[u8]) -> std::io::Result<FaultServer> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let bad = |e: &dyn std::fmt::Display| std::io::Error::other(e.to_string());
+        let certs = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(&e))?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| bad(&e))?;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| bad(&e))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| bad(&e))?;
+        FaultServer::spawn(root, Some(Arc::new(config)))
+    }
+
+    fn spawn(root: &Path, tls: Option<Arc<rustls::ServerConfig>>) -> std::io::Result<FaultServer> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State {
@@ -135,6 +177,7 @@ impl FaultServer {
             stop: AtomicBool::new(false),
         });
         let st = Arc::clone(&state);
+        let https = tls.is_some();
         let thread = std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if st.stop.load(Ordering::SeqCst) {
@@ -143,13 +186,26 @@ impl FaultServer {
                 let Ok(conn) = conn else { continue };
                 let id = st.connections.fetch_add(1, Ordering::SeqCst) + 1;
                 let st2 = Arc::clone(&st);
-                std::thread::spawn(move || serve_connection(&st2, conn, id));
+                let tls = tls.clone();
+                std::thread::spawn(move || {
+                    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+                    let _ = conn.set_nodelay(true);
+                    match tls {
+                        None => serve_connection(&st2, conn, id),
+                        Some(cfg) => {
+                            if let Ok(sc) = rustls::ServerConnection::new(cfg) {
+                                serve_connection(&st2, rustls::StreamOwned::new(sc, conn), id);
+                            }
+                        }
+                    }
+                });
             }
         });
         Ok(FaultServer {
             addr,
             state,
             thread: Some(thread),
+            https,
         })
     }
 
@@ -158,9 +214,11 @@ impl FaultServer {
         self.addr
     }
 
-    /// The base URL, with a trailing slash: `http://127.0.0.1:PORT/`.
+    /// The base URL, with a trailing slash: `http://127.0.0.1:PORT/` (or
+    /// `https://…` for a TLS server).
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}/", self.addr)
     }
 
     /// Applies `fault` to requests matching `path` (every time).
@@ -275,14 +333,9 @@ fn parse_range(h: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
     Some(Ok((start, end)))
 }
 
-fn serve_connection(st: &State, conn: TcpStream, id: u64) {
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = conn.set_nodelay(true);
-    let Ok(read_half) = conn.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(read_half);
-    let mut conn = conn;
+fn serve_connection<C: Conn>(st: &State, conn: C, id: u64) {
+    // Clients do not pipeline: the buffer only ever holds one request.
+    let mut reader = BufReader::new(conn);
     loop {
         if st.stop.load(Ordering::SeqCst) {
             return;
@@ -315,13 +368,13 @@ fn serve_connection(st: &State, conn: TcpStream, id: u64) {
         let path = percent_decode(raw_path);
         let range = header("range");
         let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        let keep = handle(st, &mut conn, id, &method, &path, range, &headers);
+        let keep = handle(st, reader.get_mut(), id, &method, &path, range, &headers);
         if !keep {
             // Just close (a reset, if the fault set SO_LINGER to zero).
             return;
         }
         if close {
-            let _ = conn.shutdown(Shutdown::Both);
+            let _ = reader.get_ref().tcp().shutdown(Shutdown::Both);
             return;
         }
         // Drain any request body (none expected for GET/HEAD).
@@ -334,7 +387,7 @@ fn serve_connection(st: &State, conn: TcpStream, id: u64) {
 /// Serves one request; returns whether the connection may be kept.
 fn handle(
     st: &State,
-    conn: &mut TcpStream,
+    conn: &mut dyn Conn,
     id: u64,
     method: &str,
     path: &str,
@@ -364,7 +417,7 @@ fn record(st: &State, rec: &RequestRecord) {
 fn simple(
     st: &State,
     rec: &mut RequestRecord,
-    conn: &mut TcpStream,
+    conn: &mut dyn Conn,
     status: u16,
     extra: &str,
     body: &[u8],
@@ -402,7 +455,7 @@ fn simple(
 
 fn respond(
     st: &State,
-    conn: &mut TcpStream,
+    conn: &mut dyn Conn,
     method: &str,
     path: &str,
     range: Option<String>,
@@ -495,14 +548,14 @@ fn respond(
             let _ = conn.flush();
             // Give the client time to read what was sent, then reset.
             std::thread::sleep(Duration::from_millis(50));
-            let _ = socket2::SockRef::from(&*conn).set_linger(Some(Duration::ZERO));
+            let _ = socket2::SockRef::from(conn.tcp()).set_linger(Some(Duration::ZERO));
             false
         }
         Some(Fault::Truncate { after }) => {
             let n = cut(after);
             let _ = conn.write_all(&body[..n]);
             let _ = conn.flush();
-            let _ = conn.shutdown(Shutdown::Write);
+            let _ = conn.tcp().shutdown(Shutdown::Write);
             false
         }
         Some(Fault::Stall { after, stall }) => {
