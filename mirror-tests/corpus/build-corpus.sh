@@ -376,8 +376,14 @@ else
 fi
 
 log "ostree fsck"
-timed ostree-fsck ostree --repo="$REPO" fsck --quiet >"$STATE/fsck.log"
-tail -n1 "$STATE/fsck.log"
+run_fsck() {
+    ostree --repo="$REPO" fsck --quiet >"$STATE/fsck.log" 2>&1 || {
+        cat "$STATE/fsck.log" >&2
+        return 1
+    }
+}
+timed ostree-fsck run_fsck
+grep -v '^fsck objects' "$STATE/fsck.log" || true
 
 # ------------------------------------------------------------------ outputs
 # RPMs only v2 has (updated packages, the new kernel ABI) and only v1 has.

@@ -2,6 +2,7 @@
 """Convert one Debian binary package (.deb) into an RPM with the same files.
 
 Usage: deb2rpm.py DEB OUTDIR WORKDIR
+       deb2rpm.py --set-mtimes DEB ROOT   (used by the generated spec's %install)
 
 The file list (paths, types, modes, owner and group names, symlink targets,
 hardlinks) is read from the .deb's data tar; rpmbuild's %install step unpacks
@@ -141,7 +142,23 @@ def files_path(path, all_paths):
     return '"%s"' % spec_escape(path)
 
 
+def set_mtimes(deb, root):
+    """Give every extracted entry under ROOT the mtime the data tar records.
+
+    dpkg-deb -x leaves some directories (those extracted into after their own
+    entry) with the extraction time; resetting them makes the RPM reproducible.
+    Directories are done last, deepest first, so setting one does not move another.
+    """
+    entries = data_entries(deb)
+    for path, kind, _mode, _u, _g, _l, mtime in sorted(
+            entries, key=lambda e: (e[1] == "dir", -e[0].count("/"))):
+        os.utime(root + path, (mtime, mtime), follow_symlinks=False)
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--set-mtimes":
+        set_mtimes(sys.argv[2], sys.argv[3])
+        return
     if len(sys.argv) != 4:
         fail("usage: deb2rpm.py DEB OUTDIR WORKDIR")
     deb, outdir, workdir = (os.path.abspath(a) for a in sys.argv[1:])
@@ -197,7 +214,11 @@ def main():
     for alts in dep_names(f.get("Provides", "")):
         spec.append("Provides: %s" % alts[0])
     spec += ["", "%description"] + [spec_escape(l) for l in body]
-    spec += ["", "%install", 'dpkg-deb -x "%s" "%%{buildroot}"' % spec_escape(deb), "", "%files"]
+    spec += ["", "%install", 'dpkg-deb -x "%s" "%%{buildroot}"' % spec_escape(deb),
+             '"%s" "%s" --set-mtimes "%s" "%%{buildroot}"'
+             % (spec_escape(sys.executable), spec_escape(os.path.abspath(__file__)),
+                spec_escape(deb)),
+             "", "%files"]
     for path, kind, mode, user, group, _link, _mt in entries:
         p = files_path(path, all_paths)
         if kind == "dir":
