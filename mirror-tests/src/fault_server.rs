@@ -90,6 +90,8 @@ pub struct RequestRecord {
     pub connection: u64,
     /// GET or HEAD.
     pub method: String,
+    /// The request target as sent (absolute for requests through a proxy).
+    pub target: String,
     /// The decoded path ("/Packages/a b.rpm").
     pub path: String,
     /// The Range header, if any.
@@ -364,11 +366,17 @@ fn serve_connection<C: Conn>(st: &State, conn: C, id: u64) {
         let mut parts = request_line.split_whitespace();
         let method = parts.next().unwrap_or("").to_string();
         let target = parts.next().unwrap_or("/").to_string();
-        let raw_path = target.split(['?', '#']).next().unwrap_or("/");
+        // Absolute-form targets ("GET http://host/path", as sent to a
+        // proxy) are served like their path.
+        let origin_form = match target.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+            None => target.as_str(),
+        };
+        let raw_path = origin_form.split(['?', '#']).next().unwrap_or("/");
         let path = percent_decode(raw_path);
         let range = header("range");
         let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        let keep = handle(st, reader.get_mut(), id, &method, &path, range, &headers);
+        let keep = handle(st, reader.get_mut(), id, &method, &target, &path, range);
         if !keep {
             // Just close (a reset, if the fault set SO_LINGER to zero).
             return;
@@ -390,13 +398,14 @@ fn handle(
     conn: &mut dyn Conn,
     id: u64,
     method: &str,
+    target: &str,
     path: &str,
     range: Option<String>,
-    _headers: &[(String, String)],
 ) -> bool {
     let mut rec = RequestRecord {
         connection: id,
         method: method.to_string(),
+        target: target.to_string(),
         path: path.to_string(),
         range: range.clone(),
         status: 0,
