@@ -369,7 +369,7 @@ impl Fetcher {
         let mut failures = Vec::new();
         let mut total_attempts = 0u32;
         let mut net = 0u64;
-        for base in mirrors.mirrors() {
+        for (mi, base) in mirrors.mirrors().iter().enumerate() {
             let url = join_rel(base, rel)?;
             let mut n = 0u32;
             loop {
@@ -382,7 +382,8 @@ impl Fetcher {
                     Err(e) => {
                         let again = e.is_transient() && n <= self.inner.opts.retries;
                         tracing::debug!(%url, error = %e, again, "download attempt failed");
-                        if let Some(p) = self.progress() {
+                        let more = again || mi + 1 < mirrors.mirrors().len();
+                        if let (Some(p), true) = (self.progress(), more) {
                             p.retrying(what, url.as_str(), &e);
                         }
                         if again {
