@@ -685,3 +685,33 @@ pub fn verify_signature(path: impl AsRef<Path>, keys: &[PathBuf]) -> Result<()> 
     meta.verify_signature(verifier)
         .map_err(|e| serr(format!("no signature verifies with the given keys: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macro_expansion() {
+        let t = SpecTemplate {
+            name: Some("pkg".into()),
+            ..Default::default()
+        };
+        let m = vec![("x".to_string(), "X".to_string())];
+        assert_eq!(
+            expand("%{name}-%x-%%-%{?undefined}-%{nope}", &m, &t),
+            "pkg-X-%--%{nope}"
+        );
+        assert_eq!(expand("100%", &m, &t), "100%");
+    }
+
+    #[test]
+    fn subpackage_sections_are_ignored() {
+        let t = SpecTemplate::parse(
+            "Name: a\nSummary: main\n%description\nmain text\n%package devel\nSummary: sub\n%description devel\nsub text\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(t.summary.as_deref(), Some("main"));
+        assert_eq!(t.description.as_deref(), Some("main text"));
+    }
+}

@@ -832,3 +832,60 @@ pub fn package_id(path: impl AsRef<Path>) -> Result<String> {
     }
     Ok(hex::encode(h.finish()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evr_parsing() {
+        let e = Evr::parse("2:1.0-3.fc40");
+        assert_eq!(e.epoch.as_deref(), Some("2"));
+        assert_eq!(e.version, "1.0");
+        assert_eq!(e.release.as_deref(), Some("3.fc40"));
+        let e = Evr::parse("1.0");
+        assert_eq!(
+            (e.epoch, e.version.as_str(), e.release),
+            (None, "1.0", None)
+        );
+        assert_eq!(Evr::parse(":1-2").epoch.as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn dep_flags() {
+        let f = DepFlags(DepFlags::GREATER | DepFlags::EQUAL | DepFlags::SCRIPT_PRE);
+        assert_eq!(f.comparison(), Some("GE"));
+        assert_eq!(f.operator(), ">=");
+        assert!(f.is_pre());
+        assert_eq!(DepFlags(0).comparison(), None);
+        let d = Dependency {
+            name: "foo".into(),
+            flags: DepFlags(DepFlags::LESS),
+            evr: "1".into(),
+        };
+        assert_eq!(d.to_string(), "foo < 1");
+    }
+
+    #[test]
+    fn compression_detection() {
+        assert_eq!(
+            Compression::detect(&[0x1f, 0x8b, 8]),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(Compression::detect(b"BZh91AY"), Some(Compression::Bzip2));
+        assert_eq!(
+            Compression::detect(&[0xfd, b'7', b'z', b'X', b'Z', 0, 0]),
+            Some(Compression::Xz)
+        );
+        assert_eq!(
+            Compression::detect(&[0x28, 0xb5, 0x2f, 0xfd]),
+            Some(Compression::Zstd)
+        );
+        assert_eq!(
+            Compression::detect(&[0x5d, 0, 0, 0x80, 0]),
+            Some(Compression::Lzma)
+        );
+        assert_eq!(Compression::detect(b"070701"), Some(Compression::None));
+        assert_eq!(Compression::detect(b"junk"), None);
+    }
+}
