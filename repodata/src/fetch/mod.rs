@@ -15,6 +15,8 @@
 mod blocking;
 mod error;
 mod http;
+#[cfg(feature = "librepo")]
+mod librepo_backend;
 mod metalink;
 mod mirrorlist;
 mod progress;
@@ -28,6 +30,8 @@ pub use error::{AttemptError, FetchError, MirrorFailure};
 pub use http::{
     mirrors_from_metalink, FetchOptions, FetchReport, FetchRequest, Fetcher, Origin, ProxyMode,
 };
+#[cfg(feature = "librepo")]
+pub use librepo_backend::LibrepoDownloader;
 pub use metalink::{Metalink, MetalinkFile, MetalinkParseError, MetalinkUrl, MetalinkVersion};
 pub use mirrorlist::parse_mirrorlist;
 pub use progress::{Counters, CountersSnapshot, Progress};
