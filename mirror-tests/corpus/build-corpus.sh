@@ -11,7 +11,7 @@
 #   CORPUS_RELEASE   Debian suite of v1 (default bookworm); v2 adds
 #                    $CORPUS_RELEASE-updates and $CORPUS_RELEASE-security.
 #   CORPUS_EXTRA     packages added to Priority required+important
-#                    (default: see EXTRA_DEFAULT below).
+#                    (default: see EXTRA_DEFAULT in the script).
 #   CORPUS_JOBS      parallel conversions (default 2, at most 2 on this machine).
 #   CORPUS_APT_SOURCES  apt source files to take mirror addresses from
 #                    (default: the system's /etc/apt configuration).
@@ -24,7 +24,7 @@ for arg in "$@"; do
     case "$arg" in
     --force) FORCE=1 ;;
     -h | --help)
-        sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "${BASH_SOURCE[0]}"
         exit 0
         ;;
     -*)
