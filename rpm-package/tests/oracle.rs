@@ -371,8 +371,21 @@ fn expected_failure(path: &Path) -> Option<&'static str> {
 
 #[test]
 fn real_world_fixtures_parse_stream_and_match_rpm() {
+    let all = fixture_rpms();
+    // two workers: most of the time is spent waiting for rpm
+    let (a, b) = all.split_at(all.len() / 2);
+    let compared: usize = std::thread::scope(|s| {
+        let ha = s.spawn(|| check_fixtures(a));
+        let hb = s.spawn(|| check_fixtures(b));
+        ha.join().unwrap() + hb.join().unwrap()
+    });
+    assert!(compared > 100, "rpm could read only {compared} fixtures");
+}
+
+fn check_fixtures(pkgs: &[std::path::PathBuf]) -> usize {
     let mut compared = 0;
-    for pkg in fixture_rpms() {
+    for pkg in pkgs {
+        let pkg = pkg.clone();
         let h = match PackageHeader::open(&pkg) {
             Ok(h) => h,
             Err(e) => panic!("{}: header: {e}", pkg.display()),
@@ -459,5 +472,5 @@ fn real_world_fixtures_parse_stream_and_match_rpm() {
             }
         }
     }
-    assert!(compared > 100, "rpm could read only {compared} fixtures");
+    compared
 }
