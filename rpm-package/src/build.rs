@@ -3,8 +3,11 @@
 //!
 //! Memory: the `rpm` crate (0.30) compresses the whole payload into a `Vec<u8>` before
 //! writing the package, so the *compressed* payload is held in memory while building.
-//! Files added with [`PackageBuilder::add_file_path`] are read from disk during the build
-//! (not copied beforehand); [`FileContent::Reader`] content is read into memory when added.
+//! Files added with [`PackageBuilder::add_file_path`] are streamed from disk during the
+//! build (twice: once for the digest, once into the compressor) and never held whole;
+//! [`FileContent::Bytes`] and [`PackageBuilder::add_file_reader`] content sits in memory.
+//! For jigdo RPMs (metadata plus modest content) this is acceptable; a package whose
+//! compressed payload does not fit in memory cannot be written with this builder.
 
 use std::fs;
 use std::io::Read;
