@@ -1,4 +1,33 @@
-//! repodata (being written).
+//! rpm-md (yum/dnf) repository metadata: streaming readers for repomd.xml,
+//! primary, filelists and other in every common compression; checksum and
+//! OpenPGP verification; queries by name, NEVRA and provides with rpm's
+//! version ordering; and writers that publish repositories dnf reads.
 
-/// Download layer: sources, mirrors, .repo files, HTTP fetching with verification.
-pub mod fetch;
+pub mod checksum;
+pub mod create;
+pub mod fromheader;
+pub mod compress;
+pub mod error;
+pub mod model;
+pub mod parse;
+pub mod prune;
+pub mod repomd;
+pub mod vercmp;
+mod xmlread;
+pub mod xmlwrite;
+
+pub use compress::Compression;
+pub use error::{Error, Result};
+pub use model::{Changelog, Checksum, ChecksumType, Dependency, FileEntry, FileType, Package};
+pub use parse::{ExtraEntry, ExtraKind, ExtraReader, PrimaryReader};
+pub use repomd::{Repomd, RepomdRecord};
+pub use vercmp::{rpmvercmp, DepFlags, Evr};
+pub mod index;
+pub mod repo;
+pub mod signature;
+
+pub use index::{IndexEntry, RepoIndex};
+pub use repo::LocalRepo;
+pub use create::{create_repo, CreateOptions, CreateReport};
+pub use prune::{prune_repo, PruneOptions, PruneReport};
+

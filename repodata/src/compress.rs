@@ -1,0 +1,194 @@
+//! Compression formats of rpm-md files: detection, decoding readers and
+//! encoding writers.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::Path;
+
+/// A compression format of a metadata file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Compression {
+    /// Not compressed.
+    None,
+    /// gzip (`.gz`).
+    Gz,
+    /// xz (`.xz`).
+    Xz,
+    /// zstd (`.zst`).
+    Zstd,
+    /// bzip2 (`.bz2`).
+    Bz2,
+}
+
+impl Compression {
+    /// The file name suffix (with dot; empty for none).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Compression::None => "",
+            Compression::Gz => ".gz",
+            Compression::Xz => ".xz",
+            Compression::Zstd => ".zst",
+            Compression::Bz2 => ".bz2",
+        }
+    }
+
+    /// Parses a user-facing name (`zstd`, `zst`, `gz`, `gzip`, `xz`, `bz2`, `none`).
+    pub fn from_name(s: &str) -> Option<Compression> {
+        Some(match s {
+            "zstd" | "zst" => Compression::Zstd,
+            "gz" | "gzip" => Compression::Gz,
+            "xz" => Compression::Xz,
+            "bz2" | "bzip2" => Compression::Bz2,
+            "none" | "plain" => Compression::None,
+            _ => return None,
+        })
+    }
+
+    /// Guesses from the file name suffix.
+    pub fn from_path(path: &Path) -> Compression {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("gz") => Compression::Gz,
+            Some("xz") => Compression::Xz,
+            Some("zst") | Some("zstd") => Compression::Zstd,
+            Some("bz2") => Compression::Bz2,
+            _ => Compression::None,
+        }
+    }
+
+    /// Detects the format from the first bytes (magic numbers), if known.
+    pub fn from_magic(head: &[u8]) -> Option<Compression> {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Some(Compression::Gz)
+        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+            Some(Compression::Xz)
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Compression::Zstd)
+        } else if head.starts_with(b"BZh") {
+            Some(Compression::Bz2)
+        } else {
+            None
+        }
+    }
+}
+
+/// Wraps `inner` in a decoder chosen by its magic bytes (plain if none matches).
+pub fn decoder<'a, R: Read + 'a>(inner: R) -> io::Result<Box<dyn BufRead + 'a>> {
+    let mut inner = BufReader::with_capacity(64 * 1024, inner);
+    let head = inner.fill_buf()?;
+    let comp = Compression::from_magic(head).unwrap_or(Compression::None);
+    decoder_for(inner, comp)
+}
+
+/// Wraps `inner` in a decoder for `comp`.
+pub fn decoder_for<'a, R: BufRead + 'a>(
+    inner: R,
+    comp: Compression,
+) -> io::Result<Box<dyn BufRead + 'a>> {
+    const CAP: usize = 64 * 1024;
+    Ok(match comp {
+        Compression::None => Box::new(inner),
+        Compression::Gz => Box::new(BufReader::with_capacity(
+            CAP,
+            flate2::bufread::MultiGzDecoder::new(inner),
+        )),
+        Compression::Xz => Box::new(BufReader::with_capacity(
+            CAP,
+            xz2::bufread::XzDecoder::new_multi_decoder(inner),
+        )),
+        Compression::Zstd => Box::new(BufReader::with_capacity(
+            CAP,
+            zstd::stream::read::Decoder::with_buffer(inner)?,
+        )),
+        Compression::Bz2 => Box::new(BufReader::with_capacity(
+            CAP,
+            bzip2::bufread::MultiBzDecoder::new(inner),
+        )),
+    })
+}
+
+/// An encoder writing compressed data into `W`; call [`Encoder::finish`].
+pub enum Encoder<W: Write> {
+    /// Plain.
+    None(W),
+    /// gzip.
+    Gz(flate2::write::GzEncoder<W>),
+    /// xz.
+    Xz(xz2::write::XzEncoder<W>),
+    /// zstd.
+    Zstd(zstd::stream::write::Encoder<'static, W>),
+    /// bzip2.
+    Bz2(bzip2::write::BzEncoder<W>),
+}
+
+impl<W: Write> Encoder<W> {
+    /// Starts an encoder for `comp` at a sensible level for metadata.
+    pub fn new(inner: W, comp: Compression) -> io::Result<Self> {
+        Ok(match comp {
+            Compression::None => Encoder::None(inner),
+            Compression::Gz => {
+                Encoder::Gz(flate2::write::GzEncoder::new(inner, flate2::Compression::new(6)))
+            }
+            Compression::Xz => Encoder::Xz(xz2::write::XzEncoder::new(inner, 6)),
+            Compression::Zstd => Encoder::Zstd(zstd::stream::write::Encoder::new(inner, 10)?),
+            Compression::Bz2 => {
+                Encoder::Bz2(bzip2::write::BzEncoder::new(inner, bzip2::Compression::best()))
+            }
+        })
+    }
+
+    /// Finishes the stream and returns the inner writer.
+    pub fn finish(self) -> io::Result<W> {
+        match self {
+            Encoder::None(w) => Ok(w),
+            Encoder::Gz(e) => e.finish(),
+            Encoder::Xz(e) => e.finish(),
+            Encoder::Zstd(e) => e.finish(),
+            Encoder::Bz2(e) => e.finish(),
+        }
+    }
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Encoder::None(w) => w.write(buf),
+            Encoder::Gz(e) => e.write(buf),
+            Encoder::Xz(e) => e.write(buf),
+            Encoder::Zstd(e) => e.write(buf),
+            Encoder::Bz2(e) => e.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Encoder::None(w) => w.flush(),
+            Encoder::Gz(e) => e.flush(),
+            Encoder::Xz(e) => e.flush(),
+            Encoder::Zstd(e) => e.flush(),
+            Encoder::Bz2(e) => e.flush(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_every_format() {
+        let text = b"<metadata>hello</metadata>\n".repeat(100);
+        for comp in [
+            Compression::None,
+            Compression::Gz,
+            Compression::Xz,
+            Compression::Zstd,
+            Compression::Bz2,
+        ] {
+            let mut enc = Encoder::new(Vec::new(), comp).unwrap();
+            enc.write_all(&text).unwrap();
+            let bytes = enc.finish().unwrap();
+            let mut out = Vec::new();
+            decoder(&bytes[..]).unwrap().read_to_end(&mut out).unwrap();
+            assert_eq!(out, text, "{comp:?}");
+        }
+    }
+}

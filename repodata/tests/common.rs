@@ -1,0 +1,190 @@
+//! Shared helpers of the cross-tool tests: building small RPMs with the real
+//! rpmbuild, running createrepo_c, locating the real-world fixtures.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Fails with a clear message when a peer tool is missing.
+pub fn require_tool(name: &str) {
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(ok, "this test needs `{name}` (Debian package providing it) on PATH");
+}
+
+/// Runs a command and panics with its output when it fails.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The real-world fixtures directory (`JIGDO_SHARED_DIR` overrides shared/).
+pub fn fixtures() -> PathBuf {
+    let shared = std::env::var_os("JIGDO_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    let dir = shared.join("fixtures/real-world");
+    assert!(
+        dir.is_dir(),
+        "real-world fixtures not found at {} (set JIGDO_SHARED_DIR)",
+        dir.display()
+    );
+    dir
+}
+
+/// Spec files exercising every field rpm-md carries.
+pub const SPECS: &[(&str, &str)] = &[
+    (
+        "alpha",
+        r#"Name: alpha
+Epoch: 3
+Version: 1.2.3
+Release: 4.test
+Summary: Alpha & <omega> "quoted"
+License: MIT AND (GPL-2.0-or-later OR Apache-2.0)
+URL: https://example.com/alpha?x=1&y=2
+Vendor: Jigdo Test Vendor
+Packager: Test Packager <test@example.com>
+Group: Applications/Test
+BuildArch: noarch
+Provides: alpha-cap = 7.0
+Provides: alpha-unversioned
+Requires: beta >= 1:2.0
+Requires: /bin/sh
+Requires(pre): /usr/bin/env
+Requires(post): coreutils
+Requires(preun): beta
+Requires: (gamma or delta)
+Conflicts: alpha-old < 1.0
+Obsoletes: alpha-legacy <= 2.0-1
+Recommends: rec-pkg
+Suggests: sug-pkg > 1
+Supplements: sup-pkg
+Enhances: enh-pkg = 2-3
+%description
+Line one of the description.
+
+Line three with <markup> & ampersand.
+%install
+mkdir -p %{buildroot}/usr/bin %{buildroot}/etc/alpha %{buildroot}/usr/share/alpha/sub
+printf 'x' > %{buildroot}/usr/bin/alpha
+printf 'c' > %{buildroot}/etc/alpha/alpha.conf
+printf 'd' > %{buildroot}/usr/share/alpha/data
+ln -s data %{buildroot}/usr/share/alpha/link
+%files
+/usr/bin/alpha
+%config(noreplace) /etc/alpha/alpha.conf
+%dir /etc/alpha
+/usr/share/alpha
+%ghost /var/log/alpha.log
+%ghost %dir /var/lib/alpha
+%changelog
+* Tue Jan 02 2024 Third Person <t@example.com> - 3:1.2.3-4
+- same day one
+* Tue Jan 02 2024 Second Person <s@example.com>   - 3:1.2.3-3
+- same day two
+* Mon Jan 01 2024 First <f@example.com> - 1-1
+- first
+"#,
+    ),
+    (
+        "beta",
+        r#"Name: beta
+Epoch: 1
+Version: 2.5
+Release: 1
+Summary: beta
+License: MIT
+%description
+beta arch package
+%install
+mkdir -p %{buildroot}/usr/sbin
+printf 'b' > %{buildroot}/usr/sbin/beta
+%files
+/usr/sbin/beta
+"#,
+    ),
+    (
+        "gamma",
+        r#"Name: gamma
+Version: 1.0~rc1^git2
+Release: 1
+Summary: gamma
+License: MIT
+BuildArch: noarch
+Requires: beta(x86-64) = 1:2.5-1
+%description
+gamma
+%files
+"#,
+    ),
+];
+
+/// Builds the spec packages into `out` with the real rpmbuild; returns their paths.
+pub fn build_specs(out: &Path) -> Vec<PathBuf> {
+    require_tool("rpmbuild");
+    let work = out.join(".rpmbuild");
+    std::fs::create_dir_all(&work).unwrap();
+    let mut cmd = Command::new("rpmbuild");
+    cmd.arg("-bb")
+        .arg("--quiet")
+        .arg("--define")
+        .arg(format!("_topdir {}", work.display()))
+        .arg("--define")
+        .arg(format!("_rpmdir {}", out.display()))
+        .arg("--define")
+        .arg("_build_id_links none")
+        .arg("--define")
+        .arg("__os_install_post %{nil}");
+    for (name, text) in SPECS {
+        let p = work.join(format!("{name}.spec"));
+        std::fs::write(&p, text).unwrap();
+        cmd.arg(&p);
+    }
+    run(&mut cmd);
+    std::fs::remove_dir_all(&work).unwrap();
+    let mut v: Vec<PathBuf> = walk(out)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rpm"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every file under `dir`.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Copies `src` to `dst` recursively.
+pub fn copy_tree(src: &Path, dst: &Path) {
+    for f in walk(src) {
+        let rel = f.strip_prefix(src).unwrap();
+        let t = dst.join(rel);
+        std::fs::create_dir_all(t.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &t).unwrap();
+    }
+}
