@@ -31,3 +31,5 @@ pub use repo::LocalRepo;
 pub use create::{create_repo, CreateOptions, CreateReport};
 pub use prune::{prune_repo, PruneOptions, PruneReport};
 
+/// Download layer: sources, mirrors, .repo files, HTTP fetching with verification.
+pub mod fetch;
