@@ -31,6 +31,31 @@ fn split_evr(s: &str) -> (Option<String>, Option<String>, Option<String>) {
     }
 }
 
+/// createrepo_c's order of `libc.so.6(...)` requirements: by the version in
+/// the first parentheses (from its first digit), compared with rpmvercmp.
+fn compare_libc(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering::*;
+    fn ver(s: &str) -> Option<Option<&str>> {
+        let open = s.find('(')?;
+        let rest = &s[open + 1..];
+        let close = rest.find(')')?;
+        let inner = &rest[..close];
+        Some(inner.find(|c: char| c.is_ascii_digit()).map(|i| &inner[i..]))
+    }
+    if a == b {
+        return Equal;
+    }
+    match (ver(a), ver(b)) {
+        (None, None) => Equal,
+        (None, _) => Less,
+        (_, None) => Greater,
+        (Some(None), Some(None)) => Equal,
+        (Some(None), _) => Less,
+        (_, Some(None)) => Greater,
+        (Some(Some(x)), Some(Some(y))) => crate::vercmp::rpmvercmp(x, y),
+    }
+}
+
 fn convert_dep(d: &rpm_package::Dependency, pre: bool) -> Dependency {
     let flags = DepFlags::from_rpmsense(d.flags.0);
     let (epoch, version, release) = split_evr(&d.evr);
@@ -75,6 +100,7 @@ pub fn package_from_header(
     let provided: HashSet<&str> = h.provides.iter().map(|d| d.name.as_str()).collect();
 
     let mut requires = Vec::new();
+    let mut libc_highest: Option<(&str, Dependency)> = None;
     // name -> (flags bits of the comparison, evr, pre) of the last listed require
     let mut seen: HashMap<&str, (Option<DepFlags>, &str, bool)> = HashMap::new();
     for d in &h.requires {
@@ -95,8 +121,19 @@ pub fn package_from_header(
                 continue;
             }
         }
+        if name.starts_with("libc.so.6") {
+            // createrepo_c lists only the highest libc.so.6 requirement, last.
+            match &libc_highest {
+                Some((best, _)) if compare_libc(best, name) != std::cmp::Ordering::Less => {}
+                _ => libc_highest = Some((name, convert_dep(d, pre))),
+            }
+            continue;
+        }
         seen.insert(name, (flags, d.evr.as_str(), pre));
         requires.push(convert_dep(d, pre));
+    }
+    if let Some((_, dep)) = libc_highest {
+        requires.push(dep);
     }
 
     // Changelogs: the newest `limit` entries, written oldest first; entries with

@@ -92,31 +92,34 @@ impl LocalRepo {
         let mut outer = HashingReader::new(BufReader::with_capacity(128 * 1024, f), sum.kind);
         let want_open = rec.open_checksum.is_some() || rec.open_size.is_some();
         let is_compressed = Compression::from_path(&path) != Compression::None;
+        let mut decode_error = None;
         let inner_result = if want_open && is_compressed && !is_zck(&path) {
             let kind = rec.open_checksum.as_ref().map(|c| c.kind).unwrap_or(sum.kind);
             let dec = decoder(&mut outer).map_err(io_err(&path))?;
             let mut inner = HashingReader::new(dec, kind);
-            std::io::copy(&mut inner, &mut std::io::sink()).map_err(|e| Error::Invalid {
-                path: path.clone(),
-                message: format!("cannot decompress: {e}"),
-            })?;
-            Some(inner.finish())
+            match std::io::copy(&mut inner, &mut std::io::sink()) {
+                Ok(_) => Some(inner.finish()),
+                Err(e) => {
+                    decode_error = Some(e);
+                    None
+                }
+            }
         } else {
             None
         };
         // Hash whatever the decoder did not consume (trailing bytes).
         std::io::copy(&mut outer, &mut std::io::sink()).map_err(io_err(&path))?;
         let (got, size) = outer.finish();
-        if let Some(want) = rec.size {
-            if want != size {
+        // The checksum decides; a size that disagrees is reported when it does
+        // not match either (some generators write wrong sizes beside right sums).
+        if got.hex != sum.hex {
+            if let Some(want) = rec.size.filter(|&w| w != size) {
                 return Err(Error::SizeMismatch {
                     path,
                     expected: want,
                     actual: size,
                 });
             }
-        }
-        if got.hex != sum.hex {
             return Err(Error::ChecksumMismatch {
                 path,
                 kind: "checksum",
@@ -124,18 +127,22 @@ impl LocalRepo {
                 actual: got.hex,
             });
         }
+        if let Some(e) = decode_error {
+            return Err(Error::Invalid {
+                path,
+                message: format!("cannot decompress: {e}"),
+            });
+        }
         if let Some((open_sum, open_size)) = inner_result {
-            if let Some(want) = rec.open_size {
-                if want != open_size {
-                    return Err(Error::SizeMismatch {
-                        path,
-                        expected: want,
-                        actual: open_size,
-                    });
-                }
-            }
             if let Some(want) = &rec.open_checksum {
                 if want.hex != open_sum.hex {
+                    if let Some(w) = rec.open_size.filter(|&w| w != open_size) {
+                        return Err(Error::SizeMismatch {
+                            path,
+                            expected: w,
+                            actual: open_size,
+                        });
+                    }
                     return Err(Error::ChecksumMismatch {
                         path,
                         kind: "open-checksum",
