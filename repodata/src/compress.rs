@@ -124,14 +124,16 @@ impl<W: Write> Encoder<W> {
     pub fn new(inner: W, comp: Compression) -> io::Result<Self> {
         Ok(match comp {
             Compression::None => Encoder::None(inner),
-            Compression::Gz => {
-                Encoder::Gz(flate2::write::GzEncoder::new(inner, flate2::Compression::new(6)))
-            }
+            Compression::Gz => Encoder::Gz(flate2::write::GzEncoder::new(
+                inner,
+                flate2::Compression::new(6),
+            )),
             Compression::Xz => Encoder::Xz(xz2::write::XzEncoder::new(inner, 6)),
             Compression::Zstd => Encoder::Zstd(zstd::stream::write::Encoder::new(inner, 10)?),
-            Compression::Bz2 => {
-                Encoder::Bz2(bzip2::write::BzEncoder::new(inner, bzip2::Compression::best()))
-            }
+            Compression::Bz2 => Encoder::Bz2(bzip2::write::BzEncoder::new(
+                inner,
+                bzip2::Compression::best(),
+            )),
         })
     }
 

@@ -143,7 +143,10 @@ fn mtime_secs(meta: &fs::Metadata) -> u64 {
 /// Reads one package: header and SHA-256 of the whole file in a single pass.
 pub fn read_package(found: &FoundRpm, changelog_limit: usize) -> Result<Package> {
     let f = File::open(&found.path).map_err(io_err(&found.path))?;
-    let mut r = HashingReader::new(BufReader::with_capacity(256 * 1024, f), ChecksumType::Sha256);
+    let mut r = HashingReader::new(
+        BufReader::with_capacity(256 * 1024, f),
+        ChecksumType::Sha256,
+    );
     let label = found.path.display().to_string();
     let header = rpm_package::PackageHeader::read(&mut r, &label).map_err(|e| Error::Package {
         path: found.path.clone(),
@@ -225,9 +228,15 @@ fn write_metadata(
 ) -> Result<RepomdRecord> {
     let part = tmp.join(format!("{kind}.xml{}.part", comp.suffix()));
     let f = File::create(&part).map_err(io_err(&part))?;
-    let outer = HashingWriter::new(BufWriter::with_capacity(256 * 1024, f), ChecksumType::Sha256);
+    let outer = HashingWriter::new(
+        BufWriter::with_capacity(256 * 1024, f),
+        ChecksumType::Sha256,
+    );
     let enc = Encoder::new(outer, comp).map_err(io_err(&part))?;
-    let mut inner = HashingWriter::new(BufWriter::with_capacity(256 * 1024, enc), ChecksumType::Sha256);
+    let mut inner = HashingWriter::new(
+        BufWriter::with_capacity(256 * 1024, enc),
+        ChecksumType::Sha256,
+    );
     let res: std::io::Result<()> = (|| {
         header(&mut inner, pkgs.len())?;
         for p in pkgs {
@@ -273,7 +282,11 @@ fn now_secs() -> u64 {
 
 /// Writes `repodata/` for `pkgs` (already sorted) into the repository at `dir`,
 /// atomically replacing the current one. Used by [`create_repo`] and by pruning.
-pub fn publish(dir: &Path, pkgs: &[Package], opts: &CreateOptions) -> Result<(Repomd, Vec<String>)> {
+pub fn publish(
+    dir: &Path,
+    pkgs: &[Package],
+    opts: &CreateOptions,
+) -> Result<(Repomd, Vec<String>)> {
     let now = now_secs();
     let tmp = dir.join(format!(".repodata.new-{}", std::process::id()));
     if tmp.exists() {

@@ -26,7 +26,9 @@ pub enum Error {
         message: String,
     },
     /// A file's checksum differs from the one its repomd.xml records.
-    #[error("{path}: {kind} checksum mismatch: repomd.xml records {expected}, the file has {actual}")]
+    #[error(
+        "{path}: {kind} checksum mismatch: repomd.xml records {expected}, the file has {actual}"
+    )]
     ChecksumMismatch {
         /// The file.
         path: PathBuf,

@@ -40,7 +40,11 @@ fn compare_libc(a: &str, b: &str) -> std::cmp::Ordering {
         let rest = &s[open + 1..];
         let close = rest.find(')')?;
         let inner = &rest[..close];
-        Some(inner.find(|c: char| c.is_ascii_digit()).map(|i| &inner[i..]))
+        Some(
+            inner
+                .find(|c: char| c.is_ascii_digit())
+                .map(|i| &inner[i..]),
+        )
     }
     if a == b {
         return Equal;

@@ -63,7 +63,11 @@ impl IndexEntry {
             location_base: p.location_base,
             size: p.size_package,
             provides: p.provides,
-            files: p.primary_files.into_iter().map(|f: FileEntry| f.path).collect(),
+            files: p
+                .primary_files
+                .into_iter()
+                .map(|f: FileEntry| f.path)
+                .collect(),
         })
     }
 }
@@ -150,17 +154,25 @@ impl RepoIndex {
         let (rest, release) = rest.rsplit_once('-')?;
         let (name, ev) = rest.rsplit_once('-')?;
         let want = Evr::parse(&format!("{ev}-{release}"));
-        self.by_name.get(name)?.iter().map(|&i| &self.entries[i]).find(|e| {
-            e.arch == arch
-                && e.evr.epoch.unwrap_or(0) == want.epoch.unwrap_or(0)
-                && e.evr.version == want.version
-                && e.evr.release() == want.release()
-        })
+        self.by_name
+            .get(name)?
+            .iter()
+            .map(|&i| &self.entries[i])
+            .find(|e| {
+                e.arch == arch
+                    && e.evr.epoch.unwrap_or(0) == want.epoch.unwrap_or(0)
+                    && e.evr.version == want.version
+                    && e.evr.release() == want.release()
+            })
     }
 
     /// Packages providing `name` (a capability or, for paths, a primary file)
     /// whose provide overlaps the optional relation, newest first.
-    pub fn what_provides(&self, name: &str, relation: Option<(DepFlags, &Evr)>) -> Vec<&IndexEntry> {
+    pub fn what_provides(
+        &self,
+        name: &str,
+        relation: Option<(DepFlags, &Evr)>,
+    ) -> Vec<&IndexEntry> {
         let Some(ix) = self.by_provide.get(name) else {
             return Vec::new();
         };
@@ -243,7 +255,15 @@ mod tests {
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].evr.version, "2.0~rc1");
         assert_eq!(idx.what_provides("a", None).len(), 3);
-        assert_eq!(idx.what_provides("a", Some((DepFlags::Ge, &Evr::parse("1.9")))).len(), 3);
-        assert_eq!(idx.what_provides("a", Some((DepFlags::Ge, &Evr::parse("0:1.10")))).len(), 2);
+        assert_eq!(
+            idx.what_provides("a", Some((DepFlags::Ge, &Evr::parse("1.9"))))
+                .len(),
+            3
+        );
+        assert_eq!(
+            idx.what_provides("a", Some((DepFlags::Ge, &Evr::parse("0:1.10"))))
+                .len(),
+            2
+        );
     }
 }

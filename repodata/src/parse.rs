@@ -2,9 +2,7 @@
 //! one package at a time, so memory stays bounded whatever the repository size.
 
 use crate::error::{Error, Result};
-use crate::model::{
-    Changelog, Checksum, ChecksumType, Dependency, FileEntry, FileType, Package,
-};
+use crate::model::{Changelog, Checksum, ChecksumType, Dependency, FileEntry, FileType, Package};
 use crate::vercmp::DepFlags;
 use crate::xmlread::{attr, num_attr, Step, XmlIn};
 use quick_xml::events::BytesStart;
@@ -152,9 +150,8 @@ impl<R: BufRead> PrimaryReader<R> {
                             p.size_archive = num_attr(&elem, "archive", &path)?.unwrap_or(0);
                         }
                         b"location" => {
-                            p.location_href = attr(&elem, "href", &path)?.ok_or_else(|| {
-                                self.x.err("<location> without href")
-                            })?;
+                            p.location_href = attr(&elem, "href", &path)?
+                                .ok_or_else(|| self.x.err("<location> without href"))?;
                             p.location_base = attr(&elem, "xml:base", &path)?;
                         }
                         b"header-range" => {
@@ -233,7 +230,9 @@ impl<R: BufRead> PrimaryReader<R> {
             return Err(self.x.err("<package> without <name>"));
         }
         if p.checksum.is_none() {
-            return Err(self.x.err(format!("package {} has no <checksum> (pkgid)", p.name)));
+            return Err(self
+                .x
+                .err(format!("package {} has no <checksum> (pkgid)", p.name)));
         }
         Ok(p)
     }
@@ -428,7 +427,9 @@ impl<R: BufRead> ExtraReader<R> {
                         }
                     }
                 }
-                Step::Eof => return Err(self.x.err("document ends before the root element closes")),
+                Step::Eof => {
+                    return Err(self.x.err("document ends before the root element closes"))
+                }
             }
         }
     }

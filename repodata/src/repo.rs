@@ -94,7 +94,11 @@ impl LocalRepo {
         let is_compressed = Compression::from_path(&path) != Compression::None;
         let mut decode_error = None;
         let inner_result = if want_open && is_compressed && !is_zck(&path) {
-            let kind = rec.open_checksum.as_ref().map(|c| c.kind).unwrap_or(sum.kind);
+            let kind = rec
+                .open_checksum
+                .as_ref()
+                .map(|c| c.kind)
+                .unwrap_or(sum.kind);
             let dec = decoder(&mut outer).map_err(io_err(&path))?;
             let mut inner = HashingReader::new(dec, kind);
             match std::io::copy(&mut inner, &mut std::io::sink()) {
@@ -164,10 +168,12 @@ impl LocalRepo {
     }
 
     fn record(&self, data_type: &str) -> Result<&RepomdRecord> {
-        self.repomd.record(data_type).ok_or_else(|| Error::MissingRecord {
-            repomd: self.repomd_path.clone(),
-            data_type: data_type.into(),
-        })
+        self.repomd
+            .record(data_type)
+            .ok_or_else(|| Error::MissingRecord {
+                repomd: self.repomd_path.clone(),
+                data_type: data_type.into(),
+            })
     }
 
     /// Verifies and opens a record's decompressed content.

@@ -54,10 +54,12 @@ fn checksum_from(
 ) -> Result<Option<ChecksumType>> {
     match attr(elem, "type", path)? {
         None => Ok(None),
-        Some(t) => ChecksumType::from_name(&t).map(Some).ok_or_else(|| Error::Invalid {
-            path: path.to_path_buf(),
-            message: format!("unknown checksum type {t:?}"),
-        }),
+        Some(t) => ChecksumType::from_name(&t)
+            .map(Some)
+            .ok_or_else(|| Error::Invalid {
+                path: path.to_path_buf(),
+                message: format!("unknown checksum type {t:?}"),
+            }),
     }
 }
 
@@ -135,9 +137,9 @@ impl Repomd {
                         }
                         b"checksum" | b"open-checksum" | b"header-checksum" => {
                             if let Some(r) = rec.as_mut() {
-                                let kind = ctype.take().ok_or_else(|| {
-                                    x.err("checksum without a type attribute")
-                                })?;
+                                let kind = ctype
+                                    .take()
+                                    .ok_or_else(|| x.err("checksum without a type attribute"))?;
                                 let c = Some(Checksum {
                                     kind,
                                     hex: text.to_ascii_lowercase(),
@@ -194,7 +196,9 @@ impl Repomd {
         if let Some(rev) = &self.revision {
             writeln!(w, "  <revision>{}</revision>", esc(rev))?;
         }
-        if !self.content_tags.is_empty() || !self.repo_tags.is_empty() || !self.distro_tags.is_empty()
+        if !self.content_tags.is_empty()
+            || !self.repo_tags.is_empty()
+            || !self.distro_tags.is_empty()
         {
             writeln!(w, "  <tags>")?;
             for t in &self.content_tags {
@@ -205,7 +209,9 @@ impl Repomd {
             }
             for (cpe, t) in &self.distro_tags {
                 match cpe {
-                    Some(c) => writeln!(w, r#"    <distro cpeid="{}">{}</distro>"#, esc(c), esc(t))?,
+                    Some(c) => {
+                        writeln!(w, r#"    <distro cpeid="{}">{}</distro>"#, esc(c), esc(t))?
+                    }
                     None => writeln!(w, "    <distro>{}</distro>", esc(t))?,
                 }
             }
@@ -214,7 +220,12 @@ impl Repomd {
         for r in &self.records {
             writeln!(w, r#"  <data type="{}">"#, esc(&r.data_type))?;
             if let Some(c) = &r.checksum {
-                writeln!(w, r#"    <checksum type="{}">{}</checksum>"#, c.kind.name(), c.hex)?;
+                writeln!(
+                    w,
+                    r#"    <checksum type="{}">{}</checksum>"#,
+                    c.kind.name(),
+                    c.hex
+                )?;
             }
             if let Some(c) = &r.open_checksum {
                 writeln!(

@@ -42,7 +42,8 @@ pub fn load_public_keys(path: &Path) -> Result<Vec<SignedPublicKey>> {
     };
     let keys: Vec<SignedPublicKey> = if is_armored(&data) {
         let trimmed = trim_armor(&data);
-        let (iter, _) = SignedPublicKey::from_armor_many(trimmed).map_err(|e| bad(e.to_string()))?;
+        let (iter, _) =
+            SignedPublicKey::from_armor_many(trimmed).map_err(|e| bad(e.to_string()))?;
         iter.collect::<std::result::Result<_, _>>()
             .map_err(|e| bad(e.to_string()))?
     } else {
@@ -73,8 +74,8 @@ fn load_signature(sig_path: &Path) -> Result<DetachedSignature> {
         message: format!("not an OpenPGP signature: {m}"),
     };
     if is_armored(&data) {
-        let (sig, _) =
-            DetachedSignature::from_armor_single(trim_armor(&data)).map_err(|e| bad(e.to_string()))?;
+        let (sig, _) = DetachedSignature::from_armor_single(trim_armor(&data))
+            .map_err(|e| bad(e.to_string()))?;
         Ok(sig)
     } else {
         DetachedSignature::from_bytes(&data[..]).map_err(|e| bad(e.to_string()))

@@ -420,7 +420,10 @@ mod tests {
     fn evr_order_and_parse() {
         assert!(Evr::parse("1:1.0-1") > Evr::parse("2.0-1"));
         assert!(Evr::parse("0:1.0-2") > Evr::parse("1.0-1"));
-        assert_eq!(Evr::parse("1.0-1").cmp(&Evr::parse("0:1.0-1")), Ordering::Equal);
+        assert_eq!(
+            Evr::parse("1.0-1").cmp(&Evr::parse("0:1.0-1")),
+            Ordering::Equal
+        );
         let e = Evr::parse("3:4.5-6.fc40");
         assert_eq!(e.epoch, Some(3));
         assert_eq!(e.version, "4.5");
@@ -432,13 +435,34 @@ mod tests {
     fn range_overlap_like_rpm() {
         let p = Evr::parse("1.0-2");
         let q = |s: &str| Evr::parse(s);
-        assert!(ranges_overlap(Some((DepFlags::Eq, &p)), Some((DepFlags::Ge, &q("1.0")))));
-        assert!(ranges_overlap(Some((DepFlags::Eq, &p)), Some((DepFlags::Eq, &q("1.0")))));
-        assert!(!ranges_overlap(Some((DepFlags::Eq, &p)), Some((DepFlags::Eq, &q("1.0-1")))));
-        assert!(!ranges_overlap(Some((DepFlags::Eq, &p)), Some((DepFlags::Gt, &q("1.0")))));
-        assert!(ranges_overlap(Some((DepFlags::Eq, &p)), Some((DepFlags::Lt, &q("1.1")))));
+        assert!(ranges_overlap(
+            Some((DepFlags::Eq, &p)),
+            Some((DepFlags::Ge, &q("1.0")))
+        ));
+        assert!(ranges_overlap(
+            Some((DepFlags::Eq, &p)),
+            Some((DepFlags::Eq, &q("1.0")))
+        ));
+        assert!(!ranges_overlap(
+            Some((DepFlags::Eq, &p)),
+            Some((DepFlags::Eq, &q("1.0-1")))
+        ));
+        assert!(!ranges_overlap(
+            Some((DepFlags::Eq, &p)),
+            Some((DepFlags::Gt, &q("1.0")))
+        ));
+        assert!(ranges_overlap(
+            Some((DepFlags::Eq, &p)),
+            Some((DepFlags::Lt, &q("1.1")))
+        ));
         assert!(ranges_overlap(None, Some((DepFlags::Lt, &q("1.1")))));
-        assert!(ranges_overlap(Some((DepFlags::Ge, &p)), Some((DepFlags::Le, &q("1.0-2")))));
-        assert!(!ranges_overlap(Some((DepFlags::Gt, &p)), Some((DepFlags::Le, &q("1.0-2")))));
+        assert!(ranges_overlap(
+            Some((DepFlags::Ge, &p)),
+            Some((DepFlags::Le, &q("1.0-2")))
+        ));
+        assert!(!ranges_overlap(
+            Some((DepFlags::Gt, &p)),
+            Some((DepFlags::Le, &q("1.0-2")))
+        ));
     }
 }

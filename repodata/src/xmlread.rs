@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 /// One step of the document, borrowed from the pump's buffer.
 pub(crate) enum Step {
     /// `<name ...>`; `empty` when self-closing (no End follows).
-    Start { elem: BytesStart<'static>, empty: bool },
+    Start {
+        elem: BytesStart<'static>,
+        empty: bool,
+    },
     /// `</name>` (also reported right after an empty element).
     End { local: Vec<u8> },
     /// End of document.

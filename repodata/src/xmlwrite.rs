@@ -8,9 +8,9 @@ use std::io::{self, Write};
 /// Escapes text for element content and attribute values; drops characters
 /// XML 1.0 cannot carry (C0 controls other than tab, newline, carriage return).
 pub fn esc(s: &str) -> Cow<'_, str> {
-    let needs = s
-        .bytes()
-        .any(|b| matches!(b, b'&' | b'<' | b'>' | b'"') || (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')));
+    let needs = s.bytes().any(|b| {
+        matches!(b, b'&' | b'<' | b'>' | b'"') || (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+    });
     if !needs {
         return Cow::Borrowed(s);
     }
@@ -116,7 +116,11 @@ pub fn write_primary_package<W: Write + ?Sized>(w: &mut W, p: &Package) -> io::R
     writeln!(w, "  <description>{}</description>", esc(&p.description))?;
     writeln!(w, "  <packager>{}</packager>", esc(&p.packager))?;
     writeln!(w, "  <url>{}</url>", esc(&p.url))?;
-    writeln!(w, "  <time file=\"{}\" build=\"{}\"/>", p.time_file, p.time_build)?;
+    writeln!(
+        w,
+        "  <time file=\"{}\" build=\"{}\"/>",
+        p.time_file, p.time_build
+    )?;
     writeln!(
         w,
         "  <size package=\"{}\" installed=\"{}\" archive=\"{}\"/>",
@@ -135,8 +139,16 @@ pub fn write_primary_package<W: Write + ?Sized>(w: &mut W, p: &Package) -> io::R
     writeln!(w, "    <rpm:license>{}</rpm:license>", esc(&p.license))?;
     writeln!(w, "    <rpm:vendor>{}</rpm:vendor>", esc(&p.vendor))?;
     writeln!(w, "    <rpm:group>{}</rpm:group>", esc(&p.group))?;
-    writeln!(w, "    <rpm:buildhost>{}</rpm:buildhost>", esc(&p.buildhost))?;
-    writeln!(w, "    <rpm:sourcerpm>{}</rpm:sourcerpm>", esc(&p.sourcerpm))?;
+    writeln!(
+        w,
+        "    <rpm:buildhost>{}</rpm:buildhost>",
+        esc(&p.buildhost)
+    )?;
+    writeln!(
+        w,
+        "    <rpm:sourcerpm>{}</rpm:sourcerpm>",
+        esc(&p.sourcerpm)
+    )?;
     writeln!(
         w,
         "    <rpm:header-range start=\"{}\" end=\"{}\"/>",

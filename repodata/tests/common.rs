@@ -14,12 +14,17 @@ pub fn require_tool(name: &str) {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    assert!(ok, "this test needs `{name}` (Debian package providing it) on PATH");
+    assert!(
+        ok,
+        "this test needs `{name}` (Debian package providing it) on PATH"
+    );
 }
 
 /// Runs a command and panics with its output when it fails.
 pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}\n{}",

@@ -11,7 +11,9 @@ use std::path::Path;
 use std::process::Command;
 
 fn by_location(pkgs: Vec<Package>) -> BTreeMap<String, Package> {
-    pkgs.into_iter().map(|p| (p.location_href.clone(), p)).collect()
+    pkgs.into_iter()
+        .map(|p| (p.location_href.clone(), p))
+        .collect()
 }
 
 /// Spec packages plus the real-world RPMs that createrepo_c accepts.
@@ -44,7 +46,11 @@ fn our_metadata_agrees_with_createrepo_c_field_by_field() {
             }
         }
     }
-    assert!(theirs.len() > 100, "createrepo_c indexed only {}", theirs.len());
+    assert!(
+        theirs.len() > 100,
+        "createrepo_c indexed only {}",
+        theirs.len()
+    );
     assert!(dropped < 20, "createrepo_c rejected {dropped} packages");
 
     let report = create_repo(&dir, &CreateOptions::default()).unwrap();
@@ -67,11 +73,41 @@ fn our_metadata_agrees_with_createrepo_c_field_by_field() {
             )*};
         }
         cmp!(
-            checksum, name, arch, epoch, version, release, summary, description, packager, url,
-            time_file, time_build, size_package, size_installed, size_archive, location_href,
-            location_base, license, vendor, group, buildhost, sourcerpm, header_start,
-            header_end, provides, requires, conflicts, obsoletes, suggests, enhances,
-            recommends, supplements, primary_files, files, changelogs
+            checksum,
+            name,
+            arch,
+            epoch,
+            version,
+            release,
+            summary,
+            description,
+            packager,
+            url,
+            time_file,
+            time_build,
+            size_package,
+            size_installed,
+            size_archive,
+            location_href,
+            location_base,
+            license,
+            vendor,
+            group,
+            buildhost,
+            sourcerpm,
+            header_start,
+            header_end,
+            provides,
+            requires,
+            conflicts,
+            obsoletes,
+            suggests,
+            enhances,
+            recommends,
+            supplements,
+            primary_files,
+            files,
+            changelogs
         );
     }
     // Known, explained differences (everything else must agree):
@@ -82,19 +118,35 @@ fn our_metadata_agrees_with_createrepo_c_field_by_field() {
     let known = |d: &String| {
         (d.contains("/v6/") && (d.contains(": size_archive:") || d.contains(": requires:")))
             || d.contains("rpm.org/RPMS/hlinktest-1.0-1.noarch-v3sig.rpm: size_archive:")
-            || ((d.contains("balicek-iso8859") || d.contains("non-utf8") || d.contains("non-utf-8"))
-                && [": summary:", ": description:", ": changelogs:", ": requires:", ": provides:"]
-                    .iter()
-                    .any(|f| d.contains(f)))
+            || ((d.contains("balicek-iso8859")
+                || d.contains("non-utf8")
+                || d.contains("non-utf-8"))
+                && [
+                    ": summary:",
+                    ": description:",
+                    ": changelogs:",
+                    ": requires:",
+                    ": provides:",
+                ]
+                .iter()
+                .any(|f| d.contains(f)))
     };
     let unexplained: Vec<&String> = diffs.iter().filter(|d| !known(d)).collect();
     assert!(
         unexplained.is_empty(),
         "{} differences:\n{}",
         unexplained.len(),
-        unexplained.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+        unexplained
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
-    assert!(diffs.len() < 45, "more known differences than expected: {}", diffs.len());
+    assert!(
+        diffs.len() < 45,
+        "more known differences than expected: {}",
+        diffs.len()
+    );
 }
 
 #[test]

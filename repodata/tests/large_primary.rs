@@ -84,7 +84,12 @@ fn seventy_thousand_packages_stream_in_bounded_memory() {
     {
         let f = std::fs::File::create(&path).unwrap();
         let mut enc = Encoder::new(f, Compression::Zstd).unwrap();
-        let mut g = Generator { next: 0, buf: Vec::new(), pos: 0, done: false };
+        let mut g = Generator {
+            next: 0,
+            buf: Vec::new(),
+            pos: 0,
+            done: false,
+        };
         total += std::io::copy(&mut g, &mut enc).unwrap();
         enc.finish().unwrap();
     }
@@ -92,7 +97,8 @@ fn seventy_thousand_packages_stream_in_bounded_memory() {
 
     let before = peak_rss_kib();
     let f = std::fs::File::open(&path).unwrap();
-    let reader = PrimaryReader::new(repodata::compress::decoder(f).unwrap(), Path::new(&path)).unwrap();
+    let reader =
+        PrimaryReader::new(repodata::compress::decoder(f).unwrap(), Path::new(&path)).unwrap();
     assert_eq!(reader.announced_count(), Some(PACKAGES as u64));
     let mut n = 0;
     for p in reader {
@@ -102,15 +108,22 @@ fn seventy_thousand_packages_stream_in_bounded_memory() {
     }
     assert_eq!(n, PACKAGES);
     let streamed = peak_rss_kib() - before;
-    assert!(streamed < 32 * 1024, "streaming {total} bytes grew the peak RSS by {streamed} KiB");
+    assert!(
+        streamed < 32 * 1024,
+        "streaming {total} bytes grew the peak RSS by {streamed} KiB"
+    );
 
     // The index keeps only what queries need.
     let f = std::fs::File::open(&path).unwrap();
-    let reader = PrimaryReader::new(repodata::compress::decoder(f).unwrap(), Path::new(&path)).unwrap();
+    let reader =
+        PrimaryReader::new(repodata::compress::decoder(f).unwrap(), Path::new(&path)).unwrap();
     let idx = RepoIndex::build(reader).unwrap();
     assert_eq!(idx.len(), PACKAGES);
     assert_eq!(idx.newest("pkg7").unwrap().evr.version, "2.0");
     assert_eq!(idx.what_provides("cap-69999", None).len(), 1);
     let indexed = peak_rss_kib() - before;
-    assert!(indexed < 256 * 1024, "the index of {PACKAGES} packages took {indexed} KiB");
+    assert!(
+        indexed < 256 * 1024,
+        "the index of {PACKAGES} packages took {indexed} KiB"
+    );
 }

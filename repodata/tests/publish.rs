@@ -42,14 +42,23 @@ fn update_gives_the_same_result_as_a_full_run_and_keeps_old_generations() {
     // A changed package is read again; a removed one disappears.
     let gamma = walk(&dir)
         .into_iter()
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("gamma"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("gamma")
+        })
         .unwrap();
     std::fs::remove_file(&gamma).unwrap();
     let upd2 = create_repo(&dir, &opts).unwrap();
     assert_eq!((upd2.packages, upd2.read, upd2.reused), (2, 0, 2));
     assert!(!upd2.kept_old_files.is_empty());
     for r in &first.records {
-        assert!(dir.join(&r.location_href).is_file(), "{} dropped too early", r.location_href);
+        assert!(
+            dir.join(&r.location_href).is_file(),
+            "{} dropped too early",
+            r.location_href
+        );
     }
     let full_again = {
         let other = tmp.path().join("copy");
@@ -67,12 +76,25 @@ fn update_gives_the_same_result_as_a_full_run_and_keeps_old_generations() {
 
     // Generations beyond the limit are dropped.
     for _ in 0..3 {
-        create_repo(&dir, &CreateOptions { compression: Compression::Gz, ..opts.clone() }).unwrap();
+        create_repo(
+            &dir,
+            &CreateOptions {
+                compression: Compression::Gz,
+                ..opts.clone()
+            },
+        )
+        .unwrap();
     }
     for r in &first.records {
-        assert!(!dir.join(&r.location_href).exists(), "{} kept too long", r.location_href);
+        assert!(
+            !dir.join(&r.location_href).exists(),
+            "{} kept too long",
+            r.location_href
+        );
     }
-    assert!(!dir.join(".repodata.new-".to_string() + &std::process::id().to_string()).exists());
+    assert!(!dir
+        .join(".repodata.new-".to_string() + &std::process::id().to_string())
+        .exists());
 }
 
 #[test]
@@ -86,7 +108,15 @@ fn signed_repomd_verifies_with_gpg_and_with_our_reader() {
         c.arg("--homedir").arg(&home).arg("--batch").args(args);
         run(&mut c)
     };
-    gpg(&["--passphrase", "", "--quick-gen-key", "Repo Test <repo@example.com>", "rsa2048", "sign", "never"]);
+    gpg(&[
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "Repo Test <repo@example.com>",
+        "rsa2048",
+        "sign",
+        "never",
+    ]);
     let secret = gpg(&["--armor", "--export-secret-keys"]);
     let public = gpg(&["--armor", "--export"]);
     std::fs::write(tmp.path().join("secret.asc"), secret).unwrap();
@@ -101,7 +131,11 @@ fn signed_repomd_verifies_with_gpg_and_with_our_reader() {
     let r = create_repo(&dir, &opts).unwrap();
     assert!(r.signed);
     let md = dir.join("repodata/repomd.xml");
-    gpg(&["--verify", md.with_extension("xml.asc").to_str().unwrap(), md.to_str().unwrap()]);
+    gpg(&[
+        "--verify",
+        md.with_extension("xml.asc").to_str().unwrap(),
+        md.to_str().unwrap(),
+    ]);
     LocalRepo::open_signed(&dir, &tmp.path().join("public.asc")).unwrap();
 
     // Tampering is detected.
@@ -118,7 +152,14 @@ fn damaged_repositories_give_errors_naming_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("repo");
     build_specs(&dir);
-    create_repo(&dir, &CreateOptions { compression: Compression::Gz, ..Default::default() }).unwrap();
+    create_repo(
+        &dir,
+        &CreateOptions {
+            compression: Compression::Gz,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let repo = LocalRepo::open(&dir).unwrap();
     let rec = |t: &str| dir.join(&repo.repomd().record(t).unwrap().location_href);
     let primary = rec("primary");
@@ -132,7 +173,9 @@ fn damaged_repositories_give_errors_naming_the_file() {
     std::fs::write(&other, &bytes).unwrap();
     let err = repo.other().err().unwrap();
     assert!(matches!(err, Error::ChecksumMismatch { .. }), "{err}");
-    assert!(err.to_string().contains(other.file_name().unwrap().to_str().unwrap()));
+    assert!(err
+        .to_string()
+        .contains(other.file_name().unwrap().to_str().unwrap()));
 
     // Missing file.
     std::fs::remove_file(&filelists).unwrap();

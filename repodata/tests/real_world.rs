@@ -24,7 +24,11 @@ fn reads_every_real_world_repository() {
     let mut read = 0;
     let mut packages = 0;
     for dir in repos(&fx) {
-        let name = dir.strip_prefix(&fx).unwrap().to_string_lossy().into_owned();
+        let name = dir
+            .strip_prefix(&fx)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let result = LocalRepo::open(&dir);
         if name == "libdnf/gpg-wrong-asc" {
             // repomd.xml is not XML on purpose.
@@ -43,7 +47,10 @@ fn reads_every_real_world_repository() {
             // Upstream's primary.xml.gz is one byte longer than repomd.xml says.
             let err = repo.verify_all().unwrap_err();
             assert!(
-                matches!(err, Error::SizeMismatch { .. } | Error::ChecksumMismatch { .. }),
+                matches!(
+                    err,
+                    Error::SizeMismatch { .. } | Error::ChecksumMismatch { .. }
+                ),
                 "{err}"
             );
             assert!(err.to_string().contains("primary.xml.gz"), "{err}");
@@ -93,7 +100,10 @@ fn good_signatures_verify() {
     for (repo, key) in [
         ("repodata/librepo/repo_yum_01", "keys/librepo/key.pub"),
         ("repodata/libdnf/gpg-asc", "keys/libdnf/signing_key.pub"),
-        ("repodata/dnf5/repos-repomd/repomd-repo1-gpg", "keys/dnf5/repo-gpg-key.pub"),
+        (
+            "repodata/dnf5/repos-repomd/repomd-repo1-gpg",
+            "keys/dnf5/repo-gpg-key.pub",
+        ),
         (
             "repodata/xlibre-opensuse/x86_64",
             "keys/xlibre-opensuse/outtathebox5319-rpm-signing-key.asc",
@@ -148,7 +158,11 @@ fn bad_signatures_are_rejected_naming_the_file() {
 #[test]
 fn hand_broken_files_give_errors_naming_the_file() {
     let dir = fixtures().join("repodata/createrepo_c/modified_repo_files");
-    for name in ["error_00-primary.xml", "error_00-filelists.xml", "error_00-other.xml"] {
+    for name in [
+        "error_00-primary.xml",
+        "error_00-filelists.xml",
+        "error_00-other.xml",
+    ] {
         let path = dir.join(name);
         let f = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
         let kind = if name.contains("filelists") {
@@ -168,7 +182,11 @@ fn hand_broken_files_give_errors_naming_the_file() {
         assert!(err.to_string().contains(name), "{err}");
     }
     // Files with unknown elements and escaped ampersands still read.
-    for name in ["unknown_element_00-primary.xml", "repo_01_ampersand-primary.xml", "long_primary.xml"] {
+    for name in [
+        "unknown_element_00-primary.xml",
+        "repo_01_ampersand-primary.xml",
+        "long_primary.xml",
+    ] {
         let path = dir.join(name);
         let f = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
         let n = repodata::PrimaryReader::new(f, &path)
@@ -187,8 +205,7 @@ fn decompresses_every_format_of_the_same_text() {
     for ext in ["gz", "bz2", "xz", "zst"] {
         let f = std::fs::File::open(dir.join(format!("00_plain.txt.{ext}"))).unwrap();
         let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut repodata::compress::decoder(f).unwrap(), &mut out)
-            .unwrap();
+        std::io::Read::read_to_end(&mut repodata::compress::decoder(f).unwrap(), &mut out).unwrap();
         assert_eq!(out, plain, "{ext}");
     }
 }
