@@ -1,4 +1,309 @@
 //! Helpers shared by the end-to-end scenarios in `tests/`: locating the `jigdo`
-//! binary, the real peer tools, and `../shared/fixtures`.
+//! binary, the real peer tools, and `../shared/fixtures`; building small RPMs with the
+//! real `rpmbuild`; composing and inspecting OSTree commits with the real `ostree`.
+//!
+//! Every helper fails (panics, in a test) with a message that says what is missing and
+//! how to get it; nothing is skipped silently.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::SystemTime;
+
+/// The workspace root (the directory holding the root `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// The `jigdo` binary to test: `$JIGDO_BIN` if set, else the newest of
+/// `{$CARGO_TARGET_DIR or <workspace>/target}/{release,debug}/jigdo`.
+///
+/// Panics with instructions when none is built: tests of this crate drive the real
+/// binary, which `cargo test -p mirror-tests` does not build by itself.
+pub fn jigdo_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("JIGDO_BIN") {
+        let p = PathBuf::from(p);
+        assert!(p.is_file(), "JIGDO_BIN={} is not a file", p.display());
+        return p;
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| {
+            if t.is_relative() {
+                workspace_root().join(t)
+            } else {
+                t
+            }
+        })
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let newest = ["release", "debug"]
+        .iter()
+        .map(|p| target.join(p).join("jigdo"))
+        .filter_map(|p| {
+            let m = std::fs::metadata(&p).ok()?.modified().ok()?;
+            Some((m, p))
+        })
+        .max_by_key(|(m, _): &(SystemTime, PathBuf)| *m);
+    match newest {
+        Some((_, p)) => p,
+        None => panic!(
+            "the jigdo binary is not built in {}/{{release,debug}}/jigdo; build it first with \
+             `cargo build --release --bin jigdo` (same CARGO_TARGET_DIR), or point JIGDO_BIN at it",
+            target.display()
+        ),
+    }
+}
+
+/// Panics with a clear message unless `tool` is on PATH.
+pub fn require_tool(tool: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "this test needs `{tool}` (Debian: see .ci/deps.sh); it is not on PATH"
+    );
+}
+
+/// Runs `cmd`, returning its output whatever the exit status.
+pub fn run_raw(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// Runs `cmd`, panics with its stderr unless it succeeds, and returns its stdout.
+pub fn run(cmd: &mut Command) -> String {
+    let out = run_raw(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A `jigdo` command.
+pub fn jigdo() -> Command {
+    Command::new(jigdo_bin())
+}
+
+/// An `ostree --repo=REPO` command.
+pub fn ostree(repo: &Path) -> Command {
+    let mut c = Command::new("ostree");
+    c.arg(format!("--repo={}", repo.display()));
+    c
+}
+
+/// One file of a test package.
+#[derive(Debug, Clone)]
+pub enum TestFile {
+    /// A regular file with its bytes and permission bits.
+    Regular {
+        /// Absolute path.
+        path: String,
+        /// Content.
+        content: Vec<u8>,
+        /// Permission bits (e.g. 0o755).
+        mode: u32,
+    },
+    /// A symlink.
+    Symlink {
+        /// Absolute path.
+        path: String,
+        /// Target.
+        target: String,
+    },
+    /// A hardlink to an earlier regular file of the same package.
+    Hardlink {
+        /// Absolute path.
+        path: String,
+        /// Path of the file it links to.
+        to: String,
+    },
+}
+
+/// A package to build with [`build_rpm`].
+#[derive(Debug, Clone)]
+pub struct TestPackage {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Release.
+    pub release: String,
+    /// `noarch` or empty for the build machine's arch.
+    pub arch: String,
+    /// Files.
+    pub files: Vec<TestFile>,
+    /// Extra preamble lines (`Provides: …`, `Requires: …`).
+    pub preamble: Vec<String>,
+}
+
+/// Deterministic pseudo-random bytes (so tests need no fixtures for content).
+pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Builds `pkg` with the real `rpmbuild` into `out_dir` and returns the RPM's path.
+pub fn build_rpm(out_dir: &Path, pkg: &TestPackage) -> PathBuf {
+    require_tool("rpmbuild");
+    let work = tempfile::tempdir().expect("tempdir");
+    let top = work.path();
+    let data = top.join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let mut install = String::new();
+    let mut files = String::new();
+    for (i, f) in pkg.files.iter().enumerate() {
+        let (path, line) = match f {
+            TestFile::Regular {
+                path,
+                content,
+                mode,
+            } => {
+                let src = data.join(format!("f{i}"));
+                std::fs::write(&src, content).expect("write");
+                install.push_str(&format!(
+                    "install -D -m {mode:o} {} %{{buildroot}}{path}\n",
+                    src.display()
+                ));
+                (path, format!("%attr({mode:o},root,root) {path}"))
+            }
+            TestFile::Symlink { path, target } => {
+                install.push_str(&format!(
+                    "mkdir -p $(dirname %{{buildroot}}{path}) && ln -s '{target}' %{{buildroot}}{path}\n"
+                ));
+                (path, path.clone())
+            }
+            TestFile::Hardlink { path, to } => {
+                install.push_str(&format!(
+                    "mkdir -p $(dirname %{{buildroot}}{path}) && ln %{{buildroot}}{to} %{{buildroot}}{path}\n"
+                ));
+                (path, path.clone())
+            }
+        };
+        let _ = path;
+        files.push_str(&line);
+        files.push('\n');
+    }
+    let arch_line = if pkg.arch.is_empty() {
+        String::new()
+    } else {
+        format!("BuildArch: {}\n", pkg.arch)
+    };
+    let spec = format!(
+        "Name: {name}\nVersion: {version}\nRelease: {release}\nSummary: test package {name}\n\
+         License: MIT\n{arch_line}{extra}\n%description\nTest package {name}.\n\n\
+         %install\n{install}\n%files\n{files}",
+        name = pkg.name,
+        version = pkg.version,
+        release = pkg.release,
+        extra = pkg
+            .preamble
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    let spec_path = top.join(format!("{}.spec", pkg.name));
+    std::fs::write(&spec_path, spec).expect("write spec");
+    std::fs::create_dir_all(out_dir).expect("mkdir out");
+    run(Command::new("rpmbuild")
+        .arg("-bb")
+        .arg("--quiet")
+        .arg("--define")
+        .arg(format!("_topdir {}", top.display()))
+        .arg("--define")
+        .arg(format!("_rpmdir {}", out_dir.display()))
+        .arg("--define")
+        .arg("_build_name_fmt %{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}.rpm")
+        .arg("--define")
+        .arg("__os_install_post %{nil}")
+        .arg("--define")
+        .arg("debug_package %{nil}")
+        .arg(&spec_path));
+    let arch = if pkg.arch.is_empty() {
+        run(Command::new("rpm").args(["--eval", "%{_arch}"]))
+            .trim()
+            .to_string()
+    } else {
+        pkg.arch.clone()
+    };
+    let rpm = out_dir.join(format!(
+        "{}-{}-{}.{arch}.rpm",
+        pkg.name, pkg.version, pkg.release
+    ));
+    assert!(rpm.is_file(), "rpmbuild did not produce {}", rpm.display());
+    rpm
+}
+
+/// Composes an OS-like tree from every RPM in `pkg_dir` and commits it to `repo` with
+/// `examples/compose-tree.sh`; returns the commit checksum.
+pub fn compose_tree(
+    pkg_dir: &Path,
+    repo: &Path,
+    ref_name: &str,
+    version: &str,
+    parent: Option<&str>,
+) -> String {
+    require_tool("ostree");
+    require_tool("rpm");
+    let script = workspace_root().join("examples/compose-tree.sh");
+    let mut cmd = Command::new("bash");
+    cmd.arg(&script)
+        .arg(pkg_dir)
+        .arg(repo)
+        .arg(ref_name)
+        .arg(version);
+    if let Some(p) = parent {
+        cmd.arg(p);
+    }
+    run(&mut cmd).trim().to_string()
+}
+
+/// `ostree ls -R -X` of `rev`: every path with its mode, uid, gid, xattrs and checksum
+/// (as a canonical listing to compare two commits' trees).
+pub fn ostree_listing(repo: &Path, rev: &str) -> String {
+    run(ostree(repo).args(["ls", "-R", "-X", "-C", rev]))
+}
+
+/// Asserts that `ostree fsck` finds `repo` clean.
+pub fn assert_fsck_clean(repo: &Path) {
+    let out = run_raw(ostree(repo).arg("fsck"));
+    assert!(
+        out.status.success(),
+        "ostree fsck of {} failed:\n{}{}",
+        repo.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The refs of `repo` with their commits, sorted (`ostree refs` + `rev-parse`); empty if
+/// the repository does not exist.
+pub fn refs_state(repo: &Path) -> Vec<(String, String)> {
+    if !repo.join("config").exists() {
+        return Vec::new();
+    }
+    let mut out: Vec<(String, String)> = run(ostree(repo).arg("refs"))
+        .lines()
+        .map(|r| {
+            let c = run(ostree(repo).args(["rev-parse", r])).trim().to_string();
+            (r.to_string(), c)
+        })
+        .collect();
+    out.sort();
+    out
+}
 
 pub mod fault_server;

@@ -1,0 +1,383 @@
+//! Updates and bad input for `jigdo unpack`, with packages built by the real `rpmbuild`,
+//! trees committed by the real `ostree` (examples/compose-tree.sh) and packed by
+//! `jigdo pack`:
+//! - v2 changes one package and adds another: unpacking v2 into the repository holding
+//!   v1 imports exactly those 2 packages, and both commits stay valid;
+//! - bad input (a pinned RPM missing, a pinned RPM replaced by other bytes, a truncated
+//!   or corrupted jigdo RPM, an unknown format version) fails with a clear one-line error
+//!   and changes nothing in the target repository (refs and `ostree fsck`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use mirror_tests::*;
+
+const REF: &str = "example/os";
+
+struct World {
+    dir: PathBuf,
+    v1_pkgs: PathBuf,
+    v2_pkgs: PathBuf,
+    compose: PathBuf,
+    v1_commit: String,
+    v2_commit: String,
+    v1_rpm: PathBuf,
+    v2_rpm: PathBuf,
+}
+
+fn regular(path: &str, content: Vec<u8>, mode: u32) -> TestFile {
+    TestFile::Regular {
+        path: path.into(),
+        content,
+        mode,
+    }
+}
+
+fn package(name: &str, version: &str, arch: &str, files: Vec<TestFile>) -> TestPackage {
+    TestPackage {
+        name: name.into(),
+        version: version.into(),
+        release: "1".into(),
+        arch: arch.into(),
+        files,
+        preamble: Vec::new(),
+    }
+}
+
+fn alpha(version: &str, lib_seed: u64) -> TestPackage {
+    package(
+        "jt-alpha",
+        version,
+        "",
+        vec![
+            regular("/usr/bin/jt-alpha", pseudo_random(1, 40_000), 0o755),
+            TestFile::Hardlink {
+                path: "/usr/bin/jt-alpha-link".into(),
+                to: "/usr/bin/jt-alpha".into(),
+            },
+            regular(
+                "/usr/lib64/libjtalpha.so.1",
+                pseudo_random(lib_seed, 100_000),
+                0o755,
+            ),
+            TestFile::Symlink {
+                path: "/usr/lib64/libjtalpha.so".into(),
+                target: "libjtalpha.so.1".into(),
+            },
+            regular("/etc/jt-alpha.conf", b"alpha = yes\n".to_vec(), 0o644),
+        ],
+    )
+}
+
+fn world() -> &'static World {
+    static W: OnceLock<World> = OnceLock::new();
+    W.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("roundtrip_update");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let v1_pkgs = dir.join("v1");
+        let v2_pkgs = dir.join("v2");
+        let beta = package(
+            "jt-beta",
+            "2.1",
+            "noarch",
+            vec![
+                regular(
+                    "/usr/share/jt-beta/data.txt",
+                    b"beta data\n".repeat(500),
+                    0o644,
+                ),
+                regular(
+                    "/usr/share/jt-beta/big.bin",
+                    pseudo_random(3, 1_500_000),
+                    0o644,
+                ),
+                regular("/usr/share/jt-beta/empty", Vec::new(), 0o644),
+                regular("/usr/libexec/jt-beta/helper", pseudo_random(4, 5000), 0o700),
+            ],
+        );
+        let gamma = package(
+            "jt-gamma",
+            "0.5",
+            "noarch",
+            vec![regular(
+                "/usr/share/jt-gamma/readme",
+                b"gamma\n".to_vec(),
+                0o644,
+            )],
+        );
+        let delta = package(
+            "jt-delta",
+            "1.0",
+            "noarch",
+            vec![regular(
+                "/usr/share/jt-delta/file",
+                pseudo_random(6, 70_000),
+                0o644,
+            )],
+        );
+        build_rpm(&v1_pkgs, &alpha("1.0", 2));
+        for p in [&beta, &gamma] {
+            let rpm = build_rpm(&v1_pkgs, p);
+            std::fs::create_dir_all(&v2_pkgs).expect("mkdir");
+            // v2 pins the very same files of the unchanged packages.
+            std::fs::copy(&rpm, v2_pkgs.join(rpm.file_name().expect("name"))).expect("copy");
+        }
+        build_rpm(&v2_pkgs, &alpha("1.1", 5));
+        build_rpm(&v2_pkgs, &delta);
+
+        let compose = dir.join("compose");
+        let v1_commit = compose_tree(&v1_pkgs, &compose, REF, "1.0", None);
+        let v1_rpm = pack(&compose, &v1_commit, &v1_pkgs, &dir.join("jigdo-v1"));
+        let v2_commit = compose_tree(&v2_pkgs, &compose, REF, "2.0", Some(REF));
+        let v2_rpm = pack(&compose, &v2_commit, &v2_pkgs, &dir.join("jigdo-v2"));
+        World {
+            dir,
+            v1_pkgs,
+            v2_pkgs,
+            compose,
+            v1_commit,
+            v2_commit,
+            v1_rpm,
+            v2_rpm,
+        }
+    })
+}
+
+fn pack(repo: &Path, rev: &str, pkgs: &Path, out: &Path) -> PathBuf {
+    let printed = run(jigdo()
+        .args(["pack", "--repo"])
+        .arg(repo)
+        .args(["--rev", rev, "--from"])
+        .arg(pkgs)
+        .arg("--output")
+        .arg(out)
+        .args(["--name", "example-os"]));
+    PathBuf::from(printed.trim())
+}
+
+fn unpack(jigdo_rpm: &Path, from: &Path, repo: &Path, json: bool) -> Output {
+    let mut cmd = jigdo();
+    cmd.arg("unpack")
+        .arg(jigdo_rpm)
+        .arg("--from")
+        .arg(from)
+        .arg("--repo")
+        .arg(repo)
+        .args(["--ref", REF]);
+    if json {
+        cmd.arg("--json");
+    }
+    run_raw(&mut cmd)
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "jigdo unpack failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A fresh repository holding v1 (unpacked from its jigdo RPM).
+fn repo_with_v1(name: &str) -> PathBuf {
+    let w = world();
+    let repo = w.dir.join(name);
+    let _ = std::fs::remove_dir_all(&repo);
+    let out = ok(unpack(&w.v1_rpm, &w.v1_pkgs, &repo, false));
+    assert_eq!(out.trim(), w.v1_commit);
+    repo
+}
+
+#[test]
+fn update_imports_exactly_the_changed_packages() {
+    let w = world();
+    let repo = repo_with_v1("client-update");
+    let json = ok(unpack(&w.v2_rpm, &w.v2_pkgs, &repo, true));
+    assert!(
+        json.contains(&format!("\"commit\": \"{}\"", w.v2_commit)),
+        "{json}"
+    );
+    assert!(json.contains("\"packages_total\": 4"), "{json}");
+    assert!(json.contains("\"packages_imported\": 2"), "{json}");
+    let arch = run(Command::new("rpm").args(["--eval", "%{_arch}"]));
+    assert!(
+        json.contains(&format!("\"jt-alpha-1.1-1.{}\"", arch.trim())),
+        "{json}"
+    );
+    assert!(json.contains("\"jt-delta-1.0-1.noarch\""), "{json}");
+    // Both commits are complete and valid; the tree equals the original's.
+    assert_eq!(
+        run(ostree(&repo).args(["rev-parse", REF])).trim(),
+        w.v2_commit
+    );
+    assert_fsck_clean(&repo);
+    for c in [&w.v1_commit, &w.v2_commit] {
+        assert_eq!(ostree_listing(&repo, c), ostree_listing(&w.compose, c));
+    }
+    // The human output says how many packages it imported, of how many.
+    let again = w.dir.join("client-update-human");
+    let _ = std::fs::remove_dir_all(&again);
+    ok(unpack(&w.v1_rpm, &w.v1_pkgs, &again, false));
+    let out = unpack(&w.v2_rpm, &w.v2_pkgs, &again, false);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(ok(out).trim(), w.v2_commit);
+    assert!(stderr.contains("2/4 packages to import"), "{stderr}");
+}
+
+/// Runs a failing unpack of v2 into a repository holding v1 and checks the error and
+/// that the repository did not change.
+fn fails_without_change(name: &str, jigdo_rpm: &Path, from: &Path, expect: &[&str]) {
+    let w = world();
+    let repo = repo_with_v1(name);
+    let refs_before = refs_state(&repo);
+    let out = unpack(jigdo_rpm, from, &repo, false);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "unpack should fail: {stderr}");
+    assert!(out.stdout.is_empty(), "nothing on stdout on failure");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: "), "{stderr}");
+    for e in expect {
+        assert!(last.contains(e), "error should mention {e:?}: {last}");
+    }
+    assert_eq!(refs_state(&repo), refs_before, "refs changed");
+    assert_fsck_clean(&repo);
+    assert_eq!(
+        ostree_listing(&repo, REF),
+        ostree_listing(&w.compose, &w.v1_commit)
+    );
+    assert!(
+        !repo
+            .join(format!(
+                "objects/{}/{}.commit",
+                &w.v2_commit[..2],
+                &w.v2_commit[2..]
+            ))
+            .exists()
+            || repo
+                .join(format!("state/{}.commitpartial", w.v2_commit))
+                .exists(),
+        "the v2 commit must not look complete"
+    );
+}
+
+#[test]
+fn missing_pinned_package_is_named() {
+    let w = world();
+    let from = w.dir.join("v2-without-delta");
+    let _ = std::fs::remove_dir_all(&from);
+    std::fs::create_dir_all(&from).expect("mkdir");
+    for e in std::fs::read_dir(&w.v2_pkgs).expect("readdir") {
+        let p = e.expect("entry").path();
+        let name = p.file_name().expect("name").to_string_lossy().into_owned();
+        if !name.starts_with("jt-delta") {
+            std::fs::copy(&p, from.join(name)).expect("copy");
+        }
+    }
+    fails_without_change(
+        "client-missing",
+        &w.v2_rpm,
+        &from,
+        &["jt-delta-1.0-1.noarch", "not in any source"],
+    );
+    // Into a repository that does not exist yet: it is not even created.
+    let fresh = w.dir.join("client-missing-fresh");
+    let _ = std::fs::remove_dir_all(&fresh);
+    let out = unpack(&w.v2_rpm, &from, &fresh, false);
+    assert!(!out.status.success());
+    assert!(
+        !fresh.exists(),
+        "a failed unpack must not create the repository"
+    );
+}
+
+#[test]
+fn replaced_pinned_package_is_rejected_by_its_pin() {
+    let w = world();
+    let from = w.dir.join("v2-replaced");
+    let _ = std::fs::remove_dir_all(&from);
+    std::fs::create_dir_all(&from).expect("mkdir");
+    for e in std::fs::read_dir(&w.v2_pkgs).expect("readdir") {
+        let p = e.expect("entry").path();
+        std::fs::copy(&p, from.join(p.file_name().expect("name"))).expect("copy");
+    }
+    // Same name, other bytes: rebuild jt-delta with different content.
+    let evil = package(
+        "jt-delta",
+        "1.0",
+        "noarch",
+        vec![regular(
+            "/usr/share/jt-delta/file",
+            pseudo_random(66, 70_000),
+            0o644,
+        )],
+    );
+    let scratch = w.dir.join("evil");
+    let built = build_rpm(&scratch, &evil);
+    std::fs::copy(&built, from.join("jt-delta-1.0-1.noarch.rpm")).expect("copy");
+    fails_without_change(
+        "client-replaced",
+        &w.v2_rpm,
+        &from,
+        &["jt-delta-1.0-1.noarch", "the pin says"],
+    );
+}
+
+#[test]
+fn truncated_jigdo_rpm_is_rejected() {
+    let w = world();
+    let bytes = std::fs::read(&w.v2_rpm).expect("read");
+    for (i, len) in [200usize, bytes.len() / 2, bytes.len() - 10]
+        .into_iter()
+        .enumerate()
+    {
+        let bad = w.dir.join(format!("truncated-{i}.rpm"));
+        std::fs::write(&bad, &bytes[..len]).expect("write");
+        fails_without_change(&format!("client-truncated-{i}"), &bad, &w.v2_pkgs, &[]);
+    }
+}
+
+#[test]
+fn corrupted_jigdo_rpm_is_rejected() {
+    let w = world();
+    let mut bytes = std::fs::read(&w.v2_rpm).expect("read");
+    let at = bytes.len() * 4 / 5;
+    bytes[at] ^= 0x55;
+    let bad = w.dir.join("corrupted.rpm");
+    std::fs::write(&bad, &bytes).expect("write");
+    fails_without_change("client-corrupted", &bad, &w.v2_pkgs, &["corrupted.rpm"]);
+    // `jigdo info` reads only the start and may still work, but never panics.
+    let out = run_raw(jigdo().arg("info").arg(&bad));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
+
+#[test]
+fn unknown_format_version_is_rejected_naming_both_versions() {
+    let w = world();
+    let mut future = package(
+        "example-os",
+        "3.0",
+        "noarch",
+        vec![regular(
+            "/usr/share/ostree-jigdo/future/0-commit",
+            b"x".to_vec(),
+            0o644,
+        )],
+    );
+    future.preamble = vec![
+        "Provides: ostree-jigdo(v2)".into(),
+        format!("Provides: ostree-jigdo-commit({})", "ab".repeat(32)),
+    ];
+    let rpm = build_rpm(&w.dir.join("future"), &future);
+    fails_without_change(
+        "client-future",
+        &rpm,
+        &w.v2_pkgs,
+        &["ostree-jigdo(v2)", "v1"],
+    );
+    let out = run_raw(jigdo().arg("info").arg(&rpm));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ostree-jigdo(v2)"));
+}
