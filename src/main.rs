@@ -27,6 +27,10 @@ enum Command {
     Fsck(commands::fsck::FsckArgs),
     /// Encode one OSTree commit as a jigdo RPM.
     Pack(commands::pack::PackArgs),
+    /// Find a jigdo RPM in rpm-md sources, download what is needed, rebuild the commit.
+    Install(commands::install::InstallArgs),
+    /// Copy jigdo RPMs and exactly the RPMs they pin into a directory and publish it.
+    Mirror(commands::mirror::MirrorArgs),
 }
 
 fn main() {
@@ -43,6 +47,8 @@ fn main() {
         Command::Unpack(args) => commands::unpack::run(args),
         Command::Fsck(args) => commands::fsck::run(args),
         Command::Pack(args) => commands::pack::run(args),
+        Command::Install(args) => commands::install::run(args),
+        Command::Mirror(args) => commands::mirror::run(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -2,6 +2,8 @@
 //! `run(args) -> anyhow::Result<i32>` returning the process exit code.
 
 pub mod fsck;
+pub mod install;
+pub mod mirror;
 pub mod info;
 pub mod pack;
 pub mod unpack;

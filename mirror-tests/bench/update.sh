@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Updating v1 -> v2 from a loopback mirror (nginx), one run, three ways:
+#   1. jigdo install (v1 then v2 from an rpm-md repository served by nginx);
+#   2. ostree pull of v2 over v1 from an archive repository served by the same nginx;
+#   3. dnf download of the RPMs that v2 changed (the ones jigdo had to fetch).
+# Prints wall time and bytes downloaded (bytes counted from nginx's access log).
+# Uses the test packages (built here with rpmbuild) unless /var/tmp/jigdo-corpus exists.
+# Usage: mirror-tests/bench/update.sh [JIGDO_BIN]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+jigdo=${1:-${JIGDO_BIN:-${CARGO_TARGET_DIR:-$here/target}/release/jigdo}}
+[ -x "$jigdo" ] || jigdo=${CARGO_TARGET_DIR:-$here/target}/debug/jigdo
+[ -x "$jigdo" ] || { echo "build jigdo first" >&2; exit 1; }
+for t in nginx ostree rpmbuild dnf; do command -v $t >/dev/null || { echo "needs $t" >&2; exit 1; }; done
+w=$(mktemp -d /var/tmp/jigdo-bench-update.XXXXXX)
+trap 'kill $(cat $w/ng/nginx.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$w"' EXIT
+
+if [ -f /var/tmp/jigdo-corpus/corpus.env ]; then
+    echo "corpus: /var/tmp/jigdo-corpus (see mirror-tests/corpus/README.md)"
+    # shellcheck disable=SC1091
+    . /var/tmp/jigdo-corpus/corpus.env
+fi
+if [ -n "${CORPUS_V1_PKGS:-}" ] && [ -n "${CORPUS_V2_PKGS:-}" ]; then
+    v1=$CORPUS_V1_PKGS; v2=$CORPUS_V2_PKGS
+else
+    echo "packages: the test packages (specs/build-test-packages.sh), v2 = v1 with jt-xz rebuilt"
+    bash "$here/specs/build-test-packages.sh" "$w/v1" >/dev/null
+    mkdir -p "$w/v2"; cp "$w"/v1/*.rpm "$w/v2/"
+    # v2: one package changed (a new release of jt-xz with other content).
+    sed -e 's/^Release:.*/Release: 99/' "$here/specs/jt-xz.spec" > "$w/jt-xz-v2.spec"
+    rpmbuild -bb --quiet --define "_topdir $w/rb" --define "_rpmdir $w/rbout" "$w/jt-xz-v2.spec" >/dev/null 2>&1 || true
+    new=$(find "$w/rbout" -name 'jt-xz-*.rpm' 2>/dev/null | head -n1)
+    if [ -n "$new" ]; then rm -f "$w"/v2/jt-xz-*.rpm; cp "$new" "$w/v2/"; fi
+    v1=$w/v1; v2=$w/v2
+fi
+bash "$here/examples/compose-tree.sh" "$v1" "$w/compose" bench/os 1.0 >/dev/null
+bash "$here/examples/compose-tree.sh" "$v2" "$w/compose" bench/os 2.0 bench/os >/dev/null
+c2=$(ostree --repo="$w/compose" rev-parse bench/os)
+c1=$(ostree --repo="$w/compose" rev-parse bench/os^)
+mkdir -p "$w/www/rpm/Packages"
+"$jigdo" pack --repo "$w/compose" --rev "$c1" --from "$v1" --output "$w/www/rpm" --name bench-os >/dev/null
+"$jigdo" pack --repo "$w/compose" --rev "$c2" --from "$v2" --output "$w/www/rpm" --name bench-os >/dev/null
+cp -n "$v1"/*.rpm "$v2"/*.rpm "$w/www/rpm/Packages/" 2>/dev/null || true
+"$jigdo" repo create "$w/www/rpm" >/dev/null
+ostree --repo="$w/www/archive" init --mode=archive
+ostree --repo="$w/www/archive" pull-local "$w/compose" "$c1" >/dev/null
+ostree --repo="$w/www/archive" pull-local "$w/compose" "$c2" >/dev/null
+ostree --repo="$w/www/archive" refs --create=bench/os "$c2" 2>/dev/null || true
+
+port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+mkdir -p "$w/ng/tmp"
+cat > "$w/ng/nginx.conf" <<CONF
+user root; worker_processes 1; error_log $w/ng/error.log; pid $w/ng/nginx.pid;
+events { worker_connections 64; }
+http { log_format b '\$request_uri \$body_bytes_sent'; access_log $w/ng/access.log b;
+  client_body_temp_path $w/ng/tmp; proxy_temp_path $w/ng/tmp; fastcgi_temp_path $w/ng/tmp;
+  uwsgi_temp_path $w/ng/tmp; scgi_temp_path $w/ng/tmp;
+  server { listen 127.0.0.1:$port; root $w/www; } }
+CONF
+nginx -c "$w/ng/nginx.conf" -p "$w/ng"
+sleep 0.5
+url=http://127.0.0.1:$port
+bytes() { awk '{s+=$2} END {print s+0}' "$w/ng/access.log"; }
+reset() { : > "$w/ng/access.log"; }
+now() { date +%s.%N; }
+
+# 1. jigdo install v1, then (measured) v2.
+"$jigdo" install bench-os-1.0 --from "$url/rpm/" --repo "$w/client" --ref bench/os >/dev/null
+reset; t0=$(now)
+"$jigdo" install bench-os --from "$url/rpm/" --repo "$w/client" --ref bench/os --json > "$w/jigdo.json"
+t1=$(now); jb=$(bytes)
+[ "$(ostree --repo="$w/client" rev-parse bench/os)" = "$c2" ] || { echo "jigdo gave the wrong commit" >&2; exit 1; }
+changed=$(grep -o '"jt-[^"]*\|"[a-z0-9][^"]*\.rpm' "$w/jigdo.json" | head -0; true)
+dl=$(awk '$1 ~ /\/Packages\// {print $1}' "$w/ng/access.log" | sed 's|.*/||')
+
+# 2. ostree pull of v2 over v1 from the archive repository.
+ostree --repo="$w/pull" init --mode=bare-user
+ostree --repo="$w/pull" remote add --no-gpg-verify bench "$url/archive"
+ostree --repo="$w/pull" pull-local "$w/www/archive" "$c1" >/dev/null
+reset; t2=$(now)
+ostree --repo="$w/pull" pull bench "$c2" >/dev/null
+t3=$(now); ob=$(bytes)
+
+# 3. dnf download of the same changed RPMs.
+mkdir -p "$w/dnf"; printf '[main]\ngpgcheck=0\nreposdir=/dev/null\n' > "$w/dnf/dnf.conf"
+names=$(for f in $dl; do rpm -qp --nosignature --nodigest --qf '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\n' "$w/www/rpm/Packages/$f"; done)
+reset; t4=$(now)
+if [ -n "$names" ]; then
+  dnf -q --config="$w/dnf/dnf.conf" --setopt=reposdir=/dev/null --setopt=cachedir="$w/dnf/cache" \
+    --installroot="$w/dnf/root" --releasever=1 --repofrompath=m,"$url/rpm/" --repo=m \
+    download --destdir "$w/dnf/out" $names >/dev/null
+fi
+t5=$(now); db=$(bytes)
+
+printf '%-40s %10s %14s\n' "v1 -> v2 update over loopback" "wall s" "bytes"
+printf '%-40s %10.2f %14d\n' "jigdo install (rpm-md, nginx)" "$(echo "$t1 - $t0" | bc)" "$jb"
+printf '%-40s %10.2f %14d\n' "ostree pull (archive, nginx)" "$(echo "$t3 - $t2" | bc)" "$ob"
+printf '%-40s %10.2f %14d\n' "dnf download (same RPMs, nginx)" "$(echo "$t5 - $t4" | bc)" "$db"
+echo "changed RPMs: $(echo $dl | wc -w)"

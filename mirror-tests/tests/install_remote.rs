@@ -1,0 +1,539 @@
+//! `jigdo install` and `jigdo mirror` against loopback mirrors: real nginx serving a
+//! repository published by `jigdo repo create`, and the fault-injecting server of
+//! `mirror_tests::fault_server`. Packages are built by the real `rpmbuild`, trees
+//! committed by the real `ostree` (examples/compose-tree.sh), commits packed by
+//! `jigdo pack`; the real `ostree` (fsck, refs, admin status), `createrepo_c` and `dnf`
+//! are the oracles.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use mirror_tests::fault_server::{Fault, FaultServer, PathMatch};
+use mirror_tests::*;
+
+const REF: &str = "example/os";
+
+struct World {
+    dir: PathBuf,
+    /// The published repository: jigdo RPMs of v1 and v2 and every pinned RPM.
+    published: PathBuf,
+    v1_commit: String,
+    v2_commit: String,
+    /// Relative paths of v1's pinned packages in `published`.
+    v1_pkg_paths: Vec<String>,
+}
+
+fn regular(path: &str, content: Vec<u8>, mode: u32) -> TestFile {
+    TestFile::Regular {
+        path: path.into(),
+        content,
+        mode,
+    }
+}
+
+fn package(name: &str, version: &str, arch: &str, files: Vec<TestFile>) -> TestPackage {
+    TestPackage {
+        name: name.into(),
+        version: version.into(),
+        release: "1".into(),
+        arch: arch.into(),
+        files,
+        preamble: Vec::new(),
+    }
+}
+
+fn alpha(version: &str, seed: u64) -> TestPackage {
+    package(
+        "jt-alpha",
+        version,
+        "noarch",
+        vec![
+            regular("/usr/bin/jt-alpha", pseudo_random(seed, 40_000), 0o755),
+            regular("/etc/jt-alpha.conf", b"alpha = yes\n".to_vec(), 0o644),
+        ],
+    )
+}
+
+fn world() -> &'static World {
+    static W: OnceLock<World> = OnceLock::new();
+    W.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("install_remote");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let v1 = dir.join("v1");
+        let v2 = dir.join("v2");
+        std::fs::create_dir_all(&v2).expect("mkdir");
+        let beta = package(
+            "jt-beta",
+            "2.1",
+            "noarch",
+            vec![regular(
+                "/usr/share/jt-beta/big.bin",
+                pseudo_random(3, 600_000),
+                0o644,
+            )],
+        );
+        let gamma = package(
+            "jt-gamma",
+            "0.5",
+            "noarch",
+            vec![regular("/usr/share/jt-gamma/readme", b"gamma\n".to_vec(), 0o644)],
+        );
+        let delta = package(
+            "jt-delta",
+            "1.0",
+            "noarch",
+            vec![regular(
+                "/usr/share/jt-delta/file",
+                pseudo_random(6, 70_000),
+                0o644,
+            )],
+        );
+        build_rpm(&v1, &alpha("1.0", 2));
+        for p in [&beta, &gamma] {
+            let rpm = build_rpm(&v1, p);
+            std::fs::copy(&rpm, v2.join(rpm.file_name().expect("name"))).expect("copy");
+        }
+        build_rpm(&v2, &alpha("1.1", 5));
+        build_rpm(&v2, &delta);
+
+        let compose = dir.join("compose");
+        let v1_commit = compose_tree(&v1, &compose, REF, "1.0", None);
+        let published = dir.join("published");
+        let pkgs = published.join("Packages");
+        std::fs::create_dir_all(&pkgs).expect("mkdir");
+        pack(&compose, &v1_commit, &v1, &published);
+        let v2_commit = compose_tree(&v2, &compose, REF, "2.0", Some(REF));
+        pack(&compose, &v2_commit, &v2, &published);
+        let mut v1_pkg_paths = Vec::new();
+        for d in [&v1, &v2] {
+            for e in std::fs::read_dir(d).expect("readdir") {
+                let p = e.expect("entry").path();
+                let name = p.file_name().expect("name").to_string_lossy().into_owned();
+                if d == &v1 {
+                    v1_pkg_paths.push(format!("Packages/{name}"));
+                }
+                std::fs::copy(&p, pkgs.join(&name)).expect("copy");
+            }
+        }
+        run(jigdo().args(["repo", "create"]).arg(&published));
+        World {
+            dir,
+            published,
+            v1_commit,
+            v2_commit,
+            v1_pkg_paths,
+        }
+    })
+}
+
+fn pack(repo: &Path, rev: &str, pkgs: &Path, out: &Path) -> PathBuf {
+    let printed = run(jigdo()
+        .args(["pack", "--repo"])
+        .arg(repo)
+        .args(["--rev", rev, "--from"])
+        .arg(pkgs)
+        .arg("--output")
+        .arg(out)
+        .args(["--name", "example-os"]));
+    PathBuf::from(printed.trim())
+}
+
+fn fresh(name: &str) -> PathBuf {
+    let p = world().dir.join(name);
+    let _ = std::fs::remove_dir_all(&p);
+    p
+}
+
+fn install(spec: &str, from: &[String], repo: &Path, extra: &[&str]) -> Output {
+    let mut cmd = jigdo();
+    cmd.arg("install").arg(spec);
+    for f in from {
+        cmd.arg("--from").arg(f);
+    }
+    cmd.arg("--repo").arg(repo).args(["--ref", REF]).args(extra);
+    run_raw(&mut cmd)
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "jigdo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json_u64(json: &str, key: &str) -> u64 {
+    // The report is pretty-printed JSON: one `"key": value` per line.
+    let pat = format!("\"{key}\": ");
+    json.lines()
+        .find_map(|l| l.trim().strip_prefix(&pat))
+        .and_then(|v| v.trim_end_matches(',').parse().ok())
+        .unwrap_or_else(|| panic!("{key} missing in {json}"))
+}
+
+/// Real nginx serving `root` on a random loopback port.
+struct Nginx {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Nginx {
+    fn start(root: &Path, tmp: &Path) -> Nginx {
+        require_tool("nginx");
+        std::fs::create_dir_all(tmp.join("tmp")).expect("mkdir");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let log = tmp.join("access.log");
+        let t = tmp.display();
+        let conf = format!(
+            "user root;\nworker_processes 1;\nerror_log {t}/error.log;\npid {t}/nginx.pid;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n access_log {log};\n client_body_temp_path {t}/tmp;\n proxy_temp_path {t}/tmp;\n\
+             fastcgi_temp_path {t}/tmp;\n uwsgi_temp_path {t}/tmp;\n scgi_temp_path {t}/tmp;\n\
+             types {{ application/x-rpm rpm; }}\n\
+             server {{ listen 127.0.0.1:{port}; root {root}; location / {{ autoindex on; }} }}\n}}\n",
+            log = log.display(),
+            root = root.display()
+        );
+        let cpath = tmp.join("nginx.conf");
+        std::fs::write(&cpath, conf).expect("write conf");
+        let child = Command::new("nginx")
+            .arg("-c")
+            .arg(&cpath)
+            .arg("-p")
+            .arg(tmp)
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "nginx did not start; see {}/error.log",
+                t
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Nginx { child, port, log }
+    }
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+    /// Requested paths so far (from the access log).
+    fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split('"').nth(1))
+            .filter_map(|r| r.split_whitespace().nth(1).map(str::to_string))
+            .collect()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rpm_requests(n: &Nginx) -> Vec<String> {
+    let mut v: Vec<String> = n
+        .requests()
+        .into_iter()
+        .filter(|p| p.ends_with(".rpm"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn nginx_install_v1_then_v2_downloads_only_changes_then_deploys() {
+    let w = world();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&w.published, tmp.path());
+    let repo = fresh("nginx-client");
+    let from = vec![nginx.url()];
+
+    let out = ok(&install("example-os-1.0", &from, &repo, &["--json"]));
+    assert!(out.contains(&format!("\"commit\": \"{}\"", w.v1_commit)), "{out}");
+    let first = rpm_requests(&nginx);
+    // The v1 jigdo RPM and v1's three packages.
+    assert_eq!(first.len(), 4, "{first:?}");
+    assert_eq!(json_u64(&out, "packages_downloaded"), 3, "{out}");
+
+    let out = ok(&install("example-os", &from, &repo, &["--json"]));
+    assert!(out.contains(&w.v2_commit), "{out}");
+    let all = rpm_requests(&nginx);
+    let second: Vec<&String> = all.iter().filter(|p| !first.contains(p)).collect();
+    // Only the v2 jigdo RPM and the two changed packages (alpha 1.1, delta).
+    assert_eq!(second.len(), 3, "{second:?}");
+    assert!(second.iter().any(|p| p.contains("jt-alpha-1.1")), "{second:?}");
+    assert!(second.iter().any(|p| p.contains("jt-delta-1.0")), "{second:?}");
+    assert_eq!(json_u64(&out, "packages_downloaded"), 2, "{out}");
+    assert!(json_u64(&out, "bytes_downloaded") > 0);
+    assert_eq!(
+        refs_state(&repo),
+        vec![(REF.to_string(), w.v2_commit.clone())]
+    );
+    assert_fsck_clean(&repo);
+
+    // Deploy into a test sysroot with the real ostree admin.
+    let sysroot = fresh("sysroot");
+    std::fs::create_dir_all(&sysroot).expect("mkdir");
+    ok(&install(
+        "example-os",
+        &from,
+        &repo,
+        &["--sysroot", &sysroot.display().to_string(), "--os", "testos", "--deploy"],
+    ));
+    let status = run(Command::new("ostree")
+        .args(["admin", "status", "--sysroot"])
+        .arg(&sysroot));
+    assert!(status.contains(&w.v2_commit), "{status}");
+    assert!(status.contains("testos"), "{status}");
+}
+
+/// Faults at the mirror for one pinned package: with a good second mirror the install
+/// succeeds; alone it fails naming the package and the mirror, and changes no ref.
+#[test]
+fn faults_fail_over_or_fail_clearly() {
+    let w = world();
+    let good = FaultServer::start(&w.published).expect("server");
+    let target = &w.v1_pkg_paths[0];
+    let nevra = target
+        .trim_start_matches("Packages/")
+        .trim_end_matches(".rpm")
+        .to_string();
+    let faults = vec![
+        ("404", Fault::Status(404)),
+        ("500", Fault::Status(500)),
+        ("reset", Fault::ResetMidBody { after: 1000 }),
+        ("truncated", Fault::Truncate { after: 1000 }),
+        ("wrong-bytes", Fault::WrongBytes),
+        (
+            "stall",
+            Fault::Stall {
+                after: 100,
+                stall: Duration::from_secs(4),
+            },
+        ),
+        (
+            "redirect",
+            Fault::Redirect {
+                status: 302,
+                location: "/nowhere.rpm".into(),
+            },
+        ),
+    ];
+    let extra = ["--timeout", "1", "--retries", "1"];
+    for (label, fault) in faults {
+        let bad = FaultServer::start(&w.published).expect("server");
+        bad.add_fault(PathMatch::Exact(format!("/{target}")), fault);
+        let repo = fresh(&format!("fault-{label}"));
+        let out = install("example-os-1.0", &[bad.url(), good.url()], &repo, &extra);
+        let stdout = ok(&out);
+        assert_eq!(stdout.trim(), w.v1_commit, "{label}");
+        assert_fsck_clean(&repo);
+
+        let repo = fresh(&format!("fault-{label}-alone"));
+        let out = install("example-os-1.0", &[bad.url()], &repo, &extra);
+        assert!(!out.status.success(), "{label}: succeeded without a good mirror");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error: "), "{label}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{label}: {err}");
+        assert!(err.contains(&nevra), "{label}: error does not name {nevra}: {err}");
+        assert!(
+            err.contains(&bad.url().trim_end_matches('/').to_string()),
+            "{label}: error does not name the mirror {}: {err}",
+            bad.url()
+        );
+        assert!(refs_state(&repo).is_empty(), "{label}: a ref moved");
+    }
+}
+
+/// A package replaced on the mirror by other bytes under the same name, with the
+/// repository metadata regenerated to match, is never imported.
+#[test]
+fn tampered_package_is_never_imported() {
+    let w = world();
+    let tampered = fresh("tampered-mirror");
+    run(Command::new("cp").arg("-a").arg(&w.published).arg(&tampered));
+    let other = fresh("tampered-build");
+    let rpm = build_rpm(&other, &alpha("1.0", 99));
+    let victim = tampered
+        .join("Packages")
+        .join(rpm.file_name().expect("name"));
+    assert!(victim.is_file(), "{}", victim.display());
+    std::fs::copy(&rpm, &victim).expect("copy");
+    run(jigdo().args(["repo", "create"]).arg(&tampered));
+    let repo = fresh("tampered-client");
+    let out = install(
+        "example-os-1.0",
+        &[tampered.display().to_string()],
+        &repo,
+        &[],
+    );
+    assert!(!out.status.success(), "installed from a tampered mirror");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("jt-alpha-1.0-1.noarch"), "{err}");
+    assert!(refs_state(&repo).is_empty());
+}
+
+#[test]
+fn kill_during_install_then_rerun_redownloads_nothing_verified() {
+    let w = world();
+    let server = FaultServer::start(&w.published).expect("server");
+    // The big package stalls; the others arrive and are verified.
+    let big = w
+        .v1_pkg_paths
+        .iter()
+        .find(|p| p.contains("jt-beta"))
+        .expect("beta")
+        .clone();
+    server.add_fault(
+        PathMatch::Exact(format!("/{big}")),
+        Fault::Stall {
+            after: 200_000,
+            stall: Duration::from_secs(60),
+        },
+    );
+    let repo = fresh("kill-client");
+    let mut child = jigdo()
+        .args(["install", "example-os-1.0", "--from", &server.url(), "--repo"])
+        .arg(&repo)
+        .args(["--ref", REF, "--timeout", "60"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pkg_dir = repo.join("extensions/jigdo/downloads/packages");
+    let start = Instant::now();
+    loop {
+        let n = std::fs::read_dir(&pkg_dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "rpm"))
+                    .count()
+            })
+            .unwrap_or(0);
+        if n >= 2 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the two small packages never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SIGKILL.
+    child.kill().expect("kill");
+    let _ = child.wait();
+    server.clear_faults();
+    server.clear_log();
+    let out = install("example-os-1.0", &[server.url()], &repo, &[]);
+    assert_eq!(ok(&out).trim(), w.v1_commit);
+    let rpms: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.path.clone())
+        .filter(|p| p.ends_with(".rpm") && p.starts_with("/Packages/"))
+        .collect();
+    assert_eq!(rpms, vec![format!("/{big}")], "re-downloaded: {rpms:?}");
+    assert_fsck_clean(&repo);
+}
+
+#[test]
+fn two_installs_at_once_do_not_corrupt() {
+    let w = world();
+    let repo = fresh("concurrent-client");
+    let from = w.published.display().to_string();
+    let spawn = || {
+        jigdo()
+            .args(["install", "example-os", "--from", &from, "--repo"])
+            .arg(&repo)
+            .args(["--ref", REF])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let a = spawn();
+    let b = spawn();
+    let outs = [a.wait_with_output().expect("a"), b.wait_with_output().expect("b")];
+    for o in &outs {
+        if o.status.success() {
+            assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), w.v2_commit);
+        } else {
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(err.starts_with("error: "), "{err}");
+        }
+    }
+    assert!(outs.iter().any(|o| o.status.success()));
+    assert_eq!(
+        refs_state(&repo),
+        vec![(REF.to_string(), w.v2_commit.clone())]
+    );
+    assert_fsck_clean(&repo);
+}
+
+#[test]
+fn mirror_then_air_gapped_install_gives_the_same_commit() {
+    let w = world();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = fresh("airgap-dir");
+    {
+        let nginx = Nginx::start(&w.published, tmp.path());
+        let out = run(jigdo()
+            .args(["mirror", "example-os", "--from", &nginx.url(), "--to"])
+            .arg(&dir)
+            .arg("--json"));
+        assert!(out.contains("example-os-2.0"), "{out}");
+        // Again: nothing is fetched.
+        let before = rpm_requests(&nginx).len();
+        run(jigdo()
+            .args(["mirror", "example-os", "--from", &nginx.url(), "--to"])
+            .arg(&dir));
+        let after = rpm_requests(&nginx).len();
+        // Only the jigdo RPM may be checked again (it is compared by checksum).
+        assert!(after - before <= 1, "{before} -> {after}");
+    } // nginx stops here
+    let repo = fresh("airgap-client");
+    let out = install("example-os", &[dir.display().to_string()], &repo, &[]);
+    assert_eq!(ok(&out).trim(), w.v2_commit);
+    assert_fsck_clean(&repo);
+
+    // An ordinary repository for createrepo_c and dnf.
+    require_tool("createrepo_c");
+    let copy = tmp.path().join("copy");
+    run(Command::new("cp").arg("-a").arg(&dir).arg(&copy));
+    run(Command::new("createrepo_c").arg("--update").arg(&copy));
+    require_tool("dnf");
+    let dnf_tmp = tmp.path().join("dnf");
+    std::fs::create_dir_all(&dnf_tmp).expect("mkdir");
+    let conf = dnf_tmp.join("dnf.conf");
+    std::fs::write(&conf, "[main]\ngpgcheck=0\nreposdir=/dev/null\n").expect("conf");
+    let listed = run(Command::new("dnf")
+        .arg("-q")
+        .arg(format!("--config={}", conf.display()))
+        .arg("--setopt=reposdir=/dev/null")
+        .arg(format!("--setopt=cachedir={}", dnf_tmp.join("cache").display()))
+        .arg(format!("--installroot={}", dnf_tmp.join("root").display()))
+        .arg("--releasever=1")
+        .arg(format!("--repofrompath=t,file://{}", dir.display()))
+        .args(["--repo=t", "repoquery", "--qf", "%{name}-%{version}"]));
+    for p in ["example-os-2.0", "jt-alpha-1.1", "jt-beta-2.1", "jt-delta-1.0", "jt-gamma-0.5"] {
+        assert!(listed.contains(p), "dnf does not list {p}: {listed}");
+    }
+}
