@@ -25,6 +25,8 @@ enum Command {
     Unpack(commands::unpack::UnpackArgs),
     /// Verify every object that the given commits (default: every ref) reach.
     Fsck(commands::fsck::FsckArgs),
+    /// Publish (`create`) or prune (`prune`) a dnf-compatible repository.
+    Repo(commands::repo::RepoArgs),
     /// Encode one OSTree commit as a jigdo RPM.
     Pack(commands::pack::PackArgs),
     /// Find a jigdo RPM in rpm-md sources, download what is needed, rebuild the commit.
@@ -46,6 +48,7 @@ fn main() {
         Command::Info(args) => commands::info::run(args),
         Command::Unpack(args) => commands::unpack::run(args),
         Command::Fsck(args) => commands::fsck::run(args),
+        Command::Repo(args) => commands::repo::run(args),
         Command::Pack(args) => commands::pack::run(args),
         Command::Install(args) => commands::install::run(args),
         Command::Mirror(args) => commands::mirror::run(args),

@@ -7,3 +7,4 @@ pub mod mirror;
 pub mod info;
 pub mod pack;
 pub mod unpack;
+pub mod repo;

@@ -1,0 +1,345 @@
+//! `jigdo repo create|prune` end to end, with Debian's dnf 4.14 as the client:
+//! repoquery sees every package with the right NEVRA and requires, `dnf download`
+//! fetches them byte for byte, `dnf download --resolve` resolves through our
+//! metadata; prune keeps exactly the newest jigdo RPMs and what they pin.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+// Self-contained helpers (this file does not depend on the crate's library).
+
+fn jigdo_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("JIGDO_BIN") {
+        return PathBuf::from(p);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_relative() { root.join(t) } else { t })
+        .unwrap_or_else(|| root.join("target"));
+    ["release", "debug"]
+        .iter()
+        .map(|p| target.join(p).join("jigdo"))
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .max()
+        .map(|(_, p)| p)
+        .unwrap_or_else(|| {
+            panic!(
+                "the jigdo binary is not built under {}; run `cargo build --bin jigdo` first or set JIGDO_BIN",
+                target.display()
+            )
+        })
+}
+
+fn jigdo() -> Command {
+    Command::new(jigdo_bin())
+}
+
+fn require_tool(tool: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "this test needs `{tool}` on PATH (Debian package; see .ci/deps.sh)"
+    );
+}
+
+fn run_raw(cmd: &mut Command) -> std::process::Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = run_raw(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const SPECS: &[(&str, &str)] = &[
+    (
+        "app",
+        "Name: app\nVersion: 1.0\nRelease: 1\nSummary: app\nLicense: MIT\nBuildArch: noarch\n\
+         Requires: libthing >= 1.5\nRequires: /bin/sh\n%description\napp\n%install\n\
+         mkdir -p %{buildroot}/usr/bin\nprintf app > %{buildroot}/usr/bin/app\n%files\n/usr/bin/app\n",
+    ),
+    (
+        "libthing1",
+        "Name: libthing\nVersion: 1.0\nRelease: 1\nSummary: old\nLicense: MIT\n%description\nl\n\
+         %install\nmkdir -p %{buildroot}/usr/lib\nprintf 1 > %{buildroot}/usr/lib/libthing\n%files\n/usr/lib/libthing\n",
+    ),
+    (
+        "libthing2",
+        "Name: libthing\nEpoch: 1\nVersion: 2.0\nRelease: 1\nSummary: new\nLicense: MIT\n%description\nl\n\
+         %install\nmkdir -p %{buildroot}/usr/lib\nprintf 2 > %{buildroot}/usr/lib/libthing\n%files\n/usr/lib/libthing\n",
+    ),
+    (
+        "shell",
+        "Name: shell\nVersion: 5\nRelease: 1\nSummary: sh\nLicense: MIT\nBuildArch: noarch\n\
+         Provides: /bin/sh\n%description\nsh\n%files\n",
+    ),
+];
+
+fn rpmbuild(specs: &[(&str, String)], out: &Path) {
+    require_tool("rpmbuild");
+    let work = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("rpmbuild");
+    cmd.args(["-bb", "--quiet"])
+        .arg("--define")
+        .arg(format!("_topdir {}", work.path().display()))
+        .arg("--define")
+        .arg(format!("_rpmdir {}", out.display()))
+        .arg("--define")
+        .arg("__os_install_post %{nil}")
+        .arg("--define")
+        .arg("_build_id_links none");
+    for (name, text) in specs {
+        let p = work.path().join(format!("{name}.spec"));
+        std::fs::write(&p, text).unwrap();
+        cmd.arg(p);
+    }
+    run(&mut cmd);
+}
+
+fn rpms(dir: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "rpm") {
+                v.push(p);
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+/// A dnf 4 command with a throwaway configuration, cache and install root that
+/// sees only the repository at `repo`.
+fn dnf(tmp: &Path, repo: &Path) -> Command {
+    require_tool("dnf");
+    let conf = tmp.join("dnf.conf");
+    if !conf.exists() {
+        std::fs::write(&conf, "[main]\ngpgcheck=0\nreposdir=/dev/null\n").unwrap();
+    }
+    let mut c = Command::new("dnf");
+    c.arg("-q")
+        .arg(format!("--config={}", conf.display()))
+        .arg("--setopt=reposdir=/dev/null")
+        .arg(format!("--setopt=cachedir={}", tmp.join("cache").display()))
+        .arg(format!("--installroot={}", tmp.join("root").display()))
+        .arg("--releasever=1")
+        .arg(format!("--repofrompath=t,file://{}", repo.display()))
+        .arg("--repo=t");
+    c
+}
+
+fn rpm_q(path: &Path, fmt: &str) -> String {
+    run(Command::new("rpm")
+        .args(["-qp", "--nosignature", "--nodigest", "--qf", fmt])
+        .arg(path))
+}
+
+fn sha256(path: &Path) -> String {
+    run(Command::new("sha256sum").arg(path))
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn dnf_reads_what_jigdo_repo_create_publishes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let specs: Vec<(&str, String)> = SPECS.iter().map(|(n, t)| (*n, t.to_string())).collect();
+    rpmbuild(&specs, &repo);
+    run(jigdo().args(["repo", "create"]).arg(&repo));
+    let zst = std::fs::read_to_string(repo.join("repodata/repomd.xml")).unwrap();
+    assert!(
+        zst.contains("-primary.xml.zst\""),
+        "default compression is zstd:\n{zst}"
+    );
+
+    for (i, compress) in ["zstd", "gz", "xz"].iter().enumerate() {
+        if i > 0 {
+            run(jigdo()
+                .args(["repo", "create", "--update", "--compress", compress])
+                .arg(&repo));
+        }
+        let dnf_tmp = tmp.path().join(format!("dnf-{compress}"));
+        std::fs::create_dir_all(&dnf_tmp).unwrap();
+        // Every package with the NEVRA rpm itself reads from the file.
+        let want: BTreeSet<String> = rpms(&repo)
+            .iter()
+            .map(|p| rpm_q(p, "%{NAME}-%{EPOCHNUM}:%{VERSION}-%{RELEASE}.%{ARCH}"))
+            .collect();
+        let got: BTreeSet<String> = run(dnf(&dnf_tmp, &repo).args([
+            "repoquery",
+            "--qf",
+            "%{name}-%{epoch}:%{version}-%{release}.%{arch}",
+        ]))
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+        assert_eq!(got, want, "{compress}");
+        // Requires as rpm lists them (minus rpmlib()).
+        let req: BTreeSet<String> =
+            run(dnf(&dnf_tmp, &repo).args(["repoquery", "--requires", "app"]))
+                .lines()
+                .map(str::to_string)
+                .collect();
+        assert_eq!(
+            req,
+            ["/bin/sh", "libthing >= 1.5"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            "{compress}"
+        );
+        // The newest libthing by rpm's order (epoch 1 wins).
+        let newest = run(dnf(&dnf_tmp, &repo).args([
+            "repoquery",
+            "--latest-limit=1",
+            "--qf",
+            "%{epoch}:%{version}",
+            "libthing",
+        ]));
+        assert_eq!(newest.trim(), "1:2.0", "{compress}");
+    }
+
+    // dnf download fetches every package byte for byte.
+    let dnf_tmp = tmp.path().join("dnf-dl");
+    std::fs::create_dir_all(&dnf_tmp).unwrap();
+    let dest = tmp.path().join("downloads");
+    run(dnf(&dnf_tmp, &repo)
+        .args(["download", "--destdir"])
+        .arg(&dest)
+        .args(["app", "shell", "libthing-1.0-1"]));
+    let got = rpms(&dest);
+    assert_eq!(got.len(), 3, "{got:?}");
+    for g in &got {
+        let orig = rpms(&repo)
+            .into_iter()
+            .find(|p| p.file_name() == g.file_name())
+            .unwrap();
+        assert_eq!(sha256(g), sha256(&orig), "{}", g.display());
+    }
+
+    // --resolve pulls the dependencies through our metadata.
+    let dest = tmp.path().join("resolved");
+    run(dnf(&dnf_tmp, &repo)
+        .args(["download", "--resolve", "--destdir"])
+        .arg(&dest)
+        .arg("app"));
+    let names: BTreeSet<String> = rpms(&dest)
+        .iter()
+        .map(|p| rpm_q(p, "%{NAME}-%{EPOCHNUM}:%{VERSION}"))
+        .collect();
+    assert!(names.contains("app-0:1.0"), "{names:?}");
+    assert!(names.contains("libthing-1:2.0"), "{names:?}");
+    assert!(names.contains("shell-0:5"), "{names:?}");
+}
+
+#[test]
+fn prune_keeps_the_newest_jigdo_rpms_and_what_they_pin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let arch = run(Command::new("rpm").args(["--eval", "%{_arch}"]))
+        .trim()
+        .to_string();
+    let mut specs: Vec<(&str, String)> = SPECS.iter().map(|(n, t)| (*n, t.to_string())).collect();
+    // Three versions of one jigdo RPM, each pinning a different package set.
+    let jigdo_spec = |v: u32, pins: &str| {
+        format!(
+            "Name: os-jigdo\nVersion: {v}\nRelease: 1\nSummary: j\nLicense: MIT\nBuildArch: noarch\n\
+             Provides: ostree-jigdo(v1)\n{pins}%description\nj\n%files\n"
+        )
+    };
+    specs.push((
+        "j1",
+        jigdo_spec(1, &format!("Requires: libthing({arch}) = 0:1.0-1\n")),
+    ));
+    specs.push((
+        "j2",
+        jigdo_spec(
+            2,
+            &format!("Requires: libthing({arch}) = 1:2.0-1\nRequires: shell = 0:5-1\n"),
+        ),
+    ));
+    specs.push((
+        "j3",
+        jigdo_spec(
+            3,
+            &format!("Requires: libthing({arch}) = 1:2.0-1\nRequires: app = 0:1.0-1\n"),
+        ),
+    ));
+    rpmbuild(&specs, &repo);
+    run(jigdo().args(["repo", "create"]).arg(&repo));
+    let before = rpms(&repo);
+    assert_eq!(before.len(), 7);
+
+    // --dry-run reports and changes nothing.
+    let out = run(jigdo()
+        .args(["repo", "prune", "--keep", "2", "--dry-run", "--json"])
+        .arg(&repo));
+    let report = out.to_string();
+    assert!(report.contains("os-jigdo-1-1.noarch"), "{report}");
+    assert!(report.contains("libthing-1.0-1"), "{report}");
+    assert_eq!(rpms(&repo), before);
+
+    run(jigdo().args(["repo", "prune", "--keep", "2"]).arg(&repo));
+    let names: BTreeSet<String> = rpms(&repo)
+        .iter()
+        .map(|p| rpm_q(p, "%{NAME}-%{EPOCHNUM}:%{VERSION}-%{RELEASE}"))
+        .collect();
+    let want: BTreeSet<String> = [
+        "os-jigdo-0:2-1",
+        "os-jigdo-0:3-1",
+        "libthing-1:2.0-1",
+        "shell-0:5-1",
+        "app-0:1.0-1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(names, want);
+    // The rewritten metadata lists exactly what is left, as dnf sees it.
+    let dnf_tmp = tmp.path().join("dnf");
+    std::fs::create_dir_all(&dnf_tmp).unwrap();
+    let listed: BTreeSet<String> = run(dnf(&dnf_tmp, &repo).args([
+        "repoquery",
+        "--qf",
+        "%{name}-%{epoch}:%{version}-%{release}",
+    ]))
+    .lines()
+    .filter(|l| !l.is_empty())
+    .map(str::to_string)
+    .collect();
+    assert_eq!(listed, want);
+
+    // Errors are one line naming the problem.
+    let out = run_raw(
+        jigdo()
+            .args(["repo", "prune", "--keep", "1"])
+            .arg(tmp.path().join("nope")),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: ") && err.contains("nope"), "{err}");
+}

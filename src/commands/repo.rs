@@ -1,0 +1,138 @@
+//! `jigdo repo create|prune`: publish dnf-compatible repodata for a directory
+//! of RPMs, and prune old jigdo RPMs with the packages only they pin.
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use repodata::{Compression, CreateOptions, PruneOptions};
+use std::path::PathBuf;
+
+/// Arguments of `jigdo repo`.
+#[derive(Args)]
+pub struct RepoArgs {
+    #[command(subcommand)]
+    command: RepoCommand,
+}
+
+#[derive(Subcommand)]
+enum RepoCommand {
+    /// Write DIR/repodata/ for every RPM under DIR.
+    Create(CreateArgs),
+    /// Keep the newest N versions of each jigdo RPM and what they pin; remove the rest.
+    Prune(PruneArgs),
+}
+
+/// Arguments of `jigdo repo create`.
+#[derive(Args)]
+struct CreateArgs {
+    /// The directory of RPMs (searched recursively).
+    dir: PathBuf,
+    /// Reuse the records of unchanged packages (same path, size, mtime).
+    #[arg(long)]
+    update: bool,
+    /// Compression of the metadata files.
+    #[arg(long, default_value = "zstd", value_parser = ["zstd", "gz", "xz"])]
+    compress: String,
+    /// Sign repomd.xml with this OpenPGP secret key (writes repomd.xml.asc).
+    #[arg(long, value_name = "FILE")]
+    sign_key: Option<PathBuf>,
+    /// How many previous generations of metadata files stay available.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    keep_generations: u64,
+    /// Print a JSON report.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `jigdo repo prune`.
+#[derive(Args)]
+struct PruneArgs {
+    /// The repository directory.
+    dir: PathBuf,
+    /// Versions of each jigdo RPM name to keep.
+    #[arg(long, value_name = "N")]
+    keep: usize,
+    /// Only report what would be removed.
+    #[arg(long)]
+    dry_run: bool,
+    /// Compression of the rewritten metadata files.
+    #[arg(long, default_value = "zstd", value_parser = ["zstd", "gz", "xz"])]
+    compress: String,
+    /// Sign the rewritten repomd.xml with this OpenPGP secret key.
+    #[arg(long, value_name = "FILE")]
+    sign_key: Option<PathBuf>,
+    /// Print a JSON report.
+    #[arg(long)]
+    json: bool,
+}
+
+fn compression(name: &str) -> anyhow::Result<Compression> {
+    Compression::from_name(name).with_context(|| format!("unknown compression {name:?}"))
+}
+
+/// Runs `jigdo repo`.
+pub fn run(args: RepoArgs) -> anyhow::Result<i32> {
+    match args.command {
+        RepoCommand::Create(a) => create(a),
+        RepoCommand::Prune(a) => prune(a),
+    }
+}
+
+fn create(a: CreateArgs) -> anyhow::Result<i32> {
+    let opts = CreateOptions {
+        compression: compression(&a.compress)?,
+        update: a.update,
+        sign_key: a.sign_key,
+        keep_generations: a.keep_generations,
+        ..Default::default()
+    };
+    let report = repodata::create_repo(&a.dir, &opts)?;
+    if a.json {
+        crate::output::print_json(&report)?;
+    } else {
+        println!(
+            "{}: {} packages ({} read, {} unchanged), revision {}{}",
+            a.dir.join("repodata").display(),
+            report.packages,
+            report.read,
+            report.reused,
+            report.revision,
+            if report.signed { ", signed" } else { "" }
+        );
+    }
+    Ok(0)
+}
+
+fn prune(a: PruneArgs) -> anyhow::Result<i32> {
+    if a.keep == 0 {
+        anyhow::bail!("--keep must be at least 1");
+    }
+    let opts = PruneOptions {
+        keep: a.keep,
+        dry_run: a.dry_run,
+        create: CreateOptions {
+            compression: compression(&a.compress)?,
+            update: true,
+            sign_key: a.sign_key,
+            ..Default::default()
+        },
+    };
+    let report = repodata::prune_repo(&a.dir, &opts)?;
+    if a.json {
+        crate::output::print_json(&report)?;
+    } else {
+        let verb = if a.dry_run { "would remove" } else { "removed" };
+        for p in &report.removed {
+            println!("{verb} {} ({})", p.nevra, p.location);
+        }
+        for p in &report.missing_pins {
+            eprintln!("warning: pinned package missing: {p}");
+        }
+        println!(
+            "kept {} jigdo RPMs and {} pinned packages; {verb} {}",
+            report.kept_jigdo.len(),
+            report.kept_pinned.len(),
+            report.removed.len()
+        );
+    }
+    Ok(0)
+}
