@@ -136,19 +136,22 @@ impl Progress for Bar {
         }
     }
     fn finished(&self, what: &str, report: &FetchReport) {
-        if !self
+        // `what` is the request's description; it contains the pin's NEVRA label.
+        let Some(name) = self
             .pins
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .contains(what)
-        {
+            .iter()
+            .find(|n| what.contains(n.as_str()))
+            .cloned()
+        else {
             return;
-        }
+        };
         if matches!(report.origin, Origin::Network | Origin::Local) {
             self.downloaded
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(what.to_string());
+                .insert(name);
         }
         *self.done.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         self.message();
