@@ -5,7 +5,7 @@
 # xattrs, a file whose metadata differs from its package's), then `ostree commit`s it
 # with a version and a detached metadata entry.
 #
-# usage: compose-tree.sh PKGDIR REPO REF VERSION [PARENT_REF]
+# usage: [COMPOSE_USR_ETC=1] compose-tree.sh PKGDIR REPO REF VERSION [PARENT_REF]
 # REPO is created (archive mode) if absent. Prints the commit checksum.
 set -euo pipefail
 pkgdir=$1 repo=$2 ref=$3 version=$4 parent=${5:-}
@@ -34,6 +34,13 @@ first_file=$(find "$root/usr" -type f -size +0 ! -path '*/modules/*' | sort | he
 if [ -n "$first_file" ]; then
   chmod 0600 "$first_file"
   chown 1000:1000 "$first_file"
+fi
+
+# COMPOSE_USR_ETC=1: move /etc to /usr/etc as bootable OSTree commits have it (what
+# `ostree admin deploy` needs).
+if [ "${COMPOSE_USR_ETC:-0}" = 1 ]; then
+  mv "$root/etc" "$root/usr/etc"
+  printf 'NAME="Example OS"\nID=example\nVERSION_ID="%s"\n' "$version" > "$root/usr/etc/os-release"
 fi
 
 [ -d "$repo/objects" ] || ostree init --repo="$repo" --mode=archive >&2

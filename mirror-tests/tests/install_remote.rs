@@ -101,6 +101,9 @@ fn world() -> &'static World {
         build_rpm(&v2, &delta);
 
         let compose = dir.join("compose");
+        // Bootable commits keep /etc as /usr/etc; `ostree admin deploy` needs it. This test
+        // binary composes only here, so the process-wide setting reaches nothing else.
+        std::env::set_var("COMPOSE_USR_ETC", "1");
         let v1_commit = compose_tree(&v1, &compose, REF, "1.0", None);
         let published = dir.join("published");
         let pkgs = published.join("Packages");
