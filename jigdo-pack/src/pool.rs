@@ -1,7 +1,7 @@
 //! Package pools (`--from`): the RPMs whose files may provide the commit's content.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rayon::prelude::*;
 use rpm_package::{DigestAlgorithm, PackageHeader};
@@ -47,7 +47,16 @@ impl Pool {
                     reason: "not a directory (pack reads local package pools)".into(),
                 });
             }
-            collect_rpms(source, &mut paths)?;
+            let found = repodata::create::find_rpms(source).map_err(|e| PackError::Source {
+                source_path: source.clone(),
+                reason: e.to_string(),
+            })?;
+            paths.extend(
+                found
+                    .into_iter()
+                    .map(|f| f.path)
+                    .filter(|p| !p.to_string_lossy().ends_with(".src.rpm")),
+            );
         }
         paths.sort();
         paths.dedup();
@@ -131,22 +140,4 @@ impl Pool {
     pub fn file(&self, file: PoolFile) -> &rpm_package::FileEntry {
         &self.packages[file.package as usize].header.files[file.file as usize]
     }
-}
-
-fn collect_rpms(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PackError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| PackError::io(dir, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| PackError::io(dir, e))?;
-        let path = entry.path();
-        let ty = entry.file_type().map_err(|e| PackError::io(&path, e))?;
-        if ty.is_dir() {
-            collect_rpms(&path, out)?;
-        } else if ty.is_file()
-            && path.extension().is_some_and(|e| e == "rpm")
-            && !path.to_string_lossy().ends_with(".src.rpm")
-        {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
