@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   ostree rpm cpio createrepo-c dnf dnf-plugins-core nginx
   zstd xz-utils bzip2 gzip gnupg attr libarchive-tools curl pkg-config openssl time
+  librepo-dev
 )
 
 missing=()

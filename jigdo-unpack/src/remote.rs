@@ -193,11 +193,10 @@ impl RemoteSources {
         })?;
         match (&repo.mirrors, &repo.dir) {
             (Some(m), _) => {
-                let kind = HashKind::parse(e.checksum.kind.name()).ok_or_else(|| {
-                    other(format!("{}: unsupported checksum type", e.nevra()))
-                })?;
-                let sum = FetchChecksum::new(kind, &e.checksum.hex)
-                    .map_err(|x| other(x.to_string()))?;
+                let kind = HashKind::parse(e.checksum.kind.name())
+                    .ok_or_else(|| other(format!("{}: unsupported checksum type", e.nevra())))?;
+                let sum =
+                    FetchChecksum::new(kind, &e.checksum.hex).map_err(|x| other(x.to_string()))?;
                 let expect = Expect {
                     size: Some(e.size),
                     checksum: Some(sum),

@@ -99,6 +99,17 @@ pub const LR_YUMREPO: c_long = 2;
 pub const LR_CHECKSUM_UNKNOWN: c_int = 0;
 /// `LR_CHECKSUM_SHA256`.
 pub const LR_CHECKSUM_SHA256: c_int = 4;
+/// `LR_TRANSFER_SUCCESSFUL` (an `LrTransferStatus`).
+pub const LR_TRANSFER_SUCCESSFUL: c_int = 0;
+/// `LR_TRANSFER_ALREADYEXISTS` (an `LrTransferStatus`).
+pub const LR_TRANSFER_ALREADYEXISTS: c_int = 1;
+/// `LR_CB_OK`: the callback's "go on".
+pub const LR_CB_OK: c_int = 0;
+
+/// `LrEndCb`: called by librepo when one target is finished (`clientp` is the target's
+/// `cbdata`).
+pub type LrEndCb =
+    unsafe extern "C" fn(clientp: *mut c_void, status: c_int, msg: *const c_char) -> c_int;
 
 extern "C" {
     /// Creates a handle.
@@ -124,7 +135,7 @@ extern "C" {
         resume: Gboolean,
         progresscb: *mut c_void,
         cbdata: *mut c_void,
-        endcb: *mut c_void,
+        endcb: Option<LrEndCb>,
         mirrorfailurecb: *mut c_void,
         err: *mut *mut GError,
     ) -> *mut LrPackageTarget;
@@ -194,12 +205,43 @@ fn cstring(s: &str) -> Result<CString, String> {
     CString::new(s).map_err(|_| format!("{s:?} contains a NUL byte"))
 }
 
-/// Downloads `targets` with librepo. The outer error is a setup failure; the
-/// inner results are per target (librepo's message, which names the URL).
+/// What the end callback of one target sees.
+struct EndData<'a> {
+    index: usize,
+    on_done: &'a dyn Fn(usize),
+}
+
+/// The `LrEndCb` of every target: reports a successful target to its `on_done`.
+unsafe extern "C" fn end_callback(
+    clientp: *mut c_void,
+    status: c_int,
+    _msg: *const c_char,
+) -> c_int {
+    if !clientp.is_null()
+        && (status == LR_TRANSFER_SUCCESSFUL || status == LR_TRANSFER_ALREADYEXISTS)
+    {
+        // SAFETY: clientp is the `EndData` given to lr_packagetarget_new_v2, which lives
+        // until lr_download_packages has returned.
+        let data = unsafe { &*(clientp as *const EndData<'_>) };
+        // No panic may unwind into C.
+        let _ =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (data.on_done)(data.index)));
+    }
+    LR_CB_OK
+}
+
+/// Downloads `targets` with librepo. `on_done(i)` is called (on this thread) as soon as
+/// target `i` is complete and verified by librepo, while others may still be running.
+/// The outer error is a setup failure; the inner results are per target (librepo's
+/// message, which names the URL).
 pub fn download_packages(
     opts: &Options,
     targets: &[Target],
+    on_done: &dyn Fn(usize),
 ) -> Result<Vec<Result<(), String>>, String> {
+    let end_data: Vec<EndData<'_>> = (0..targets.len())
+        .map(|index| EndData { index, on_done })
+        .collect();
     let urls: Vec<CString> = opts
         .urls
         .iter()
@@ -243,7 +285,7 @@ pub fn download_packages(
         let mut made: Vec<*mut LrPackageTarget> = Vec::new();
         let mut list: *mut GSList = ptr::null_mut();
         let mut setup_err = None;
-        for t in targets {
+        for (t, data) in targets.iter().zip(&end_data) {
             let rel = cstring(&t.relative_url);
             let dest = cstring(&t.dest.to_string_lossy());
             let sum = t.sha256.as_deref().map(cstring).transpose();
@@ -269,8 +311,8 @@ pub fn download_packages(
                 ptr::null(),
                 1,
                 ptr::null_mut(),
-                ptr::null_mut(),
-                ptr::null_mut(),
+                (data as *const EndData<'_>).cast_mut().cast(),
+                Some(end_callback),
                 ptr::null_mut(),
                 &mut terr,
             );
@@ -310,6 +352,7 @@ pub fn download_packages(
         g_slist_free(list);
         lr_handle_free(h);
         drop(keep);
+        drop(end_data);
         result
     }
 }

@@ -35,8 +35,14 @@ fn downloads_verifies_and_fails_over() {
         sha256: Some("0".repeat(64)),
         ..good.clone()
     };
-    let res = download_packages(&opts, &[good.clone(), bad]).unwrap();
+    let done = std::sync::Mutex::new(Vec::new());
+    let res = download_packages(&opts, &[good.clone(), bad], &|i| {
+        done.lock().unwrap().push(i);
+    })
+    .unwrap();
     assert_eq!(res[0], Ok(()));
+    // The end callback saw the good target only.
+    assert_eq!(*done.lock().unwrap(), vec![0]);
     assert_eq!(std::fs::read(&good.dest).unwrap(), body);
     // librepo tries every mirror; each copy fails the checksum.
     let e = res[1].clone().unwrap_err();

@@ -4,7 +4,8 @@
 #   2. ostree pull of v2 over v1 from an archive repository served by the same nginx;
 #   3. dnf download of the RPMs that v2 changed (the ones jigdo had to fetch).
 # Prints wall time and bytes downloaded (bytes counted from nginx's access log).
-# Uses the test packages (built here with rpmbuild) unless /var/tmp/jigdo-corpus exists.
+# Uses the corpus of mirror-tests/corpus/build-corpus.sh ($JIGDO_CORPUS, default
+# /var/tmp/jigdo-corpus) if it exists, else the test packages built here with rpmbuild.
 # Usage: mirror-tests/bench/update.sh [JIGDO_BIN]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -15,13 +16,17 @@ for t in nginx ostree rpmbuild dnf; do command -v $t >/dev/null || { echo "needs
 w=$(mktemp -d /var/tmp/jigdo-bench-update.XXXXXX)
 trap 'kill $(cat $w/ng/nginx.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$w"' EXIT
 
-if [ -f /var/tmp/jigdo-corpus/corpus.env ]; then
-    echo "corpus: /var/tmp/jigdo-corpus (see mirror-tests/corpus/README.md)"
+corpus=${JIGDO_CORPUS:-/var/tmp/jigdo-corpus}
+if [ -f "$corpus/corpus.env" ]; then
+    echo "corpus: $corpus (see mirror-tests/corpus/README.md)"
     # shellcheck disable=SC1091
-    . /var/tmp/jigdo-corpus/corpus.env
-fi
-if [ -n "${CORPUS_V1_PKGS:-}" ] && [ -n "${CORPUS_V2_PKGS:-}" ]; then
-    v1=$CORPUS_V1_PKGS; v2=$CORPUS_V2_PKGS
+    . "$corpus/corpus.env"
+    # The two versions' package sets, linked (not copied) out of the corpus pool.
+    mkdir -p "$w/v1" "$w/v2"
+    while read -r f; do ln "$RPMS/$f" "$w/v1/$f"; done < "$V1_RPMS_LIST"
+    while read -r f; do ln "$RPMS/$f" "$w/v2/$f"; done < "$V2_RPMS_LIST"
+    v1=$w/v1; v2=$w/v2
+    compose=$REPO; c1=$V1_COMMIT; c2=$V2_COMMIT
 else
     echo "packages: the test packages (specs/build-test-packages.sh), v2 = v1 with jt-xz rebuilt"
     bash "$here/specs/build-test-packages.sh" "$w/v1" >/dev/null
@@ -32,19 +37,20 @@ else
     new=$(find "$w/rbout" -name 'jt-xz-*.rpm' 2>/dev/null | head -n1)
     if [ -n "$new" ]; then rm -f "$w"/v2/jt-xz-*.rpm; cp "$new" "$w/v2/"; fi
     v1=$w/v1; v2=$w/v2
+    compose=$w/compose
+    bash "$here/examples/compose-tree.sh" "$v1" "$compose" bench/os 1.0 >/dev/null
+    bash "$here/examples/compose-tree.sh" "$v2" "$compose" bench/os 2.0 bench/os >/dev/null
+    c2=$(ostree --repo="$compose" rev-parse bench/os)
+    c1=$(ostree --repo="$compose" rev-parse bench/os^)
 fi
-bash "$here/examples/compose-tree.sh" "$v1" "$w/compose" bench/os 1.0 >/dev/null
-bash "$here/examples/compose-tree.sh" "$v2" "$w/compose" bench/os 2.0 bench/os >/dev/null
-c2=$(ostree --repo="$w/compose" rev-parse bench/os)
-c1=$(ostree --repo="$w/compose" rev-parse bench/os^)
 mkdir -p "$w/www/rpm/Packages"
-"$jigdo" pack --repo "$w/compose" --rev "$c1" --from "$v1" --output "$w/www/rpm" --name bench-os >/dev/null
-"$jigdo" pack --repo "$w/compose" --rev "$c2" --from "$v2" --output "$w/www/rpm" --name bench-os >/dev/null
-cp -n "$v1"/*.rpm "$v2"/*.rpm "$w/www/rpm/Packages/" 2>/dev/null || true
+"$jigdo" pack --repo "$compose" --rev "$c1" --from "$v1" --output "$w/www/rpm" --name bench-os >/dev/null
+"$jigdo" pack --repo "$compose" --rev "$c2" --from "$v2" --output "$w/www/rpm" --name bench-os >/dev/null
+cp -nl "$v1"/*.rpm "$v2"/*.rpm "$w/www/rpm/Packages/" 2>/dev/null || true
 "$jigdo" repo create "$w/www/rpm" >/dev/null
 ostree --repo="$w/www/archive" init --mode=archive
-ostree --repo="$w/www/archive" pull-local "$w/compose" "$c1" >/dev/null
-ostree --repo="$w/www/archive" pull-local "$w/compose" "$c2" >/dev/null
+ostree --repo="$w/www/archive" pull-local "$compose" "$c1" >/dev/null
+ostree --repo="$w/www/archive" pull-local "$compose" "$c2" >/dev/null
 ostree --repo="$w/www/archive" refs --create=bench/os "$c2" 2>/dev/null || true
 
 port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
@@ -70,7 +76,6 @@ reset; t0=$(now)
 "$jigdo" install bench-os --from "$url/rpm/" --repo "$w/client" --ref bench/os --json > "$w/jigdo.json"
 t1=$(now); jb=$(bytes)
 [ "$(ostree --repo="$w/client" rev-parse bench/os)" = "$c2" ] || { echo "jigdo gave the wrong commit" >&2; exit 1; }
-changed=$(grep -o '"jt-[^"]*\|"[a-z0-9][^"]*\.rpm' "$w/jigdo.json" | head -0; true)
 dl=$(awk '$1 ~ /\/Packages\// {print $1}' "$w/ng/access.log" | sed 's|.*/||')
 
 # 2. ostree pull of v2 over v1 from the archive repository.

@@ -4,10 +4,10 @@
 //! version ordering; and writers that publish repositories dnf reads.
 
 pub mod checksum;
-pub mod create;
-pub mod fromheader;
 pub mod compress;
+pub mod create;
 pub mod error;
+pub mod fromheader;
 pub mod model;
 pub mod parse;
 pub mod prune;
@@ -26,10 +26,10 @@ pub mod index;
 pub mod repo;
 pub mod signature;
 
-pub use index::{IndexEntry, RepoIndex};
-pub use repo::LocalRepo;
 pub use create::{create_repo, CreateOptions, CreateReport};
+pub use index::{IndexEntry, RepoIndex};
 pub use prune::{prune_repo, PruneOptions, PruneReport};
+pub use repo::LocalRepo;
 
 /// Download layer: sources, mirrors, .repo files, HTTP fetching with verification.
 pub mod fetch;

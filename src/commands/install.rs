@@ -20,17 +20,17 @@ use indicatif::{ProgressBar, ProgressStyle};
 use jigdo_unpack::remote::{packages_needed, RemoteSources, SourceSpec};
 use jigdo_unpack::{unpack, JigdoRpm, UnpackOptions, UnpackReport};
 use ostree_store::{Repo, RepoMode};
-use repodata::fetch::{
-    BlockingFetcher, FetchOptions, FetchReport, Origin, Progress, RepoFile, Vars,
-};
+use repodata::fetch::{FetchOptions, FetchReport, Origin, Progress, RepoFile, Vars};
 use serde::Serialize;
 
 /// Arguments of `jigdo install`.
 #[derive(Args)]
-#[command(after_help = "Deployment (--sysroot DIR --os OSNAME --deploy) is done with the real \
+#[command(
+    after_help = "Deployment (--sysroot DIR --os OSNAME --deploy) is done with the real \
 ostree tool: the commit is copied into DIR/ostree/repo with `ostree pull-local`, then \
 `ostree admin --sysroot DIR deploy --os OSNAME REF` runs (after `ostree admin init-fs` and \
-`ostree admin os-init` when needed). Without --deploy the commit is only pulled there.")]
+`ostree admin os-init` when needed). Without --deploy the commit is only pulled there."
+)]
 pub struct InstallArgs {
     /// The jigdo RPM: NAME[-VERSION[-RELEASE]] (newest when no version) or a path to a
     /// jigdo RPM file.
@@ -65,6 +65,10 @@ pub struct InstallArgs {
     /// turns on the signature check for every source.
     #[arg(long, value_name = "FILE")]
     pub gpgkey: Vec<PathBuf>,
+    /// Library that downloads package files: http (built in) or librepo (dnf's,
+    /// in builds with the `librepo` feature).
+    #[arg(long, value_enum, default_value_t = super::backend::Backend::Http)]
+    pub backend: super::backend::Backend,
     /// Seconds without a received byte before a transfer counts as stalled.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
@@ -263,9 +267,14 @@ pub fn run(args: InstallArgs) -> anyhow::Result<i32> {
         backoff: Duration::from_millis(200),
         ..FetchOptions::default()
     };
-    let fetcher = BlockingFetcher::with_progress(opts, bar.clone())?;
-    let specs = source_specs(&args.from, args.repofile.as_deref(), args.reposdir.as_deref())?;
-    let sources = RemoteSources::open(Arc::new(fetcher), specs, md_dir.path(), &args.gpgkey)?;
+    let fetcher =
+        super::backend::downloader(args.backend, opts, Some(bar.clone() as Arc<dyn Progress>))?;
+    let specs = source_specs(
+        &args.from,
+        args.repofile.as_deref(),
+        args.reposdir.as_deref(),
+    )?;
+    let sources = RemoteSources::open(fetcher, specs, md_dir.path(), &args.gpgkey)?;
 
     // The jigdo RPM.
     let jigdo_path = if target_is_file {
@@ -346,7 +355,10 @@ pub fn run(args: InstallArgs) -> anyhow::Result<i32> {
     let out = InstallReport {
         commit: report.commit.clone(),
         ref_name: report.ref_name.clone(),
-        jigdo_rpm: format!("{}-{}-{}.{}", jigdo.name, jigdo.version, jigdo.release, jigdo.arch),
+        jigdo_rpm: format!(
+            "{}-{}-{}.{}",
+            jigdo.name, jigdo.version, jigdo.release, jigdo.arch
+        ),
         packages_total: jigdo.index.packages.len(),
         packages_needed: pins.len(),
         packages_downloaded,

@@ -3,14 +3,13 @@
 //! no network (`jigdo install NAME --from DIR`) and is an ordinary dnf repository.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use jigdo_unpack::remote::{RemoteSources, SourceSpec};
 use jigdo_unpack::JigdoRpm;
-use repodata::fetch::{BlockingFetcher, FetchOptions};
+use repodata::fetch::FetchOptions;
 use repodata::{create_repo, prune_repo, CreateOptions, PruneOptions};
 use serde::Serialize;
 
@@ -33,6 +32,10 @@ pub struct MirrorArgs {
     /// Files downloaded at the same time.
     #[arg(long, default_value_t = 4)]
     pub parallel: usize,
+    /// Library that downloads package files: http (built in) or librepo (dnf's,
+    /// in builds with the `librepo` feature).
+    #[arg(long, value_enum, default_value_t = super::backend::Backend::Http)]
+    pub backend: super::backend::Backend,
     /// Seconds without a received byte before a transfer counts as stalled.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
@@ -61,9 +64,9 @@ pub fn run(args: MirrorArgs) -> anyhow::Result<i32> {
         backoff: Duration::from_millis(200),
         ..FetchOptions::default()
     };
-    let fetcher = BlockingFetcher::new(opts)?;
+    let fetcher = super::backend::downloader(args.backend, opts, None)?;
     let specs = args.from.iter().cloned().map(SourceSpec::From).collect();
-    let sources = RemoteSources::open(Arc::new(fetcher), specs, md.path(), &[])?;
+    let sources = RemoteSources::open(fetcher, specs, md.path(), &[])?;
     let mut names = Vec::new();
     let mut packages = 0;
     for spec in &args.names {

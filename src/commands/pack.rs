@@ -10,7 +10,11 @@ use jigdo_pack::{pack, PackOptions};
 #[derive(Args)]
 pub struct PackArgs {
     /// OSTree repository holding the commit (any mode).
-    #[arg(long, required_unless_present = "commit_archive", conflicts_with = "commit_archive")]
+    #[arg(
+        long,
+        required_unless_present = "commit_archive",
+        conflicts_with = "commit_archive"
+    )]
     pub repo: Option<PathBuf>,
     /// An osbuild-composer commit archive (a tar with `repo/` and `compose.json`).
     #[arg(long, value_name = "FILE.tar")]
@@ -65,7 +69,9 @@ pub fn run(args: PackArgs) -> anyhow::Result<i32> {
         report = pack(archive.repo(), &opts, &progress)?;
         _archive = Some(archive);
     } else {
-        let repo_path = args.repo.context("--repo or --commit-archive is required")?;
+        let repo_path = args
+            .repo
+            .context("--repo or --commit-archive is required")?;
         let repo = ostree_store::Repo::open(&repo_path)?;
         report = pack(&repo, &opts, &progress)?;
         _archive = None;

@@ -89,6 +89,17 @@ impl BlockingFetcher {
     pub fn fetcher(&self) -> &Fetcher {
         &self.fetcher
     }
+
+    /// Blocking [`Fetcher::local_copy`]: a verified copy already at the destination or in
+    /// the download cache, without any request.
+    pub fn local_copy(&self, req: &FetchRequest) -> Result<Option<FetchReport>, FetchError> {
+        self.rt.block_on(self.fetcher.local_copy(req))
+    }
+
+    /// Blocking [`Fetcher::store_in_cache`].
+    pub fn store_in_cache(&self, req: &FetchRequest) {
+        self.rt.block_on(self.fetcher.store_in_cache(req))
+    }
 }
 
 impl Downloader for BlockingFetcher {

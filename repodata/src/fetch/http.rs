@@ -414,6 +414,77 @@ impl Fetcher {
         Some(dir.join(sum.kind().name()).join(&hex[..2]).join(hex))
     }
 
+    /// A verified copy of `req` without any request: the file already at `req.dest`, or
+    /// the download cache's copy linked there. A copy that does not verify is removed.
+    /// `None` when the file has to be downloaded.
+    pub async fn local_copy(&self, req: &FetchRequest) -> Result<Option<FetchReport>, FetchError> {
+        let dest = &req.dest;
+        if req.expect.checksum.is_none() {
+            return Ok(None);
+        }
+        let done = |origin| FetchReport {
+            dest: dest.clone(),
+            origin,
+            url: None,
+            size: std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0),
+            bytes_downloaded: 0,
+            attempts: 0,
+            resumed_from: 0,
+        };
+        // 1. A verified copy already in place.
+        if tokio::fs::try_exists(dest).await.unwrap_or(false) {
+            match check_file_async(&req.expect, dest).await {
+                Ok(()) => return Ok(Some(done(Origin::AlreadyPresent))),
+                Err(_) => {
+                    tracing::info!(dest = %dest.display(), "existing file does not verify; fetching again");
+                    tokio::fs::remove_file(dest)
+                        .await
+                        .map_err(|e| FetchError::io(dest, e))?;
+                }
+            }
+        }
+        // 2. The cache.
+        if let Some(c) = self.cache_path(&req.expect) {
+            if tokio::fs::try_exists(&c).await.unwrap_or(false) {
+                match check_file_async(&req.expect, &c).await {
+                    Ok(()) => {
+                        let (c2, d2) = (c.clone(), dest.clone());
+                        tokio::task::spawn_blocking(move || link_or_copy(&c2, &d2))
+                            .await
+                            .map_err(|e| FetchError::Setup(e.to_string()))?
+                            .map_err(|e| FetchError::io(dest, e))?;
+                        return Ok(Some(done(Origin::Cache)));
+                    }
+                    Err(_) => {
+                        tracing::warn!(cache = %c.display(), "cached file does not verify; removing it");
+                        let _ = tokio::fs::remove_file(&c).await;
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Keeps a copy of the verified file at `req.dest` in the download cache (if one is
+    /// configured). Failing to store it is only logged: the download itself succeeded.
+    pub async fn store_in_cache(&self, req: &FetchRequest) {
+        let Some(c) = self.cache_path(&req.expect) else {
+            return;
+        };
+        let Some(dir) = c.parent().map(Path::to_path_buf) else {
+            return;
+        };
+        let (d2, c2) = (req.dest.clone(), c.clone());
+        let stored = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            link_or_copy(&d2, &c2)
+        })
+        .await;
+        if let Ok(Err(e)) = stored {
+            tracing::warn!(cache = %c.display(), error = %e, "cannot store in the download cache");
+        }
+    }
+
     /// Downloads `req.rel_path` from the first mirror that delivers a copy
     /// matching `req.expect` and renames it to `req.dest`. A verified file
     /// already at `dest` or in the cache is used without any request. On
@@ -452,7 +523,9 @@ impl Fetcher {
                 .await
                 .map_err(|e| FetchError::io(parent, e))?;
         }
-        let verifiable = req.expect.checksum.is_some();
+        if let Some(report) = self.local_copy(req).await? {
+            return Ok(report);
+        }
         let done = |origin, size, url: Option<&Url>, bytes, attempts, resumed| FetchReport {
             dest: dest.clone(),
             origin,
@@ -463,40 +536,6 @@ impl Fetcher {
             resumed_from: resumed,
         };
         let size_of = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-
-        // 1. A verified copy already in place.
-        if verifiable && tokio::fs::try_exists(dest).await.unwrap_or(false) {
-            match check_file_async(&req.expect, dest).await {
-                Ok(()) => return Ok(done(Origin::AlreadyPresent, size_of(dest), None, 0, 0, 0)),
-                Err(_) => {
-                    tracing::info!(dest = %dest.display(), "existing file does not verify; fetching again");
-                    tokio::fs::remove_file(dest)
-                        .await
-                        .map_err(|e| FetchError::io(dest, e))?;
-                }
-            }
-        }
-
-        // 2. The cache.
-        let cache = self.cache_path(&req.expect);
-        if let Some(c) = &cache {
-            if tokio::fs::try_exists(c).await.unwrap_or(false) {
-                match check_file_async(&req.expect, c).await {
-                    Ok(()) => {
-                        let (c2, d2) = (c.clone(), dest.clone());
-                        tokio::task::spawn_blocking(move || link_or_copy(&c2, &d2))
-                            .await
-                            .map_err(|e| FetchError::Setup(e.to_string()))?
-                            .map_err(|e| FetchError::io(dest, e))?;
-                        return Ok(done(Origin::Cache, size_of(dest), None, 0, 0, 0));
-                    }
-                    Err(_) => {
-                        tracing::warn!(cache = %c.display(), "cached file does not verify; removing it");
-                        let _ = tokio::fs::remove_file(c).await;
-                    }
-                }
-            }
-        }
 
         // 3. The mirrors.
         if let Some(p) = self.progress() {
@@ -520,20 +559,7 @@ impl Fetcher {
         tokio::fs::rename(&part, dest)
             .await
             .map_err(|e| FetchError::io(dest, e))?;
-        if let Some(c) = &cache {
-            if let Some(dir) = c.parent() {
-                let (d2, c2) = (dest.clone(), c.clone());
-                let dir = dir.to_path_buf();
-                let stored = tokio::task::spawn_blocking(move || {
-                    std::fs::create_dir_all(&dir)?;
-                    link_or_copy(&d2, &c2)
-                })
-                .await;
-                if let Ok(Err(e)) = stored {
-                    tracing::warn!(cache = %c.display(), error = %e, "cannot store in the download cache");
-                }
-            }
-        }
+        self.store_in_cache(req).await;
         let origin = if info.local {
             Origin::Local
         } else {

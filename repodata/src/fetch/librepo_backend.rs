@@ -1,12 +1,17 @@
 //! The librepo download backend (cargo feature `librepo`): package files are
 //! fetched by librepo (dnf's download library) through `librepo-sys`;
 //! mirror resolution and small metadata still go through the pure-Rust
-//! [`BlockingFetcher`]. Every file librepo writes is verified again here
-//! against its [`Expect`] before it is renamed into place.
+//! [`BlockingFetcher`], as do the checks that make a request unnecessary (a verified
+//! file already in place, the download cache). Every file librepo writes is verified
+//! again here against its [`Expect`] before it is renamed into place.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::blocking::{BlockingFetcher, Downloader};
 use super::error::{AttemptError, FetchError, MirrorFailure};
 use super::http::{FetchOptions, FetchReport, FetchRequest, Origin};
+use super::progress::Progress;
 use super::repofile::RepoConfig;
 use super::source::{MirrorSet, Source};
 use super::verify::{Expect, FileCheckError, HashKind};
@@ -15,6 +20,9 @@ use super::verify::{Expect, FileCheckError, HashKind};
 pub struct LibrepoDownloader {
     meta: BlockingFetcher,
     opts: FetchOptions,
+    progress: Option<Arc<dyn Progress>>,
+    /// Bytes of the files librepo downloaded.
+    file_bytes: AtomicU64,
 }
 
 impl LibrepoDownloader {
@@ -23,6 +31,22 @@ impl LibrepoDownloader {
         Ok(LibrepoDownloader {
             meta: BlockingFetcher::new(opts.clone())?,
             opts,
+            progress: None,
+            file_bytes: AtomicU64::new(0),
+        })
+    }
+
+    /// Like [`LibrepoDownloader::new`], reporting events to `progress` (a file's bytes
+    /// are reported when librepo has finished it).
+    pub fn with_progress(
+        opts: FetchOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<LibrepoDownloader, FetchError> {
+        Ok(LibrepoDownloader {
+            meta: BlockingFetcher::with_progress(opts.clone(), progress.clone())?,
+            opts,
+            progress: Some(progress),
+            file_bytes: AtomicU64::new(0),
         })
     }
 
@@ -38,6 +62,111 @@ impl LibrepoDownloader {
                 .first()
                 .map(|p| p.to_string_lossy().into_owned()),
         }
+    }
+
+    /// Downloads `reqs[i]` for each `i` in `todo` with librepo; results in `todo` order.
+    fn download(
+        &self,
+        mirrors: &MirrorSet,
+        todo: &[usize],
+        reqs: &[FetchRequest],
+    ) -> Vec<Result<FetchReport, FetchError>> {
+        if todo.is_empty() {
+            return Vec::new();
+        }
+        let targets: Vec<librepo_sys::Target> = todo
+            .iter()
+            .map(|&i| {
+                let r = &reqs[i];
+                if let Some(p) = &self.progress {
+                    p.started(&r.what(), r.expect.size);
+                }
+                librepo_sys::Target {
+                    relative_url: r.rel_path.clone(),
+                    dest: Self::part(r),
+                    sha256: r
+                        .expect
+                        .checksum
+                        .as_ref()
+                        .filter(|c| c.kind() == HashKind::Sha256)
+                        .map(|c| c.hex().to_string()),
+                    size: r.expect.size,
+                }
+            })
+            .collect();
+        // Files from file:// mirrors are copies, not network transfers.
+        let local = mirrors.mirrors().iter().all(|u| u.scheme() == "file");
+        // Each file is verified and renamed into place as soon as librepo finishes it, so
+        // an interrupted run keeps every complete file.
+        let finished: std::sync::Mutex<Vec<Option<Result<FetchReport, FetchError>>>> =
+            std::sync::Mutex::new(todo.iter().map(|_| None).collect());
+        let on_done = |t: usize| {
+            let res = self.finish(mirrors, &reqs[todo[t]], local);
+            if let Ok(mut f) = finished.lock() {
+                f[t] = Some(res);
+            }
+        };
+        let results = librepo_sys::download_packages(&self.lr_options(mirrors), &targets, &on_done);
+        let mut finished = finished.into_inner().unwrap_or_else(|e| e.into_inner());
+        let results = match results {
+            Ok(r) => r,
+            Err(e) => todo.iter().map(|_| Err(e.clone())).collect(),
+        };
+        todo.iter()
+            .zip(results)
+            .enumerate()
+            .map(|(t, (&i, res))| {
+                if let Some(done) = finished[t].take() {
+                    return done;
+                }
+                let req = &reqs[i];
+                let _ = std::fs::remove_file(Self::part(req));
+                let e = res
+                    .err()
+                    .unwrap_or_else(|| "librepo did not finish the file".into());
+                Err(failed(mirrors, req, AttemptError::Transfer(e)))
+            })
+            .collect()
+    }
+
+    /// Verifies a file librepo finished (again, ourselves: other checksum kinds, size),
+    /// renames it into place and stores it in the cache.
+    fn finish(
+        &self,
+        mirrors: &MirrorSet,
+        req: &FetchRequest,
+        local: bool,
+    ) -> Result<FetchReport, FetchError> {
+        let part = Self::part(req);
+        match Expect::check_file(&req.expect, &part) {
+            Ok(()) => {}
+            Err(FileCheckError::Mismatch(e)) => {
+                let _ = std::fs::remove_file(&part);
+                return Err(failed(mirrors, req, e));
+            }
+            Err(FileCheckError::Io(e)) => return Err(FetchError::io(&part, e)),
+        }
+        std::fs::rename(&part, &req.dest).map_err(|e| FetchError::io(&req.dest, e))?;
+        self.meta.store_in_cache(req);
+        let size = std::fs::metadata(&req.dest).map(|m| m.len()).unwrap_or(0);
+        let net = if local { 0 } else { size };
+        self.file_bytes.fetch_add(net, Ordering::Relaxed);
+        if let Some(p) = &self.progress {
+            p.bytes(net);
+        }
+        Ok(FetchReport {
+            dest: req.dest.clone(),
+            origin: if local {
+                Origin::Local
+            } else {
+                Origin::Network
+            },
+            url: None,
+            size,
+            bytes_downloaded: net,
+            attempts: 1,
+            resumed_from: 0,
+        })
     }
 
     fn part(req: &FetchRequest) -> std::path::PathBuf {
@@ -85,70 +214,39 @@ impl Downloader for LibrepoDownloader {
         mirrors: &MirrorSet,
         reqs: &[FetchRequest],
     ) -> Vec<Result<FetchReport, FetchError>> {
-        if mirrors.is_empty() {
-            return reqs
-                .iter()
-                .map(|r| Err(FetchError::NoMirrors { what: r.what() }))
-                .collect();
-        }
-        let targets: Vec<librepo_sys::Target> = reqs
-            .iter()
-            .map(|r| librepo_sys::Target {
-                relative_url: r.rel_path.clone(),
-                dest: Self::part(r),
-                sha256: r
-                    .expect
-                    .checksum
-                    .as_ref()
-                    .filter(|c| c.kind() == HashKind::Sha256)
-                    .map(|c| c.hex().to_string()),
-                size: r.expect.size,
-            })
-            .collect();
-        for r in reqs {
-            if let Some(parent) = r.dest.parent() {
+        let mut results: Vec<Option<Result<FetchReport, FetchError>>> =
+            reqs.iter().map(|_| None).collect();
+        // Files already in place or in the cache need no request.
+        let mut todo = Vec::new();
+        for (i, req) in reqs.iter().enumerate() {
+            if let Some(parent) = req.dest.parent() {
                 let _ = std::fs::create_dir_all(parent);
             }
-        }
-        let results = match librepo_sys::download_packages(&self.lr_options(mirrors), &targets) {
-            Ok(r) => r,
-            Err(e) => {
-                return reqs
-                    .iter()
-                    .map(|r| Err(failed(mirrors, r, AttemptError::Transfer(e.clone()))))
-                    .collect()
+            match self.meta.local_copy(req) {
+                Ok(Some(report)) => results[i] = Some(Ok(report)),
+                Ok(None) if mirrors.is_empty() => {
+                    results[i] = Some(Err(FetchError::NoMirrors { what: req.what() }))
+                }
+                Ok(None) => todo.push(i),
+                Err(e) => results[i] = Some(Err(e)),
             }
-        };
-        reqs.iter()
-            .zip(results)
-            .map(|(req, res)| {
-                let part = Self::part(req);
-                if let Err(e) = res {
-                    let _ = std::fs::remove_file(&part);
-                    return Err(failed(mirrors, req, AttemptError::Transfer(e)));
+        }
+        for (i, res) in todo.iter().zip(self.download(mirrors, &todo, reqs)) {
+            results[*i] = Some(res);
+        }
+        let results: Vec<_> = results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(FetchError::Setup("no result".into()))))
+            .collect();
+        if let Some(p) = &self.progress {
+            for (req, res) in reqs.iter().zip(&results) {
+                match res {
+                    Ok(r) => p.finished(&req.what(), r),
+                    Err(e) => p.failed(&req.what(), e),
                 }
-                // Verify again ourselves (other checksum kinds, size).
-                match Expect::check_file(&req.expect, &part) {
-                    Ok(()) => {}
-                    Err(FileCheckError::Mismatch(e)) => {
-                        let _ = std::fs::remove_file(&part);
-                        return Err(failed(mirrors, req, e));
-                    }
-                    Err(FileCheckError::Io(e)) => return Err(FetchError::io(&part, e)),
-                }
-                std::fs::rename(&part, &req.dest).map_err(|e| FetchError::io(&req.dest, e))?;
-                let size = std::fs::metadata(&req.dest).map(|m| m.len()).unwrap_or(0);
-                Ok(FetchReport {
-                    dest: req.dest.clone(),
-                    origin: Origin::Network,
-                    url: None,
-                    size,
-                    bytes_downloaded: size,
-                    attempts: 1,
-                    resumed_from: 0,
-                })
-            })
-            .collect()
+            }
+        }
+        results
     }
     fn fetch_bytes(
         &self,
@@ -162,6 +260,6 @@ impl Downloader for LibrepoDownloader {
         self.meta.fetch_repomd(mirrors)
     }
     fn bytes_downloaded(&self) -> u64 {
-        self.meta.bytes_downloaded()
+        self.meta.bytes_downloaded() + self.file_bytes.load(Ordering::Relaxed)
     }
 }
