@@ -35,6 +35,112 @@ use crate::repo::{boot_id, validate_ref_name, Repo, RepoMode};
 
 const BUF: usize = 128 * 1024;
 
+/// Names of the symlinks made for bare-mode symlink objects inside a staging directory
+/// (which belongs to one transaction, so a process-wide sequence keeps them unique).
+static LINK_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The file an object is written to before it is staged.
+///
+/// On Linux it is anonymous (`O_TMPFILE`) and linked into its staged name once the
+/// checksum is known, as libostree does: no directory entry is made for the data until
+/// then, so parallel writers do not serialize on the staging directory's lock, and an
+/// object that turns out to be present already is simply dropped. Where the filesystem
+/// has no `O_TMPFILE`, a named temporary file is renamed instead. (Hand-written because
+/// `tempfile` has no way to link its anonymous files.)
+struct ObjectTmp {
+    file: File,
+    /// The temporary name, when the file is not anonymous.
+    named: Option<tempfile::TempPath>,
+    /// What errors name: the staging directory or the temporary file.
+    label: PathBuf,
+}
+
+impl ObjectTmp {
+    fn new(dir: &Path) -> Result<ObjectTmp> {
+        use std::os::unix::fs::OpenOptionsExt;
+        match fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
+            .open(dir)
+        {
+            Ok(file) => Ok(ObjectTmp {
+                file,
+                named: None,
+                label: dir.to_path_buf(),
+            }),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL | libc::ENOENT)
+                ) && dir.is_dir() =>
+            {
+                ObjectTmp::named(dir)
+            }
+            Err(e) => Err(Error::Io {
+                path: dir.to_path_buf(),
+                error: e,
+            }),
+        }
+    }
+
+    /// A named temporary file in `dir` (the fallback without `O_TMPFILE`).
+    fn named(dir: &Path) -> Result<ObjectTmp> {
+        let tmp = tempfile::Builder::new()
+            .prefix("tmp-")
+            .tempfile_in(dir)
+            .at(dir)?;
+        let label = tmp.path().to_path_buf();
+        let (file, named) = tmp.into_parts();
+        Ok(ObjectTmp {
+            file,
+            named: Some(named),
+            label,
+        })
+    }
+
+    /// Gives the file the name `dest`. `Ok(false)` when `dest` already exists (another
+    /// writer staged the same object; the contents are equal by checksum).
+    fn place(self, dest: &Path) -> Result<bool> {
+        match self.named {
+            Some(named) => {
+                named.persist(dest).map_err(|e| Error::Io {
+                    path: dest.to_path_buf(),
+                    error: e.error,
+                })?;
+                Ok(true)
+            }
+            None => {
+                let proc_path = format!("/proc/self/fd/{}\0", self.file.as_raw_fd());
+                let dest_c = std::ffi::CString::new(dest.as_os_str().as_encoded_bytes())
+                    .map_err(|_| Error::Invalid(format!("{} contains NUL", dest.display())))?;
+                // SAFETY: both paths are NUL-terminated and live across the call.
+                let rc = unsafe {
+                    libc::linkat(
+                        libc::AT_FDCWD,
+                        proc_path.as_ptr().cast(),
+                        libc::AT_FDCWD,
+                        dest_c.as_ptr(),
+                        libc::AT_SYMLINK_FOLLOW,
+                    )
+                };
+                if rc == 0 {
+                    return Ok(true);
+                }
+                let error = io::Error::last_os_error();
+                if error.raw_os_error() == Some(libc::EEXIST) {
+                    return Ok(false);
+                }
+                Err(Error::Io {
+                    path: dest.to_path_buf(),
+                    error,
+                })
+            }
+        }
+    }
+}
+
 /// Writes `bytes` to `path` atomically (temp file in the same directory,
 /// optional fsync, rename, fsync of the directory), mode 0644.
 pub fn write_file_atomic(path: &Path, bytes: &[u8], fsync: bool) -> Result<()> {
@@ -266,7 +372,7 @@ impl Transaction<'_> {
         self.repo
     }
 
-    fn stage(&self, tmp: tempfile::TempPath, objtype: ObjectType, c: &Checksum) -> Result<()> {
+    fn stage(&self, tmp: ObjectTmp, objtype: ObjectType, c: &Checksum) -> Result<()> {
         let hex = c.to_hex();
         let ext = objtype.extension(self.repo.mode().is_archive());
         let sub = self.staging.join(&hex[..2]);
@@ -281,10 +387,9 @@ impl Transaction<'_> {
             }
         }
         let staged = sub.join(format!("{}.{ext}", &hex[2..]));
-        tmp.persist(&staged).map_err(|e| Error::Io {
-            path: staged.clone(),
-            error: e.error,
-        })?;
+        if !tmp.place(&staged)? {
+            return Ok(());
+        }
         let dest = self.repo.loose_path(objtype, c);
         self.staged
             .lock()
@@ -338,12 +443,8 @@ impl Transaction<'_> {
             }
         }
         let mut hasher = ContentHasher::new(header);
-        let tmp = tempfile::Builder::new()
-            .prefix("tmp-")
-            .tempfile_in(&self.staging)
-            .at(&self.staging)?;
-        let tmp_path = tmp.path().to_path_buf();
-        let (file, tmp) = tmp.into_parts();
+        let ObjectTmp { file, named, label } = ObjectTmp::new(&self.staging)?;
+        let tmp_path = label.clone();
         let io_err = |e: io::Error| Error::Io {
             path: tmp_path.clone(),
             error: e,
@@ -374,10 +475,10 @@ impl Transaction<'_> {
                 }
                 RepoMode::Bare | RepoMode::BareUserOnly => {
                     // A real symlink, created beside the temp file.
-                    let link = self.staging.join(format!(
-                        "{}-link",
-                        tmp_path.file_name().unwrap_or_default().to_string_lossy()
-                    ));
+                    let seq = LINK_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let link = self
+                        .staging
+                        .join(format!("link-{}-{seq}", std::process::id()));
                     std::os::unix::fs::symlink(&header.symlink_target, &link).at(link.clone())?;
                     if mode == RepoMode::Bare {
                         std::os::unix::fs::lchown(&link, Some(header.uid), Some(header.gid))
@@ -464,7 +565,6 @@ impl Transaction<'_> {
         if self.per_object_fsync && symlink_tmp.is_none() {
             file.sync_all().map_err(io_err)?;
         }
-        drop(file);
         let actual = hasher.finish();
         let cleanup = |l: &Option<PathBuf>| {
             if let Some(l) = l {
@@ -486,7 +586,6 @@ impl Transaction<'_> {
         }
         match symlink_tmp {
             Some(link) => {
-                drop(tmp);
                 // Stage the symlink itself: rename it over the staged name.
                 let hex = actual.to_hex();
                 let sub = self.staging.join(&hex[..2]);
@@ -507,7 +606,7 @@ impl Transaction<'_> {
                     .map_err(|_| Error::Invalid("transaction state poisoned".into()))?
                     .push((staged, self.repo.loose_path(ObjectType::File, &actual)));
             }
-            None => self.stage(tmp, ObjectType::File, &actual)?,
+            None => self.stage(ObjectTmp { file, named, label }, ObjectType::File, &actual)?,
         }
         Ok(actual)
     }
@@ -542,19 +641,15 @@ impl Transaction<'_> {
         if self.repo.has_object(objtype, &c) {
             return Ok(c);
         }
-        let mut tmp = tempfile::Builder::new()
-            .prefix("tmp-")
-            .tempfile_in(&self.staging)
-            .at(&self.staging)?;
-        tmp.write_all(bytes).at(tmp.path().to_path_buf())?;
-        tmp.as_file()
+        let tmp = ObjectTmp::new(&self.staging)?;
+        (&tmp.file).write_all(bytes).at(tmp.label.clone())?;
+        tmp.file
             .set_permissions(fs::Permissions::from_mode(0o644))
-            .at(tmp.path().to_path_buf())?;
+            .at(tmp.label.clone())?;
         if self.per_object_fsync {
-            tmp.as_file().sync_all().at(tmp.path().to_path_buf())?;
+            tmp.file.sync_all().at(tmp.label.clone())?;
         }
-        let (_f, path) = tmp.into_parts();
-        self.stage(path, objtype, &c)?;
+        self.stage(tmp, objtype, &c)?;
         Ok(c)
     }
 
@@ -634,5 +729,36 @@ impl Drop for Transaction<'_> {
         if !self.finished {
             self.cleanup();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_tmp_places_anonymous_and_named_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, make) in [ObjectTmp::new, ObjectTmp::named].into_iter().enumerate() {
+            let dest = dir.path().join(format!("obj-{i}"));
+            let t = make(dir.path()).unwrap();
+            (&t.file).write_all(b"first").unwrap();
+            assert!(t.place(&dest).unwrap());
+            assert_eq!(fs::read(&dest).unwrap(), b"first");
+            // A second writer of the same object: the anonymous file reports the name
+            // as taken and leaves it alone; a named one replaces it (same checksum).
+            let t = make(dir.path()).unwrap();
+            (&t.file).write_all(b"first").unwrap();
+            let placed = t.place(&dest).unwrap();
+            assert_eq!(placed, i == 1);
+            assert_eq!(fs::read(&dest).unwrap(), b"first");
+        }
+        // Nothing else is left in the directory.
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["obj-0", "obj-1"]);
     }
 }
