@@ -187,6 +187,8 @@ pub struct PayloadReader<R: Read> {
     cur: Option<Current>,
     finished: bool,
     failed: bool,
+    /// Whether the digests recorded in the package are computed and checked.
+    check_digests: bool,
 }
 
 impl PayloadReader<BufReader<File>> {
@@ -205,9 +207,27 @@ impl<R: Read> PayloadReader<R> {
     /// Start streaming the payload from `reader`, which must be positioned right after the
     /// main header (as [`PackageHeader::read`] leaves it). Verifies the header digest.
     pub fn new(header: PackageHeader, reader: R) -> Result<Self> {
+        Self::build(header, reader, true)
+    }
+
+    /// Like [`PayloadReader::new`], for a package file already verified whole against a
+    /// trusted SHA-256 (a pin, or a repodata checksum): that checksum covers every byte,
+    /// so the header, payload and per-file digests recorded inside the package are not
+    /// computed a second time. Structure, sizes, names and the decompression bound are
+    /// still checked exactly as by [`PayloadReader::new`].
+    pub fn new_verified(header: PackageHeader, reader: R) -> Result<Self> {
+        Self::build(header, reader, false)
+    }
+
+    fn build(header: PackageHeader, reader: R, check_digests: bool) -> Result<Self> {
         let err = |k| Error::new(&header.label, k);
-        verify::check_header_digests(&header).map_err(err)?;
-        let digests = Arc::new(Mutex::new(PayloadDigests::for_header(&header)));
+        let digests = if check_digests {
+            verify::check_header_digests(&header).map_err(err)?;
+            PayloadDigests::for_header(&header)
+        } else {
+            PayloadDigests::default()
+        };
+        let digests = Arc::new(Mutex::new(digests));
         let mut tap = RawTap {
             inner: reader,
             prefix: [0u8; 16],
@@ -244,7 +264,11 @@ impl<R: Read> PayloadReader<R> {
             inner: decoder,
             count: 0,
             limit: payload_limit(&header),
-            alt: verify::alt_digest(&header),
+            alt: if check_digests {
+                verify::alt_digest(&header)
+            } else {
+                None
+            },
         };
         let src = BufReader::with_capacity(256 * 1024, limited);
         let hardlinks = header.hardlink_sets();
@@ -267,6 +291,7 @@ impl<R: Read> PayloadReader<R> {
             cur: None,
             finished: false,
             failed: false,
+            check_digests,
         })
     }
 }
@@ -607,7 +632,8 @@ impl<R: Read> PayloadReader<R> {
                 _ => (0, true),
             }
         };
-        let check_digest = has_content && f.is_regular() && !f.digest.is_empty();
+        let check_digest =
+            self.check_digests && has_content && f.is_regular() && !f.digest.is_empty();
         self.cur = Some(Current {
             index,
             remaining: size,
