@@ -24,3 +24,13 @@ if ! command -v cargo >/dev/null; then
   echo "deps: cargo not found: install a Rust toolchain (rustup, Rust >= 1.88) first" >&2
   exit 1
 fi
+
+# The bounded fuzz run of the test command (fuzz/run.sh) needs cargo-fuzz and nightly.
+if ! command -v cargo-fuzz >/dev/null; then
+  echo "deps: installing cargo-fuzz" >&2
+  cargo install cargo-fuzz --locked --quiet
+fi
+if ! rustup toolchain list | grep -q '^nightly'; then
+  echo "deps: installing the nightly toolchain (for cargo fuzz)" >&2
+  rustup toolchain install nightly --profile minimal
+fi

@@ -5,6 +5,7 @@
 #
 # usage: mirror-tests/bench/bench.sh [CORPUS_DIR]     (default /var/tmp/jigdo-corpus)
 # env:   JIGDO=path/to/jigdo (default: target/release/jigdo, built if missing)
+#        BENCH_RUNS=N timed runs per figure, the median is reported (default 3)
 #        BENCH_WORK=dir (default: CORPUS_DIR/bench, wiped per run)
 # Needs: ostree, createrepo_c, rpm2cpio, /usr/bin/time, python3, nginx (all in .ci/deps.sh,
 # plus `time`). Not run in CI: the corpus takes half an hour to build.
@@ -21,16 +22,26 @@ work=${BENCH_WORK:-$corpus/bench}
 rm -rf "$work"; mkdir -p "$work"
 rows=()
 
-# seconds, peak KiB of a command: measure NAME CMD...  -> sets T_NAME, M_NAME
+# measure NAME CMD...  -> sets T_NAME (median wall seconds of $runs runs) and M_NAME (largest
+# peak RSS in KiB). Caches are dropped before each run; if RESET is set (RESET='...' measure
+# ...), it is evaluated before each run too (to remove what the previous run made).
+runs=${BENCH_RUNS:-3}
 measure() {
   local name=$1; shift
   local tf; tf=$(mktemp)
-  sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-  /usr/bin/time -f '%e %M' -o "$tf" "$@" > "$work/$name.out" 2> "$work/$name.err" || {
-    echo "error: $name failed: $*" >&2; cat "$work/$name.err" >&2; exit 1; }
-  read -r t m < "$tf"; rm -f "$tf"
-  printf -v "T_$name" '%s' "$t"; printf -v "M_$name" '%s' "$m"
-  echo "  $name: ${t}s, peak $((m / 1024)) MiB" >&2
+  local times=() mem=0 i t m
+  for ((i = 0; i < ${RUNS:-$runs}; i++)); do
+    if [ -n "${RESET:-}" ]; then eval "$RESET"; fi
+    sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+    /usr/bin/time -f '%e %M' -o "$tf" "$@" > "$work/$name.out" 2> "$work/$name.err" || {
+      echo "error: $name failed: $*" >&2; cat "$work/$name.err" >&2; exit 1; }
+    read -r t m < "$tf"
+    times+=("$t"); ((m > mem)) && mem=$m
+  done
+  rm -f "$tf"
+  t=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
+  printf -v "T_$name" '%s' "$t"; printf -v "M_$name" '%s' "$mem"
+  echo "  $name: ${times[*]} s -> median ${t}s, peak $((mem / 1024)) MiB" >&2
 }
 row() {
   rows+=("$(printf '%-46s | %14s | %-34s | %14s | %7s' "$1" "$2" "$3" "$4" "$5")")
@@ -57,10 +68,10 @@ row "jigdo RPM v1 size (bytes)" "$rpm_size" "archive repo objects (bytes)" "$com
 row "metadata bytes per file ($files_v1 files)" "$mpf" "goal" "16" "$(ratio "$mpf" 16)"
 
 echo "== unpack v1 into bare-user vs ostree pull-local archive -> bare-user" >&2
-measure unpack "$jigdo" unpack "$jigdo_v1" --from "$RPMS" --repo "$work/unpacked" --mode bare-user --json
+RESET='rm -rf "$work/unpacked"' measure unpack "$jigdo" unpack "$jigdo_v1" --from "$RPMS" --repo "$work/unpacked" --mode bare-user --json
 [ "$(json "$work/unpack.out" "d['commit']")" = "$V1_COMMIT" ] || { echo "error: unpack rebuilt another commit" >&2; exit 1; }
-ostree init --repo="$work/pulled" --mode=bare-user
-measure pull_local ostree pull-local --repo="$work/pulled" "$work/v1-archive" "$V1_COMMIT"
+RESET='rm -rf "$work/pulled"; ostree init --repo="$work/pulled" --mode=bare-user' \
+  measure pull_local ostree pull-local --repo="$work/pulled" "$work/v1-archive" "$V1_COMMIT"
 row "unpack v1 -> bare-user (s)" "$T_unpack" "ostree pull-local (s)" "$T_pull_local" "$(ratio "$T_unpack" "$T_pull_local")"
 "$jigdo" info "$jigdo_v1" --json > "$work/info-v1.json"
 # The pinned RPMs' files (corpus file names are NAME-VERSION-RELEASE.ARCH.rpm, no epoch).
@@ -77,7 +88,7 @@ row "peak memory unpack (MiB)" "$((M_unpack / 1024))" "ostree pull-local (MiB)" 
 echo "== update v1 -> v2" >&2
 measure pack2 "$jigdo" pack --repo "$REPO" --rev "$V2_COMMIT" --from "$RPMS" --output "$work/jigdo-v2" --name corpus-os --json
 jigdo_v2=$(json "$work/pack2.out" "d['rpm']")
-measure update "$jigdo" unpack "$jigdo_v2" --from "$RPMS" --repo "$work/unpacked" --json
+RUNS=1 measure update "$jigdo" unpack "$jigdo_v2" --from "$RPMS" --repo "$work/unpacked" --json
 "$jigdo" info "$jigdo_v2" --json > "$work/info-v2.json"
 client_bytes=$(python3 - "$work/info-v2.json" "$work/update.out" "$jigdo_v2" <<'EOF'
 import json, os, sys
@@ -125,8 +136,8 @@ row "update v1->v2 bytes" "$client_bytes" "sum of changed RPMs (bytes)" "$change
 echo "== repo create vs createrepo_c; jigdo fsck vs ostree fsck" >&2
 mkdir -p "$work/repo-ours" "$work/repo-theirs"
 cp -l "$RPMS"/*.rpm "$work/repo-ours/"; cp -l "$RPMS"/*.rpm "$work/repo-theirs/"
-measure repo_create "$jigdo" repo create "$work/repo-ours"
-measure createrepo createrepo_c --quiet "$work/repo-theirs"
+RESET='rm -rf "$work/repo-ours/repodata"' measure repo_create "$jigdo" repo create "$work/repo-ours"
+RESET='rm -rf "$work/repo-theirs/repodata"' measure createrepo createrepo_c --quiet "$work/repo-theirs"
 row "jigdo repo create (s)" "$T_repo_create" "createrepo_c (s)" "$T_createrepo" "$(ratio "$T_repo_create" "$T_createrepo")"
 measure jigdo_fsck "$jigdo" fsck --repo "$work/v1-archive"
 row "jigdo fsck v1 archive (s)" "$T_jigdo_fsck" "ostree fsck (s)" "$T_ostree_fsck" "$(ratio "$T_jigdo_fsck" "$T_ostree_fsck")"

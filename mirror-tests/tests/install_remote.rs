@@ -633,3 +633,87 @@ fn mirror_then_air_gapped_install_gives_the_same_commit(backend: &str) {
         assert!(listed.contains(p), "dnf does not list {p}: {listed}");
     }
 }
+
+/// Sources from dnf `.repo` files: `--repofile` and `--reposdir`, `$basearch` in
+/// `baseurl`, disabled sections ignored, and `gpgcheck=1` with `gpgkey=file://…`: the
+/// jigdo RPM signed with that key installs; an unsigned one, or one signed with another
+/// key, is refused and no ref moves. Keys are made by the real gpg.
+#[test]
+fn repo_files_with_gpgcheck_install_only_signed_jigdo_rpms() {
+    let w = world();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let keys = tmp.path().join("keys");
+    let (secret, public) =
+        rpm_package::test_support::gen_signing_key(&keys.join("a"), "Release <rel@example.org>");
+    let (_, other_public) =
+        rpm_package::test_support::gen_signing_key(&keys.join("b"), "Other <other@example.org>");
+    // The published repository under .../x86_64 (uname's machine: $basearch), plus v2
+    // packed again as release 2 and signed.
+    let arch = run(Command::new("uname").arg("-m")).trim().to_string();
+    let mirror = fresh("gpg-repos").join(&arch);
+    std::fs::create_dir_all(mirror.parent().expect("parent")).expect("mkdir");
+    run(Command::new("cp").arg("-a").arg(&w.published).arg(&mirror));
+    run(jigdo()
+        .args(["pack", "--repo"])
+        .arg(w.dir.join("compose"))
+        .args(["--rev", &w.v2_commit, "--from"])
+        .arg(w.dir.join("v2"))
+        .arg("--output")
+        .arg(&mirror)
+        .args(["--name", "example-os", "--release", "2", "--sign-key"])
+        .arg(&secret));
+    run(jigdo().args(["repo", "create"]).arg(&mirror));
+    let repo_file = |dir: &Path, key: &Path| -> PathBuf {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let f = dir.join("jigdo.repo");
+        let text = format!(
+            "[off]\nname=Disabled\nbaseurl=http://127.0.0.1:9/\nenabled=0\n\n\
+             [os]\nname=OS $basearch\nbaseurl=file://{}/$basearch/\nenabled=1\n\
+             gpgcheck=1\ngpgkey=file://{}\n",
+            mirror.parent().expect("parent").display(),
+            key.display()
+        );
+        std::fs::write(&f, text).expect("repo file");
+        f
+    };
+    let good = repo_file(&tmp.path().join("good"), &public);
+    let wrong = repo_file(&tmp.path().join("wrong"), &other_public);
+    let install_with = |args: &[&str], file: &Path, spec: &str, repo: &Path| -> Output {
+        run_raw(
+            jigdo()
+                .args(["install", spec])
+                .args(args)
+                .arg(file)
+                .arg("--repo")
+                .arg(repo)
+                .args(["--ref", REF]),
+        )
+    };
+
+    // Signed, right key: installs, from --repofile and from --reposdir.
+    let repo = fresh("gpg-client");
+    let out = install_with(&["--repofile"], &good, "example-os-2.0-2", &repo);
+    assert_eq!(ok(&out).trim(), w.v2_commit);
+    let repo = fresh("gpg-client-reposdir");
+    let out = install_with(
+        &["--reposdir"],
+        &tmp.path().join("good"),
+        "example-os-2.0-2",
+        &repo,
+    );
+    assert_eq!(ok(&out).trim(), w.v2_commit);
+
+    // Unsigned, or signed with another key: refused, nothing set.
+    for (what, file, spec) in [
+        ("unsigned", &good, "example-os-2.0-1"),
+        ("other key", &wrong, "example-os-2.0-2"),
+    ] {
+        let repo = fresh("gpg-refused");
+        let out = install_with(&["--repofile"], file, spec, &repo);
+        assert!(!out.status.success(), "{what}: installed");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("signature"), "{what}: {err}");
+        assert!(err.contains(spec), "{what}: does not name {spec}: {err}");
+        assert!(refs_state(&repo).is_empty(), "{what}: a ref moved");
+    }
+}

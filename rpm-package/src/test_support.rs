@@ -1,4 +1,5 @@
-//! Helpers for tests in this and other crates: building the test packages of `specs/`.
+//! Helpers for tests in this and other crates: building the test packages of `specs/`,
+//! making OpenPGP signing keys with the real `gpg`.
 //!
 //! ```no_run
 //! let dir = tempfile::tempdir().unwrap();
@@ -67,4 +68,33 @@ pub fn real_world_fixtures() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// Makes an RSA signing key for `uid` with the real `gpg` in the new directory `home`
+/// (no passphrase) and exports it: returns the ASCII-armored (secret, public) key files
+/// `home/secret.asc` and `home/public.asc`. Panics (with gpg's output) on failure: it is
+/// for tests.
+pub fn gen_signing_key(home: &Path, uid: &str) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(home).expect("creating the gpg home");
+    let gpg = |args: &[&str]| -> Vec<u8> {
+        let out = Command::new("gpg")
+            .arg("--homedir")
+            .arg(home)
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(args)
+            .output()
+            .expect("running gpg (apt-get install gnupg)");
+        assert!(
+            out.status.success(),
+            "gpg {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    gpg(&["--quick-gen-key", uid, "rsa2048", "sign", "never"]);
+    let secret = home.join("secret.asc");
+    let public = home.join("public.asc");
+    std::fs::write(&secret, gpg(&["--armor", "--export-secret-keys", uid])).expect("secret key");
+    std::fs::write(&public, gpg(&["--armor", "--export", uid])).expect("public key");
+    (secret, public)
 }

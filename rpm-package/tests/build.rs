@@ -231,63 +231,17 @@ fn written_package_satisfies_rpm() {
     assert!(ok, "rpm -V after install: {out}");
 }
 
-fn gen_key(home: &Path, uid: &str) -> (PathBuf, PathBuf) {
-    std::fs::create_dir_all(home).unwrap();
-    let h = home.to_str().unwrap();
-    run(
-        "gpg",
-        &[
-            "--homedir",
-            h,
-            "--batch",
-            "--pinentry-mode",
-            "loopback",
-            "--passphrase",
-            "",
-            "--quick-gen-key",
-            uid,
-            "rsa2048",
-            "sign",
-            "never",
-        ],
-    );
-    let secret = home.join("secret.asc");
-    let public = home.join("public.asc");
-    std::fs::write(
-        &secret,
-        run(
-            "gpg",
-            &[
-                "--homedir",
-                h,
-                "--batch",
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase",
-                "",
-                "--armor",
-                "--export-secret-keys",
-                uid,
-            ],
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        &public,
-        run(
-            "gpg",
-            &["--homedir", h, "--batch", "--armor", "--export", uid],
-        ),
-    )
-    .unwrap();
-    (secret, public)
-}
-
 #[test]
 fn signed_package_verifies_with_rpm_and_with_us() {
     let dir = tempfile::tempdir().unwrap();
-    let (secret, public) = gen_key(&dir.path().join("gpg1"), "JT Signer <signer@example.org>");
-    let (_, other_public) = gen_key(&dir.path().join("gpg2"), "JT Other <other@example.org>");
+    let (secret, public) = rpm_package::test_support::gen_signing_key(
+        &dir.path().join("gpg1"),
+        "JT Signer <signer@example.org>",
+    );
+    let (_, other_public) = rpm_package::test_support::gen_signing_key(
+        &dir.path().join("gpg2"),
+        "JT Other <other@example.org>",
+    );
     let pkg = dir.path().join("signed.rpm");
     builder(dir.path()).write_to(&pkg, Some(&secret)).unwrap();
     let p = pkg.to_str().unwrap();
