@@ -1,11 +1,12 @@
 #!/bin/bash
 # Run the header+payload fuzz target for a bounded time (default 60 s), seeded with the
-# real-world fixture RPMs. Needs a nightly toolchain and cargo-fuzz
-# (`rustup toolchain install nightly`, `cargo install cargo-fuzz`).
+# real-world fixture RPMs. Needs a nightly toolchain and cargo-fuzz (.ci/deps.sh installs
+# both); the README's test command (what CI runs) runs it for 60 s. The target links
+# rpm-package without its `build` feature (readers only), so it compiles in about a minute.
 #
 #   fuzz/run.sh [SECONDS]
 #
-# Without nightly, the same entry point runs as a deterministic mutation test:
+# The same entry point also runs in the test suite as a deterministic mutation test:
 #   cargo test -p rpm-package --test bad_input mutated_packages_never_panic
 set -euo pipefail
 secs=${1:-60}
