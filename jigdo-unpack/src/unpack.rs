@@ -542,7 +542,7 @@ fn import_package(
     let paths: Vec<String> = header.files.iter().map(|f| f.path.clone()).collect();
     // The pin (SHA-256 of the whole file) was checked above: the package's own digests
     // need not be computed again.
-    let mut payload = PayloadReader::new_verified(header, r)?;
+    let mut payload = PayloadReader::new_verified(header, r)?.read_ahead()?;
 
     // Paths with at least one object still to make.
     let mut pending: BTreeSet<&str> = needs

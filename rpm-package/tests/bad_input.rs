@@ -329,3 +329,60 @@ fn mutated_packages_never_panic() {
     );
     eprintln!("{runs} mutated inputs in {:?}", start.elapsed());
 }
+
+/// Streams the package at `path` on the calling thread (`ahead` false) or with the
+/// read-ahead thread; returns the entry count or the error message.
+fn stream_file(path: &Path, ahead: bool) -> Result<usize, String> {
+    let run = || -> Result<usize, Error> {
+        let f = std::fs::File::open(path).unwrap();
+        let mut r = std::io::BufReader::new(f);
+        let label = path.display().to_string();
+        let h = PackageHeader::read(&mut r, &label)?;
+        let mut p = rpm_package::PayloadReader::new(h, r)?;
+        if ahead {
+            p = p.read_ahead()?;
+        }
+        let mut n = 0;
+        while let Some(mut e) = p.next_entry()? {
+            e.finish()?;
+            n += 1;
+        }
+        Ok(n)
+    };
+    run().map_err(|e| e.to_string())
+}
+
+#[test]
+fn read_ahead_gives_the_same_results_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["jt-none", "jt-gzip-noarch"] {
+        let data = pkg(name);
+        let h = PackageHeader::read(&mut &data[..], "x").unwrap();
+        let payload = h.header_end as usize;
+        let mut variants: Vec<(String, Vec<u8>)> = vec![("intact".into(), data.clone())];
+        for cut in [
+            payload + 30,
+            payload + (data.len() - payload) / 2,
+            data.len() - 1,
+        ] {
+            variants.push((format!("cut-{cut}"), data[..cut].to_vec()));
+        }
+        for at in [payload + 5, payload + 200, data.len() - 40] {
+            let mut d = data.clone();
+            d[at] ^= 0x55;
+            variants.push((format!("flip-{at}"), d));
+        }
+        for (label, bytes) in variants {
+            let path = dir.path().join(format!("{name}-{label}.rpm"));
+            std::fs::write(&path, &bytes).unwrap();
+            let inline = stream_file(&path, false);
+            let ahead = stream_file(&path, true);
+            assert_eq!(inline, ahead, "{name} {label}");
+            if label == "intact" {
+                assert!(inline.is_ok(), "{inline:?}");
+            } else {
+                assert!(inline.is_err(), "{name} {label} streamed");
+            }
+        }
+    }
+}
