@@ -92,7 +92,7 @@ pub fn decoder_for<'a, R: BufRead + 'a>(
         )),
         Compression::Xz => Box::new(BufReader::with_capacity(
             CAP,
-            xz2::bufread::XzDecoder::new_multi_decoder(inner),
+            liblzma::bufread::XzDecoder::new_multi_decoder(inner),
         )),
         Compression::Zstd => Box::new(BufReader::with_capacity(
             CAP,
@@ -112,7 +112,7 @@ pub enum Encoder<W: Write> {
     /// gzip.
     Gz(flate2::write::GzEncoder<W>),
     /// xz.
-    Xz(xz2::write::XzEncoder<W>),
+    Xz(liblzma::write::XzEncoder<W>),
     /// zstd.
     Zstd(zstd::stream::write::Encoder<'static, W>),
     /// bzip2.
@@ -128,7 +128,7 @@ impl<W: Write> Encoder<W> {
                 inner,
                 flate2::Compression::new(6),
             )),
-            Compression::Xz => Encoder::Xz(xz2::write::XzEncoder::new(inner, 6)),
+            Compression::Xz => Encoder::Xz(liblzma::write::XzEncoder::new(inner, 6)),
             Compression::Zstd => Encoder::Zstd(zstd::stream::write::Encoder::new(inner, 10)?),
             Compression::Bz2 => Encoder::Bz2(bzip2::write::BzEncoder::new(
                 inner,

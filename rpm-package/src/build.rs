@@ -417,13 +417,13 @@ impl PackageBuilder {
         self
     }
 
-    /// Payload compression: "zstd" (default, level 9), "gzip", "bzip2" or "none", with an
-    /// optional level. (xz writing would need the rpm crate's liblzma, which cannot link
-    /// beside the xz2/lzma-sys the workspace uses for reading.)
+    /// Payload compression: "zstd" (default, level 9), "xz", "gzip", "bzip2" or "none",
+    /// with an optional level.
     pub fn compression(&mut self, name: &str, level: Option<u32>) -> Result<&mut Self> {
         use rpm::CompressionWithLevel as C;
         self.compression = match name {
             "zstd" => C::Zstd(level.unwrap_or(9) as i32),
+            "xz" => C::Xz(level.unwrap_or(6)),
             "gzip" => C::Gzip(level.unwrap_or(9)),
             "bzip2" => C::Bzip2(level.unwrap_or(9)),
             "none" | "identity" => C::None,
@@ -431,7 +431,7 @@ impl PackageBuilder {
                 return Err(Error::new(
                     &self.name,
                     ErrorKind::Build(format!(
-                        "payload compression {other:?} (we write zstd, gzip, bzip2 or none)"
+                        "payload compression {other:?} (we write zstd, xz, gzip, bzip2 or none)"
                     )),
                 ))
             }

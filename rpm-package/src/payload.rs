@@ -53,7 +53,7 @@ enum Decoder<R: Read> {
     None(R),
     Gzip(flate2::read::MultiGzDecoder<R>),
     Bzip2(bzip2::read::MultiBzDecoder<R>),
-    Xz(xz2::read::XzDecoder<R>),
+    Xz(liblzma::read::XzDecoder<R>),
     Zstd(zstd::stream::read::Decoder<'static, BufReader<R>>),
 }
 
@@ -63,11 +63,25 @@ impl<R: Read> Decoder<R> {
             Compression::None => Decoder::None(r),
             Compression::Gzip => Decoder::Gzip(flate2::read::MultiGzDecoder::new(r)),
             Compression::Bzip2 => Decoder::Bzip2(bzip2::read::MultiBzDecoder::new(r)),
-            Compression::Xz => Decoder::Xz(xz2::read::XzDecoder::new_multi_decoder(r)),
+            Compression::Xz => {
+                // Multi-threaded when the payload has several blocks (rpm writes xz
+                // payloads with threads, w6T2 and the like), within 128 MiB of buffers;
+                // one thread otherwise.
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                match liblzma::stream::MtStreamBuilder::new()
+                    .threads(u32::try_from(threads).unwrap_or(1))
+                    .memlimit_threading(128 << 20)
+                    .memlimit_stop(u64::MAX)
+                    .decoder()
+                {
+                    Ok(stream) => Decoder::Xz(liblzma::read::XzDecoder::new_stream(r, stream)),
+                    Err(_) => Decoder::Xz(liblzma::read::XzDecoder::new_multi_decoder(r)),
+                }
+            }
             Compression::Lzma => {
-                let stream = xz2::stream::Stream::new_lzma_decoder(u64::MAX)
+                let stream = liblzma::stream::Stream::new_lzma_decoder(u64::MAX)
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                Decoder::Xz(xz2::read::XzDecoder::new_stream(r, stream))
+                Decoder::Xz(liblzma::read::XzDecoder::new_stream(r, stream))
             }
             Compression::Zstd => {
                 let mut d = zstd::stream::read::Decoder::new(r)?;
