@@ -107,27 +107,18 @@ delta_bytes=$(awk '/^uncompressed=/ { for (i = 1; i <= NF; i++) { split($i, kv, 
 row "update v1->v2 bytes ($imported RPMs + jigdo RPM)" "$client_bytes" "ostree static-delta (bytes)" "$delta_bytes" "$(ratio "$client_bytes" "$delta_bytes")"
 # ostree pull over loopback HTTP (nginx): v2 into a repository holding v1; the bytes are
 # what nginx's access log says it sent (ostree prints no byte count when not on a terminal).
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-mkdir -p "$work/ng/tmp"
-cat > "$work/ng/nginx.conf" <<CONF
-user root; worker_processes 1; error_log $work/ng/error.log; pid $work/ng/nginx.pid;
-events { worker_connections 64; }
-http { log_format b '\$request_uri \$body_bytes_sent'; access_log $work/ng/access.log b;
-  client_body_temp_path $work/ng/tmp; proxy_temp_path $work/ng/tmp; fastcgi_temp_path $work/ng/tmp;
-  uwsgi_temp_path $work/ng/tmp; scgi_temp_path $work/ng/tmp;
-  server { listen 127.0.0.1:$port; root $REPO; } }
-CONF
-nginx -c "$work/ng/nginx.conf" -p "$work/ng"
-trap 'kill "$(cat "$work/ng/nginx.pid" 2>/dev/null)" 2>/dev/null || true' EXIT
-sleep 0.5
+# shellcheck source=nginx.sh
+. "$top/mirror-tests/bench/nginx.sh"
+start_nginx "$REPO" "$work/ng"
+trap stop_nginx EXIT
 ostree init --repo="$work/pull-v2" --mode=archive
 ostree pull-local --repo="$work/pull-v2" "$work/v1-archive" "$V1_COMMIT" >/dev/null
-ostree remote add --repo="$work/pull-v2" --no-gpg-verify corpus "http://127.0.0.1:$port/"
-: > "$work/ng/access.log"
+ostree remote add --repo="$work/pull-v2" --no-gpg-verify corpus "$NGINX_URL/"
+nginx_clear_log
 ostree pull --repo="$work/pull-v2" --disable-static-deltas corpus "$V2_COMMIT" > "$work/pull.out" 2>&1
 ostree show --repo="$work/pull-v2" "$V2_COMMIT" >/dev/null 2>&1 || { echo "error: ostree pull failed" >&2; cat "$work/pull.out" >&2; exit 1; }
-pull_bytes=$(awk '{s += $2} END {print s + 0}' "$work/ng/access.log")
-kill "$(cat "$work/ng/nginx.pid")" 2>/dev/null || true
+pull_bytes=$(nginx_bytes)
+stop_nginx
 row "update v1->v2 bytes" "$client_bytes" "ostree pull v2 over v1 (bytes)" "$pull_bytes" "$(ratio "$client_bytes" "$pull_bytes")"
 changed_bytes=0
 for r in $CHANGED_RPMS; do changed_bytes=$((changed_bytes + $(stat -c %s "$r"))); done

@@ -14,7 +14,9 @@ jigdo=${1:-${JIGDO_BIN:-${CARGO_TARGET_DIR:-$here/target}/release/jigdo}}
 [ -x "$jigdo" ] || { echo "build jigdo first" >&2; exit 1; }
 for t in nginx ostree rpmbuild dnf; do command -v $t >/dev/null || { echo "needs $t" >&2; exit 1; }; done
 w=$(mktemp -d /var/tmp/jigdo-bench-update.XXXXXX)
-trap 'kill $(cat $w/ng/nginx.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$w"' EXIT
+# shellcheck source=nginx.sh
+. "$here/mirror-tests/bench/nginx.sh"
+trap 'stop_nginx; rm -rf "$w"' EXIT
 
 corpus=${JIGDO_CORPUS:-/var/tmp/jigdo-corpus}
 if [ -f "$corpus/corpus.env" ]; then
@@ -53,21 +55,10 @@ ostree --repo="$w/www/archive" pull-local "$compose" "$c1" >/dev/null
 ostree --repo="$w/www/archive" pull-local "$compose" "$c2" >/dev/null
 ostree --repo="$w/www/archive" refs --create=bench/os "$c2" 2>/dev/null || true
 
-port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-mkdir -p "$w/ng/tmp"
-cat > "$w/ng/nginx.conf" <<CONF
-user root; worker_processes 1; error_log $w/ng/error.log; pid $w/ng/nginx.pid;
-events { worker_connections 64; }
-http { log_format b '\$request_uri \$body_bytes_sent'; access_log $w/ng/access.log b;
-  client_body_temp_path $w/ng/tmp; proxy_temp_path $w/ng/tmp; fastcgi_temp_path $w/ng/tmp;
-  uwsgi_temp_path $w/ng/tmp; scgi_temp_path $w/ng/tmp;
-  server { listen 127.0.0.1:$port; root $w/www; } }
-CONF
-nginx -c "$w/ng/nginx.conf" -p "$w/ng"
-sleep 0.5
-url=http://127.0.0.1:$port
-bytes() { awk '{s+=$2} END {print s+0}' "$w/ng/access.log"; }
-reset() { : > "$w/ng/access.log"; }
+start_nginx "$w/www" "$w/ng"
+url=$NGINX_URL
+bytes() { nginx_bytes; }
+reset() { nginx_clear_log; }
 now() { date +%s.%N; }
 
 # 1. jigdo install v1, then (measured) v2.
