@@ -75,7 +75,7 @@ pub enum SourceSpec {
     /// A `--from` argument.
     From(String),
     /// A section of a dnf `.repo` file (only enabled ones should be given).
-    Repo(RepoConfig),
+    Repo(Box<RepoConfig>),
 }
 
 /// Turns a `gpgkey=` value (file:// URL or path) into a local path.
@@ -336,7 +336,7 @@ pub fn matches_spec(e: &IndexEntry, spec: &str) -> bool {
 fn lookup<'a>(idx: &'a RepoIndex, pin: &PinnedPackage) -> Option<&'a IndexEntry> {
     idx.by_name(&pin.name).into_iter().find(|e| {
         e.arch == pin.arch
-            && u64::from(pin.epoch) == e.evr.epoch.unwrap_or(0)
+            && pin.epoch == e.evr.epoch.unwrap_or(0)
             && e.evr.version == pin.version
             && e.evr.release().unwrap_or("") == pin.release
             && (e.checksum.kind.name() != "sha256" || e.checksum.hex == pin.id_hex())

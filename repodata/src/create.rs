@@ -215,17 +215,51 @@ pub fn previous_records(dir: &Path) -> Option<HashMap<String, Package>> {
 
 type Writer = fn(&mut dyn Write, &Package) -> std::io::Result<()>;
 
+/// How one of the three metadata files is written.
+struct MetadataFile {
+    /// `primary`, `filelists` or `other`.
+    kind: &'static str,
+    /// Writes the XML declaration and the root element (given the package count).
+    header: fn(&mut dyn Write, usize) -> std::io::Result<()>,
+    /// Writes one package's element.
+    body: Writer,
+    /// Closes the root element.
+    footer: &'static str,
+}
+
+const PRIMARY: MetadataFile = MetadataFile {
+    kind: "primary",
+    header: |w, n| xmlwrite::primary_header(w, n),
+    body: |w, p| xmlwrite::write_primary_package(w, p),
+    footer: "</metadata>\n",
+};
+const FILELISTS: MetadataFile = MetadataFile {
+    kind: "filelists",
+    header: |w, n| xmlwrite::filelists_header(w, n),
+    body: |w, p| xmlwrite::write_filelists_package(w, p),
+    footer: "</filelists>\n",
+};
+const OTHER: MetadataFile = MetadataFile {
+    kind: "other",
+    header: |w, n| xmlwrite::other_header(w, n),
+    body: |w, p| xmlwrite::write_other_package(w, p),
+    footer: "</otherdata>\n",
+};
+
 /// Writes one metadata file into `tmp`, named `<checksum>-<kind>.xml<suffix>`.
 fn write_metadata(
     tmp: &Path,
-    kind: &str,
+    file: &MetadataFile,
     pkgs: &[Package],
     comp: Compression,
     now: u64,
-    header: fn(&mut dyn Write, usize) -> std::io::Result<()>,
-    body: Writer,
-    footer: &str,
 ) -> Result<RepomdRecord> {
+    let MetadataFile {
+        kind,
+        header,
+        body,
+        footer,
+    } = *file;
     let part = tmp.join(format!("{kind}.xml{}.part", comp.suffix()));
     let f = File::create(&part).map_err(io_err(&part))?;
     let outer = HashingWriter::new(
@@ -309,44 +343,11 @@ fn publish_into(
 ) -> Result<(Repomd, Vec<String>)> {
     let comp = opts.compression;
     let (primary, (filelists, other)) = rayon::join(
-        || {
-            write_metadata(
-                tmp,
-                "primary",
-                pkgs,
-                comp,
-                now,
-                |w, n| xmlwrite::primary_header(w, n),
-                |w, p| xmlwrite::write_primary_package(w, p),
-                "</metadata>\n",
-            )
-        },
+        || write_metadata(tmp, &PRIMARY, pkgs, comp, now),
         || {
             rayon::join(
-                || {
-                    write_metadata(
-                        tmp,
-                        "filelists",
-                        pkgs,
-                        comp,
-                        now,
-                        |w, n| xmlwrite::filelists_header(w, n),
-                        |w, p| xmlwrite::write_filelists_package(w, p),
-                        "</filelists>\n",
-                    )
-                },
-                || {
-                    write_metadata(
-                        tmp,
-                        "other",
-                        pkgs,
-                        comp,
-                        now,
-                        |w, n| xmlwrite::other_header(w, n),
-                        |w, p| xmlwrite::write_other_package(w, p),
-                        "</otherdata>\n",
-                    )
-                },
+                || write_metadata(tmp, &FILELISTS, pkgs, comp, now),
+                || write_metadata(tmp, &OTHER, pkgs, comp, now),
             )
         },
     );

@@ -22,7 +22,7 @@ fn split_evr(s: &str) -> (Option<String>, Option<String>, Option<String>) {
         Some((e, rest)) if !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) => {
             (e.to_string(), rest)
         }
-        Some((e, rest)) if e.is_empty() => ("0".to_string(), rest),
+        Some(("", rest)) => ("0".to_string(), rest),
         _ => ("0".to_string(), s),
     };
     match rest.split_once('-') {
@@ -154,13 +154,11 @@ pub fn package_from_header(
             },
         );
         if last_time == Some(c.time) {
-            let mut t = c.time;
-            for prev in changelogs.iter_mut().skip(1) {
+            for (t, prev) in (c.time..).zip(changelogs.iter_mut().skip(1)) {
                 if prev.date != t {
                     break;
                 }
                 prev.date += 1;
-                t += 1;
             }
         } else {
             last_time = Some(c.time);

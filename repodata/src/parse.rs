@@ -68,22 +68,20 @@ fn local(elem: &BytesStart<'_>) -> Vec<u8> {
 
 /// Reads the root element and returns its `packages` count, if given.
 fn read_root<R: BufRead>(x: &mut XmlIn<R>, want: &[u8]) -> Result<Option<u64>> {
-    loop {
-        match x.next()? {
-            Step::Start { elem, .. } => {
-                if local(&elem) != want {
-                    return Err(x.err(format!(
-                        "root element is <{}>, expected <{}>",
-                        String::from_utf8_lossy(elem.name().as_ref().as_bytes()),
-                        String::from_utf8_lossy(want)
-                    )));
-                }
-                let path = x.path().to_path_buf();
-                return num_attr(&elem, "packages", &path);
+    match x.next()? {
+        Step::Start { elem, .. } => {
+            if local(&elem) != want {
+                return Err(x.err(format!(
+                    "root element is <{}>, expected <{}>",
+                    String::from_utf8_lossy(elem.name().as_ref().as_bytes()),
+                    String::from_utf8_lossy(want)
+                )));
             }
-            Step::End { .. } => return Err(x.err("unexpected end tag before the root element")),
-            Step::Eof => return Err(x.err("empty document")),
+            let path = x.path().to_path_buf();
+            num_attr(&elem, "packages", &path)
         }
+        Step::End { .. } => Err(x.err("unexpected end tag before the root element")),
+        Step::Eof => Err(x.err("empty document")),
     }
 }
 

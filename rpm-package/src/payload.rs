@@ -183,7 +183,7 @@ fn finish_stream<R: Read>(src: &mut Limited<RawTap<R>>) -> Result<(), ErrorKind>
 /// Where the decompressed payload comes from.
 enum Src<R: Read> {
     /// Read and decompressed on the calling thread.
-    Inline(BufReader<Limited<RawTap<R>>>),
+    Inline(Box<BufReader<Limited<RawTap<R>>>>),
     /// Read and decompressed ahead by a helper thread (see [`PayloadReader::read_ahead`]).
     Ahead(BufReader<Ahead>),
     /// Only while switching from one to the other.
@@ -435,7 +435,7 @@ impl<R: Read> PayloadReader<R> {
             },
         };
         let limit = limited.limit;
-        let src = Src::Inline(BufReader::with_capacity(256 * 1024, limited));
+        let src = Src::Inline(Box::new(BufReader::with_capacity(256 * 1024, limited)));
         let hardlinks = header.hardlink_sets();
         let path_index = header
             .files
@@ -533,7 +533,7 @@ impl<R: Read + Send + 'static> PayloadReader<R> {
         self.src = match src {
             Src::Inline(b) => {
                 let buffered = b.buffer().to_vec();
-                let ahead = Ahead::start(buffered, b.into_inner()).map_err(|e| {
+                let ahead = Ahead::start(buffered, (*b).into_inner()).map_err(|e| {
                     Error::new(
                         &self.header.label,
                         io_kind("starting the read-ahead thread", e),

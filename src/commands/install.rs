@@ -191,7 +191,11 @@ pub(crate) fn source_specs(
     if let Some(d) = reposdir {
         cfgs.extend(RepoFile::load_dir(d, &vars)?);
     }
-    specs.extend(cfgs.into_iter().filter(|c| c.enabled).map(SourceSpec::Repo));
+    specs.extend(
+        cfgs.into_iter()
+            .filter(|c| c.enabled)
+            .map(|c| SourceSpec::Repo(Box::new(c))),
+    );
     Ok(specs)
 }
 
