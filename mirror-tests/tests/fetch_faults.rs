@@ -2,7 +2,7 @@
 //! fault with and without a good second mirror, resume with Range, the
 //! cache, parallelism and connection reuse. Loopback only; short timeouts.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -458,16 +458,7 @@ fn file_mirrors_and_unreachable_mirrors() {
 
 /// A tree laid out like librepo's mock server, from the real repo_yum_01.
 fn yum_tree() -> tempfile::TempDir {
-    let shared = std::env::var_os("JIGDO_SHARED_DIR")
-        .map(|s| PathBuf::from(s).join("fixtures/real-world"))
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/real-world")
-        });
-    assert!(
-        shared.is_dir(),
-        "shared fixtures missing at {}",
-        shared.display()
-    );
+    let shared = rpm_package::test_support::real_world_fixtures();
     let src = shared.join("repodata/librepo/repo_yum_01/repodata/repomd.xml");
     let t = tempfile::tempdir().unwrap();
     let repomd = std::fs::read(&src).unwrap();

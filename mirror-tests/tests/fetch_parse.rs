@@ -7,17 +7,7 @@ use std::path::{Path, PathBuf};
 use repodata::fetch::{mirrors_from_metalink, parse_mirrorlist, Metalink, RepoFile, Source, Vars};
 
 fn fixtures() -> PathBuf {
-    let dir = std::env::var_os("JIGDO_SHARED_DIR")
-        .map(|s| PathBuf::from(s).join("fixtures/real-world"))
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/real-world")
-        });
-    assert!(
-        dir.is_dir(),
-        "shared fixtures not found at {} (set JIGDO_SHARED_DIR=/path/to/shared)",
-        dir.display()
-    );
-    dir
+    rpm_package::test_support::real_world_fixtures()
 }
 
 fn mirrors_dir() -> PathBuf {

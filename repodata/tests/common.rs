@@ -34,18 +34,9 @@ pub fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The real-world fixtures directory (`JIGDO_SHARED_DIR` overrides shared/).
+/// The real-world fixtures directory (see [`rpm_package::test_support::real_world_fixtures`]).
 pub fn fixtures() -> PathBuf {
-    let shared = std::env::var_os("JIGDO_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    let dir = shared.join("fixtures/real-world");
-    assert!(
-        dir.is_dir(),
-        "real-world fixtures not found at {} (set JIGDO_SHARED_DIR)",
-        dir.display()
-    );
-    dir
+    rpm_package::test_support::real_world_fixtures()
 }
 
 /// Spec files exercising every field rpm-md carries.
