@@ -143,6 +143,32 @@ pub struct TestPackage {
     pub preamble: Vec<String>,
 }
 
+impl TestFile {
+    /// A regular file.
+    pub fn regular(path: &str, content: Vec<u8>, mode: u32) -> TestFile {
+        TestFile::Regular {
+            path: path.into(),
+            content,
+            mode,
+        }
+    }
+}
+
+impl TestPackage {
+    /// Release 1 of NAME-VERSION for ARCH (`noarch`, or empty for the machine's), with
+    /// `files` and no extra preamble.
+    pub fn new(name: &str, version: &str, arch: &str, files: Vec<TestFile>) -> TestPackage {
+        TestPackage {
+            name: name.into(),
+            version: version.into(),
+            release: "1".into(),
+            arch: arch.into(),
+            files,
+            preamble: Vec::new(),
+        }
+    }
+}
+
 /// Deterministic pseudo-random bytes (so tests need no fixtures for content).
 pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

@@ -56,33 +56,14 @@ struct World {
     v1_pkg_paths: Vec<String>,
 }
 
-fn regular(path: &str, content: Vec<u8>, mode: u32) -> TestFile {
-    TestFile::Regular {
-        path: path.into(),
-        content,
-        mode,
-    }
-}
-
-fn package(name: &str, version: &str, arch: &str, files: Vec<TestFile>) -> TestPackage {
-    TestPackage {
-        name: name.into(),
-        version: version.into(),
-        release: "1".into(),
-        arch: arch.into(),
-        files,
-        preamble: Vec::new(),
-    }
-}
-
 fn alpha(version: &str, seed: u64) -> TestPackage {
-    package(
+    TestPackage::new(
         "jt-alpha",
         version,
         "noarch",
         vec![
-            regular("/usr/bin/jt-alpha", pseudo_random(seed, 40_000), 0o755),
-            regular("/etc/jt-alpha.conf", b"alpha = yes\n".to_vec(), 0o644),
+            TestFile::regular("/usr/bin/jt-alpha", pseudo_random(seed, 40_000), 0o755),
+            TestFile::regular("/etc/jt-alpha.conf", b"alpha = yes\n".to_vec(), 0o644),
         ],
     )
 }
@@ -96,31 +77,31 @@ fn world() -> &'static World {
         let v1 = dir.join("v1");
         let v2 = dir.join("v2");
         std::fs::create_dir_all(&v2).expect("mkdir");
-        let beta = package(
+        let beta = TestPackage::new(
             "jt-beta",
             "2.1",
             "noarch",
-            vec![regular(
+            vec![TestFile::regular(
                 "/usr/share/jt-beta/big.bin",
                 pseudo_random(3, 600_000),
                 0o644,
             )],
         );
-        let gamma = package(
+        let gamma = TestPackage::new(
             "jt-gamma",
             "0.5",
             "noarch",
-            vec![regular(
+            vec![TestFile::regular(
                 "/usr/share/jt-gamma/readme",
                 b"gamma\n".to_vec(),
                 0o644,
             )],
         );
-        let delta = package(
+        let delta = TestPackage::new(
             "jt-delta",
             "1.0",
             "noarch",
-            vec![regular(
+            vec![TestFile::regular(
                 "/usr/share/jt-delta/file",
                 pseudo_random(6, 70_000),
                 0o644,

@@ -26,37 +26,18 @@ struct World {
     v2_rpm: PathBuf,
 }
 
-fn regular(path: &str, content: Vec<u8>, mode: u32) -> TestFile {
-    TestFile::Regular {
-        path: path.into(),
-        content,
-        mode,
-    }
-}
-
-fn package(name: &str, version: &str, arch: &str, files: Vec<TestFile>) -> TestPackage {
-    TestPackage {
-        name: name.into(),
-        version: version.into(),
-        release: "1".into(),
-        arch: arch.into(),
-        files,
-        preamble: Vec::new(),
-    }
-}
-
 fn alpha(version: &str, lib_seed: u64) -> TestPackage {
-    package(
+    TestPackage::new(
         "jt-alpha",
         version,
         "",
         vec![
-            regular("/usr/bin/jt-alpha", pseudo_random(1, 40_000), 0o755),
+            TestFile::regular("/usr/bin/jt-alpha", pseudo_random(1, 40_000), 0o755),
             TestFile::Hardlink {
                 path: "/usr/bin/jt-alpha-link".into(),
                 to: "/usr/bin/jt-alpha".into(),
             },
-            regular(
+            TestFile::regular(
                 "/usr/lib64/libjtalpha.so.1",
                 pseudo_random(lib_seed, 100_000),
                 0o755,
@@ -65,7 +46,7 @@ fn alpha(version: &str, lib_seed: u64) -> TestPackage {
                 path: "/usr/lib64/libjtalpha.so".into(),
                 target: "libjtalpha.so.1".into(),
             },
-            regular("/etc/jt-alpha.conf", b"alpha = yes\n".to_vec(), 0o644),
+            TestFile::regular("/etc/jt-alpha.conf", b"alpha = yes\n".to_vec(), 0o644),
         ],
     )
 }
@@ -78,40 +59,40 @@ fn world() -> &'static World {
         std::fs::create_dir_all(&dir).expect("mkdir");
         let v1_pkgs = dir.join("v1");
         let v2_pkgs = dir.join("v2");
-        let beta = package(
+        let beta = TestPackage::new(
             "jt-beta",
             "2.1",
             "noarch",
             vec![
-                regular(
+                TestFile::regular(
                     "/usr/share/jt-beta/data.txt",
                     b"beta data\n".repeat(500),
                     0o644,
                 ),
-                regular(
+                TestFile::regular(
                     "/usr/share/jt-beta/big.bin",
                     pseudo_random(3, 1_500_000),
                     0o644,
                 ),
-                regular("/usr/share/jt-beta/empty", Vec::new(), 0o644),
-                regular("/usr/libexec/jt-beta/helper", pseudo_random(4, 5000), 0o700),
+                TestFile::regular("/usr/share/jt-beta/empty", Vec::new(), 0o644),
+                TestFile::regular("/usr/libexec/jt-beta/helper", pseudo_random(4, 5000), 0o700),
             ],
         );
-        let gamma = package(
+        let gamma = TestPackage::new(
             "jt-gamma",
             "0.5",
             "noarch",
-            vec![regular(
+            vec![TestFile::regular(
                 "/usr/share/jt-gamma/readme",
                 b"gamma\n".to_vec(),
                 0o644,
             )],
         );
-        let delta = package(
+        let delta = TestPackage::new(
             "jt-delta",
             "1.0",
             "noarch",
-            vec![regular(
+            vec![TestFile::regular(
                 "/usr/share/jt-delta/file",
                 pseudo_random(6, 70_000),
                 0o644,
@@ -304,11 +285,11 @@ fn replaced_pinned_package_is_rejected_by_its_pin() {
         std::fs::copy(&p, from.join(p.file_name().expect("name"))).expect("copy");
     }
     // Same name, other bytes: rebuild jt-delta with different content.
-    let evil = package(
+    let evil = TestPackage::new(
         "jt-delta",
         "1.0",
         "noarch",
-        vec![regular(
+        vec![TestFile::regular(
             "/usr/share/jt-delta/file",
             pseudo_random(66, 70_000),
             0o644,
@@ -356,11 +337,11 @@ fn corrupted_jigdo_rpm_is_rejected() {
 #[test]
 fn unknown_format_version_is_rejected_naming_both_versions() {
     let w = world();
-    let mut future = package(
+    let mut future = TestPackage::new(
         "example-os",
         "3.0",
         "noarch",
-        vec![regular(
+        vec![TestFile::regular(
             "/usr/share/ostree-jigdo/future/0-commit",
             b"x".to_vec(),
             0o644,
