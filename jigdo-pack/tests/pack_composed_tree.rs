@@ -7,21 +7,7 @@ use std::process::Command;
 use jigdo_format::{Index, PayloadFile, Source};
 use jigdo_pack::{pack, PackOptions};
 
-fn top() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?} (is it installed? see .ci/deps.sh): {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use dev_support::{run, workspace_root as top};
 
 /// Builds the test packages and composes + commits a tree; returns (pkgdir, repo, commit).
 fn compose(work: &Path) -> (PathBuf, PathBuf, String) {

@@ -4,27 +4,13 @@
 //! [`jigdo_unpack::unpack`] into a fresh bare-user repository; `ostree fsck` and
 //! `ostree ls -R -X -C` are the oracles. Then a second unpack imports nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use jigdo_unpack::{unpack, UnpackOptions};
 use ostree_store::RepoMode;
 
-fn top() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?} (is it installed? see .ci/deps.sh): {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use dev_support::{run, workspace_root as top};
 
 fn ls(repo: &Path, rev: &str) -> String {
     run(Command::new("ostree")

@@ -6,16 +6,13 @@
 //! how to get it; nothing is skipped silently.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::SystemTime;
 
-/// The workspace root (the directory holding the root `Cargo.toml`).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-}
+pub use dev_support::{
+    build_test_packages, gen_signing_key, real_world_fixtures, require_tool, run, run_raw,
+    workspace_root,
+};
 
 /// The `jigdo` binary to test: `$JIGDO_BIN` if set, else the newest of
 /// `{$CARGO_TARGET_DIR or <workspace>/target}/{release,debug}/jigdo`.
@@ -54,36 +51,6 @@ pub fn jigdo_bin() -> PathBuf {
             target.display()
         ),
     }
-}
-
-/// Panics with a clear message unless `tool` is on PATH.
-pub fn require_tool(tool: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "this test needs `{tool}` (Debian: see .ci/deps.sh); it is not on PATH"
-    );
-}
-
-/// Runs `cmd`, returning its output whatever the exit status.
-pub fn run_raw(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
-/// Runs `cmd`, panics with its stderr unless it succeeds, and returns its stdout.
-pub fn run(cmd: &mut Command) -> String {
-    let out = run_raw(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A `jigdo` command.

@@ -458,7 +458,7 @@ fn file_mirrors_and_unreachable_mirrors() {
 
 /// A tree laid out like librepo's mock server, from the real repo_yum_01.
 fn yum_tree() -> tempfile::TempDir {
-    let shared = rpm_package::test_support::real_world_fixtures();
+    let shared = dev_support::real_world_fixtures();
     let src = shared.join("repodata/librepo/repo_yum_01/repodata/repomd.xml");
     let t = tempfile::tempdir().unwrap();
     let repomd = std::fs::read(&src).unwrap();

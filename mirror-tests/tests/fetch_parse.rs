@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use repodata::fetch::{mirrors_from_metalink, parse_mirrorlist, Metalink, RepoFile, Source, Vars};
 
 fn fixtures() -> PathBuf {
-    rpm_package::test_support::real_world_fixtures()
+    dev_support::real_world_fixtures()
 }
 
 fn mirrors_dir() -> PathBuf {

@@ -625,9 +625,9 @@ fn repo_files_with_gpgcheck_install_only_signed_jigdo_rpms() {
     let tmp = tempfile::tempdir().expect("tmp");
     let keys = tmp.path().join("keys");
     let (secret, public) =
-        rpm_package::test_support::gen_signing_key(&keys.join("a"), "Release <rel@example.org>");
+        dev_support::gen_signing_key(&keys.join("a"), "Release <rel@example.org>");
     let (_, other_public) =
-        rpm_package::test_support::gen_signing_key(&keys.join("b"), "Other <other@example.org>");
+        dev_support::gen_signing_key(&keys.join("b"), "Other <other@example.org>");
     // The published repository under .../x86_64 (uname's machine: $basearch), plus v2
     // packed again as release 2 and signed.
     let arch = run(Command::new("uname").arg("-m")).trim().to_string();

@@ -1,43 +1,14 @@
 //! Shared helpers of the cross-tool tests: building small RPMs with the real
 //! rpmbuild, running createrepo_c, locating the real-world fixtures.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)] // each test binary uses a subset
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Fails with a clear message when a peer tool is missing.
-pub fn require_tool(name: &str) {
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {name}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "this test needs `{name}` (Debian package providing it) on PATH"
-    );
-}
+pub use dev_support::{require_tool, run};
 
-/// Runs a command and panics with its output when it fails.
-pub fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The real-world fixtures directory (see [`rpm_package::test_support::real_world_fixtures`]).
-pub fn fixtures() -> PathBuf {
-    rpm_package::test_support::real_world_fixtures()
-}
+pub use dev_support::real_world_fixtures as fixtures;
 
 /// Spec files exercising every field rpm-md carries.
 pub const SPECS: &[(&str, &str)] = &[

@@ -34,4 +34,3 @@ pub use build::{
     signature_tags, verify_signature, DepKind, FileContent, FileSpec, PackageBuilder, SpecTemplate,
 };
 pub mod fuzzing;
-pub mod test_support;

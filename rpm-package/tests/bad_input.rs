@@ -16,11 +16,8 @@ fn pkgs() -> &'static [PathBuf] {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("rpm-package-bad-input-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        rpm_package::test_support::build_test_packages(
-            &dir,
-            &["jt-none.spec", "jt-gzip-noarch.spec"],
-        )
-        .unwrap_or_else(|e| panic!("building test packages: {e}"))
+        dev_support::build_test_packages(&dir, &["jt-none.spec", "jt-gzip-noarch.spec"])
+            .unwrap_or_else(|e| panic!("building test packages: {e}"))
     })
 }
 
@@ -149,7 +146,7 @@ fn index_out_of_range_and_absurd_counts() {
 
 #[test]
 fn stripped_cpio_index_out_of_range() {
-    let src = rpm_package::test_support::real_world_fixtures()
+    let src = dev_support::real_world_fixtures()
         .join("rpm/rpm-rs/RPMS/v6/rpm-hardlinks-1.0-1.noarch.rpm");
     let data = std::fs::read(&src).unwrap();
     verify_payload(&src).unwrap();
@@ -271,7 +268,7 @@ fn decompression_bomb_is_stopped_early() {
 /// the cargo-fuzz target in fuzz/): thousands of damaged packages, none may panic.
 #[test]
 fn mutated_packages_never_panic() {
-    let fx = rpm_package::test_support::real_world_fixtures();
+    let fx = dev_support::real_world_fixtures();
     let mut inputs = vec![pkg("jt-gzip-noarch")];
     for rel in [
         "rpm/rpm-rs/RPMS/v6/rpm-hardlinks-1.0-1.noarch.rpm",

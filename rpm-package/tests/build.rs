@@ -47,10 +47,9 @@ fn spec_template_parses_fields_and_description() {
         Some("First line of the description.\nSecond line.")
     );
     // the lead's template and a full test spec parse too
-    let j = SpecTemplate::load(rpm_package::test_support::specs_dir().join("jigdo.spec")).unwrap();
+    let j = SpecTemplate::load(dev_support::specs_dir().join("jigdo.spec")).unwrap();
     assert!(j.summary.is_some() && j.description.is_some() && j.license.is_some());
-    let full =
-        SpecTemplate::load(rpm_package::test_support::specs_dir().join("jt-full.spec")).unwrap();
+    let full = SpecTemplate::load(dev_support::specs_dir().join("jt-full.spec")).unwrap();
     assert_eq!(full.epoch, Some(3));
     assert_eq!(full.version.as_deref(), Some("1.2.3"));
     assert!(full.description.unwrap().contains("%config"));
@@ -234,14 +233,10 @@ fn written_package_satisfies_rpm() {
 #[test]
 fn signed_package_verifies_with_rpm_and_with_us() {
     let dir = tempfile::tempdir().unwrap();
-    let (secret, public) = rpm_package::test_support::gen_signing_key(
-        &dir.path().join("gpg1"),
-        "JT Signer <signer@example.org>",
-    );
-    let (_, other_public) = rpm_package::test_support::gen_signing_key(
-        &dir.path().join("gpg2"),
-        "JT Other <other@example.org>",
-    );
+    let (secret, public) =
+        dev_support::gen_signing_key(&dir.path().join("gpg1"), "JT Signer <signer@example.org>");
+    let (_, other_public) =
+        dev_support::gen_signing_key(&dir.path().join("gpg2"), "JT Other <other@example.org>");
     let pkg = dir.path().join("signed.rpm");
     builder(dir.path()).write_to(&pkg, Some(&secret)).unwrap();
     let p = pkg.to_str().unwrap();

@@ -48,7 +48,7 @@ pub fn test_packages() -> &'static [PathBuf] {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("rpm-package-test-pkgs-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let pkgs = rpm_package::test_support::build_test_packages(&dir, &[])
+        let pkgs = dev_support::build_test_packages(&dir, &[])
             .unwrap_or_else(|e| panic!("building test packages: {e}"));
         assert!(
             pkgs.len() >= 7,
@@ -74,7 +74,7 @@ pub fn test_package(name: &str) -> PathBuf {
 /// Every .rpm under the real-world fixtures, sorted.
 pub fn fixture_rpms() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let mut stack = vec![rpm_package::test_support::real_world_fixtures()];
+    let mut stack = vec![dev_support::real_world_fixtures()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();

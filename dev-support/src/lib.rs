@@ -1,17 +1,59 @@
-//! Helpers for tests in this and other crates: building the test packages of `specs/`,
-//! making OpenPGP signing keys with the real `gpg`.
+//! Helpers shared by the tests of every crate in this workspace (a dev-dependency only):
+//! running the real peer tools, building the `specs/` test packages with the real
+//! `rpmbuild`, locating `../shared/fixtures`, making OpenPGP keys with the real `gpg`.
+//!
+//! Every helper fails (panics, in a test) with a message that says what is missing and
+//! how to get it; nothing is skipped silently.
 //!
 //! ```no_run
-//! let dir = tempfile::tempdir().unwrap();
-//! let pkgs = rpm_package::test_support::build_test_packages(dir.path(), &[]).unwrap();
+//! let dir = std::env::temp_dir().join("pkgs");
+//! let pkgs = dev_support::build_test_packages(&dir, &["jt-full.spec"]).unwrap();
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
+
+/// The workspace root (the directory holding the root `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// Panics with a clear message unless `tool` is on PATH.
+pub fn require_tool(tool: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "this test needs `{tool}` (Debian: see .ci/deps.sh); it is not on PATH"
+    );
+}
+
+/// Runs `cmd`, returning its output whatever the exit status.
+pub fn run_raw(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?} (is it installed? see .ci/deps.sh): {e}"))
+}
+
+/// Runs `cmd`, panics with its output unless it succeeds, and returns its stdout.
+pub fn run(cmd: &mut Command) -> String {
+    let out = run_raw(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
 
 /// The `specs/` directory of this checkout.
 pub fn specs_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs")
+    workspace_root().join("specs")
 }
 
 /// Build test packages with the real `rpmbuild` (via `specs/build-test-packages.sh`) into
@@ -60,7 +102,7 @@ pub fn build_test_packages(out_dir: &Path, specs: &[&str]) -> Result<Vec<PathBuf
 pub fn real_world_fixtures() -> PathBuf {
     let shared = std::env::var_os("JIGDO_SHARED_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+        .unwrap_or_else(|| workspace_root().join("../shared"));
     let dir = shared.join("fixtures/real-world");
     assert!(
         dir.is_dir(),
