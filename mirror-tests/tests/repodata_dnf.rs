@@ -7,64 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-// Self-contained helpers (this file does not depend on the crate's library).
-
-fn jigdo_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("JIGDO_BIN") {
-        return PathBuf::from(p);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| if t.is_relative() { root.join(t) } else { t })
-        .unwrap_or_else(|| root.join("target"));
-    ["release", "debug"]
-        .iter()
-        .map(|p| target.join(p).join("jigdo"))
-        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
-        .max()
-        .map(|(_, p)| p)
-        .unwrap_or_else(|| {
-            panic!(
-                "the jigdo binary is not built under {}; run `cargo build --bin jigdo` first or set JIGDO_BIN",
-                target.display()
-            )
-        })
-}
-
-fn jigdo() -> Command {
-    Command::new(jigdo_bin())
-}
-
-fn require_tool(tool: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "this test needs `{tool}` on PATH (Debian package; see .ci/deps.sh)"
-    );
-}
-
-fn run_raw(cmd: &mut Command) -> std::process::Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = run_raw(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use mirror_tests::{jigdo, require_tool, run, run_raw};
 
 const SPECS: &[(&str, &str)] = &[
     (
