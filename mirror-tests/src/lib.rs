@@ -10,8 +10,8 @@ use std::process::Command;
 use std::time::SystemTime;
 
 pub use dev_support::{
-    build_test_packages, gen_signing_key, real_world_fixtures, require_tool, run, run_raw,
-    workspace_root,
+    build_test_packages, files_under, gen_signing_key, real_world_fixtures, require_tool, run,
+    run_raw, workspace_root,
 };
 
 /// The `jigdo` binary to test: `$JIGDO_BIN` if set, else the newest of

@@ -14,17 +14,7 @@ use repodata::fetch::{
 
 const SIZE: usize = 300_000;
 
-fn content(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+use mirror_tests::pseudo_random as content;
 
 /// A served directory with a few "packages".
 struct Tree {

@@ -55,20 +55,10 @@ fn rpmbuild(specs: &[(&str, String)], out: &Path) {
 }
 
 fn rpms(dir: &Path) -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "rpm") {
-                v.push(p);
-            }
-        }
-    }
-    v.sort();
-    v
+    mirror_tests::files_under(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rpm"))
+        .collect()
 }
 
 /// A dnf 4 command with a throwaway configuration, cache and install root that

@@ -32,23 +32,13 @@ pub struct IndexEntry {
 impl IndexEntry {
     /// `name-[epoch:]version-release.arch` (epoch only when non-zero).
     pub fn nevra(&self) -> String {
-        match self.evr.epoch.unwrap_or(0) {
-            0 => format!(
-                "{}-{}-{}.{}",
-                self.name,
-                self.evr.version,
-                self.evr.release().unwrap_or(""),
-                self.arch
-            ),
-            e => format!(
-                "{}-{}:{}-{}.{}",
-                self.name,
-                e,
-                self.evr.version,
-                self.evr.release().unwrap_or(""),
-                self.arch
-            ),
-        }
+        crate::model::nevra(
+            &self.name,
+            self.evr.epoch.unwrap_or(0),
+            &self.evr.version,
+            self.evr.release().unwrap_or(""),
+            &self.arch,
+        )
     }
 
     /// Builds the entry from a full package record.

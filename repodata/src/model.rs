@@ -205,6 +205,16 @@ pub struct Package {
     pub changelogs: Vec<Changelog>,
 }
 
+/// `name-[epoch:]version-release.arch` with the epoch only when non-zero, as dnf prints
+/// a NEVRA.
+pub fn nevra(name: &str, epoch: u64, version: &str, release: &str, arch: &str) -> String {
+    if epoch == 0 {
+        format!("{name}-{version}-{release}.{arch}")
+    } else {
+        format!("{name}-{epoch}:{version}-{release}.{arch}")
+    }
+}
+
 impl Package {
     /// The package's EVR.
     pub fn evr(&self) -> Evr {
@@ -217,17 +227,13 @@ impl Package {
 
     /// `name-[epoch:]version-release.arch` (epoch only when non-zero).
     pub fn nevra(&self) -> String {
-        if self.epoch == 0 {
-            format!(
-                "{}-{}-{}.{}",
-                self.name, self.version, self.release, self.arch
-            )
-        } else {
-            format!(
-                "{}-{}:{}-{}.{}",
-                self.name, self.epoch, self.version, self.release, self.arch
-            )
-        }
+        nevra(
+            &self.name,
+            self.epoch,
+            &self.version,
+            &self.release,
+            &self.arch,
+        )
     }
 
     /// The package id (hex checksum), or "" if unknown.

@@ -129,22 +129,7 @@ pub fn build_specs(out: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Every file under `dir`.
-pub fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
+pub use dev_support::files_under as walk;
 
 /// Copies `src` to `dst` recursively.
 pub fn copy_tree(src: &Path, dst: &Path) {
