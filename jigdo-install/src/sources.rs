@@ -20,16 +20,14 @@ use std::sync::Arc;
 
 use jigdo_format::PinnedPackage;
 use ostree_store::{ObjectType, Repo};
-use repodata::fetch::{
+use repo_fetch::{
     Checksum as FetchChecksum, Downloader, Expect, FetchRequest, HashKind, MirrorSet, RepoConfig,
     Source,
 };
 use repodata::{IndexEntry, LocalRepo, RepoIndex};
 
-use crate::error::{Result, UnpackError};
-use crate::jigdo_rpm::JigdoRpm;
-use crate::plan::Plan;
-use crate::source::{package_file_name, PackageSource};
+use jigdo_unpack::source::{package_file_name, PackageSource};
+use jigdo_unpack::{JigdoRpm, Plan, Result, UnpackError};
 
 /// The capability every jigdo RPM provides.
 pub const JIGDO_PROVIDE: &str = "ostree-jigdo(v1)";
@@ -253,7 +251,7 @@ impl RemoteSources {
                 };
                 if let Some(d) = &repo.dir {
                     let src = d.join(&e.location_href);
-                    match crate::source::verify_pin(&src, pin) {
+                    match jigdo_unpack::source::verify_pin(&src, pin) {
                         Ok(_) => done[i] = Some(src),
                         Err(x) => errors[i].push(format!("{}: {x}", repo.name)),
                     }
@@ -416,7 +414,7 @@ pub fn packages_needed(jigdo: &JigdoRpm, repo: &Path) -> Result<Vec<usize>> {
         return Ok(Vec::new());
     }
     Ok((0..index.packages.len())
-        .filter(|&p| !crate::unpack::known_objects(&r, index, &plan, p).1)
+        .filter(|&p| !jigdo_unpack::unpack::known_objects(&r, index, &plan, p).1)
         .collect())
 }
 

@@ -19,7 +19,6 @@ pub mod info;
 pub mod jigdo_rpm;
 pub mod plan;
 pub mod rebuild;
-pub mod remote;
 pub mod source;
 pub mod unpack;
 

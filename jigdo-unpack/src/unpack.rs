@@ -487,7 +487,7 @@ fn spool(repo: &Repo, reader: &mut dyn Read) -> Result<File> {
 
 /// The objects of package `p` known from its cache and present in the repository, and
 /// whether that is every object the tree needs from it.
-pub(crate) fn known_objects(
+pub fn known_objects(
     repo: &Repo,
     index: &Index,
     plan: &Plan,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mirror_tests::fault_server::{Fault, FaultServer, PathMatch};
-use repodata::fetch::{
+use repo_fetch::{
     hash_hex, BlockingFetcher, Counters, Downloader, Expect, FetchError, FetchOptions,
     FetchRequest, HashKind, MirrorSet, Origin, ProxyMode, Vars,
 };
@@ -496,7 +496,7 @@ fn real_metalinks_and_mirrorlists_over_loopback() {
         ..opts()
     });
     let good = std::fs::read(t.path().join("yum/static/01/repodata/repomd.xml")).unwrap();
-    let resolve = |spec: &str| f.resolve(&repodata::fetch::Source::parse(spec).unwrap());
+    let resolve = |spec: &str| f.resolve(&repo_fetch::Source::parse(spec).unwrap());
     let url = |p: &str| format!("{}{p}", srv.url());
 
     // good_01 / varsub: checks pass.

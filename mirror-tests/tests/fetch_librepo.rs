@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use mirror_tests::fault_server::{Fault, FaultServer, PathMatch};
-use repodata::fetch::{
+use repo_fetch::{
     hash_hex, Downloader, Expect, FetchOptions, FetchRequest, HashKind, LibrepoDownloader,
     MirrorSet, ProxyMode, Vars,
 };

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use repodata::fetch::{mirrors_from_metalink, parse_mirrorlist, Metalink, RepoFile, Source, Vars};
+use repo_fetch::{mirrors_from_metalink, parse_mirrorlist, Metalink, RepoFile, Source, Vars};
 
 fn fixtures() -> PathBuf {
     dev_support::real_world_fixtures()

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use mirror_tests::fault_server::FaultServer;
-use repodata::fetch::{
+use repo_fetch::{
     hash_hex, BlockingFetcher, Downloader, Expect, FetchOptions, FetchRequest, HashKind, MirrorSet,
     ProxyMode, RepoFile, Vars,
 };

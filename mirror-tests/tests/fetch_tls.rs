@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use mirror_tests::fault_server::FaultServer;
-use repodata::fetch::{
+use repo_fetch::{
     hash_hex, BlockingFetcher, Downloader, Expect, FetchOptions, FetchRequest, HashKind, MirrorSet,
     ProxyMode, RepoFile, Vars,
 };

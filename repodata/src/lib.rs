@@ -30,6 +30,3 @@ pub use create::{create_repo, CreateOptions, CreateReport};
 pub use index::{IndexEntry, RepoIndex};
 pub use prune::{prune_repo, PruneOptions, PruneReport};
 pub use repo::LocalRepo;
-
-/// Download layer: sources, mirrors, .repo files, HTTP fetching with verification.
-pub mod fetch;

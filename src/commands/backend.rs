@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use repodata::fetch::{BlockingFetcher, Downloader, FetchOptions, Progress};
+use repo_fetch::{BlockingFetcher, Downloader, FetchOptions, Progress};
 
 /// Which library downloads package files.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -29,8 +29,8 @@ pub fn downloader(
         },
         #[cfg(feature = "librepo")]
         Backend::Librepo => match progress {
-            Some(p) => Arc::new(repodata::fetch::LibrepoDownloader::with_progress(opts, p)?),
-            None => Arc::new(repodata::fetch::LibrepoDownloader::new(opts)?),
+            Some(p) => Arc::new(repo_fetch::LibrepoDownloader::with_progress(opts, p)?),
+            None => Arc::new(repo_fetch::LibrepoDownloader::new(opts)?),
         },
         #[cfg(not(feature = "librepo"))]
         Backend::Librepo => {

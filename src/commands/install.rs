@@ -17,10 +17,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use jigdo_unpack::remote::{packages_needed, RemoteSources, SourceSpec};
+use jigdo_install::sources::{packages_needed, RemoteSources, SourceSpec};
 use jigdo_unpack::{unpack, JigdoRpm, UnpackOptions, UnpackReport};
 use ostree_store::{Repo, RepoMode};
-use repodata::fetch::{FetchOptions, FetchReport, Origin, Progress, RepoFile, Vars};
+use repo_fetch::{FetchOptions, FetchReport, Origin, Progress, RepoFile, Vars};
 use serde::Serialize;
 
 /// Arguments of `jigdo install`.
@@ -160,7 +160,7 @@ impl Progress for Bar {
         *self.done.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         self.message();
     }
-    fn retrying(&self, what: &str, url: &str, error: &repodata::fetch::AttemptError) {
+    fn retrying(&self, what: &str, url: &str, error: &repo_fetch::AttemptError) {
         if let Some(b) = &self.bar {
             b.println(format!("retrying {what}: {url}: {error}"));
         }

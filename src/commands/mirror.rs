@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use jigdo_unpack::remote::{RemoteSources, SourceSpec};
+use jigdo_install::sources::{RemoteSources, SourceSpec};
 use jigdo_unpack::JigdoRpm;
-use repodata::fetch::FetchOptions;
+use repo_fetch::FetchOptions;
 use repodata::{create_repo, prune_repo, CreateOptions, PruneOptions};
 use serde::Serialize;
 

@@ -1,0 +1,3 @@
+//! The consumer workflow of ostree-jigdo.
+
+pub mod sources;
