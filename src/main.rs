@@ -56,9 +56,22 @@ fn main() {
     match result {
         Ok(code) => std::process::exit(code),
         Err(err) => {
-            // One line, with the whole cause chain: `error: a: b: c`.
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", one_line(&err));
             std::process::exit(1);
         }
     }
+}
+
+/// The error and its causes on one line, `a: b: c`, each cause once (most of our
+/// errors already end with the text of their cause).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.ends_with(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text.replace('\n', " ")
 }

@@ -1,79 +1,109 @@
-//! Remote package sources for `jigdo install` and `jigdo mirror`: rpm-md repositories
-//! reached through `repodata::fetch` (local rpm-md directories, `file://`, `http://`,
+//! The sources of one `install` or `mirror` run, tried in order: rpm-md repositories
+//! reached through `repo-fetch` (local rpm-md directories, `file://`, `http://`,
 //! `https://` base URLs, `mirrorlist=`, `metalink=`, dnf `.repo` sections) and plain
 //! directories of RPMs.
 //!
-//! [`RemoteSources::open`] reads each repository's `repomd.xml` and its primary metadata
+//! [`Repos::open`] reads each repository's `repomd.xml` and its primary metadata
 //! (verified against repomd's checksums) into a [`repodata::RepoIndex`];
-//! [`RemoteSources::find_jigdo`] resolves `NAME[-VERSION[-RELEASE]]` to the newest jigdo
-//! RPM (a package providing `ostree-jigdo(v1)`); [`RemoteSources::fetch_entry`] downloads
-//! it verified against the repodata checksum; [`RemoteSources::fetch_pins`] downloads
-//! pinned packages in parallel, each verified against its pin's size and SHA-256 before it
-//! is renamed into place, failing over to the next repository that has it.
-//! [`packages_needed`] tells which pins a target repository still needs (the unpack
-//! planner and the per-package cache), and [`Downloaded`] is a [`PackageSource`] over the
-//! downloaded files.
+//! [`Repos::find_jigdo`] resolves `NAME[-VERSION[-RELEASE]]` to the newest jigdo RPM (a
+//! package providing [`FORMAT_PROVIDE`]); [`Repos::fetch_entry`] downloads it verified
+//! against the repodata checksum; [`Repos::fetch_pins`] downloads pinned packages in
+//! parallel, each verified against its pin's size and SHA-256 while it is fetched and
+//! before it is renamed into place, failing over to the next repository that has it.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use jigdo_format::PinnedPackage;
-use ostree_store::{ObjectType, Repo};
+use jigdo_format::{PinnedPackage, FORMAT_PROVIDE};
 use repo_fetch::{
-    Checksum as FetchChecksum, Downloader, Expect, FetchRequest, HashKind, MirrorSet, RepoConfig,
-    Source,
+    Checksum as FetchChecksum, Downloader, Expect, FetchError, FetchRequest, HashKind, MirrorSet,
+    Origin, RepoConfig, RepoFile, Source, Vars,
 };
 use repodata::{IndexEntry, LocalRepo, RepoIndex};
 
-use jigdo_unpack::source::{package_file_name, PackageSource};
-use jigdo_unpack::{JigdoRpm, Plan, Result, UnpackError};
+use crate::error::{InstallError, PinAttempt, PinFailure};
 
-/// The capability every jigdo RPM provides.
-pub const JIGDO_PROVIDE: &str = "ostree-jigdo(v1)";
-
-fn other(msg: String) -> UnpackError {
-    UnpackError::Other(msg)
-}
-
-/// One repository whose metadata was read.
-pub struct RemoteRepo {
-    /// Name in messages (the SOURCE or the `.repo` section id).
-    pub name: String,
-    /// Its mirrors, most preferred first (None for a plain RPM directory).
-    pub mirrors: Option<MirrorSet>,
-    /// Root of a plain directory of RPMs (no repodata).
-    pub dir: Option<PathBuf>,
-    /// Its packages.
-    pub index: RepoIndex,
-    /// Whether jigdo RPMs from it must carry a signature by one of `gpgkeys`.
-    pub gpgcheck: bool,
-    /// Public key files (local paths) for `gpgcheck`.
-    pub gpgkeys: Vec<PathBuf>,
-}
-
-/// A found package: the repository index and the entry.
+/// Where packages may come from: a `--from` SOURCE or a `.repo` section.
 #[derive(Debug, Clone)]
-pub struct Found {
-    /// Index into [`RemoteSources::repos`].
-    pub repo: usize,
-    /// The package's repodata entry.
-    pub entry: IndexEntry,
-}
-
-/// The ordered repositories of one `install` or `mirror` run.
-pub struct RemoteSources {
-    /// Repositories in the order given.
-    pub repos: Vec<RemoteRepo>,
-    downloader: Arc<dyn Downloader>,
-}
-
-/// What to read: a `--from` SOURCE or a `.repo` section.
 pub enum SourceSpec {
     /// A `--from` argument.
     From(String),
     /// A section of a dnf `.repo` file (only enabled ones should be given).
     Repo(Box<RepoConfig>),
+}
+
+/// The sources of `--from` arguments, then the enabled sections of a `.repo` file and
+/// of every `.repo` file in a directory (with `$basearch`/`$releasever` substituted).
+pub fn source_specs(
+    from: &[String],
+    repofile: Option<&Path>,
+    reposdir: Option<&Path>,
+) -> Result<Vec<SourceSpec>, InstallError> {
+    let mut specs: Vec<SourceSpec> = from.iter().cloned().map(SourceSpec::From).collect();
+    let vars = Vars::from_system();
+    let mut cfgs = Vec::new();
+    if let Some(f) = repofile {
+        cfgs.extend(RepoFile::load(f, &vars)?);
+    }
+    if let Some(d) = reposdir {
+        cfgs.extend(RepoFile::load_dir(d, &vars)?);
+    }
+    specs.extend(
+        cfgs.into_iter()
+            .filter(|c| c.enabled)
+            .map(|c| SourceSpec::Repo(Box::new(c))),
+    );
+    Ok(specs)
+}
+
+/// One repository whose metadata was read.
+pub struct Repo {
+    /// Name in messages (the SOURCE or the `.repo` section id).
+    pub name: String,
+    /// Where its files are.
+    pub location: Location,
+    /// Its packages.
+    pub index: RepoIndex,
+    /// Whether its `.repo` section asks for signed packages (`gpgcheck=1`).
+    pub gpgcheck: bool,
+    /// Public key files (local paths) of its `.repo` section (`gpgkey=`).
+    pub gpgkeys: Vec<PathBuf>,
+}
+
+/// Where a repository's files are.
+pub enum Location {
+    /// Mirrors of an rpm-md repository, most preferred first: files are downloaded.
+    Mirrors(MirrorSet),
+    /// A plain directory of RPMs (no repodata): files are used in place.
+    Dir(PathBuf),
+}
+
+/// A found package: the repository and its entry.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Index into [`Repos::list`].
+    pub repo: usize,
+    /// The package's repodata entry.
+    pub entry: IndexEntry,
+}
+
+/// A pinned package in place.
+#[derive(Debug, Clone)]
+pub struct FetchedPin {
+    /// Its file.
+    pub path: PathBuf,
+    /// How it got there: `Some` when the downloader put it there (and verified it, in
+    /// a directory only jigdo writes), `None` when it is used in place from a plain
+    /// directory of RPMs (checked when chosen, and again when it is read, since others
+    /// may write that directory).
+    pub origin: Option<Origin>,
+}
+
+/// The ordered repositories of one `install` or `mirror` run.
+pub struct Repos {
+    /// Repositories in the order given.
+    pub list: Vec<Repo>,
+    downloader: Arc<dyn Downloader>,
 }
 
 /// Turns a `gpgkey=` value (file:// URL or path) into a local path.
@@ -87,76 +117,71 @@ fn key_path(s: &str) -> Option<PathBuf> {
     None
 }
 
-impl RemoteSources {
+impl Repos {
     /// Reads the metadata of every source. `md_dir` receives the downloaded metadata
-    /// (one subdirectory per source). `extra_keys` (`--gpgkey`) turn on the signature
-    /// check of jigdo RPMs for every source.
+    /// (one subdirectory per source).
     pub fn open(
         downloader: Arc<dyn Downloader>,
-        specs: Vec<SourceSpec>,
+        specs: &[SourceSpec],
         md_dir: &Path,
-        extra_keys: &[PathBuf],
-    ) -> Result<RemoteSources> {
-        let mut repos = Vec::new();
-        for (i, spec) in specs.into_iter().enumerate() {
-            let (name, mirrors, dir, gpgcheck, mut gpgkeys) = match spec {
-                SourceSpec::From(arg) => {
-                    let src = Source::parse(&arg).map_err(|e| other(e.to_string()))?;
-                    match src {
-                        Source::RpmDir(p) => (arg, None, Some(p), false, Vec::new()),
-                        s => {
-                            let m = downloader
-                                .resolve(&s)
-                                .map_err(|e| other(format!("source {arg}: {e}")))?;
-                            (arg, Some(m), None, false, Vec::new())
-                        }
+    ) -> Result<Repos, InstallError> {
+        let mut list = Vec::new();
+        for (i, spec) in specs.iter().enumerate() {
+            let (name, label) = match spec {
+                SourceSpec::From(arg) => (arg.clone(), format!("source {arg}")),
+                SourceSpec::Repo(cfg) => (cfg.id.clone(), format!("repository {}", cfg.id)),
+            };
+            let source_err = |error| InstallError::Source {
+                name: label.clone(),
+                error,
+            };
+            let (location, gpgcheck, gpgkeys) = match spec {
+                SourceSpec::From(arg) => match Source::parse(arg).map_err(source_err)? {
+                    Source::RpmDir(p) => (Location::Dir(p), false, Vec::new()),
+                    s => {
+                        let m = downloader.resolve(&s).map_err(source_err)?;
+                        (Location::Mirrors(m), false, Vec::new())
                     }
-                }
+                },
                 SourceSpec::Repo(cfg) => {
-                    let m = downloader
-                        .resolve_repo(&cfg)
-                        .map_err(|e| other(format!("repository {}: {e}", cfg.id)))?;
+                    let m = downloader.resolve_repo(cfg).map_err(source_err)?;
                     let keys = cfg.gpgkeys.iter().filter_map(|k| key_path(k)).collect();
-                    (cfg.id.clone(), Some(m), None, cfg.gpgcheck, keys)
+                    (Location::Mirrors(m), cfg.gpgcheck, keys)
                 }
             };
-            gpgkeys.extend(extra_keys.iter().cloned());
-            let gpgcheck = gpgcheck || !extra_keys.is_empty();
-            let index = match (&mirrors, &dir) {
-                (Some(m), _) => {
-                    let d = md_dir.join(format!("{i}"));
-                    read_remote_index(downloader.as_ref(), m, &d)
-                        .map_err(|e| other(format!("source {name}: {e}")))?
+            let index = match &location {
+                Location::Mirrors(m) => {
+                    read_remote_index(downloader.as_ref(), &label, m, &md_dir.join(i.to_string()))?
                 }
-                (None, Some(d)) => read_dir_index(d)?,
-                (None, None) => RepoIndex::default(),
+                Location::Dir(d) => read_dir_index(&label, d)?,
             };
-            repos.push(RemoteRepo {
+            list.push(Repo {
                 name,
-                mirrors,
-                dir,
+                location,
                 index,
                 gpgcheck,
                 gpgkeys,
             });
         }
-        Ok(RemoteSources { repos, downloader })
+        Ok(Repos { list, downloader })
+    }
+
+    /// The names of the repositories, comma-separated, for messages.
+    pub fn names(&self) -> String {
+        let names: Vec<&str> = self.list.iter().map(|r| r.name.as_str()).collect();
+        names.join(", ")
     }
 
     /// The newest jigdo RPM matching `spec` (`NAME`, `NAME-VERSION` or
     /// `NAME-VERSION-RELEASE`) over all repositories; on a tie the first repository wins.
-    pub fn find_jigdo(&self, spec: &str) -> Result<Found> {
+    pub fn find_jigdo(&self, spec: &str) -> Result<Found, InstallError> {
         let mut best: Option<Found> = None;
-        for (r, repo) in self.repos.iter().enumerate() {
-            for e in repo.index.what_provides(JIGDO_PROVIDE, None) {
+        for (r, repo) in self.list.iter().enumerate() {
+            for e in repo.index.what_provides(FORMAT_PROVIDE, None) {
                 if !matches_spec(e, spec) {
                     continue;
                 }
-                let newer = match &best {
-                    None => true,
-                    Some(b) => e.evr > b.entry.evr,
-                };
-                if newer {
+                if best.as_ref().is_none_or(|b| e.evr > b.entry.evr) {
                     best = Some(Found {
                         repo: r,
                         entry: e.clone(),
@@ -164,82 +189,80 @@ impl RemoteSources {
                 }
             }
         }
-        best.ok_or_else(|| {
-            let names: Vec<&str> = self.repos.iter().map(|r| r.name.as_str()).collect();
-            other(format!(
-                "no jigdo RPM (a package providing {JIGDO_PROVIDE}) matches {spec:?} in {}",
-                names.join(", ")
-            ))
+        best.ok_or_else(|| InstallError::NoJigdo {
+            spec: spec.to_string(),
+            sources: self.names(),
         })
     }
 
     /// Downloads (or copies) `found` into `dest_dir`, verified against its repodata size
-    /// and checksum; with gpgcheck also checks its signature. Returns the local path.
-    pub fn fetch_entry(&self, found: &Found, dest_dir: &Path) -> Result<PathBuf> {
-        let repo = &self.repos[found.repo];
+    /// and checksum. Returns the local path.
+    pub fn fetch_entry(&self, found: &Found, dest_dir: &Path) -> Result<PathBuf, InstallError> {
+        let repo = &self.list[found.repo];
         let e = &found.entry;
         let file = e
             .location_href
             .rsplit('/')
             .next()
-            .unwrap_or(&e.location_href)
-            .to_string();
-        let dest = dest_dir.join(&file);
-        std::fs::create_dir_all(dest_dir).map_err(|s| UnpackError::Io {
+            .unwrap_or(&e.location_href);
+        let dest = dest_dir.join(file);
+        std::fs::create_dir_all(dest_dir).map_err(|source| InstallError::Io {
             path: dest_dir.into(),
-            source: s,
+            source,
         })?;
-        match (&repo.mirrors, &repo.dir) {
-            (Some(m), _) => {
-                let kind = HashKind::parse(e.checksum.kind.name())
-                    .ok_or_else(|| other(format!("{}: unsupported checksum type", e.nevra())))?;
-                let sum =
-                    FetchChecksum::new(kind, &e.checksum.hex).map_err(|x| other(x.to_string()))?;
+        match &repo.location {
+            Location::Mirrors(m) => {
+                let kind = HashKind::parse(e.checksum.kind.name()).ok_or_else(|| {
+                    InstallError::UnsupportedChecksum {
+                        what: e.nevra(),
+                        kind: e.checksum.kind.name(),
+                    }
+                })?;
+                let download_err = |error| InstallError::Download {
+                    what: e.nevra(),
+                    source_name: repo.name.clone(),
+                    error,
+                };
+                let sum = FetchChecksum::new(kind, &e.checksum.hex).map_err(download_err)?;
                 let expect = Expect {
                     size: Some(e.size),
                     checksum: Some(sum),
                 };
                 let req = FetchRequest::new(e.location_href.clone(), expect, dest.clone())
                     .with_label(e.nevra());
-                self.downloader
-                    .fetch_file(m, &req)
-                    .map_err(|x| other(format!("{} from {}: {x}", e.nevra(), repo.name)))?;
+                self.downloader.fetch_file(m, &req).map_err(download_err)?;
             }
-            (None, Some(d)) => {
+            Location::Dir(d) => {
                 let src = d.join(&e.location_href);
-                std::fs::copy(&src, &dest).map_err(|s| UnpackError::Io {
+                std::fs::copy(&src, &dest).map_err(|source| InstallError::Io {
                     path: src.clone(),
-                    source: s,
+                    source,
                 })?;
             }
-            (None, None) => return Err(other("empty source".into())),
-        }
-        if repo.gpgcheck {
-            rpm_package::build::verify_signature(&dest, &repo.gpgkeys).map_err(|x| {
-                other(format!(
-                    "{} from {}: signature check failed: {x}",
-                    e.nevra(),
-                    repo.name
-                ))
-            })?;
         }
         Ok(dest)
     }
 
-    /// Downloads every package of `pins` into `dest_dir` as `NAME-VERSION-RELEASE.ARCH.rpm`,
-    /// in parallel, each verified against its pin (size and SHA-256) before it is put in
-    /// place; files already there and correct are kept. Each pin is tried in every
-    /// repository that lists it, in order. Returns the paths in the order of `pins`.
-    /// A failure names the package and every mirror tried.
-    pub fn fetch_pins(&self, pins: &[PinnedPackage], dest_dir: &Path) -> Result<Vec<PathBuf>> {
-        std::fs::create_dir_all(dest_dir).map_err(|s| UnpackError::Io {
+    /// Puts every package of `pins` in place: downloaded into `dest_dir` as
+    /// `NAME-VERSION-RELEASE.ARCH.rpm`, in parallel, each verified against its pin (size
+    /// and SHA-256) before it is put in place (files already there and correct are
+    /// kept), or found in a plain directory of RPMs and checked there. Each pin is tried
+    /// in every repository that lists it, in order; the requests carry the pin's index in
+    /// `pins` as their [`FetchRequest::tag`]. Returns one [`FetchedPin`] per pin, in
+    /// order. A failure names every package that could not be had and each repository
+    /// tried.
+    pub fn fetch_pins(
+        &self,
+        pins: &[PinnedPackage],
+        dest_dir: &Path,
+    ) -> Result<Vec<FetchedPin>, InstallError> {
+        std::fs::create_dir_all(dest_dir).map_err(|source| InstallError::Io {
             path: dest_dir.into(),
-            source: s,
+            source,
         })?;
-        let dest = |p: &PinnedPackage| dest_dir.join(package_file_name(p));
-        let mut done: Vec<Option<PathBuf>> = vec![None; pins.len()];
-        let mut errors: Vec<Vec<String>> = vec![Vec::new(); pins.len()];
-        for repo in &self.repos {
+        let mut done: Vec<Option<FetchedPin>> = vec![None; pins.len()];
+        let mut attempts: Vec<Vec<PinAttempt>> = (0..pins.len()).map(|_| Vec::new()).collect();
+        for repo in &self.list {
             // Pins still missing that this repository lists with compatible metadata.
             let mut batch: Vec<(usize, FetchRequest)> = Vec::new();
             for (i, pin) in pins.iter().enumerate() {
@@ -249,23 +272,34 @@ impl RemoteSources {
                 let Some(e) = lookup(&repo.index, pin) else {
                     continue;
                 };
-                if let Some(d) = &repo.dir {
-                    let src = d.join(&e.location_href);
-                    match jigdo_unpack::source::verify_pin(&src, pin) {
-                        Ok(_) => done[i] = Some(src),
-                        Err(x) => errors[i].push(format!("{}: {x}", repo.name)),
+                match &repo.location {
+                    Location::Dir(d) => {
+                        let src = d.join(&e.location_href);
+                        match jigdo_unpack::source::verify_pin(&src, pin) {
+                            Ok(_) => {
+                                done[i] = Some(FetchedPin {
+                                    path: src,
+                                    origin: None,
+                                })
+                            }
+                            Err(error) => attempts[i].push(PinAttempt::Local {
+                                source_name: repo.name.clone(),
+                                error,
+                            }),
+                        }
                     }
-                    continue;
+                    Location::Mirrors(_) => {
+                        let dest = dest_dir.join(jigdo_unpack::source::package_file_name(pin));
+                        let req = FetchRequest::new(e.location_href.clone(), pin_expect(pin), dest)
+                            .with_label(pin.nevra())
+                            .with_tag(i);
+                        batch.push((i, req));
+                    }
                 }
-                let expect = match Expect::sha256(pin.size, &pin.id_hex()) {
-                    Ok(x) => x,
-                    Err(x) => return Err(other(x.to_string())),
-                };
-                let req = FetchRequest::new(e.location_href.clone(), expect, dest(pin))
-                    .with_label(pin.nevra());
-                batch.push((i, req));
             }
-            let Some(m) = &repo.mirrors else { continue };
+            let Location::Mirrors(m) = &repo.location else {
+                continue;
+            };
             if batch.is_empty() {
                 continue;
             }
@@ -273,30 +307,33 @@ impl RemoteSources {
             let results = self.downloader.fetch_many(m, &reqs);
             for ((i, req), res) in batch.into_iter().zip(results) {
                 match res {
-                    Ok(_) => done[i] = Some(req.dest),
-                    Err(x) => errors[i].push(format!("{}: {x}", repo.name)),
+                    Ok(report) => {
+                        done[i] = Some(FetchedPin {
+                            path: req.dest,
+                            origin: Some(report.origin),
+                        })
+                    }
+                    Err(error) => attempts[i].push(PinAttempt::Download {
+                        source_name: repo.name.clone(),
+                        error,
+                    }),
                 }
             }
         }
         let mut out = Vec::with_capacity(pins.len());
         let mut failures = Vec::new();
-        for (i, p) in done.into_iter().enumerate() {
-            match p {
-                Some(p) => out.push(p),
-                None if errors[i].is_empty() => failures.push(format!(
-                    "pinned package {} (sha256 {}) is not listed by any source",
-                    pins[i].nevra(),
-                    pins[i].id_hex()
-                )),
-                None => failures.push(format!(
-                    "cannot download pinned package {}: {}",
-                    pins[i].nevra(),
-                    errors[i].join("; ")
-                )),
+        for ((pin, fetched), attempts) in pins.iter().zip(done).zip(attempts) {
+            match fetched {
+                Some(f) => out.push(f),
+                None => failures.push(PinFailure {
+                    nevra: pin.nevra(),
+                    id: pin.id_hex(),
+                    attempts,
+                }),
             }
         }
         if !failures.is_empty() {
-            return Err(other(failures.join("; ")));
+            return Err(InstallError::PackagesUnavailable(failures));
         }
         Ok(out)
     }
@@ -304,6 +341,14 @@ impl RemoteSources {
     /// Bytes received over the network so far.
     pub fn bytes_downloaded(&self) -> u64 {
         self.downloader.bytes_downloaded()
+    }
+}
+
+/// What a download of `pin` must be: its size and SHA-256.
+fn pin_expect(pin: &PinnedPackage) -> Expect {
+    Expect {
+        size: Some(pin.size),
+        checksum: Some(FetchChecksum::from_sha256(pin.id)),
     }
 }
 
@@ -345,100 +390,65 @@ fn lookup<'a>(idx: &'a RepoIndex, pin: &PinnedPackage) -> Option<&'a IndexEntry>
 /// repository's layout) and indexes it; primary is verified against repomd.
 fn read_remote_index(
     d: &dyn Downloader,
+    name: &str,
     mirrors: &MirrorSet,
     dir: &Path,
-) -> std::result::Result<RepoIndex, String> {
+) -> Result<RepoIndex, InstallError> {
+    let fetch_err = |error: FetchError| InstallError::Source {
+        name: name.to_string(),
+        error,
+    };
+    let md_err = |error: repodata::Error| InstallError::Metadata {
+        name: name.to_string(),
+        error,
+    };
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| InstallError::Io { path, source }
+    };
     let rd = dir.join("repodata");
-    std::fs::create_dir_all(&rd).map_err(|e| format!("{}: {e}", rd.display()))?;
-    let repomd = d.fetch_repomd(mirrors).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&rd).map_err(io_err(&rd))?;
+    let repomd = d.fetch_repomd(mirrors).map_err(fetch_err)?;
     let path = rd.join("repomd.xml");
-    std::fs::write(&path, &repomd).map_err(|e| format!("{}: {e}", path.display()))?;
-    let parsed = repodata::Repomd::parse(&repomd[..], &path).map_err(|e| e.to_string())?;
+    std::fs::write(&path, &repomd).map_err(io_err(&path))?;
+    let parsed = repodata::Repomd::parse(&repomd[..], &path).map_err(md_err)?;
+    let bad = |reason: String| InstallError::BadRepomd {
+        path: path.clone(),
+        reason,
+    };
     let rec = parsed
         .record("primary")
-        .ok_or_else(|| format!("{}: no primary record", path.display()))?;
-    let expect = match &rec.checksum {
-        Some(c) => Expect {
-            size: rec.size,
-            checksum: HashKind::parse(c.kind.name())
-                .and_then(|k| FetchChecksum::new(k, &c.hex).ok()),
-        },
-        None => Expect {
-            size: rec.size,
-            checksum: None,
-        },
+        .ok_or_else(|| bad("no primary record".into()))?;
+    let expect = Expect {
+        size: rec.size,
+        checksum: rec.checksum.as_ref().and_then(|c| {
+            HashKind::parse(c.kind.name()).and_then(|k| FetchChecksum::new(k, &c.hex).ok())
+        }),
     };
     let rel = rec.location_href.clone();
     if rel.contains("..") || rel.starts_with('/') {
-        return Err(format!("{}: bad primary location {rel:?}", path.display()));
+        return Err(bad(format!("bad primary location {rel:?}")));
     }
     let req = FetchRequest::new(rel.clone(), expect, dir.join(&rel)).with_label("primary metadata");
-    d.fetch_file(mirrors, &req).map_err(|e| e.to_string())?;
-    let local = LocalRepo::open(dir).map_err(|e| e.to_string())?;
-    local.index().map_err(|e| e.to_string())
+    d.fetch_file(mirrors, &req).map_err(fetch_err)?;
+    LocalRepo::open(dir)
+        .and_then(|local| local.index())
+        .map_err(md_err)
 }
 
 /// Indexes a plain directory of RPMs by reading their headers.
-fn read_dir_index(dir: &Path) -> Result<RepoIndex> {
-    let found = repodata::create::find_rpms(dir).map_err(|e| other(e.to_string()))?;
+fn read_dir_index(name: &str, dir: &Path) -> Result<RepoIndex, InstallError> {
+    let md_err = |error: repodata::Error| InstallError::Metadata {
+        name: name.to_string(),
+        error,
+    };
+    let found = repodata::create::find_rpms(dir).map_err(md_err)?;
     let mut idx = RepoIndex::default();
     for f in &found {
-        let p = repodata::create::read_package(f, 0).map_err(|e| other(e.to_string()))?;
+        let p = repodata::create::read_package(f, 0).map_err(md_err)?;
         if let Some(e) = IndexEntry::from_package(p) {
             idx.push(e);
         }
     }
     Ok(idx)
-}
-
-/// The indexes (into `jigdo.index.packages`) of the pinned packages that must be read to
-/// rebuild the commit in the repository at `repo` — all that the tree needs something from
-/// when the repository does not exist, none when the commit is already complete there,
-/// else those whose objects are not all known from the per-package cache and present.
-pub fn packages_needed(jigdo: &JigdoRpm, repo: &Path) -> Result<Vec<usize>> {
-    let index = &jigdo.index;
-    let plan = Plan::new(index).map_err(|reason| UnpackError::Corrupt {
-        path: jigdo.path.clone(),
-        reason,
-    })?;
-    if !repo.join("config").exists() {
-        return Ok((0..index.packages.len())
-            .filter(|&p| !plan.package_needs[p].is_empty())
-            .collect());
-    }
-    let r = Repo::open(repo)?;
-    if r.has_object(ObjectType::Commit, &jigdo.commit)
-        && !r.is_commit_partial(&jigdo.commit)
-        && r.is_commit_complete(&jigdo.commit)
-    {
-        return Ok(Vec::new());
-    }
-    Ok((0..index.packages.len())
-        .filter(|&p| !jigdo_unpack::unpack::known_objects(&r, index, &plan, p).1)
-        .collect())
-}
-
-/// A [`PackageSource`] over files already downloaded, keyed by package id.
-pub struct Downloaded {
-    name: String,
-    files: HashMap<[u8; 32], PathBuf>,
-}
-
-impl Downloaded {
-    /// The downloaded `files` of `pins` (same order), named `name` in messages.
-    pub fn new(name: impl Into<String>, pins: &[PinnedPackage], files: Vec<PathBuf>) -> Self {
-        Downloaded {
-            name: name.into(),
-            files: pins.iter().map(|p| p.id).zip(files).collect(),
-        }
-    }
-}
-
-impl PackageSource for Downloaded {
-    fn describe(&self) -> String {
-        self.name.clone()
-    }
-    fn candidates(&self, pkg: &PinnedPackage) -> Result<Vec<PathBuf>> {
-        Ok(self.files.get(&pkg.id).cloned().into_iter().collect())
-    }
 }

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use mirror_tests::fault_server::{Fault, FaultServer, PathMatch};
 use mirror_tests::*;
 
+jigdo_command!();
+
 const REF: &str = "example/os";
 
 /// `mod NAME { fn http(); fn librepo() }` running the scenario `fn NAME(backend)`.

@@ -181,6 +181,14 @@ pub enum FetchError {
         /// What is wrong.
         reason: String,
     },
+    /// The chosen download backend cannot be used.
+    #[error("the {backend} download backend: {how}")]
+    BackendUnavailable {
+        /// The backend.
+        backend: &'static str,
+        /// Why, and what to do.
+        how: &'static str,
+    },
     /// The HTTP client or the async runtime could not be set up.
     #[error("cannot set up the downloader: {0}")]
     Setup(String),

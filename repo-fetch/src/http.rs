@@ -102,6 +102,9 @@ pub struct FetchRequest {
     pub dest: PathBuf,
     /// What to call it in messages (a package NEVRA); defaults to `rel_path`.
     pub label: Option<String>,
+    /// A number the caller chooses to recognise the request in [`Progress`] events
+    /// (e.g. its index in the caller's list).
+    pub tag: Option<usize>,
 }
 
 impl FetchRequest {
@@ -112,7 +115,14 @@ impl FetchRequest {
             expect,
             dest: dest.into(),
             label: None,
+            tag: None,
         }
+    }
+
+    /// Sets the number reported back in [`Progress`] events.
+    pub fn with_tag(mut self, tag: usize) -> Self {
+        self.tag = Some(tag);
+        self
     }
 
     /// Sets the label used in messages (e.g. the package NEVRA).
@@ -262,7 +272,8 @@ impl Fetcher {
         Fetcher::build(opts, Some(progress))
     }
 
-    fn build(
+    /// [`Fetcher::new`] or [`Fetcher::with_progress`].
+    pub fn build(
         mut opts: FetchOptions,
         progress: Option<Arc<dyn Progress>>,
     ) -> Result<Fetcher, FetchError> {
@@ -498,8 +509,8 @@ impl Fetcher {
         let res = self.fetch_file_inner(mirrors, req, &what).await;
         if let Some(p) = self.progress() {
             match &res {
-                Ok(r) => p.finished(&what, r),
-                Err(e) => p.failed(&what, e),
+                Ok(r) => p.finished(req, r),
+                Err(e) => p.failed(req, e),
             }
         }
         res
@@ -539,7 +550,7 @@ impl Fetcher {
 
         // 3. The mirrors.
         if let Some(p) = self.progress() {
-            p.started(what, req.expect.size);
+            p.started(req);
         }
         let part = part_path(dest);
         let res = self

@@ -12,6 +12,7 @@
 //! A downloaded file is written to `DEST.part`, verified against its
 //! [`Expect`] (size, checksum), and only then renamed to `DEST`.
 
+mod backend;
 mod blocking;
 mod error;
 mod http;
@@ -25,6 +26,7 @@ mod source;
 mod vars;
 mod verify;
 
+pub use backend::Backend;
 pub use blocking::{BlockingFetcher, Downloader};
 pub use error::{AttemptError, FetchError, MirrorFailure};
 pub use http::{

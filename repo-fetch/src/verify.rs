@@ -80,6 +80,14 @@ impl Checksum {
         Ok(Checksum { kind, hex })
     }
 
+    /// A SHA-256 checksum from its 32 bytes.
+    pub fn from_sha256(digest: [u8; 32]) -> Checksum {
+        Checksum {
+            kind: HashKind::Sha256,
+            hex: hex::encode(digest),
+        }
+    }
+
     /// A SHA-256 checksum from hex.
     pub fn sha256(hex: &str) -> Result<Checksum, FetchError> {
         Checksum::new(HashKind::Sha256, hex)
