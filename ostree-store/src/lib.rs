@@ -82,8 +82,8 @@ pub use archive::{CommitArchive, ComposeInfo};
 pub use fsck::{fsck, fsck_with_progress, FsckProblem, FsckReport};
 pub use lock::{LockGuard, LockKind};
 pub use repo::{
-    read_ref_file, validate_ref_name, ArchiveContent, Config, ContentReader, Reachable, RefEntry,
-    RefKind, Repo, RepoMode, Traversal,
+    read_ref_file, validate_ref_name, ArchiveContent, Config, ConfigSyntax, ContentReader,
+    Reachable, RefEntry, RefKind, Repo, RepoMode, Traversal, UnknownMode,
 };
 pub use tarstore::TarMember;
 pub use write::{write_file_atomic, Transaction};
