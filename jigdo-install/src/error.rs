@@ -50,14 +50,6 @@ pub enum InstallError {
         /// The sources searched, comma-separated.
         sources: String,
     },
-    /// The repodata checksum of a package is of a kind the downloader does not check.
-    #[error("{what}: unsupported checksum type {kind}")]
-    UnsupportedChecksum {
-        /// The package.
-        what: String,
-        /// The checksum type.
-        kind: &'static str,
-    },
     /// A file could not be downloaded.
     #[error("{what} from {source_name}: {error}")]
     Download {

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use jigdo_format::{PinnedPackage, FORMAT_PROVIDE};
 use repo_fetch::{
-    Checksum as FetchChecksum, Downloader, Expect, FetchError, FetchRequest, HashKind, MirrorSet,
-    Origin, RepoConfig, RepoFile, Source, Vars,
+    Checksum, DigestAlgorithm, Downloader, Expect, FetchError, FetchRequest, MirrorSet, Origin,
+    RepoConfig, RepoFile, Source, Vars,
 };
 use repodata::{IndexEntry, LocalRepo, RepoIndex};
 
@@ -212,25 +212,19 @@ impl Repos {
         })?;
         match &repo.location {
             Location::Mirrors(m) => {
-                let kind = HashKind::parse(e.checksum.kind.name()).ok_or_else(|| {
-                    InstallError::UnsupportedChecksum {
-                        what: e.nevra(),
-                        kind: e.checksum.kind.name(),
-                    }
-                })?;
-                let download_err = |error| InstallError::Download {
-                    what: e.nevra(),
-                    source_name: repo.name.clone(),
-                    error,
-                };
-                let sum = FetchChecksum::new(kind, &e.checksum.hex).map_err(download_err)?;
                 let expect = Expect {
                     size: Some(e.size),
-                    checksum: Some(sum),
+                    checksum: Some(e.checksum.clone()),
                 };
                 let req = FetchRequest::new(e.location_href.clone(), expect, dest.clone())
                     .with_label(e.nevra());
-                self.downloader.fetch_file(m, &req).map_err(download_err)?;
+                self.downloader
+                    .fetch_file(m, &req)
+                    .map_err(|error| InstallError::Download {
+                        what: e.nevra(),
+                        source_name: repo.name.clone(),
+                        error,
+                    })?;
             }
             Location::Dir(d) => {
                 let src = d.join(&e.location_href);
@@ -348,7 +342,7 @@ impl Repos {
 fn pin_expect(pin: &PinnedPackage) -> Expect {
     Expect {
         size: Some(pin.size),
-        checksum: Some(FetchChecksum::from_sha256(pin.id)),
+        checksum: Some(Checksum::sha256(pin.id)),
     }
 }
 
@@ -382,7 +376,7 @@ fn lookup<'a>(idx: &'a RepoIndex, pin: &PinnedPackage) -> Option<&'a IndexEntry>
             && pin.epoch == e.evr.epoch.unwrap_or(0)
             && e.evr.version == pin.version
             && e.evr.release().unwrap_or("") == pin.release
-            && (e.checksum.kind.name() != "sha256" || e.checksum.hex == pin.id_hex())
+            && (e.checksum.kind != DigestAlgorithm::Sha256 || e.checksum.hex == pin.id_hex())
     })
 }
 
@@ -421,9 +415,7 @@ fn read_remote_index(
         .ok_or_else(|| bad("no primary record".into()))?;
     let expect = Expect {
         size: rec.size,
-        checksum: rec.checksum.as_ref().and_then(|c| {
-            HashKind::parse(c.kind.name()).and_then(|k| FetchChecksum::new(k, &c.hex).ok())
-        }),
+        checksum: rec.checksum.clone(),
     };
     let rel = rec.location_href.clone();
     if rel.contains("..") || rel.starts_with('/') {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use crate::blocking::{BlockingFetcher, Downloader};
 use crate::error::FetchError;
-use crate::http::FetchOptions;
 use crate::progress::Progress;
+use crate::request::FetchOptions;
 
 /// Which library downloads package files.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use super::error::FetchError;
-use super::http::{FetchOptions, FetchReport, FetchRequest, Fetcher};
-use super::progress::Progress;
-use super::repofile::RepoConfig;
-use super::source::{MirrorSet, Source};
-use super::verify::Expect;
+use crate::error::FetchError;
+use crate::http::Fetcher;
+use crate::progress::Progress;
+use crate::repofile::RepoConfig;
+use crate::request::{FetchOptions, FetchReport, FetchRequest};
+use crate::source::{MirrorSet, Source};
+use crate::verify::Expect;
 
 /// A download backend with a blocking interface. [`BlockingFetcher`] (pure
 /// Rust: tokio + reqwest) is the default; [`crate::LibrepoDownloader`] downloads package

@@ -12,8 +12,10 @@
 //! A downloaded file is written to `DEST.part`, verified against its
 //! [`Expect`] (size, checksum), and only then renamed to `DEST`.
 
+mod attempt;
 mod backend;
 mod blocking;
+mod cache;
 mod error;
 mod http;
 #[cfg(feature = "librepo")]
@@ -22,6 +24,8 @@ mod metalink;
 mod mirrorlist;
 mod progress;
 mod repofile;
+mod request;
+mod resolve;
 mod source;
 mod vars;
 mod verify;
@@ -29,15 +33,16 @@ mod verify;
 pub use backend::Backend;
 pub use blocking::{BlockingFetcher, Downloader};
 pub use error::{AttemptError, FetchError, MirrorFailure};
-pub use http::{
-    mirrors_from_metalink, FetchOptions, FetchReport, FetchRequest, Fetcher, Origin, ProxyMode,
-};
+pub use http::Fetcher;
 #[cfg(feature = "librepo")]
 pub use librepo_backend::LibrepoDownloader;
 pub use metalink::{Metalink, MetalinkFile, MetalinkParseError, MetalinkUrl, MetalinkVersion};
 pub use mirrorlist::parse_mirrorlist;
 pub use progress::{Counters, CountersSnapshot, Progress};
 pub use repofile::{parse_repo_text, RepoConfig, RepoFile};
+pub use request::{FetchOptions, FetchReport, FetchRequest, Origin, ProxyMode};
+pub use resolve::mirrors_from_metalink;
+pub use rpm_package::digest::{Checksum, DigestAlgorithm};
 pub use source::{join_rel, MirrorSet, Source};
 pub use vars::{basearch_of, Vars};
-pub use verify::{hash_hex, Checksum, Expect, HashKind};
+pub use verify::{hash_hex, Expect, FileCheckError};

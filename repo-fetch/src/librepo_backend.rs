@@ -8,12 +8,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::blocking::{BlockingFetcher, Downloader};
-use super::error::{AttemptError, FetchError, MirrorFailure};
-use super::http::{FetchOptions, FetchReport, FetchRequest, Origin};
-use super::progress::Progress;
-use super::source::MirrorSet;
-use super::verify::{Expect, FileCheckError, HashKind};
+use crate::blocking::{BlockingFetcher, Downloader};
+use crate::error::{AttemptError, FetchError, MirrorFailure};
+use crate::progress::Progress;
+use crate::request::{FetchOptions, FetchReport, FetchRequest, Origin};
+use crate::source::MirrorSet;
+use crate::verify::{Expect, FileCheckError};
+use rpm_package::digest::DigestAlgorithm;
 
 /// A [`Downloader`] whose file downloads are done by librepo.
 pub struct LibrepoDownloader {
@@ -90,8 +91,8 @@ impl LibrepoDownloader {
                         .expect
                         .checksum
                         .as_ref()
-                        .filter(|c| c.kind() == HashKind::Sha256)
-                        .map(|c| c.hex().to_string()),
+                        .filter(|c| c.kind == DigestAlgorithm::Sha256)
+                        .map(|c| c.hex.clone()),
                     size: r.expect.size,
                 }
             })

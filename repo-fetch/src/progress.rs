@@ -3,8 +3,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::error::{AttemptError, FetchError};
-use super::{FetchReport, FetchRequest, Origin};
+use crate::error::{AttemptError, FetchError};
+use crate::{FetchReport, FetchRequest, Origin};
 
 /// Receives download events. All methods have empty defaults; they are
 /// called from download tasks, possibly concurrently. File events carry the request

@@ -1,114 +1,14 @@
-//! Expected size and checksum of a download, and hashing of what arrived.
+//! Expected size and checksum of a download, and checking what arrived: as it streams
+//! past ([`StreamCheck`], so a download is hashed once, while it is written), or a file
+//! already on disk ([`Expect::check_file`]). Every whole-file check is logged at debug
+//! level (`file hashed`), so that a run can be checked to hash each file once.
 
-use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
-use digest::Digest;
+use rpm_package::digest::{Checksum, DigestAlgorithm, Hasher};
 
-use super::error::{AttemptError, FetchError};
-
-/// A checksum algorithm used by rpm-md repositories and metalinks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum HashKind {
-    /// MD5 (metalinks only; weak).
-    Md5,
-    /// SHA-1 (old repositories call it "sha").
-    Sha1,
-    /// SHA-256.
-    Sha256,
-    /// SHA-512.
-    Sha512,
-}
-
-impl HashKind {
-    /// Parses the names used in repomd.xml, primary.xml and metalinks.
-    pub fn parse(name: &str) -> Option<HashKind> {
-        match name.to_ascii_lowercase().as_str() {
-            "md5" => Some(HashKind::Md5),
-            "sha" | "sha1" | "sha-1" => Some(HashKind::Sha1),
-            "sha256" | "sha-256" => Some(HashKind::Sha256),
-            "sha512" | "sha-512" => Some(HashKind::Sha512),
-            _ => None,
-        }
-    }
-
-    /// The canonical lower-case name ("sha256").
-    pub fn name(self) -> &'static str {
-        match self {
-            HashKind::Md5 => "md5",
-            HashKind::Sha1 => "sha1",
-            HashKind::Sha256 => "sha256",
-            HashKind::Sha512 => "sha512",
-        }
-    }
-
-    /// Length of the hex digest.
-    pub fn hex_len(self) -> usize {
-        match self {
-            HashKind::Md5 => 32,
-            HashKind::Sha1 => 40,
-            HashKind::Sha256 => 64,
-            HashKind::Sha512 => 128,
-        }
-    }
-}
-
-impl fmt::Display for HashKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A checksum of a given kind, as lower-case hex.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Checksum {
-    kind: HashKind,
-    hex: String,
-}
-
-impl Checksum {
-    /// Builds a checksum, checking that `hex` is hex of the right length.
-    pub fn new(kind: HashKind, hex: &str) -> Result<Checksum, FetchError> {
-        let hex = hex.trim().to_ascii_lowercase();
-        if hex.len() != kind.hex_len() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(FetchError::BadPath {
-                path: hex,
-                reason: format!("not a {kind} hex digest"),
-            });
-        }
-        Ok(Checksum { kind, hex })
-    }
-
-    /// A SHA-256 checksum from its 32 bytes.
-    pub fn from_sha256(digest: [u8; 32]) -> Checksum {
-        Checksum {
-            kind: HashKind::Sha256,
-            hex: hex::encode(digest),
-        }
-    }
-
-    /// A SHA-256 checksum from hex.
-    pub fn sha256(hex: &str) -> Result<Checksum, FetchError> {
-        Checksum::new(HashKind::Sha256, hex)
-    }
-
-    /// The algorithm.
-    pub fn kind(&self) -> HashKind {
-        self.kind
-    }
-
-    /// The lower-case hex digest.
-    pub fn hex(&self) -> &str {
-        &self.hex
-    }
-}
-
-impl fmt::Display for Checksum {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.kind, self.hex)
-    }
-}
+use crate::error::{AttemptError, FetchError};
 
 /// What a download must turn out to be. Files are only renamed into place
 /// when they match.
@@ -130,26 +30,15 @@ impl Expect {
     pub fn sha256(size: u64, hex: &str) -> Result<Expect, FetchError> {
         Ok(Expect {
             size: Some(size),
-            checksum: Some(Checksum::sha256(hex)?),
+            checksum: Some(Checksum::new(DigestAlgorithm::Sha256, hex)?),
         })
     }
 
     /// Checks bytes held in memory.
     pub fn check_bytes(&self, data: &[u8]) -> Result<(), AttemptError> {
-        if let Some(size) = self.size {
-            if data.len() as u64 != size {
-                return Err(AttemptError::SizeMismatch {
-                    expected: size,
-                    got: data.len() as u64,
-                });
-            }
-        }
-        if let Some(sum) = &self.checksum {
-            let mut h = Hasher::new(sum.kind);
-            h.update(data);
-            compare(sum, h.finish_hex())?;
-        }
-        Ok(())
+        let mut check = StreamCheck::new(self);
+        check.update(data);
+        check.finish()
     }
 
     /// Checks a file on disk (size first, then streaming hash).
@@ -164,19 +53,12 @@ impl Expect {
                 }));
             }
         }
-        if let Some(sum) = &self.checksum {
-            let mut h = Hasher::new(sum.kind);
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = f.read(&mut buf).map_err(FileCheckError::Io)?;
-                if n == 0 {
-                    break;
-                }
-                h.update(&buf[..n]);
-            }
-            compare(sum, h.finish_hex()).map_err(FileCheckError::Mismatch)?;
+        let mut check = StreamCheck::new(self);
+        check.update_from(&mut f).map_err(FileCheckError::Io)?;
+        if self.checksum.is_some() {
+            tracing::debug!(path = %path.display(), "file hashed");
         }
-        Ok(())
+        check.finish().map_err(FileCheckError::Mismatch)
     }
 }
 
@@ -189,60 +71,75 @@ pub enum FileCheckError {
     Mismatch(AttemptError),
 }
 
-fn compare(sum: &Checksum, got: String) -> Result<(), AttemptError> {
-    if got == sum.hex {
-        Ok(())
-    } else {
-        Err(AttemptError::Checksum {
-            kind: sum.kind.name().to_string(),
-            expected: sum.hex.clone(),
-            got,
-        })
-    }
+/// Checks a body against an [`Expect`] as it streams past: its length and (when a
+/// checksum is expected) its digest.
+pub(crate) struct StreamCheck {
+    expect: Expect,
+    hasher: Option<Hasher>,
+    len: u64,
 }
 
-/// An incremental hasher for any [`HashKind`].
-pub(crate) enum Hasher {
-    Md5(md5::Md5),
-    Sha1(sha1::Sha1),
-    Sha256(sha2::Sha256),
-    Sha512(sha2::Sha512),
-}
-
-impl Hasher {
-    pub(crate) fn new(kind: HashKind) -> Hasher {
-        match kind {
-            HashKind::Md5 => Hasher::Md5(md5::Md5::new()),
-            HashKind::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
-            HashKind::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
-            HashKind::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
+impl StreamCheck {
+    pub(crate) fn new(expect: &Expect) -> StreamCheck {
+        StreamCheck {
+            expect: expect.clone(),
+            hasher: expect.checksum.as_ref().map(|c| c.kind.hasher()),
+            len: 0,
         }
     }
 
     pub(crate) fn update(&mut self, data: &[u8]) {
-        match self {
-            Hasher::Md5(h) => h.update(data),
-            Hasher::Sha1(h) => h.update(data),
-            Hasher::Sha256(h) => h.update(data),
-            Hasher::Sha512(h) => h.update(data),
+        if let Some(h) = &mut self.hasher {
+            h.update(data);
+        }
+        self.len += data.len() as u64;
+    }
+
+    /// Feeds everything `r` yields.
+    pub(crate) fn update_from(&mut self, r: &mut dyn Read) -> std::io::Result<()> {
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => self.update(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
         }
     }
 
-    pub(crate) fn finish_hex(self) -> String {
-        match self {
-            Hasher::Md5(h) => hex::encode(h.finalize()),
-            Hasher::Sha1(h) => hex::encode(h.finalize()),
-            Hasher::Sha256(h) => hex::encode(h.finalize()),
-            Hasher::Sha512(h) => hex::encode(h.finalize()),
+    /// Whether what passed has the expected size and checksum.
+    pub(crate) fn finish(self) -> Result<(), AttemptError> {
+        if let Some(size) = self.expect.size {
+            if self.len != size {
+                return Err(AttemptError::SizeMismatch {
+                    expected: size,
+                    got: self.len,
+                });
+            }
+        }
+        match (self.expect.checksum, self.hasher) {
+            (Some(sum), Some(h)) => {
+                let got = h.finish_checksum();
+                if got.hex == sum.hex {
+                    Ok(())
+                } else {
+                    Err(AttemptError::Checksum {
+                        kind: sum.kind,
+                        expected: sum.hex,
+                        got: got.hex,
+                        from_metalink: false,
+                    })
+                }
+            }
+            _ => Ok(()),
         }
     }
 }
 
 /// Hex digest of `data` with `kind`.
-pub fn hash_hex(kind: HashKind, data: &[u8]) -> String {
-    let mut h = Hasher::new(kind);
-    h.update(data);
-    h.finish_hex()
+pub fn hash_hex(kind: DigestAlgorithm, data: &[u8]) -> String {
+    Checksum::of(kind, data).hex
 }
 
 #[cfg(test)]
@@ -252,18 +149,18 @@ mod tests {
     #[test]
     fn known_digests() {
         assert_eq!(
-            hash_hex(HashKind::Sha256, b"abc"),
+            hash_hex(DigestAlgorithm::Sha256, b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(
-            hash_hex(HashKind::Md5, b"abc"),
+            hash_hex(DigestAlgorithm::Md5, b"abc"),
             "900150983cd24fb0d6963f7d28e17f72"
         );
         assert_eq!(
-            hash_hex(HashKind::Sha1, b"abc"),
+            hash_hex(DigestAlgorithm::Sha1, b"abc"),
             "a9993e364706816aba3e25717850c26c9cd0d89d"
         );
-        assert!(hash_hex(HashKind::Sha512, b"abc").starts_with("ddaf35a193617aba"));
+        assert!(hash_hex(DigestAlgorithm::Sha512, b"abc").starts_with("ddaf35a193617aba"));
     }
 
     #[test]
@@ -285,7 +182,7 @@ mod tests {
                 got: 4
             })
         ));
-        assert!(Checksum::sha256("xyz").is_err());
-        assert!(Checksum::new(HashKind::Md5, &"0".repeat(64)).is_err());
+        assert!(Checksum::new(DigestAlgorithm::Sha256, "xyz").is_err());
+        assert!(Checksum::new(DigestAlgorithm::Md5, &"0".repeat(64)).is_err());
     }
 }

@@ -4,58 +4,12 @@
 use crate::vercmp::{DepFlags, Evr};
 use serde::{Deserialize, Serialize};
 
-/// A checksum algorithm used in rpm-md (`type="sha256"` etc.).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ChecksumType {
-    /// MD5 (old repositories only).
-    Md5,
-    /// SHA-1 (`sha` or `sha1`).
-    Sha1,
-    /// SHA-224.
-    Sha224,
-    /// SHA-256.
-    Sha256,
-    /// SHA-384.
-    Sha384,
-    /// SHA-512.
-    Sha512,
-}
+/// A checksum algorithm used in rpm-md (`type="sha256"` etc.): the workspace's one
+/// digest algorithm type, under rpm-md's name for it.
+pub use rpm_package::digest::DigestAlgorithm as ChecksumType;
 
-impl ChecksumType {
-    /// Parses the rpm-md name.
-    pub fn from_name(s: &str) -> Option<ChecksumType> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "md5" => ChecksumType::Md5,
-            "sha" | "sha1" => ChecksumType::Sha1,
-            "sha224" => ChecksumType::Sha224,
-            "sha256" => ChecksumType::Sha256,
-            "sha384" => ChecksumType::Sha384,
-            "sha512" => ChecksumType::Sha512,
-            _ => return None,
-        })
-    }
-
-    /// The rpm-md name.
-    pub fn name(self) -> &'static str {
-        match self {
-            ChecksumType::Md5 => "md5",
-            ChecksumType::Sha1 => "sha1",
-            ChecksumType::Sha224 => "sha224",
-            ChecksumType::Sha256 => "sha256",
-            ChecksumType::Sha384 => "sha384",
-            ChecksumType::Sha512 => "sha512",
-        }
-    }
-}
-
-/// A checksum: algorithm and lowercase hex digest.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Checksum {
-    /// Algorithm.
-    pub kind: ChecksumType,
-    /// Lowercase hex digest.
-    pub hex: String,
-}
+/// A checksum: algorithm and lowercase hex digest (the workspace's one checksum type).
+pub use rpm_package::digest::Checksum;
 
 /// One dependency entry (`<rpm:entry>`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

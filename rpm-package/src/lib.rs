@@ -15,7 +15,7 @@ pub mod header;
 pub mod raw;
 pub mod tags;
 
-pub use digest::DigestAlgorithm;
+pub use digest::{BadDigest, Checksum, DigestAlgorithm, Hasher};
 pub use error::{Error, ErrorKind, Result};
 pub use header::{
     package_id, ChangelogEntry, Compression, DepFlags, Dependency, Evr, FileEntry, FileFlags,
