@@ -300,3 +300,22 @@ pub fn refs_state(repo: &Path) -> Vec<(String, String)> {
 }
 
 pub mod fault_server;
+pub mod nginx;
+
+/// Removes `dir` and everything under it, if it exists, including `ostree admin deploy`
+/// deployments (ostree marks their root directories immutable: the flag is cleared
+/// first with the real `chattr`). Panics if anything is left.
+pub fn remove_tree(dir: &Path) {
+    if std::fs::symlink_metadata(dir).is_err() {
+        return;
+    }
+    if std::fs::remove_dir_all(dir).is_ok() {
+        return;
+    }
+    require_tool("chattr");
+    // Errors on files that take no flags (symlinks, sockets) are expected.
+    let _ = Command::new("chattr").arg("-R").arg("-i").arg(dir).output();
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        panic!("cannot remove {}: {e}", dir.display());
+    }
+}
