@@ -319,3 +319,24 @@ pub fn remove_tree(dir: &Path) {
         panic!("cannot remove {}: {e}", dir.display());
     }
 }
+
+/// A dnf 4 command with a throwaway configuration, cache and install root that
+/// sees only the rpm-md repository at `repo` (as repository `t`); `tmp` holds its files.
+pub fn dnf(tmp: &Path, repo: &Path) -> Command {
+    require_tool("dnf");
+    let conf = tmp.join("dnf.conf");
+    if !conf.exists() {
+        std::fs::write(&conf, "[main]\ngpgcheck=0\nreposdir=/dev/null\n")
+            .expect("writing dnf.conf");
+    }
+    let mut c = Command::new("dnf");
+    c.arg("-q")
+        .arg(format!("--config={}", conf.display()))
+        .arg("--setopt=reposdir=/dev/null")
+        .arg(format!("--setopt=cachedir={}", tmp.join("cache").display()))
+        .arg(format!("--installroot={}", tmp.join("root").display()))
+        .arg("--releasever=1")
+        .arg(format!("--repofrompath=t,file://{}", repo.display()))
+        .arg("--repo=t");
+    c
+}

@@ -229,20 +229,7 @@ fn repo_create_publishes_it_and_dnf_finds_it() {
     let tmp = p.dir.join("dnf");
     remove_tree(&tmp);
     std::fs::create_dir_all(&tmp).expect("mkdir");
-    let conf = tmp.join("dnf.conf");
-    std::fs::write(&conf, "[main]\nreposdir=/dev/null\n").expect("dnf.conf");
-    let dnf = |args: &[&str]| {
-        run(Command::new("dnf")
-            .arg("-q")
-            .arg(format!("--config={}", conf.display()))
-            .arg("--setopt=reposdir=/dev/null")
-            .arg(format!("--setopt=cachedir={}", tmp.join("cache").display()))
-            .arg(format!("--installroot={}", tmp.join("root").display()))
-            .arg("--releasever=1")
-            .arg(format!("--repofrompath=jigdo,file://{}", repo.display()))
-            .arg("--repo=jigdo")
-            .args(args))
-    };
+    let dnf = |args: &[&str]| run(mirror_tests::dnf(&tmp, &repo).args(args));
     let nevra = run(Command::new("rpm")
         .args([
             "-qp",
@@ -477,9 +464,11 @@ fn units_pass_systemd_analyze_verify() {
 }
 
 /// The automatic update as systemd runs it: the installed unit's ExecStart (its paths
-/// taken inside `root`), with the installed `jigdo` first on PATH. Returns (status,
-/// stdout, stderr).
-fn run_update_service(root: &Path) -> (bool, String, String) {
+/// taken inside `root`), with the installed `jigdo` first on PATH. With
+/// `read_only_sysroot`, that directory is mounted read-only (a bind mount in a mount
+/// namespace of the run, as `sysroot.readonly` systems mount /sysroot), and must still be
+/// read-only after the run. Returns (status, stdout, stderr).
+fn run_update_service(root: &Path, read_only_sysroot: Option<&Path>) -> (bool, String, String) {
     let unit = std::fs::read_to_string(root.join("usr/lib/systemd/system/jigdo-update.service"))
         .expect("installed unit");
     let exec = unit
@@ -493,9 +482,27 @@ fn run_update_service(root: &Path) -> (bool, String, String) {
             None => PathBuf::from(w),
         })
         .collect();
+    let mut cmd = match read_only_sysroot {
+        None => Command::new(&argv[0]),
+        Some(sysroot) => {
+            require_tool("unshare");
+            let mut c = Command::new("unshare");
+            c.args(["--mount", "--propagation", "private", "sh", "-c"])
+                .arg(
+                    r#"sr=$1; shift
+mount --bind "$sr" "$sr" && mount -o remount,ro,bind "$sr" || exit 99
+"$@"; rc=$?
+if touch "$sr/.rw-probe" 2>/dev/null; then echo "the sysroot became writable" >&2; exit 98; fi
+exit $rc"#,
+                )
+                .arg("sh")
+                .arg(sysroot)
+                .arg(&argv[0]);
+            c
+        }
+    };
     let out = run_raw(
-        Command::new(&argv[0])
-            .args(&argv[1..])
+        cmd.args(&argv[1..])
             .env(
                 "PATH",
                 format!(
@@ -540,7 +547,8 @@ fn update_package(version: &str, seed: u64) -> TestPackage {
 
 /// The installed jigdo-update.service, run as its unit runs it, follows the jigdo RPMs of a
 /// loopback nginx mirror into a test sysroot: deploys v1, then does nothing while nothing
-/// is new, then adds v2 in front of v1 (v1's deployment untouched, its /etc merged), says
+/// is new, then adds v2 in front of v1 (v1's deployment untouched, its /etc merged; the
+/// sysroot mounted read-only, as Fedora's ostree editions mount it), says
 /// one line each time, and refuses a jigdo RPM its key does not sign, changing nothing.
 #[test]
 fn update_service_deploys_new_commits_and_leaves_the_others() {
@@ -616,7 +624,7 @@ fn update_service_deploys_new_commits_and_leaves_the_others() {
     write_conf(&p.public_key);
 
     // First run: v1 deployed.
-    let (ok, out, err) = run_update_service(&root);
+    let (ok, out, err) = run_update_service(&root, None);
     assert!(ok && err.is_empty(), "{out}{err}");
     assert_eq!(out.lines().count(), 1, "one line per run: {out}");
     assert!(
@@ -635,15 +643,16 @@ fn update_service_deploys_new_commits_and_leaves_the_others() {
         .arg("%p %i %s %m\n"));
 
     // Nothing new: nothing deployed.
-    let (ok, out, err) = run_update_service(&root);
+    let (ok, out, err) = run_update_service(&root, None);
     assert!(ok && err.is_empty(), "{out}{err}");
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(out.contains("testos is up to date"), "{out}");
     assert_eq!(deployments(&sysroot), after_v1);
 
     // v2 published: deployed in front of v1, which stays as it was.
+    // This time the sysroot is mounted read-only, as on systems with sysroot.readonly.
     let v2 = publish("2.0", 2, Some("example/os"));
-    let (ok, out, err) = run_update_service(&root);
+    let (ok, out, err) = run_update_service(&root, Some(&sysroot));
     assert!(ok && err.is_empty(), "{out}{err}");
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(
@@ -675,7 +684,7 @@ fn update_service_deploys_new_commits_and_leaves_the_others() {
     let (_, other) = gen_signing_key(&dir.join("other-gpg"), "Other <other@example.org>");
     write_conf(&other);
     let v3 = publish("3.0", 3, Some("example/os"));
-    let (ok, out, err) = run_update_service(&root);
+    let (ok, out, err) = run_update_service(&root, None);
     assert!(!ok, "installed with the wrong key: {out}");
     assert!(out.is_empty(), "{out}");
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -690,7 +699,7 @@ fn update_service_deploys_new_commits_and_leaves_the_others() {
     write_conf(&p.public_key);
     let conf_text = std::fs::read_to_string(&conf).expect("conf");
     std::fs::write(&conf, format!("{conf_text}DEPLOY=stage\n")).expect("conf");
-    let (ok, out, err) = run_update_service(&root);
+    let (ok, out, err) = run_update_service(&root, None);
     assert!(!ok, "staged on a sysroot that is not booted: {out}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("ostree admin deploy --stage"), "{err}");
