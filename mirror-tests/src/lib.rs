@@ -300,3 +300,43 @@ pub fn refs_state(repo: &Path) -> Vec<(String, String)> {
 }
 
 pub mod fault_server;
+pub mod nginx;
+
+/// Removes `dir` and everything under it, if it exists, including `ostree admin deploy`
+/// deployments (ostree marks their root directories immutable: the flag is cleared
+/// first with the real `chattr`). Panics if anything is left.
+pub fn remove_tree(dir: &Path) {
+    if std::fs::symlink_metadata(dir).is_err() {
+        return;
+    }
+    if std::fs::remove_dir_all(dir).is_ok() {
+        return;
+    }
+    require_tool("chattr");
+    // Errors on files that take no flags (symlinks, sockets) are expected.
+    let _ = Command::new("chattr").arg("-R").arg("-i").arg(dir).output();
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        panic!("cannot remove {}: {e}", dir.display());
+    }
+}
+
+/// A dnf 4 command with a throwaway configuration, cache and install root that
+/// sees only the rpm-md repository at `repo` (as repository `t`); `tmp` holds its files.
+pub fn dnf(tmp: &Path, repo: &Path) -> Command {
+    require_tool("dnf");
+    let conf = tmp.join("dnf.conf");
+    if !conf.exists() {
+        std::fs::write(&conf, "[main]\ngpgcheck=0\nreposdir=/dev/null\n")
+            .expect("writing dnf.conf");
+    }
+    let mut c = Command::new("dnf");
+    c.arg("-q")
+        .arg(format!("--config={}", conf.display()))
+        .arg("--setopt=reposdir=/dev/null")
+        .arg(format!("--setopt=cachedir={}", tmp.join("cache").display()))
+        .arg(format!("--installroot={}", tmp.join("root").display()))
+        .arg("--releasever=1")
+        .arg(format!("--repofrompath=t,file://{}", repo.display()))
+        .arg("--repo=t");
+    c
+}
