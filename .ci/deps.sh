@@ -1,13 +1,27 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages that building and testing ostree-jigdo need: the real
-# peers the tests use as oracles (ostree, rpm/rpmbuild, createrepo_c, dnf, nginx) and small
-# tools. Idempotent; run as root (or via sudo).
+# Installs what building, running and testing ostree-jigdo need on Debian 12: the real
+# peers the tests use as oracles (ostree, rpm/rpmbuild, createrepo_c, dnf, nginx, man,
+# bash/zsh/fish completion, systemd-analyze) and small tools. Idempotent; run as root (or
+# via sudo).
+#
+#   .ci/deps.sh          Debian packages only: enough for examples/roundtrip.sh
+#   .ci/deps.sh --fuzz   also cargo-fuzz and the nightly toolchain, for the bounded fuzz
+#                        run of the test command (fuzz/run.sh)
 set -euo pipefail
+
+fuzz=0
+case "${1:-}" in
+  "") ;;
+  --fuzz) fuzz=1 ;;
+  *) echo "usage: $0 [--fuzz]" >&2; exit 2 ;;
+esac
 
 packages=(
   ostree rpm cpio createrepo-c dnf dnf-plugins-core nginx
-  zstd xz-utils bzip2 gzip gnupg attr libarchive-tools curl pkg-config openssl time
+  zstd xz-utils bzip2 gzip gnupg attr e2fsprogs libarchive-tools curl pkg-config openssl time
   librepo-dev
+  # man pages, shell completions and systemd units of the packaged jigdo (mirror-tests)
+  man-db groff-base bash-completion zsh fish systemd
 )
 
 missing=()
@@ -25,6 +39,7 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
+((fuzz)) || exit 0
 # The bounded fuzz run of the test command (fuzz/run.sh) needs cargo-fuzz and nightly.
 if ! command -v cargo-fuzz >/dev/null; then
   echo "deps: installing cargo-fuzz" >&2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the bundled example, from a fresh Debian 12 machine:
-#  1. installs the Debian packages needed (.ci/deps.sh) and builds jigdo;
+#  1. installs the Debian packages needed (.ci/deps.sh; not the fuzzing toolchain) and
+#     builds jigdo;
 #  2. builds the example packages from specs/ with rpmbuild and publishes them as an rpm-md
 #     repository with `jigdo repo create`;
 #  3. composes an OS-like tree from them and commits it with `ostree commit`;
@@ -10,7 +11,8 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/.ci/deps.sh"
-cargo build --release --manifest-path "$top/Cargo.toml" --bin jigdo
+# The features of the README's test command: both commands share one build.
+cargo build --release --manifest-path "$top/Cargo.toml" --bin jigdo --features librepo
 jigdo=${CARGO_TARGET_DIR:-$top/target}/release/jigdo
 
 if [ $# -ge 1 ]; then work=$1; mkdir -p "$work"; else

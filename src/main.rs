@@ -5,9 +5,10 @@
 //! `error: …` and non-zero exit status that ../shared/CLI.md promises.
 
 mod commands;
+mod generate;
 mod output;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Deliver OSTree commits through ordinary RPM repositories.
 #[derive(Parser)]
@@ -44,8 +45,14 @@ fn main() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
-    let result = match cli.command {
+    // `Cli` is the user-facing tree (what man pages and completions describe); the
+    // hidden `generate` subcommand that renders them is added beside it.
+    let matches = Cli::command().subcommand(generate::command()).get_matches();
+    let cli = match matches.subcommand() {
+        Some(("generate", m)) => finish(generate::run(m, Cli::command())),
+        _ => Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()),
+    };
+    finish(match cli.command {
         Command::Info(args) => commands::info::run(args),
         Command::Unpack(args) => commands::unpack::run(args),
         Command::Fsck(args) => commands::fsck::run(args),
@@ -53,7 +60,11 @@ fn main() {
         Command::Pack(args) => commands::pack::run(args),
         Command::Install(args) => commands::install::run(args),
         Command::Mirror(args) => commands::mirror::run(args),
-    };
+    })
+}
+
+/// Exits with the subcommand's status, or 1 after printing its error.
+fn finish(result: anyhow::Result<i32>) -> ! {
     match result {
         Ok(code) => std::process::exit(code),
         Err(err) => {

@@ -160,5 +160,11 @@ pub fn gen_signing_key(home: &Path, uid: &str) -> (PathBuf, PathBuf) {
     let public = home.join("public.asc");
     std::fs::write(&secret, gpg(&["--armor", "--export-secret-keys", uid])).expect("secret key");
     std::fs::write(&public, gpg(&["--armor", "--export", uid])).expect("public key");
+    // gpg started an agent for this home; the key files are all the tests need.
+    let _ = Command::new("gpgconf")
+        .arg("--homedir")
+        .arg(home)
+        .args(["--kill", "gpg-agent"])
+        .output();
     (secret, public)
 }

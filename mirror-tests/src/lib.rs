@@ -1,6 +1,6 @@
 //! Helpers shared by the end-to-end scenarios in `tests/`: running the `jigdo` binary
-//! built for the test run ([`jigdo_command!`]), the real peer tools, and `../shared/fixtures`; building small RPMs with the
-//! real `rpmbuild`; composing and inspecting OSTree commits with the real `ostree`.
+//! built for the test run ([`jigdo_command!`]), the real peer tools, and
+//! `../shared/fixtures`; building small RPMs with the real `rpmbuild`; composing and inspecting OSTree commits with the real `ostree`.
 //!
 //! Every helper fails (panics, in a test) with a message that says what is missing and
 //! how to get it; nothing is skipped silently.
@@ -13,18 +13,24 @@ pub use dev_support::{
     run_raw, workspace_root,
 };
 
-/// Defines `fn jigdo() -> Command` in an end-to-end test: a command running the `jigdo`
-/// binary that cargo built for this very test run, with the same features
-/// (`CARGO_BIN_EXE_jigdo`), never a path that a user's build may overwrite. Cargo sets
-/// that only for the tests of the package owning the binary, so the scenarios that drive
-/// `jigdo` are `[[test]]`s of the root package (see the root Cargo.toml) while their
-/// files stay in `mirror-tests/tests/`.
+/// Defines `fn jigdo_bin() -> PathBuf` and `fn jigdo() -> Command` in an end-to-end
+/// test: the `jigdo` binary that cargo built for this very test run, with the same
+/// features (`CARGO_BIN_EXE_jigdo`), never a path that a user's build may overwrite.
+/// Cargo sets that only for the tests of the package owning the binary, so the scenarios
+/// that drive `jigdo` are `[[test]]`s of the root package (see the root Cargo.toml) while
+/// their files stay in `mirror-tests/tests/`.
 #[macro_export]
 macro_rules! jigdo_command {
     () => {
         /// The `jigdo` binary cargo built for this test run.
+        #[allow(dead_code)]
+        fn jigdo_bin() -> std::path::PathBuf {
+            std::path::PathBuf::from(env!("CARGO_BIN_EXE_jigdo"))
+        }
+
+        /// A command running [`jigdo_bin`].
         fn jigdo() -> std::process::Command {
-            std::process::Command::new(env!("CARGO_BIN_EXE_jigdo"))
+            std::process::Command::new(jigdo_bin())
         }
     };
 }
@@ -271,3 +277,43 @@ pub fn refs_state(repo: &Path) -> Vec<(String, String)> {
 }
 
 pub mod fault_server;
+pub mod nginx;
+
+/// Removes `dir` and everything under it, if it exists, including `ostree admin deploy`
+/// deployments (ostree marks their root directories immutable: the flag is cleared
+/// first with the real `chattr`). Panics if anything is left.
+pub fn remove_tree(dir: &Path) {
+    if std::fs::symlink_metadata(dir).is_err() {
+        return;
+    }
+    if std::fs::remove_dir_all(dir).is_ok() {
+        return;
+    }
+    require_tool("chattr");
+    // Errors on files that take no flags (symlinks, sockets) are expected.
+    let _ = Command::new("chattr").arg("-R").arg("-i").arg(dir).output();
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        panic!("cannot remove {}: {e}", dir.display());
+    }
+}
+
+/// A dnf 4 command with a throwaway configuration, cache and install root that
+/// sees only the rpm-md repository at `repo` (as repository `t`); `tmp` holds its files.
+pub fn dnf(tmp: &Path, repo: &Path) -> Command {
+    require_tool("dnf");
+    let conf = tmp.join("dnf.conf");
+    if !conf.exists() {
+        std::fs::write(&conf, "[main]\ngpgcheck=0\nreposdir=/dev/null\n")
+            .expect("writing dnf.conf");
+    }
+    let mut c = Command::new("dnf");
+    c.arg("-q")
+        .arg(format!("--config={}", conf.display()))
+        .arg("--setopt=reposdir=/dev/null")
+        .arg(format!("--setopt=cachedir={}", tmp.join("cache").display()))
+        .arg(format!("--installroot={}", tmp.join("root").display()))
+        .arg("--releasever=1")
+        .arg(format!("--repofrompath=t,file://{}", repo.display()))
+        .arg("--repo=t");
+    c
+}

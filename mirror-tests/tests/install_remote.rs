@@ -9,13 +9,13 @@
 //! crate is built with its `librepo` feature (and the jigdo binary with its own), again
 //! with `--backend librepo`.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use mirror_tests::fault_server::{Fault, FaultServer, PathMatch};
+use mirror_tests::nginx::Nginx;
 use mirror_tests::*;
 
 jigdo_command!();
@@ -195,78 +195,6 @@ fn json_u64(json: &str, key: &str) -> u64 {
         .find_map(|l| l.trim().strip_prefix(&pat))
         .and_then(|v| v.trim_end_matches(',').parse().ok())
         .unwrap_or_else(|| panic!("{key} missing in {json}"))
-}
-
-/// Real nginx serving `root` on a random loopback port.
-struct Nginx {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Nginx {
-    fn start(root: &Path, tmp: &Path) -> Nginx {
-        require_tool("nginx");
-        std::fs::create_dir_all(tmp.join("tmp")).expect("mkdir");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let log = tmp.join("access.log");
-        let t = tmp.display();
-        let conf = format!(
-            "user root;\nworker_processes 1;\nerror_log {t}/error.log;\npid {t}/nginx.pid;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n access_log {log};\n client_body_temp_path {t}/tmp;\n proxy_temp_path {t}/tmp;\n\
-             fastcgi_temp_path {t}/tmp;\n uwsgi_temp_path {t}/tmp;\n scgi_temp_path {t}/tmp;\n\
-             types {{ application/x-rpm rpm; }}\n\
-             server {{ listen 127.0.0.1:{port}; root {root}; location / {{ autoindex on; }} }}\n}}\n",
-            log = log.display(),
-            root = root.display()
-        );
-        let cpath = tmp.join("nginx.conf");
-        std::fs::write(&cpath, conf).expect("write conf");
-        let child = Command::new("nginx")
-            .arg("-c")
-            .arg(&cpath)
-            .arg("-p")
-            .arg(tmp)
-            .args(["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nginx");
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "nginx did not start; see {}/error.log",
-                t
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Nginx { child, port, log }
-    }
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port)
-    }
-    /// Requested paths so far (from the access log).
-    fn requests(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split('"').nth(1))
-            .filter_map(|r| r.split_whitespace().nth(1).map(str::to_string))
-            .collect()
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn rpm_requests(n: &Nginx) -> Vec<String> {

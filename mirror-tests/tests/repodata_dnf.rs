@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mirror_tests::{jigdo_command, require_tool, run, run_raw};
+use mirror_tests::{dnf, jigdo_command, require_tool, run, run_raw};
 
 jigdo_command!();
 
@@ -61,26 +61,6 @@ fn rpms(dir: &Path) -> Vec<PathBuf> {
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "rpm"))
         .collect()
-}
-
-/// A dnf 4 command with a throwaway configuration, cache and install root that
-/// sees only the repository at `repo`.
-fn dnf(tmp: &Path, repo: &Path) -> Command {
-    require_tool("dnf");
-    let conf = tmp.join("dnf.conf");
-    if !conf.exists() {
-        std::fs::write(&conf, "[main]\ngpgcheck=0\nreposdir=/dev/null\n").unwrap();
-    }
-    let mut c = Command::new("dnf");
-    c.arg("-q")
-        .arg(format!("--config={}", conf.display()))
-        .arg("--setopt=reposdir=/dev/null")
-        .arg(format!("--setopt=cachedir={}", tmp.join("cache").display()))
-        .arg(format!("--installroot={}", tmp.join("root").display()))
-        .arg("--releasever=1")
-        .arg(format!("--repofrompath=t,file://{}", repo.display()))
-        .arg("--repo=t");
-    c
 }
 
 fn rpm_q(path: &Path, fmt: &str) -> String {
