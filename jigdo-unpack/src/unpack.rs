@@ -265,26 +265,14 @@ impl UnpackJob {
         files: &dyn PackageFiles,
         progress: &(dyn Fn(&UnpackEvent) + Sync),
     ) -> Result<UnpackReport> {
-        let UnpackJob {
-            jigdo,
-            plan,
-            new_sums,
-            known,
-            to_import,
-            complete,
-            ref_name,
-            target,
-            existing,
-            stats,
-            started,
-        } = self;
-        let step = |what: &str| tracing::debug!(elapsed = ?started.elapsed(), "unpack: {what}");
-        let index = &jigdo.index;
-        let commit = jigdo.commit;
+        let step =
+            |what: &str| tracing::debug!(elapsed = ?self.started.elapsed(), "unpack: {what}");
+        let index = &self.jigdo.index;
+        let commit = self.jigdo.commit;
         let mut report = UnpackReport {
             commit: commit.to_hex(),
-            ref_name: ref_name.clone(),
-            repo: target.repo.clone(),
+            ref_name: self.ref_name.clone(),
+            repo: self.target.repo.clone(),
             already_present: false,
             packages_total: index.packages.len(),
             packages_imported: 0,
@@ -294,35 +282,36 @@ impl UnpackJob {
             files: index.file_count(),
             directories: index.dir_count(),
         };
-        if let (true, Some((repo, _lock))) = (complete, &existing) {
+        if let (true, Some((repo, _lock))) = (self.complete, &self.existing) {
             progress(&UnpackEvent::AlreadyComplete { commit: &commit });
             if let (Some(m), Ok(None)) = (
-                &jigdo.commitmeta,
+                &self.jigdo.commitmeta,
                 repo.read_commit_detached_metadata(&commit),
             ) {
                 repo.write_commit_detached_metadata(&commit, Some(m))?;
             }
-            repo.set_ref(&ref_name, Some(&commit))?;
+            repo.set_ref(&self.ref_name, Some(&commit))?;
             report.already_present = true;
-            report.bytes_read = stats.bytes_read.load(Ordering::Relaxed);
+            report.bytes_read = self.stats.bytes_read.load(Ordering::Relaxed);
             return Ok(report);
         }
         progress(&UnpackEvent::Importing {
-            needed: to_import.len(),
+            needed: self.to_import.len(),
             total: index.packages.len(),
         });
         // Where each package is: a missing one fails here, before anything is written.
-        let located: Vec<Located> = to_import
+        let located: Vec<Located> = self
+            .to_import
             .iter()
             .map(|&p| files.locate(&index.packages[p]))
             .collect::<Result<_>>()?;
         step("packages located");
 
         // 3. The commit object, partial, and its detached metadata.
-        let (repo, _lock) = match existing {
+        let (repo, _lock) = match self.existing {
             Some(r) => r,
             None => {
-                let repo = Repo::init(&target.repo, target.mode)?;
+                let repo = Repo::init(&self.target.repo, self.target.mode)?;
                 let lock = repo.lock(ostree_store::LockKind::Shared)?;
                 (repo, lock)
             }
@@ -332,12 +321,12 @@ impl UnpackJob {
         {
             let tx = repo.transaction()?;
             if !repo.has_object(ObjectType::Commit, &commit) {
-                stats.objects_written.fetch_add(1, Ordering::Relaxed);
+                self.stats.objects_written.fetch_add(1, Ordering::Relaxed);
             }
-            tx.write_metadata(ObjectType::Commit, &jigdo.commit_bytes)?;
+            tx.write_metadata(ObjectType::Commit, &self.jigdo.commit_bytes)?;
             tx.commit()?;
         }
-        if let Some(m) = &jigdo.commitmeta {
+        if let Some(m) = &self.jigdo.commitmeta {
             repo.write_commit_detached_metadata(&commit, Some(m))?;
         }
         step("commit written");
@@ -346,31 +335,48 @@ impl UnpackJob {
         // flush). The biggest packages start first, so that no big one is left running
         // alone at the end.
         let tx = repo.transaction()?;
-        let mut work: Vec<(usize, &Located)> = to_import.iter().copied().zip(&located).collect();
+        let mut work: Vec<(usize, &Located)> =
+            self.to_import.iter().copied().zip(&located).collect();
         work.sort_by_key(|&(p, _)| std::cmp::Reverse(index.packages[p].size));
         // Job 0 writes the new contents (usually the biggest job: initramfs, rpmdb), job
         // k > 0 imports the k-th biggest package.
         let done = run_in_order(work.len() + 1, |job| {
             if job == 0 {
-                write_new_contents(&repo, &tx, &jigdo, &plan, &new_sums, &stats)?;
+                write_new_contents(
+                    &repo,
+                    &tx,
+                    &self.jigdo,
+                    &self.plan,
+                    &self.new_sums,
+                    &self.stats,
+                )?;
                 return Ok(None);
             }
             let (p, loc) = work[job - 1];
             let pkg = &index.packages[p];
             let (file, path) = files.open(pkg, loc)?;
-            let imported =
-                import_package(&repo, &tx, index, &plan, p, (file, path), &known[p], &stats)?;
+            let imported = import_package(
+                &repo,
+                &tx,
+                index,
+                &self.plan,
+                p,
+                (file, path),
+                &self.known[p],
+                &self.stats,
+            )?;
             progress(&UnpackEvent::Imported { package: pkg });
             Ok(Some((p, imported)))
         })?;
-        let mut resolved_packages = known;
-        let mut caches = Vec::with_capacity(to_import.len());
+        let mut resolved_packages = self.known;
+        let mut caches = Vec::with_capacity(self.to_import.len());
         for (p, (sums, cache)) in done.into_iter().flatten() {
             resolved_packages[p].extend(sums);
             caches.push(cache);
         }
-        report.packages_imported = to_import.len();
-        report.imported = to_import
+        report.packages_imported = self.to_import.len();
+        report.imported = self
+            .to_import
             .iter()
             .map(|&p| index.packages[p].nevra())
             .collect();
@@ -379,7 +385,7 @@ impl UnpackJob {
         // 5. The tree.
         let resolve = |tree_path: &str, entry: &jigdo_format::FileEntry| -> Option<Checksum> {
             match &entry.source {
-                Source::New(n) => new_sums.get(&(*n, entry.meta)).copied(),
+                Source::New(n) => self.new_sums.get(&(*n, entry.meta)).copied(),
                 Source::Package { package, .. } => {
                     let ppath = Index::package_path(tree_path, entry)?;
                     resolved_packages
@@ -390,7 +396,7 @@ impl UnpackJob {
             }
         };
         let tree = rebuild_tree(index, &resolve)?;
-        let c = &jigdo.commit_object;
+        let c = &self.jigdo.commit_object;
         for (what, expected, actual) in [
             ("the root dirtree", c.root_tree, tree.root_tree),
             ("the root dirmeta", c.root_meta, tree.root_meta),
@@ -407,7 +413,7 @@ impl UnpackJob {
         for (objtype, bytes) in &tree.objects {
             if !repo.has_object(*objtype, &Checksum::of_bytes(bytes)) {
                 tx.write_metadata(*objtype, bytes)?;
-                stats.objects_written.fetch_add(1, Ordering::Relaxed);
+                self.stats.objects_written.fetch_add(1, Ordering::Relaxed);
             }
         }
         step("tree rebuilt");
@@ -439,11 +445,11 @@ impl UnpackJob {
                 path: o.path.clone(),
             });
         }
-        step("commit checked complete");
+        step("commit checked self.complete");
         repo.mark_commit_partial(&commit, false)?;
-        repo.set_ref(&ref_name, Some(&commit))?;
-        report.objects_written = stats.objects_written.load(Ordering::Relaxed);
-        report.bytes_read = stats.bytes_read.load(Ordering::Relaxed);
+        repo.set_ref(&self.ref_name, Some(&commit))?;
+        report.objects_written = self.stats.objects_written.load(Ordering::Relaxed);
+        report.bytes_read = self.stats.bytes_read.load(Ordering::Relaxed);
         Ok(report)
     }
 }

@@ -291,10 +291,7 @@ impl Repo {
     /// Writes one content object in its own transaction (see
     /// [`Transaction::write_content`] for bulk writes).
     pub fn write_content(&self, header: &FileHeader, content: impl Read) -> Result<Checksum> {
-        let tx = self.transaction()?;
-        let c = tx.write_content(header, content)?;
-        tx.commit()?;
-        Ok(c)
+        self.in_one_transaction(|tx| tx.write_content(header, content))
     }
 
     /// Like [`Repo::write_content`] but fails (writing nothing) unless the
@@ -305,18 +302,23 @@ impl Repo {
         header: &FileHeader,
         content: impl Read,
     ) -> Result<Checksum> {
-        let tx = self.transaction()?;
-        let c = tx.write_content_with_checksum(expected, header, content)?;
-        tx.commit()?;
-        Ok(c)
+        self.in_one_transaction(|tx| tx.write_content_with_checksum(expected, header, content))
     }
 
     /// Writes one metadata object in its own transaction.
     pub fn write_metadata(&self, objtype: ObjectType, bytes: &[u8]) -> Result<Checksum> {
+        self.in_one_transaction(|tx| tx.write_metadata(objtype, bytes))
+    }
+
+    /// Runs `write` in a transaction of its own and commits it.
+    fn in_one_transaction<T>(
+        &self,
+        write: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
         let tx = self.transaction()?;
-        let c = tx.write_metadata(objtype, bytes)?;
+        let out = write(&tx)?;
         tx.commit()?;
-        Ok(c)
+        Ok(out)
     }
 
     /// Sets (or with `None` removes) a commit's detached metadata (`a{sv}`).

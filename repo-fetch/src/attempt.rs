@@ -143,29 +143,22 @@ impl Fetcher {
         })
     }
 
-    /// [`Fetcher::try_urls`] over `rel` beneath each mirror of `mirrors`.
-    pub(crate) async fn try_mirrors<T, F, Fut>(
-        &self,
+    /// The URLs of `rel` beneath each mirror of `mirrors`, for [`Fetcher::try_urls`].
+    pub(crate) fn mirror_urls(
         mirrors: &MirrorSet,
         rel: &str,
         what: &str,
-        attempt: F,
-    ) -> Result<(T, Url, u32, u64), FetchError>
-    where
-        F: Fn(Url) -> Fut,
-        Fut: Future<Output = (Result<T, AttemptError>, u64)>,
-    {
+    ) -> Result<Vec<Url>, FetchError> {
         if mirrors.is_empty() {
             return Err(FetchError::NoMirrors {
                 what: format!("{what} ({})", mirrors.name()),
             });
         }
-        let urls = mirrors
+        mirrors
             .mirrors()
             .iter()
             .map(|base| join_rel(base, rel))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.try_urls(&urls, rel, what, attempt).await
+            .collect()
     }
 
     /// Sends a GET for `url` (from byte `from` on, when not 0), waiting at most the

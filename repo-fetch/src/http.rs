@@ -203,8 +203,9 @@ impl Fetcher {
             p.started(req);
         }
         let part = part_path(dest);
+        let urls = Fetcher::mirror_urls(mirrors, &req.rel_path, what)?;
         let res = self
-            .try_mirrors(mirrors, &req.rel_path, what, |url| {
+            .try_urls(&urls, &req.rel_path, what, |url| {
                 self.attempt_file(url, &part, &req.expect)
             })
             .await;
@@ -291,10 +292,9 @@ impl Fetcher {
         check: &(dyn Fn(&[u8]) -> Result<(), AttemptError> + Sync),
     ) -> Result<Vec<u8>, FetchError> {
         let _permit = self.permit().await?;
+        let urls = Fetcher::mirror_urls(mirrors, rel, what)?;
         let (data, _, _, _) = self
-            .try_mirrors(mirrors, rel, what, |url| {
-                self.attempt_bytes(url, size, check)
-            })
+            .try_urls(&urls, rel, what, |url| self.attempt_bytes(url, size, check))
             .await?;
         Ok(data)
     }

@@ -261,6 +261,21 @@ impl<R: BufRead> PrimaryReader<R> {
     }
 }
 
+/// One step of a reader's iterator: the item, or the end (after an error too).
+fn iteration_step<T>(done: &mut bool, next: Result<Option<T>>) -> Option<Result<T>> {
+    match next {
+        Ok(Some(item)) => Some(Ok(item)),
+        Ok(None) => {
+            *done = true;
+            None
+        }
+        Err(e) => {
+            *done = true;
+            Some(Err(e))
+        }
+    }
+}
+
 impl<R: BufRead> Iterator for PrimaryReader<R> {
     type Item = Result<Package>;
 
@@ -268,17 +283,8 @@ impl<R: BufRead> Iterator for PrimaryReader<R> {
         if self.done {
             return None;
         }
-        match self.next_package() {
-            Ok(Some(p)) => Some(Ok(p)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        let next = self.next_package();
+        iteration_step(&mut self.done, next)
     }
 }
 
@@ -440,17 +446,8 @@ impl<R: BufRead> Iterator for ExtraReader<R> {
         if self.done {
             return None;
         }
-        match self.next_entry() {
-            Ok(Some(p)) => Some(Ok(p)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        let next = self.next_entry();
+        iteration_step(&mut self.done, next)
     }
 }
 

@@ -11,7 +11,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use jigdo_install::{
     install, source_specs, Backend, Deployment, Event, FetchOptions, InstallOptions, SignatureRule,
 };
-use ostree_store::RepoMode;
 
 /// Arguments of `jigdo install`.
 #[derive(Args)]
@@ -36,15 +35,8 @@ pub struct InstallArgs {
     /// A directory of dnf .repo files; their enabled sections are the sources.
     #[arg(long, value_name = "DIR")]
     pub reposdir: Option<PathBuf>,
-    /// The OSTree repository (created if absent).
-    #[arg(long, value_name = "PATH")]
-    pub repo: PathBuf,
-    /// Mode of the repository if it is created.
-    #[arg(long, default_value = "bare-user", value_parser = super::args::repo_mode())]
-    pub mode: RepoMode,
-    /// Ref to set (default: the jigdo RPM's name).
-    #[arg(long = "ref", value_name = "REF")]
-    pub ref_name: Option<String>,
+    #[command(flatten)]
+    pub target_repo: super::args::TargetArgs,
     /// Download cache of verified files (kept between runs).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
@@ -188,9 +180,9 @@ pub fn run(args: InstallArgs) -> anyhow::Result<i32> {
             args.repofile.as_deref(),
             args.reposdir.as_deref(),
         )?,
-        repo: args.repo,
-        mode: args.mode,
-        ref_name: args.ref_name,
+        repo: args.target_repo.repo,
+        mode: args.target_repo.mode,
+        ref_name: args.target_repo.ref_name,
         fetch: FetchOptions {
             parallel: args.parallel.max(1),
             cache_dir: args.cache,

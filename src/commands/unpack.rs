@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 use jigdo_unpack::{unpack, UnpackEvent, UnpackOptions};
-use ostree_store::RepoMode;
 
 /// Arguments of `jigdo unpack`.
 #[derive(Args)]
@@ -17,15 +16,8 @@ pub struct UnpackArgs {
     /// (searched recursively) or a local rpm-md repository.
     #[arg(long = "from", value_name = "SOURCE", required = true)]
     pub from: Vec<String>,
-    /// The OSTree repository to rebuild the commit in (created if absent).
-    #[arg(long, value_name = "PATH")]
-    pub repo: PathBuf,
-    /// Mode of the repository if it is created.
-    #[arg(long, default_value = "bare-user", value_parser = super::args::repo_mode())]
-    pub mode: RepoMode,
-    /// Ref to set (default: the jigdo RPM's name).
-    #[arg(long = "ref", value_name = "REF")]
-    pub ref_name: Option<String>,
+    #[command(flatten)]
+    pub target: super::args::TargetArgs,
     /// Print a JSON report instead of the commit checksum.
     #[arg(long)]
     pub json: bool,
@@ -36,9 +28,9 @@ pub fn run(args: UnpackArgs) -> anyhow::Result<i32> {
     let opts = UnpackOptions {
         jigdo_rpm: args.jigdo_rpm,
         sources: args.from,
-        repo: args.repo,
-        mode: args.mode,
-        ref_name: args.ref_name,
+        repo: args.target.repo,
+        mode: args.target.mode,
+        ref_name: args.target.ref_name,
     };
     // Progress goes to standard error (on a terminal; the count of packages to import
     // always); with --json only the document is printed.

@@ -242,31 +242,22 @@ impl Repo {
                 } else {
                     (0, 0)
                 };
-                if md.file_type().is_symlink() {
+                let is_link = md.file_type().is_symlink();
+                if !is_link && !md.file_type().is_file() {
+                    return Err(bad("not a regular file or symlink".into()));
+                }
+                let (symlink_target, content) = if is_link {
                     let target = fs::read_link(&p).map_err(missing)?;
                     let target = target
                         .into_os_string()
                         .into_string()
                         .map_err(|_| bad("symlink target is not UTF-8".into()))?;
-                    let xattrs = match self.mode {
-                        RepoMode::Bare => read_xattrs_path(&p).map_err(missing)?,
-                        RepoMode::BareSplitXattrs => split_xattrs()?,
-                        _ => Vec::new(),
-                    };
-                    let header = FileHeader {
-                        uid,
-                        gid,
-                        mode: md.mode(),
-                        rdev: 0,
-                        symlink_target: target,
-                        xattrs,
-                    };
-                    return Ok((header, ContentReader::Empty));
-                }
-                if !md.file_type().is_file() {
-                    return Err(bad("not a regular file or symlink".into()));
-                }
-                let f = File::open(&p).map_err(missing)?;
+                    (target, ContentReader::Empty)
+                } else {
+                    let f = File::open(&p).map_err(missing)?;
+                    let r = ContentReader::Plain(BufReader::with_capacity(64 * 1024, f));
+                    (String::new(), r)
+                };
                 let xattrs = match self.mode {
                     RepoMode::Bare => read_xattrs_path(&p).map_err(missing)?,
                     RepoMode::BareSplitXattrs => split_xattrs()?,
@@ -277,13 +268,10 @@ impl Repo {
                     gid,
                     mode: md.mode(),
                     rdev: 0,
-                    symlink_target: String::new(),
+                    symlink_target,
                     xattrs,
                 };
-                Ok((
-                    header,
-                    ContentReader::Plain(BufReader::with_capacity(64 * 1024, f)),
-                ))
+                Ok((header, content))
             }
             RepoMode::BareUser => {
                 let f = File::open(&p).map_err(missing)?;
