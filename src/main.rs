@@ -4,6 +4,8 @@
 //! parses the command line, sets up logging and turns errors into the one-line
 //! `error: …` and non-zero exit status that ../shared/CLI.md promises.
 
+#![forbid(unsafe_code)]
+
 mod commands;
 mod generate;
 mod output;

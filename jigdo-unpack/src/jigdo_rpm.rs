@@ -236,7 +236,7 @@ impl JigdoRpm {
 
     /// `name-[epoch:]version-release.arch` of the jigdo RPM.
     pub fn nevra(&self) -> String {
-        repodata::model::nevra(
+        rpm_package::nevra(
             &self.name,
             self.epoch.map_or(0, u64::from),
             &self.version,

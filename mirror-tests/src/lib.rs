@@ -5,6 +5,8 @@
 //! Every helper fails (panics, in a test) with a message that says what is missing and
 //! how to get it; nothing is skipped silently.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,6 +1,9 @@
 //! OSTree objects and repositories, byte-exact with libostree (checked against
 //! Debian's ostree 2022.7 in this crate's tests).
 //!
+//! Place in the data flow: both ends — `jigdo-pack` reads the commit to encode from an
+//! OSTree repository, `jigdo-unpack` writes the rebuilt commit into one.
+//!
 //! # Public API
 //! Objects ([`checksum`], [`objects`], [`gvariant`]):
 //! - [`Checksum`]: 32-byte SHA-256; hex `Display`/`FromStr`, serde as hex string,
@@ -59,6 +62,8 @@
 //! libostree sorts them by name first). We hash them as given and read them
 //! back in the order stored; when verifying bare/bare-user content whose
 //! stored order is not sorted, the sorted order is accepted too.
+
+#![deny(missing_docs)]
 
 pub mod checksum;
 pub mod error;

@@ -1,4 +1,9 @@
-//! The download layer used by `jigdo install` and `jigdo mirror`.
+//! The download layer used by `jigdo install` and `jigdo mirror`: the only crate that
+//! links an HTTP client (tokio + reqwest) and, with the `librepo` feature, librepo.
+//!
+//! Place in the data flow: rpm-md repositories on mirrors → **repo-fetch** (verified
+//! files on disk) → `jigdo-install`, which reads them with `repodata` and hands the
+//! packages to `jigdo-unpack`.
 //!
 //! * [`Source`]: a `--from` SOURCE (directory, rpm-md dir, base URL,
 //!   `mirrorlist=`, `metalink=`); [`RepoFile`] reads dnf `.repo` files into
@@ -11,6 +16,9 @@
 //!
 //! A downloaded file is written to `DEST.part`, verified against its
 //! [`Expect`] (size, checksum), and only then renamed to `DEST`.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod attempt;
 mod backend;

@@ -126,7 +126,7 @@ impl LibrepoDownloader {
                 let _ = std::fs::remove_file(Self::part(req));
                 let e = res
                     .err()
-                    .unwrap_or_else(|| "librepo did not finish the file".into());
+                    .map_or("librepo did not finish the file".into(), |e| e.0);
                 Err(failed(mirrors, req, AttemptError::Transfer(e)))
             })
             .collect()

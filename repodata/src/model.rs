@@ -1,7 +1,7 @@
 //! The package record: everything rpm-md metadata carries about one package
 //! (primary, filelists and other together).
 
-use crate::vercmp::{DepFlags, Evr};
+use rpm_package::evr::{Evr, Relation};
 use serde::{Deserialize, Serialize};
 
 /// A checksum algorithm used in rpm-md (`type="sha256"` etc.): the workspace's one
@@ -17,7 +17,7 @@ pub struct Dependency {
     /// Name (`foo`, `/bin/sh`, `libc.so.6()(64bit)`, `(a or b)`).
     pub name: String,
     /// Relation, when versioned.
-    pub flags: Option<DepFlags>,
+    pub flags: Option<Relation>,
     /// Epoch, version, release of the relation (as written: absent parts stay absent).
     pub epoch: Option<String>,
     /// Version of the relation.
@@ -159,16 +159,6 @@ pub struct Package {
     pub changelogs: Vec<Changelog>,
 }
 
-/// `name-[epoch:]version-release.arch` with the epoch only when non-zero, as dnf prints
-/// a NEVRA.
-pub fn nevra(name: &str, epoch: u64, version: &str, release: &str, arch: &str) -> String {
-    if epoch == 0 {
-        format!("{name}-{version}-{release}.{arch}")
-    } else {
-        format!("{name}-{epoch}:{version}-{release}.{arch}")
-    }
-}
-
 impl Package {
     /// The package's EVR.
     pub fn evr(&self) -> Evr {
@@ -181,7 +171,7 @@ impl Package {
 
     /// `name-[epoch:]version-release.arch` (epoch only when non-zero).
     pub fn nevra(&self) -> String {
-        nevra(
+        rpm_package::nevra(
             &self.name,
             self.epoch,
             &self.version,
