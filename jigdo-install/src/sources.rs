@@ -444,3 +444,69 @@ fn read_dir_index(name: &str, dir: &Path) -> Result<RepoIndex, InstallError> {
     }
     Ok(idx)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use repodata::Evr;
+
+    fn entry(name: &str, evr: &str) -> IndexEntry {
+        IndexEntry {
+            name: name.into(),
+            arch: "x86_64".into(),
+            evr: Evr::parse(evr),
+            location_href: format!("Packages/{name}.rpm"),
+            location_base: None,
+            checksum: Checksum::sha256([7; 32]),
+            size: 1,
+            provides: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_spec_names_the_package_with_or_without_version_release_and_epoch() {
+        let e = entry("example-os", "2:1.0-3");
+        for spec in [
+            "example-os",
+            "example-os-1.0",
+            "example-os-1.0-3",
+            "example-os-2:1.0-3",
+        ] {
+            assert!(matches_spec(&e, spec), "{spec}");
+        }
+        for spec in [
+            "example",
+            "example-os-1",
+            "example-os-1.0-4",
+            "example-os-1:1.0-3",
+        ] {
+            assert!(!matches_spec(&e, spec), "{spec}");
+        }
+    }
+
+    #[test]
+    fn a_pin_is_found_only_with_its_exact_evr_arch_and_package_id() {
+        let pin = PinnedPackage {
+            name: "a".into(),
+            epoch: 0,
+            version: "1.0".into(),
+            release: "1".into(),
+            arch: "x86_64".into(),
+            id: [7; 32],
+            size: 1,
+        };
+        let mut idx = RepoIndex::default();
+        idx.push(entry("a", "1.0-2"));
+        assert!(lookup(&idx, &pin).is_none());
+        let mut other_id = entry("a", "1.0-1");
+        other_id.checksum = Checksum::sha256([8; 32]);
+        idx.push(other_id);
+        assert!(lookup(&idx, &pin).is_none());
+        idx.push(entry("a", "1.0-1"));
+        assert_eq!(
+            lookup(&idx, &pin).map(|e| e.checksum.hex.clone()),
+            Some(pin.id_hex())
+        );
+    }
+}

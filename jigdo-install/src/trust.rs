@@ -70,3 +70,25 @@ impl Trust for SignatureRule {
         rpm_package::build::verify_signature(path, &keys).map_err(TrustFailure::Signature)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_required_by_gpgcheck_or_by_given_keys_only() {
+        let unsigned = Path::new("/nonexistent/unsigned.rpm");
+        let repo = |gpgcheck| JigdoOrigin::Repository {
+            name: "r".into(),
+            gpgcheck,
+            gpgkeys: Vec::new(),
+        };
+        let none = SignatureRule::default();
+        assert!(none.check_file(unsigned, &JigdoOrigin::File).is_ok());
+        assert!(none.check_file(unsigned, &repo(false)).is_ok());
+        assert!(none.check_file(unsigned, &repo(true)).is_err());
+        let keys = SignatureRule::new(vec![PathBuf::from("/nonexistent/key.asc")]);
+        assert!(keys.check_file(unsigned, &JigdoOrigin::File).is_err());
+        assert!(keys.check_file(unsigned, &repo(false)).is_err());
+    }
+}
