@@ -4,6 +4,8 @@
 //! parses the command line, sets up logging and turns errors into the one-line
 //! `error: …` and non-zero exit status that ../shared/CLI.md promises.
 
+#![forbid(unsafe_code)]
+
 mod commands;
 mod generate;
 mod output;
@@ -43,6 +45,7 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     // `Cli` is the user-facing tree (what man pages and completions describe); the
     // hidden `generate` subcommand that renders them is added beside it.
@@ -67,9 +70,22 @@ fn finish(result: anyhow::Result<i32>) -> ! {
     match result {
         Ok(code) => std::process::exit(code),
         Err(err) => {
-            // One line, with the whole cause chain: `error: a: b: c`.
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", one_line(&err));
             std::process::exit(1);
         }
     }
+}
+
+/// The error and its causes on one line, `a: b: c`, each cause once (most of our
+/// errors already end with the text of their cause).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.ends_with(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text.replace('\n', " ")
 }

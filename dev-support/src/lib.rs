@@ -10,6 +10,8 @@
 //! let pkgs = dev_support::build_test_packages(&dir, &["jt-full.spec"]).unwrap();
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

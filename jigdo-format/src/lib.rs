@@ -5,7 +5,13 @@
 //! directory and file of the tree with its metadata, and where each file's bytes come from.
 //! This crate encodes and decodes the index and names the payload files; it knows nothing
 //! of how OSTree objects or RPMs are read or written (that is `ostree-store` and
-//! `rpm-package`), so producer and client share exactly one definition of the format.
+//! `rpm-package`, from which it takes only the NEVRA formatting), so producer and client
+//! share exactly one definition of the format.
+//!
+//! Place in the data flow: written by `jigdo-pack`, read by `jigdo-unpack`.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod index;
 mod pins;

@@ -25,17 +25,15 @@ pub struct PinnedPackage {
 impl PinnedPackage {
     /// `name-[epoch:]version-release.arch`, as dnf prints a NEVRA.
     pub fn nevra(&self) -> String {
-        if self.epoch == 0 {
-            format!(
-                "{}-{}-{}.{}",
-                self.name, self.version, self.release, self.arch
-            )
-        } else {
-            format!(
-                "{}-{}:{}-{}.{}",
-                self.name, self.epoch, self.version, self.release, self.arch
-            )
-        }
+        let PinnedPackage {
+            name,
+            epoch,
+            version,
+            release,
+            arch,
+            ..
+        } = self;
+        rpm_package::nevra(name, *epoch, version, release, arch)
     }
 
     /// The package id as lowercase hex.

@@ -1,5 +1,9 @@
 //! `jigdo pack`: encode an OSTree commit as a jigdo RPM (see `specs/jigdo-format.md`).
 //!
+//! Place in the data flow: the producer. An OSTree commit (`ostree-store`) and the RPMs
+//! it was composed from (`rpm-package`) → **jigdo-pack** → a jigdo RPM (`jigdo-format`),
+//! published with `repodata`. It never downloads anything.
+//!
 //! The steps, each in its own module:
 //! 1. [`pool`]: read the headers of every package in the pools and index their files by
 //!    content digest and symlink target;
@@ -7,6 +11,9 @@
 //! 3. [`select`]: choose the package set (greedy set cover, one package per name.arch) and
 //!    where each file's bytes come from;
 //! 4. [`encode`]: build the [`jigdo_format::Index`] and write the jigdo RPM.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod encode;
 pub mod pool;

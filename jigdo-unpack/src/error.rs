@@ -103,9 +103,54 @@ pub enum UnpackError {
         /// What was rebuilt.
         actual: String,
     },
-    /// Another fault, described.
-    #[error("{0}")]
-    Other(String),
+    /// A `--from` source cannot be used by `jigdo unpack`.
+    #[error("source {spec}: {reason}")]
+    BadSource {
+        /// The source as given.
+        spec: String,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
+    /// The tree cannot be stored in a bare-user-only repository.
+    #[error(
+        "commit {commit} cannot be stored in a bare-user-only repository: {reason} \
+         (use --mode bare-user)"
+    )]
+    BareUserOnly {
+        /// The commit.
+        commit: String,
+        /// The first file that does not fit.
+        reason: String,
+    },
+    /// After the rebuild, an object the commit reaches cannot be read.
+    #[error("commit {commit} is still incomplete at {path}: {error}")]
+    Unreadable {
+        /// The commit.
+        commit: String,
+        /// The path the object serves.
+        path: String,
+        /// Why it cannot be read.
+        error: Box<ostree_store::Error>,
+    },
+    /// After the rebuild, an object the commit reaches is missing.
+    #[error("commit {commit} is still incomplete: {object} ({path}) is missing")]
+    Missing {
+        /// The commit.
+        commit: String,
+        /// The object (`CHECKSUM.TYPE`).
+        object: String,
+        /// The path it serves.
+        path: String,
+    },
+    /// A file of the tree has no content object (the index and the package disagree).
+    #[error("no content object was made for /{path}")]
+    NoObject {
+        /// The file's path in the tree.
+        path: String,
+    },
+    /// A broken invariant of this crate (a bug, not bad input).
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 /// Result alias of this crate.

@@ -234,6 +234,17 @@ impl JigdoRpm {
         Ok((jigdo, stream))
     }
 
+    /// `name-[epoch:]version-release.arch` of the jigdo RPM.
+    pub fn nevra(&self) -> String {
+        rpm_package::nevra(
+            &self.name,
+            self.epoch.map_or(0, u64::from),
+            &self.version,
+            &self.release,
+            &self.arch,
+        )
+    }
+
     /// Total bytes of the new-content blobs.
     pub fn new_content_bytes(&self) -> u64 {
         self.index

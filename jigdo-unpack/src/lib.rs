@@ -1,33 +1,42 @@
-//! The client side of ostree-jigdo: `jigdo unpack` and `jigdo info`.
+//! jigdo RPM + package files → the exact commit: the client side of ostree-jigdo that
+//! touches no network. `jigdo-install` downloads what this crate reads; `jigdo info` and
+//! `jigdo unpack` use it directly.
 //!
 //! - [`JigdoRpm`]: a jigdo RPM read and checked (format version, pins, commit, index),
 //!   with its new-content blobs streamed by [`BlobStream`].
-//! - [`unpack`]: rebuilds the bit-for-bit identical commit in an OSTree repository from
-//!   the jigdo RPM and the pinned packages, incrementally and safely against interruption
-//!   (see the [`mod@unpack`] module docs for the order of work).
+//! - [`UnpackJob`]: the jigdo RPM read once, the plan made once and what the target
+//!   repository still needs decided once ([`UnpackJob::needed`]); then
+//!   [`UnpackJob::finish`] rebuilds the bit-for-bit identical commit, incrementally and
+//!   safely against interruption (see the [`mod@unpack`] module docs for the order of
+//!   work), reporting [`UnpackEvent`]s. [`unpack`] is both steps for `jigdo unpack`.
 //! - [`info`]: what a jigdo RPM holds.
-//! - [`Sources`] / [`PackageSource`]: where pinned packages come from; every candidate
-//!   is checked against its pin before use.
+//! - [`PackageFiles`]: how the packages are found and opened checked against their pins:
+//!   [`Sources`] / [`PackageSource`] search local directories (every candidate hashed),
+//!   [`HandedOver`] takes the files a caller already verified (not hashed again).
 //! - [`PackageCache`]: per-package record of the content objects its files became, so
 //!   that updates skip packages without reading them.
 //! - [`Plan`] and [`rebuild_tree`]: what the tree needs from each source, and the
 //!   bottom-up rebuild of its dirtrees and dirmetas.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 pub mod cache;
 pub mod error;
+pub mod event;
 pub mod info;
 pub mod jigdo_rpm;
 pub mod plan;
 pub mod rebuild;
-pub mod remote;
 pub mod source;
 pub mod unpack;
 
 pub use cache::{ObjectKey, PackageCache};
 pub use error::{Result, UnpackError};
+pub use event::UnpackEvent;
 pub use info::{info, InfoPackage, InfoReport};
 pub use jigdo_rpm::{BlobStream, JigdoRpm};
-pub use plan::Plan;
+pub use plan::{InconsistentIndex, Plan};
 pub use rebuild::{rebuild_tree, RebuiltTree};
-pub use source::{LocalDir, PackageSource, Sources};
-pub use unpack::{unpack, UnpackOptions, UnpackReport};
+pub use source::{HandedOver, LocalDir, Located, PackageFiles, PackageSource, Sources};
+pub use unpack::{unpack, Target, UnpackJob, UnpackOptions, UnpackReport};

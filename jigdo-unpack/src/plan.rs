@@ -9,6 +9,12 @@ use ostree_store::{FileHeader, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 
 use crate::cache::ObjectKey;
 
+/// Why an index cannot be planned: it refers to a package, new content or metadata
+/// entry it does not have, or a metadata entry does not fit where it is used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InconsistentIndex(pub String);
+
 /// The needs of one tree, grouped by where the bytes come from.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
@@ -23,13 +29,13 @@ impl Plan {
     /// Groups every file of `index` by its source. Fails (with a description) if the
     /// index refers to a package, new content or metadata entry it does not have, or if a
     /// metadata entry's file type does not fit where it is used.
-    pub fn new(index: &Index) -> Result<Plan, String> {
+    pub fn new(index: &Index) -> Result<Plan, InconsistentIndex> {
         let mut plan = Plan {
             package_needs: vec![BTreeMap::new(); index.packages.len()],
             new_needs: vec![Vec::new(); index.new_contents.len()],
         };
         let mut fault: Option<String> = None;
-        check_dir_metas(index, &index.root, "/")?;
+        check_dir_metas(index, &index.root, "/").map_err(InconsistentIndex)?;
         index.for_each_file(|path, entry| {
             if fault.is_some() {
                 return;
@@ -85,7 +91,7 @@ impl Plan {
             }
         });
         match fault {
-            Some(f) => Err(f),
+            Some(f) => Err(InconsistentIndex(f)),
             None => Ok(plan),
         }
     }
@@ -306,7 +312,7 @@ mod tests {
             }],
             dirs: vec![],
         };
-        let err = Plan::new(&b.finish([0; 32], root)).unwrap_err();
+        let err = Plan::new(&b.finish([0; 32], root)).unwrap_err().to_string();
         assert!(err.contains("/f"), "{err}");
     }
 }

@@ -72,8 +72,8 @@ impl State<'_> {
         let mut tree = DirTree::default();
         for f in &dir.files {
             prefix.push_str(&f.name);
-            let sum = (self.resolve)(prefix, f).ok_or_else(|| {
-                UnpackError::Other(format!("no content object was made for /{prefix}"))
+            let sum = (self.resolve)(prefix, f).ok_or_else(|| UnpackError::NoObject {
+                path: prefix.clone(),
             })?;
             prefix.truncate(base);
             tree.files.push((f.name.clone(), sum));

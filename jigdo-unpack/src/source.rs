@@ -1,10 +1,15 @@
-//! Where the pinned packages come from (`--from SOURCE`, tried in order).
+//! Where the pinned packages come from.
 //!
-//! A [`PackageSource`] only proposes *candidate files* for a pinned package; nothing of a
-//! candidate is trusted: [`Sources::open_verified`] checks its size and SHA-256 against the
-//! pin before any other code reads a byte of it. Remote sources (rpm-md over HTTP, mirror
-//! lists) will plug in as further implementations that download a candidate into a local
-//! file first.
+//! [`PackageFiles`] is what an unpack reads packages through: it locates every package
+//! before anything is written, then opens each one checked against its pin.
+//!
+//! - [`Sources`] (`jigdo unpack --from DIR`): [`PackageSource`]s that only propose
+//!   *candidate files*; nothing of a candidate is trusted: [`Sources::open_verified`]
+//!   checks its size and SHA-256 against the pin before any other code reads a byte of it.
+//! - [`HandedOver`] (`jigdo install`): the files a caller already has for each pin,
+//!   either verified by it (a download checked while it was fetched into a directory
+//!   only jigdo writes — opened without hashing it again) or candidates that are
+//!   checked when opened.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -16,6 +21,16 @@ use jigdo_format::PinnedPackage;
 use sha2::{Digest, Sha256};
 
 use crate::error::{IoContext, Result, UnpackError};
+
+/// How an unpack finds and opens the package files it reads.
+pub trait PackageFiles: Sync {
+    /// Finds `pkg` without reading its content. A package found nowhere fails here,
+    /// naming it, before anything is written.
+    fn locate(&self, pkg: &PinnedPackage) -> Result<Located>;
+    /// Opens the file of `pkg` that `located` names, with the pin's exact bytes,
+    /// positioned at its start. Returns the open file and its path.
+    fn open(&self, pkg: &PinnedPackage, located: &Located) -> Result<(File, PathBuf)>;
+}
 
 /// A place that may hold pinned packages.
 pub trait PackageSource: Send + Sync {
@@ -39,7 +54,14 @@ pub fn package_file_name(pkg: &PinnedPackage) -> String {
 /// files are still found; the SHA-256 check decides).
 pub struct LocalDir {
     root: PathBuf,
-    scan: OnceLock<std::result::Result<DirScan, String>>,
+    scan: OnceLock<std::result::Result<DirScan, ScanError>>,
+}
+
+/// A failed scan, kept so that every package asking for it gets the same error.
+struct ScanError {
+    path: PathBuf,
+    kind: std::io::ErrorKind,
+    message: String,
 }
 
 #[derive(Default)]
@@ -60,15 +82,23 @@ impl LocalDir {
     fn scan(&self) -> Result<&DirScan> {
         let scanned = self.scan.get_or_init(|| {
             let mut s = DirScan::default();
+            let failed = |path: &Path, e: &dyn std::fmt::Display, kind| ScanError {
+                path: path.to_path_buf(),
+                kind,
+                message: e.to_string(),
+            };
             for entry in walkdir::WalkDir::new(&self.root).follow_links(true) {
-                let entry = entry.map_err(|e| format!("{}: {e}", self.root.display()))?;
+                let entry = entry.map_err(|e| {
+                    let kind = e.io_error().map_or(std::io::ErrorKind::Other, |x| x.kind());
+                    failed(e.path().unwrap_or(&self.root), &e, kind)
+                })?;
                 let name = entry.file_name().to_string_lossy();
                 if !entry.file_type().is_file() || !name.ends_with(".rpm") {
                     continue;
                 }
                 let size = entry
                     .metadata()
-                    .map_err(|e| format!("{}: {e}", entry.path().display()))?
+                    .map_err(|e| failed(entry.path(), &e, std::io::ErrorKind::Other))?
                     .len();
                 let path = entry.path().to_path_buf();
                 s.by_name
@@ -79,7 +109,10 @@ impl LocalDir {
             }
             Ok(s)
         });
-        scanned.as_ref().map_err(|e| UnpackError::Other(e.clone()))
+        scanned.as_ref().map_err(|e| UnpackError::Io {
+            path: e.path.clone(),
+            source: std::io::Error::new(e.kind, e.message.clone()),
+        })
     }
 }
 
@@ -111,18 +144,19 @@ impl PackageSource for LocalDir {
 pub fn source_from_arg(arg: &str) -> Result<Box<dyn PackageSource>> {
     let remote = ["http://", "https://", "mirrorlist=", "metalink="];
     if remote.iter().any(|p| arg.starts_with(p)) {
-        return Err(UnpackError::Other(format!(
-            "source {arg}: remote sources are not supported by `jigdo unpack` yet; \
-             download the packages and give a local directory"
-        )));
+        return Err(UnpackError::BadSource {
+            spec: arg.to_string(),
+            reason: "remote sources are not supported by `jigdo unpack`; use `jigdo install`, \
+                     or download the packages and give a local directory",
+        });
     }
     let path = Path::new(arg.strip_prefix("file://").unwrap_or(arg));
     let meta = std::fs::metadata(path).at(path)?;
     if !meta.is_dir() {
-        return Err(UnpackError::Other(format!(
-            "source {}: not a directory",
-            path.display()
-        )));
+        return Err(UnpackError::BadSource {
+            spec: path.display().to_string(),
+            reason: "not a directory",
+        });
     }
     Ok(Box::new(LocalDir::new(path)))
 }
@@ -235,9 +269,105 @@ impl Sources {
     }
 }
 
+impl PackageFiles for Sources {
+    fn locate(&self, pkg: &PinnedPackage) -> Result<Located> {
+        Sources::locate(self, pkg)
+    }
+    fn open(&self, pkg: &PinnedPackage, located: &Located) -> Result<(File, PathBuf)> {
+        self.open_verified(pkg, located)
+    }
+}
+
+/// How a handed-over file was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checked {
+    /// Its size and SHA-256 were checked against the pin by the caller, in a place only
+    /// jigdo writes: opening it checks the size only.
+    Verified,
+    /// Not (or not durably) checked: its SHA-256 is checked when it is opened.
+    Candidate,
+}
+
+/// The package files a caller hands over, one per pin (by package id): what
+/// `jigdo install` downloaded and verified, so that an unpack neither searches nor hashes
+/// them again.
+#[derive(Debug, Default)]
+pub struct HandedOver {
+    files: HashMap<[u8; 32], (PathBuf, Checked)>,
+}
+
+impl HandedOver {
+    /// No files yet.
+    pub fn new() -> Self {
+        HandedOver::default()
+    }
+
+    /// Hands over `path` as the file of `pkg`, which the caller has checked against the
+    /// pin (size and SHA-256) in a directory that nobody else writes.
+    pub fn insert_verified(&mut self, pkg: &PinnedPackage, path: PathBuf) {
+        self.files.insert(pkg.id, (path, Checked::Verified));
+    }
+
+    /// Hands over `path` as a candidate for `pkg`: its SHA-256 is checked when it is
+    /// opened (for files in directories others may write).
+    pub fn insert_candidate(&mut self, pkg: &PinnedPackage, path: PathBuf) {
+        self.files.insert(pkg.id, (path, Checked::Candidate));
+    }
+
+    /// Number of files handed over.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether no file was handed over.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    fn get(&self, pkg: &PinnedPackage) -> Result<&(PathBuf, Checked)> {
+        self.files
+            .get(&pkg.id)
+            .ok_or_else(|| UnpackError::PackageMissing {
+                nevra: pkg.nevra(),
+                id: pkg.id_hex(),
+                sources: "the files handed over".into(),
+                detail: String::new(),
+            })
+    }
+}
+
+impl PackageFiles for HandedOver {
+    fn locate(&self, pkg: &PinnedPackage) -> Result<Located> {
+        let (path, _) = self.get(pkg)?;
+        Ok(Located {
+            candidates: vec![path.clone()],
+            rejected: Vec::new(),
+        })
+    }
+
+    fn open(&self, pkg: &PinnedPackage, _located: &Located) -> Result<(File, PathBuf)> {
+        let (path, checked) = self.get(pkg)?;
+        if *checked == Checked::Candidate {
+            return Ok((verify_pin(path, pkg)?, path.clone()));
+        }
+        let f = File::open(path).at(path)?;
+        let size = f.metadata().at(path)?.len();
+        if size != pkg.size {
+            return Err(UnpackError::PinMismatch {
+                path: path.clone(),
+                nevra: pkg.nevra(),
+                reason: format!("size {size} bytes, the pin says {}", pkg.size),
+            });
+        }
+        Ok((f, path.clone()))
+    }
+}
+
 /// Opens `path` and checks its size and SHA-256 against the pin of `pkg`; on success the
-/// file is rewound to its start.
+/// file is rewound to its start. (Logged at debug level, `package hashed`, so that a run
+/// can be checked to hash each package once.)
 pub fn verify_pin(path: &Path, pkg: &PinnedPackage) -> Result<File> {
+    tracing::debug!(package = %pkg.nevra(), path = %path.display(), "package hashed");
     let mut f = File::open(path).at(path)?;
     let mut sha = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];

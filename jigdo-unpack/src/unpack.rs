@@ -33,18 +33,30 @@ use serde::Serialize;
 
 use crate::cache::PackageCache;
 use crate::error::{IoContext, Result, UnpackError};
+use crate::event::UnpackEvent;
 use crate::jigdo_rpm::JigdoRpm;
 use crate::plan::{file_header, is_symlink_meta, object_key, Plan};
 use crate::rebuild::rebuild_tree;
-use crate::source::{Located, Sources};
+use crate::source::{Located, PackageFiles, Sources};
 
-/// What to unpack, from where, into where.
+/// What to unpack, from where, into where (`jigdo unpack`).
 #[derive(Debug, Clone)]
 pub struct UnpackOptions {
     /// The jigdo RPM.
     pub jigdo_rpm: PathBuf,
     /// `--from` sources, tried in order.
     pub sources: Vec<String>,
+    /// The target OSTree repository.
+    pub repo: PathBuf,
+    /// Mode of the repository if it has to be created.
+    pub mode: RepoMode,
+    /// Ref to set (default: the jigdo RPM's name).
+    pub ref_name: Option<String>,
+}
+
+/// Where an unpack writes: the repository (created with `mode` if absent) and the ref.
+#[derive(Debug, Clone)]
+pub struct Target {
     /// The target OSTree repository.
     pub repo: PathBuf,
     /// Mode of the repository if it has to be created.
@@ -92,257 +104,354 @@ struct Stats {
     bytes_read: AtomicU64,
 }
 
-/// Where each file's content object is: per package, (path in package, meta) → checksum;
-/// per new content, meta → checksum.
-#[derive(Default)]
-struct Resolved {
-    packages: Vec<HashMap<(String, u32), Checksum>>,
-    new: HashMap<(u32, u32), Checksum>,
+/// Rebuilds the commit of `opts.jigdo_rpm` in `opts.repo` from the packages in
+/// `opts.sources` (see the module docs). `progress` receives typed events.
+pub fn unpack(
+    opts: &UnpackOptions,
+    progress: &(dyn Fn(&UnpackEvent) + Sync),
+) -> Result<UnpackReport> {
+    let job = UnpackJob::open(
+        &opts.jigdo_rpm,
+        Target {
+            repo: opts.repo.clone(),
+            mode: opts.mode,
+            ref_name: opts.ref_name.clone(),
+        },
+    )?;
+    if job.is_complete() {
+        return job.finish(&Sources::new(Vec::new()), progress);
+    }
+    let sources = Sources::from_args(&opts.sources)?;
+    job.finish(&sources, progress)
 }
 
-/// Rebuilds the commit of `opts.jigdo_rpm` in `opts.repo` (see the module docs).
-/// `progress` receives one-line human messages.
-pub fn unpack(opts: &UnpackOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<UnpackReport> {
-    let started = std::time::Instant::now();
-    let step = |what: &str| tracing::debug!(elapsed = ?started.elapsed(), "unpack: {what}");
-    // 1. The jigdo RPM, all of it, before anything is written.
-    let (jigdo, blobs) = JigdoRpm::open_with_blobs(&opts.jigdo_rpm)?;
-    let index = &jigdo.index;
-    let corrupt = |reason: String| UnpackError::Corrupt {
-        path: opts.jigdo_rpm.clone(),
-        reason,
-    };
-    let plan = Plan::new(index).map_err(corrupt)?;
-    let ref_name = opts.ref_name.clone().unwrap_or_else(|| jigdo.name.clone());
-    check_ref(&ref_name)?;
-    let stats = Stats::default();
-    let mut resolved = Resolved {
-        packages: vec![HashMap::new(); index.packages.len()],
-        new: HashMap::new(),
-    };
-    hash_new_contents(index, &plan, blobs, &mut resolved.new)?;
-    step("jigdo RPM read and checked");
-    stats
-        .bytes_read
-        .fetch_add(jigdo.file_size, Ordering::Relaxed);
-    let commit = jigdo.commit;
-    let mut report = UnpackReport {
-        commit: commit.to_hex(),
-        ref_name: ref_name.clone(),
-        repo: opts.repo.clone(),
-        already_present: false,
-        packages_total: index.packages.len(),
-        packages_imported: 0,
-        imported: Vec::new(),
-        objects_written: 0,
-        bytes_read: 0,
-        files: index.file_count(),
-        directories: index.dir_count(),
-    };
+/// A jigdo RPM read and checked, and what the target repository still needs from its
+/// packages: steps 1 and 2 of the module docs, done once. [`UnpackJob::needed`] tells
+/// a caller which packages to fetch; [`UnpackJob::finish`] writes the commit from them.
+/// Nothing is written before `finish`; the repository, if it exists, stays locked
+/// (shared) in between, so that no prune removes what the decision counted on.
+pub struct UnpackJob {
+    jigdo: JigdoRpm,
+    plan: Plan,
+    /// Content checksums of the new contents by (new content, metadata entry).
+    new_sums: HashMap<(u32, u32), Checksum>,
+    /// Per package: the objects known from its cache and present.
+    known: Vec<PackageSums>,
+    /// Packages that must be read (indexes into the pinned set).
+    to_import: Vec<usize>,
+    /// The commit is already complete in the repository.
+    complete: bool,
+    ref_name: String,
+    target: Target,
+    existing: Option<(Repo, ostree_store::LockGuard)>,
+    stats: Stats,
+    started: std::time::Instant,
+}
 
-    // 2. What must be read, and where it is.
-    let existing = if opts.repo.join("config").exists() {
-        Some(Repo::open(&opts.repo)?)
-    } else {
-        None
-    };
-    let _lock = match &existing {
-        Some(r) => Some(r.lock(ostree_store::LockKind::Shared)?),
-        None => None,
-    };
-    if let Some(repo) = &existing {
-        if repo.has_object(ObjectType::Commit, &commit)
-            && !repo.is_commit_partial(&commit)
-            && repo.is_commit_complete(&commit)
-        {
-            progress(&format!(
-                "commit {commit} is already complete in the repository"
-            ));
+impl UnpackJob {
+    /// Reads and checks the whole jigdo RPM at `jigdo_rpm` (pins, commit, index, every
+    /// blob's SHA-256; nothing is written) and decides which packages `target` still
+    /// needs: none when the commit is complete there, else those whose every needed
+    /// object is not known from its package cache and present.
+    pub fn open(jigdo_rpm: &Path, target: Target) -> Result<UnpackJob> {
+        let started = std::time::Instant::now();
+        // 1. The jigdo RPM, all of it, before anything is written.
+        let (jigdo, blobs) = JigdoRpm::open_with_blobs(jigdo_rpm)?;
+        let index = &jigdo.index;
+        let plan = Plan::new(index).map_err(|e| UnpackError::Corrupt {
+            path: jigdo.path.clone(),
+            reason: e.to_string(),
+        })?;
+        let ref_name = target
+            .ref_name
+            .clone()
+            .unwrap_or_else(|| jigdo.name.clone());
+        check_ref(&ref_name)?;
+        let mut new_sums = HashMap::new();
+        hash_new_contents(&jigdo.path, index, &plan, blobs, &mut new_sums)?;
+        let stats = Stats::default();
+        stats
+            .bytes_read
+            .fetch_add(jigdo.file_size, Ordering::Relaxed);
+        tracing::debug!(elapsed = ?started.elapsed(), "unpack: jigdo RPM read and checked");
+
+        // 2. What must be read.
+        let existing = if target.repo.join("config").exists() {
+            let repo = Repo::open(&target.repo)?;
+            let lock = repo.lock(ostree_store::LockKind::Shared)?;
+            Some((repo, lock))
+        } else {
+            None
+        };
+        let commit = jigdo.commit;
+        let complete = existing.as_ref().is_some_and(|(repo, _)| {
+            repo.has_object(ObjectType::Commit, &commit)
+                && !repo.is_commit_partial(&commit)
+                && repo.is_commit_complete(&commit)
+        });
+        let mut known = vec![HashMap::new(); index.packages.len()];
+        let mut to_import = Vec::new();
+        if !complete {
+            let mode = existing.as_ref().map_or(target.mode, |(r, _)| r.mode());
+            if mode == RepoMode::BareUserOnly {
+                if let Some(reason) = crate::plan::bare_user_only_fault(index) {
+                    return Err(UnpackError::BareUserOnly {
+                        commit: commit.to_hex(),
+                        reason,
+                    });
+                }
+            }
+            match &existing {
+                Some((repo, _)) => {
+                    let found: Vec<(PackageSums, bool)> = (0..index.packages.len())
+                        .into_par_iter()
+                        .map(|p| known_objects(repo, index, &plan, p))
+                        .collect();
+                    for (p, (sums, all)) in found.into_iter().enumerate() {
+                        if !all {
+                            to_import.push(p);
+                        }
+                        known[p] = sums;
+                    }
+                }
+                None => to_import.extend(
+                    (0..index.packages.len()).filter(|&p| !plan.package_needs[p].is_empty()),
+                ),
+            }
+        }
+        tracing::debug!(elapsed = ?started.elapsed(), "unpack: plan made");
+        Ok(UnpackJob {
+            jigdo,
+            plan,
+            new_sums,
+            known,
+            to_import,
+            complete,
+            ref_name,
+            target,
+            existing,
+            stats,
+            started,
+        })
+    }
+
+    /// The jigdo RPM.
+    pub fn jigdo(&self) -> &JigdoRpm {
+        &self.jigdo
+    }
+
+    /// Whether the commit is already complete in the repository (`finish` only sets the
+    /// ref).
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// The packages that must be read, as indexes into the pinned set
+    /// (`jigdo().index.packages`), in pin order.
+    pub fn needed(&self) -> &[usize] {
+        &self.to_import
+    }
+
+    /// The ref `finish` sets.
+    pub fn ref_name(&self) -> &str {
+        &self.ref_name
+    }
+
+    /// Writes the commit (steps 3 to 6 of the module docs), reading the needed packages
+    /// through `files`: every one is located before anything is written, and opened
+    /// checked against its pin. `progress` receives typed events.
+    pub fn finish(
+        self,
+        files: &dyn PackageFiles,
+        progress: &(dyn Fn(&UnpackEvent) + Sync),
+    ) -> Result<UnpackReport> {
+        let step =
+            |what: &str| tracing::debug!(elapsed = ?self.started.elapsed(), "unpack: {what}");
+        let index = &self.jigdo.index;
+        let commit = self.jigdo.commit;
+        let mut report = UnpackReport {
+            commit: commit.to_hex(),
+            ref_name: self.ref_name.clone(),
+            repo: self.target.repo.clone(),
+            already_present: false,
+            packages_total: index.packages.len(),
+            packages_imported: 0,
+            imported: Vec::new(),
+            objects_written: 0,
+            bytes_read: 0,
+            files: index.file_count(),
+            directories: index.dir_count(),
+        };
+        if let (true, Some((repo, _lock))) = (self.complete, &self.existing) {
+            progress(&UnpackEvent::AlreadyComplete { commit: &commit });
             if let (Some(m), Ok(None)) = (
-                &jigdo.commitmeta,
+                &self.jigdo.commitmeta,
                 repo.read_commit_detached_metadata(&commit),
             ) {
                 repo.write_commit_detached_metadata(&commit, Some(m))?;
             }
-            repo.set_ref(&ref_name, Some(&commit))?;
+            repo.set_ref(&self.ref_name, Some(&commit))?;
             report.already_present = true;
-            report.bytes_read = stats.bytes_read.load(Ordering::Relaxed);
+            report.bytes_read = self.stats.bytes_read.load(Ordering::Relaxed);
             return Ok(report);
         }
-    }
-    let mode = existing.as_ref().map_or(opts.mode, |r| r.mode());
-    if mode == RepoMode::BareUserOnly {
-        if let Some(why) = crate::plan::bare_user_only_fault(index) {
-            return Err(UnpackError::Other(format!(
-                "commit {commit} cannot be stored in a bare-user-only repository: {why} \
-                 (use --mode bare-user)"
-            )));
-        }
-    }
-    let to_import: Vec<usize> = match &existing {
-        Some(repo) => {
-            let known: Vec<(PackageSums, bool)> = (0..index.packages.len())
-                .into_par_iter()
-                .map(|p| known_objects(repo, index, &plan, p))
-                .collect();
-            let mut to_import = Vec::new();
-            for (p, (known, complete)) in known.into_iter().enumerate() {
-                if !complete {
-                    to_import.push(p);
-                }
-                resolved.packages[p] = known;
-            }
-            to_import
-        }
-        None => (0..index.packages.len())
-            .filter(|&p| !plan.package_needs[p].is_empty())
-            .collect(),
-    };
-    progress(&format!(
-        "{}/{} packages to import",
-        to_import.len(),
-        index.packages.len()
-    ));
-    step("plan made");
-    let sources = Sources::from_args(&opts.sources)?;
-    let located: Vec<Located> = to_import
-        .iter()
-        .map(|&p| sources.locate(&index.packages[p]))
-        .collect::<Result<_>>()?;
+        progress(&UnpackEvent::Importing {
+            needed: self.to_import.len(),
+            total: index.packages.len(),
+        });
+        // Where each package is: a missing one fails here, before anything is written.
+        let located: Vec<Located> = self
+            .to_import
+            .iter()
+            .map(|&p| files.locate(&index.packages[p]))
+            .collect::<Result<_>>()?;
+        step("packages located");
 
-    // 3. The commit object, partial, and its detached metadata.
-    let repo = match existing {
-        Some(r) => r,
-        None => Repo::init(&opts.repo, opts.mode)?,
-    };
-    let _lock = match _lock {
-        Some(l) => l,
-        None => repo.lock(ostree_store::LockKind::Shared)?,
-    };
-    let fsync = !matches!(repo.config().get("core", "fsync"), Some("false"));
-    repo.mark_commit_partial(&commit, true)?;
-    {
+        // 3. The commit object, partial, and its detached metadata.
+        let (repo, _lock) = match self.existing {
+            Some(r) => r,
+            None => {
+                let repo = Repo::init(&self.target.repo, self.target.mode)?;
+                let lock = repo.lock(ostree_store::LockKind::Shared)?;
+                (repo, lock)
+            }
+        };
+        let fsync = !matches!(repo.config().get("core", "fsync"), Some("false"));
+        repo.mark_commit_partial(&commit, true)?;
+        {
+            let tx = repo.transaction()?;
+            if !repo.has_object(ObjectType::Commit, &commit) {
+                self.stats.objects_written.fetch_add(1, Ordering::Relaxed);
+            }
+            tx.write_metadata(ObjectType::Commit, &self.jigdo.commit_bytes)?;
+            tx.commit()?;
+        }
+        if let Some(m) = &self.jigdo.commitmeta {
+            repo.write_commit_detached_metadata(&commit, Some(m))?;
+        }
+        step("commit written");
+
+        // 4. New contents and the packages, side by side, all in one transaction (one
+        // flush). The biggest packages start first, so that no big one is left running
+        // alone at the end.
         let tx = repo.transaction()?;
-        if !repo.has_object(ObjectType::Commit, &commit) {
-            stats.objects_written.fetch_add(1, Ordering::Relaxed);
+        let mut work: Vec<(usize, &Located)> =
+            self.to_import.iter().copied().zip(&located).collect();
+        work.sort_by_key(|&(p, _)| std::cmp::Reverse(index.packages[p].size));
+        // Job 0 writes the new contents (usually the biggest job: initramfs, rpmdb), job
+        // k > 0 imports the k-th biggest package.
+        let done = run_in_order(work.len() + 1, |job| {
+            if job == 0 {
+                write_new_contents(
+                    &repo,
+                    &tx,
+                    &self.jigdo,
+                    &self.plan,
+                    &self.new_sums,
+                    &self.stats,
+                )?;
+                return Ok(None);
+            }
+            let (p, loc) = work[job - 1];
+            let pkg = &index.packages[p];
+            let (file, path) = files.open(pkg, loc)?;
+            let imported = import_package(
+                &repo,
+                &tx,
+                index,
+                &self.plan,
+                p,
+                (file, path),
+                &self.known[p],
+                &self.stats,
+            )?;
+            progress(&UnpackEvent::Imported { package: pkg });
+            Ok(Some((p, imported)))
+        })?;
+        let mut resolved_packages = self.known;
+        let mut caches = Vec::with_capacity(self.to_import.len());
+        for (p, (sums, cache)) in done.into_iter().flatten() {
+            resolved_packages[p].extend(sums);
+            caches.push(cache);
         }
-        tx.write_metadata(ObjectType::Commit, &jigdo.commit_bytes)?;
-        tx.commit()?;
-    }
-    if let Some(m) = &jigdo.commitmeta {
-        repo.write_commit_detached_metadata(&commit, Some(m))?;
-    }
+        report.packages_imported = self.to_import.len();
+        report.imported = self
+            .to_import
+            .iter()
+            .map(|&p| index.packages[p].nevra())
+            .collect();
+        step("contents written");
 
-    step("packages located, commit written");
-    // 4. New contents and the packages, side by side, all in one transaction (one
-    // flush). The biggest packages start first, so that no big one is left running
-    // alone at the end.
-    let tx = repo.transaction()?;
-    let mut work: Vec<(usize, &Located)> = to_import.iter().copied().zip(&located).collect();
-    work.sort_by_key(|&(p, _)| std::cmp::Reverse(index.packages[p].size));
-    // Job 0 writes the new contents (usually the biggest job: initramfs, rpmdb), job
-    // k > 0 imports the k-th biggest package.
-    let done = run_in_order(work.len() + 1, |job| {
-        if job == 0 {
-            write_new_contents(&repo, &tx, &jigdo, &plan, &resolved.new, &stats)?;
-            return Ok(None);
-        }
-        let (p, loc) = work[job - 1];
-        let (sums, cache) = import_package(
-            &repo,
-            &tx,
-            index,
-            &plan,
-            p,
-            loc,
-            &sources,
-            &resolved.packages[p],
-            &stats,
-        )?;
-        progress(&format!("imported {}", index.packages[p].nevra()));
-        Ok(Some((p, sums, cache)))
-    })?;
-    let results: Vec<(usize, PackageSums, PackageCache)> = done.into_iter().flatten().collect();
-    let mut caches = Vec::with_capacity(results.len());
-    for (p, sums, cache) in results {
-        resolved.packages[p].extend(sums);
-        caches.push(cache);
-    }
-    report.packages_imported = to_import.len();
-    report.imported = to_import
-        .iter()
-        .map(|&p| index.packages[p].nevra())
-        .collect();
-
-    step("contents written");
-    // 5. The tree.
-    let resolve = |tree_path: &str, entry: &jigdo_format::FileEntry| -> Option<Checksum> {
-        match &entry.source {
-            Source::New(n) => resolved.new.get(&(*n, entry.meta)).copied(),
-            Source::Package { package, .. } => {
-                let ppath = Index::package_path(tree_path, entry)?;
-                resolved
-                    .packages
-                    .get(*package as usize)?
-                    .get(&(ppath, entry.meta))
-                    .copied()
+        // 5. The tree.
+        let resolve = |tree_path: &str, entry: &jigdo_format::FileEntry| -> Option<Checksum> {
+            match &entry.source {
+                Source::New(n) => self.new_sums.get(&(*n, entry.meta)).copied(),
+                Source::Package { package, .. } => {
+                    let ppath = Index::package_path(tree_path, entry)?;
+                    resolved_packages
+                        .get(*package as usize)?
+                        .get(&(ppath, entry.meta))
+                        .copied()
+                }
+            }
+        };
+        let tree = rebuild_tree(index, &resolve)?;
+        let c = &self.jigdo.commit_object;
+        for (what, expected, actual) in [
+            ("the root dirtree", c.root_tree, tree.root_tree),
+            ("the root dirmeta", c.root_meta, tree.root_meta),
+        ] {
+            if expected != actual {
+                return Err(UnpackError::TreeMismatch {
+                    commit: commit.to_hex(),
+                    what,
+                    expected: expected.to_hex(),
+                    actual: actual.to_hex(),
+                });
             }
         }
-    };
-    let tree = rebuild_tree(index, &resolve)?;
-    let c = &jigdo.commit_object;
-    for (what, expected, actual) in [
-        ("the root dirtree", c.root_tree, tree.root_tree),
-        ("the root dirmeta", c.root_meta, tree.root_meta),
-    ] {
-        if expected != actual {
-            return Err(UnpackError::TreeMismatch {
+        for (objtype, bytes) in &tree.objects {
+            if !repo.has_object(*objtype, &Checksum::of_bytes(bytes)) {
+                tx.write_metadata(*objtype, bytes)?;
+                self.stats.objects_written.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        step("tree rebuilt");
+        tx.commit()?;
+        step("transaction committed");
+        // The caches name objects that are now durable.
+        for mut cache in caches {
+            cache.save(fsync)?;
+        }
+        step("package caches saved");
+
+        // 6. Complete: clear the mark, then set the ref.
+        let t = repo.traverse_commit(&commit);
+        if let Some((obj, err)) = t.errors.into_iter().next() {
+            return Err(UnpackError::Unreadable {
                 commit: commit.to_hex(),
-                what,
-                expected: expected.to_hex(),
-                actual: actual.to_hex(),
+                path: obj.path,
+                error: Box::new(err),
             });
         }
-    }
-    for (objtype, bytes) in &tree.objects {
-        if !repo.has_object(*objtype, &Checksum::of_bytes(bytes)) {
-            tx.write_metadata(*objtype, bytes)?;
-            stats.objects_written.fetch_add(1, Ordering::Relaxed);
+        if let Some(o) = t
+            .objects
+            .iter()
+            .find(|o| !repo.has_object(o.objtype, &o.checksum))
+        {
+            return Err(UnpackError::Missing {
+                commit: commit.to_hex(),
+                object: format!("{}.{}", o.checksum, o.objtype),
+                path: o.path.clone(),
+            });
         }
+        step("commit checked self.complete");
+        repo.mark_commit_partial(&commit, false)?;
+        repo.set_ref(&self.ref_name, Some(&commit))?;
+        report.objects_written = self.stats.objects_written.load(Ordering::Relaxed);
+        report.bytes_read = self.stats.bytes_read.load(Ordering::Relaxed);
+        Ok(report)
     }
-    step("tree rebuilt");
-    tx.commit()?;
-    step("transaction committed");
-    // The caches name objects that are now durable.
-    for mut cache in caches {
-        cache.save(fsync)?;
-    }
-
-    step("package caches saved");
-    // 6. Complete: clear the mark, then set the ref.
-    let t = repo.traverse_commit(&commit);
-    if let Some((obj, err)) = t.errors.first() {
-        return Err(UnpackError::Other(format!(
-            "commit {commit} is still incomplete at {}: {err}",
-            obj.path
-        )));
-    }
-    if let Some(o) = t
-        .objects
-        .iter()
-        .find(|o| !repo.has_object(o.objtype, &o.checksum))
-    {
-        return Err(UnpackError::Other(format!(
-            "commit {commit} is still incomplete: {}.{} ({}) is missing",
-            o.checksum, o.objtype, o.path
-        )));
-    }
-    step("commit checked complete");
-    repo.mark_commit_partial(&commit, false)?;
-    repo.set_ref(&ref_name, Some(&commit))?;
-    report.objects_written = stats.objects_written.load(Ordering::Relaxed);
-    report.bytes_read = stats.bytes_read.load(Ordering::Relaxed);
-    Ok(report)
 }
 
 fn check_ref(ref_name: &str) -> Result<()> {
@@ -360,6 +469,7 @@ fn check_ref(ref_name: &str) -> Result<()> {
 /// Reads every blob of the jigdo RPM (checking its SHA-256) and computes the content
 /// checksum of every (new content, metadata) object the tree needs.
 fn hash_new_contents(
+    jigdo_path: &Path,
     index: &Index,
     plan: &Plan,
     blobs: crate::jigdo_rpm::BlobStream,
@@ -386,7 +496,12 @@ fn hash_new_contents(
                     Ok(0) => break,
                     Ok(n) => n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(UnpackError::Other(format!("reading a blob: {e}"))),
+                    Err(e) => {
+                        return Err(UnpackError::Io {
+                            path: jigdo_path.to_path_buf(),
+                            source: e,
+                        })
+                    }
                 };
                 for h in &mut hashers {
                     h.update(&buf[..n]);
@@ -450,9 +565,10 @@ fn write_new_contents(
             |_, entry_no, reader| {
                 let todo = missing(entry_no);
                 let write = |m: u32, r: &mut dyn Read| -> Result<()> {
-                    let expected = sums.get(&(entry_no, m)).copied().ok_or_else(|| {
-                        UnpackError::Other(format!("no checksum for new content {entry_no}"))
-                    })?;
+                    let expected = sums
+                        .get(&(entry_no, m))
+                        .copied()
+                        .ok_or(UnpackError::Internal("a new content has no checksum"))?;
                     tx.write_content_with_checksum(&expected, &file_header(index, m, ""), r)?;
                     stats.objects_written.fetch_add(1, Ordering::Relaxed);
                     Ok(())
@@ -513,7 +629,7 @@ pub(crate) fn known_objects(
     (known, complete)
 }
 
-/// Reads package `p` (after checking its pin) and writes every object the tree needs
+/// Reads package `p` from `file` (opened checked against its pin) and writes every object the tree needs
 /// from it that is not in `known` into `tx`. Returns the checksums it computed and the
 /// package's cache updated with them (to save once `tx` is committed).
 #[allow(clippy::too_many_arguments)]
@@ -523,14 +639,12 @@ fn import_package(
     index: &Index,
     plan: &Plan,
     p: usize,
-    located: &Located,
-    sources: &Sources,
+    (file, path): (File, PathBuf),
     known: &HashMap<(String, u32), Checksum>,
     stats: &Stats,
 ) -> Result<(PackageSums, PackageCache)> {
     let pkg = &index.packages[p];
     let needs = &plan.package_needs[p];
-    let (file, path) = sources.open_verified(pkg, located)?;
     stats.bytes_read.fetch_add(pkg.size, Ordering::Relaxed);
     let content_err = |reason: String| UnpackError::PackageContent {
         path: path.clone(),
@@ -685,8 +799,7 @@ fn run_in_order<T: Send>(n: usize, job: impl Fn(usize) -> Result<T> + Sync) -> R
         .into_inner()
         .unwrap_or_else(|e| e.into_inner())
         .into_iter()
-        .enumerate()
-        .map(|(i, r)| r.ok_or_else(|| UnpackError::Other(format!("job {i} did not run"))))
+        .map(|r| r.ok_or(UnpackError::Internal("a job did not run")))
         .collect()
 }
 
@@ -739,7 +852,7 @@ mod tests {
         let err = run_in_order(1000, |i| {
             ran.fetch_add(1, Ordering::Relaxed);
             if i == 3 {
-                Err(UnpackError::Other("job 3 failed".into()))
+                Err(UnpackError::Internal("job 3 failed"))
             } else {
                 Ok(())
             }

@@ -64,7 +64,7 @@ fn packs_and_unpacks_bit_for_bit() {
         ref_name: Some("example/os".into()),
     };
     let messages = std::sync::Mutex::new(Vec::new());
-    let r = unpack(&opts, &|m: &str| {
+    let r = unpack(&opts, &|m: &jigdo_unpack::UnpackEvent| {
         messages.lock().unwrap().push(m.to_string())
     })
     .unwrap();

@@ -183,9 +183,22 @@ pub struct Options {
     pub ca_file: Option<String>,
 }
 
-fn take_gerror(err: *mut GError) -> String {
+/// A librepo failure: librepo's own message (for a target, prefixed with its relative
+/// path; librepo names the mirrors it tried).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LibrepoError(pub String);
+
+impl std::fmt::Display for LibrepoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LibrepoError {}
+
+fn take_gerror(err: *mut GError) -> LibrepoError {
     if err.is_null() {
-        return "unknown librepo error".into();
+        return LibrepoError("unknown librepo error".into());
     }
     // SAFETY: librepo returned a valid GError; we read its message and free it.
     unsafe {
@@ -197,12 +210,12 @@ fn take_gerror(err: *mut GError) -> String {
                 .into_owned()
         };
         g_error_free(err);
-        msg
+        LibrepoError(msg)
     }
 }
 
-fn cstring(s: &str) -> Result<CString, String> {
-    CString::new(s).map_err(|_| format!("{s:?} contains a NUL byte"))
+fn cstring(s: &str) -> Result<CString, LibrepoError> {
+    CString::new(s).map_err(|_| LibrepoError(format!("{s:?} contains a NUL byte")))
 }
 
 /// What the end callback of one target sees.
@@ -238,7 +251,7 @@ pub fn download_packages(
     opts: &Options,
     targets: &[Target],
     on_done: &dyn Fn(usize),
-) -> Result<Vec<Result<(), String>>, String> {
+) -> Result<Vec<Result<(), LibrepoError>>, LibrepoError> {
     let end_data: Vec<EndData<'_>> = (0..targets.len())
         .map(|index| EndData { index, on_done })
         .collect();
@@ -255,7 +268,7 @@ pub fn download_packages(
     unsafe {
         let h = lr_handle_init();
         if h.is_null() {
-            return Err("lr_handle_init failed".into());
+            return Err(LibrepoError("lr_handle_init failed".into()));
         }
         let mut err: *mut GError = ptr::null_mut();
         let set_ok = lr_handle_setopt(h, &mut err, LRO_REPOTYPE, LR_YUMREPO) != 0
@@ -340,7 +353,7 @@ pub fn download_packages(
                             Ok(())
                         } else {
                             let msg = CStr::from_ptr((*pt).err).to_string_lossy();
-                            Err(format!("{}: {msg}", t.relative_url))
+                            Err(LibrepoError(format!("{}: {msg}", t.relative_url)))
                         }
                     })
                     .collect())

@@ -11,6 +11,8 @@
 //! from a list of base URLs with librepo's own mirror failover, size and
 //! checksum verification, and returns a per-target error message.
 
+#![deny(missing_docs)]
+
 #[cfg(feature = "librepo")]
 mod ffi;
 

@@ -45,7 +45,7 @@ fn downloads_verifies_and_fails_over() {
     assert_eq!(*done.lock().unwrap(), vec![0]);
     assert_eq!(std::fs::read(&good.dest).unwrap(), body);
     // librepo tries every mirror; each copy fails the checksum.
-    let e = res[1].clone().unwrap_err();
+    let e = res[1].clone().unwrap_err().to_string();
     assert!(e.starts_with("Packages/a.rpm: "), "{e}");
     assert!(e.contains("mirrors"), "{e}");
 }

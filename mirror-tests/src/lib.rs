@@ -1,61 +1,40 @@
-//! Helpers shared by the end-to-end scenarios in `tests/`: locating the `jigdo`
-//! binary, the real peer tools, and `../shared/fixtures`; building small RPMs with the
-//! real `rpmbuild`; composing and inspecting OSTree commits with the real `ostree`.
+//! Helpers shared by the end-to-end scenarios in `tests/`: running the `jigdo` binary
+//! built for the test run ([`jigdo_command!`]), the real peer tools, and
+//! `../shared/fixtures`; building small RPMs with the real `rpmbuild`; composing and inspecting OSTree commits with the real `ostree`.
 //!
 //! Every helper fails (panics, in a test) with a message that says what is missing and
 //! how to get it; nothing is skipped silently.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::SystemTime;
 
 pub use dev_support::{
     build_test_packages, files_under, gen_signing_key, real_world_fixtures, require_tool, run,
     run_raw, workspace_root,
 };
 
-/// The `jigdo` binary to test: `$JIGDO_BIN` if set, else the newest of
-/// `{$CARGO_TARGET_DIR or <workspace>/target}/{release,debug}/jigdo`.
-///
-/// Panics with instructions when none is built: tests of this crate drive the real
-/// binary, which `cargo test -p mirror-tests` does not build by itself.
-pub fn jigdo_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("JIGDO_BIN") {
-        let p = PathBuf::from(p);
-        assert!(p.is_file(), "JIGDO_BIN={} is not a file", p.display());
-        return p;
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| {
-            if t.is_relative() {
-                workspace_root().join(t)
-            } else {
-                t
-            }
-        })
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let newest = ["release", "debug"]
-        .iter()
-        .map(|p| target.join(p).join("jigdo"))
-        .filter_map(|p| {
-            let m = std::fs::metadata(&p).ok()?.modified().ok()?;
-            Some((m, p))
-        })
-        .max_by_key(|(m, _): &(SystemTime, PathBuf)| *m);
-    match newest {
-        Some((_, p)) => p,
-        None => panic!(
-            "the jigdo binary is not built in {}/{{release,debug}}/jigdo; build it first with \
-             `cargo build --release --bin jigdo` (same CARGO_TARGET_DIR), or point JIGDO_BIN at it",
-            target.display()
-        ),
-    }
-}
+/// Defines `fn jigdo_bin() -> PathBuf` and `fn jigdo() -> Command` in an end-to-end
+/// test: the `jigdo` binary that cargo built for this very test run, with the same
+/// features (`CARGO_BIN_EXE_jigdo`), never a path that a user's build may overwrite.
+/// Cargo sets that only for the tests of the package owning the binary, so the scenarios
+/// that drive `jigdo` are `[[test]]`s of the root package (see the root Cargo.toml) while
+/// their files stay in `mirror-tests/tests/`.
+#[macro_export]
+macro_rules! jigdo_command {
+    () => {
+        /// The `jigdo` binary cargo built for this test run.
+        #[allow(dead_code)]
+        fn jigdo_bin() -> std::path::PathBuf {
+            std::path::PathBuf::from(env!("CARGO_BIN_EXE_jigdo"))
+        }
 
-/// A `jigdo` command.
-pub fn jigdo() -> Command {
-    Command::new(jigdo_bin())
+        /// A command running [`jigdo_bin`].
+        fn jigdo() -> std::process::Command {
+            std::process::Command::new(jigdo_bin())
+        }
+    };
 }
 
 /// An `ostree --repo=REPO` command.

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mirror_tests::fault_server::{Fault, FaultServer, PathMatch};
-use repodata::fetch::{
-    hash_hex, BlockingFetcher, Counters, Downloader, Expect, FetchError, FetchOptions,
-    FetchRequest, HashKind, MirrorSet, Origin, ProxyMode, Vars,
+use repo_fetch::{
+    hash_hex, BlockingFetcher, Counters, DigestAlgorithm, Downloader, Expect, FetchError,
+    FetchOptions, FetchRequest, MirrorSet, Origin, ProxyMode, Vars,
 };
 
 const SIZE: usize = 300_000;
@@ -42,7 +42,7 @@ impl Tree {
 
     fn expect(&self, i: u64) -> Expect {
         let b = self.bytes(i);
-        Expect::sha256(b.len() as u64, &hash_hex(HashKind::Sha256, &b)).unwrap()
+        Expect::sha256(b.len() as u64, &hash_hex(DigestAlgorithm::Sha256, &b)).unwrap()
     }
 
     fn request(&self, i: u64, dest_dir: &Path) -> FetchRequest {
@@ -363,7 +363,7 @@ fn cache_hits_make_no_request_and_bad_cache_entries_are_replaced() {
     assert_eq!(srv.request_count(), 1);
 
     // A corrupted cache entry is not used: fetched again from the mirror.
-    let hex = hash_hex(HashKind::Sha256, &tree.bytes(2));
+    let hex = hash_hex(DigestAlgorithm::Sha256, &tree.bytes(2));
     let entry = cache.path().join("sha256").join(&hex[..2]).join(&hex);
     assert!(entry.is_file(), "cache is keyed by sha256");
     std::fs::remove_file(&entry).unwrap();
@@ -496,7 +496,7 @@ fn real_metalinks_and_mirrorlists_over_loopback() {
         ..opts()
     });
     let good = std::fs::read(t.path().join("yum/static/01/repodata/repomd.xml")).unwrap();
-    let resolve = |spec: &str| f.resolve(&repodata::fetch::Source::parse(spec).unwrap());
+    let resolve = |spec: &str| f.resolve(&repo_fetch::Source::parse(spec).unwrap());
     let url = |p: &str| format!("{}{p}", srv.url());
 
     // good_01 / varsub: checks pass.

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use mirror_tests::fault_server::{Fault, FaultServer, PathMatch};
-use repodata::fetch::{
-    hash_hex, Downloader, Expect, FetchOptions, FetchRequest, HashKind, LibrepoDownloader,
+use repo_fetch::{
+    hash_hex, DigestAlgorithm, Downloader, Expect, FetchOptions, FetchRequest, LibrepoDownloader,
     MirrorSet, ProxyMode, Vars,
 };
 
@@ -18,7 +18,8 @@ fn librepo_backend_survives_faults_with_a_good_mirror() {
     let body: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 253) as u8).collect();
     std::fs::create_dir_all(dir.path().join("Packages")).unwrap();
     std::fs::write(dir.path().join("Packages/a.rpm"), &body).unwrap();
-    let expect = Expect::sha256(body.len() as u64, &hash_hex(HashKind::Sha256, &body)).unwrap();
+    let expect =
+        Expect::sha256(body.len() as u64, &hash_hex(DigestAlgorithm::Sha256, &body)).unwrap();
     let good = FaultServer::start(dir.path()).unwrap();
     let d = LibrepoDownloader::new(FetchOptions {
         connect_timeout: Duration::from_secs(2),

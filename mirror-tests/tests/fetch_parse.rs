@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use repodata::fetch::{mirrors_from_metalink, parse_mirrorlist, Metalink, RepoFile, Source, Vars};
+use repo_fetch::{mirrors_from_metalink, parse_mirrorlist, Metalink, RepoFile, Source, Vars};
 
 fn fixtures() -> PathBuf {
     dev_support::real_world_fixtures()
@@ -37,7 +37,7 @@ fn real_metalink_fedora17_preference_order_and_checks() {
     assert_eq!(f.current.timestamp, Some(1337942396));
     assert_eq!(f.current.hashes.len(), 4);
     assert_eq!(
-        f.current.strongest_hash().map(|(k, _)| k.name()),
+        f.current.strongest_hash().map(|c| c.kind.name()),
         Some("sha512")
     );
     let prefs: Vec<u32> = f

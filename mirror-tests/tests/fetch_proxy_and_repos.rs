@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use mirror_tests::fault_server::FaultServer;
-use repodata::fetch::{
-    hash_hex, BlockingFetcher, Downloader, Expect, FetchOptions, FetchRequest, HashKind, MirrorSet,
-    ProxyMode, RepoFile, Vars,
+use repo_fetch::{
+    hash_hex, BlockingFetcher, DigestAlgorithm, Downloader, Expect, FetchOptions, FetchRequest,
+    MirrorSet, ProxyMode, RepoFile, Vars,
 };
 
 fn opts(proxy: ProxyMode, vars: Vars) -> FetchOptions {
@@ -37,7 +37,8 @@ fn environment_proxy_and_repo_files_with_mirrorlist_and_metalink() {
     )
     .unwrap();
     let srv = FaultServer::start(served.path()).unwrap();
-    let expect = Expect::sha256(body.len() as u64, &hash_hex(HashKind::Sha256, &body)).unwrap();
+    let expect =
+        Expect::sha256(body.len() as u64, &hash_hex(DigestAlgorithm::Sha256, &body)).unwrap();
     let out = tempfile::tempdir().unwrap();
 
     // 1. A mirror reachable only through the proxy from the environment
@@ -83,7 +84,7 @@ fn environment_proxy_and_repo_files_with_mirrorlist_and_metalink() {
    <url protocol="rsync" preference="100">rsync://127.0.0.1/x/repodata/repomd.xml</url>
   </resources></file></files></metalink>"#,
             repomd.len(),
-            hash_hex(HashKind::Sha256, &repomd),
+            hash_hex(DigestAlgorithm::Sha256, &repomd),
             srv.url()
         ),
     )

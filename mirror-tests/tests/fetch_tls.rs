@@ -8,9 +8,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use mirror_tests::fault_server::FaultServer;
-use repodata::fetch::{
-    hash_hex, BlockingFetcher, Downloader, Expect, FetchOptions, FetchRequest, HashKind, MirrorSet,
-    ProxyMode, RepoFile, Vars,
+use repo_fetch::{
+    hash_hex, BlockingFetcher, DigestAlgorithm, Downloader, Expect, FetchOptions, FetchRequest,
+    MirrorSet, ProxyMode, RepoFile, Vars,
 };
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -137,7 +137,8 @@ fn https_with_the_repository_sslcacert() {
     .unwrap();
     let repos = RepoFile::load_dir(repo_dir.path(), &Vars::new()).unwrap();
     let mirrors: MirrorSet = repos[0].base_mirrors();
-    let expect = Expect::sha256(body.len() as u64, &hash_hex(HashKind::Sha256, &body)).unwrap();
+    let expect =
+        Expect::sha256(body.len() as u64, &hash_hex(DigestAlgorithm::Sha256, &body)).unwrap();
     let out = tempfile::tempdir().unwrap();
     let req = FetchRequest::new("Packages/a.rpm", expect, out.path().join("a.rpm"));
 

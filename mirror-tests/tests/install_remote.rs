@@ -10,13 +10,15 @@
 //! with `--backend librepo`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use mirror_tests::fault_server::{Fault, FaultServer, PathMatch};
 use mirror_tests::nginx::Nginx;
 use mirror_tests::*;
+
+jigdo_command!();
 
 const REF: &str = "example/os";
 
@@ -44,6 +46,7 @@ with_each_backend!(
     kill_during_install_then_rerun_redownloads_nothing_verified,
     two_installs_at_once_do_not_corrupt,
     mirror_then_air_gapped_install_gives_the_same_commit,
+    each_file_is_hashed_once,
 );
 
 struct World {
@@ -270,6 +273,40 @@ fn nginx_install_v1_then_v2_downloads_only_changes_then_deploys(backend: &str) {
         .arg(&sysroot));
     assert!(status.contains(&w.v2_commit), "{status}");
     assert!(status.contains("testos"), "{status}");
+}
+
+/// An install hashes each file once: the jigdo RPM and every pinned package are checked
+/// while they download, and the rebuild takes them as verified files without hashing
+/// them again. Counted from the debug log line of every whole-file hash.
+fn each_file_is_hashed_once(backend: &str) {
+    let w = world();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&w.published, tmp.path());
+    let repo = fresh(&format!("{backend}-hashed-once"));
+    let mut cmd = jigdo();
+    cmd.env("JIGDO_LOG", "repo_fetch=debug,jigdo_unpack=debug")
+        .args(["install", "example-os-1.0", "--backend", backend, "--from"])
+        .arg(nginx.url())
+        .arg("--repo")
+        .arg(&repo);
+    let out = run_raw(&mut cmd);
+    assert_eq!(ok(&out).trim(), w.v1_commit);
+    let log = String::from_utf8_lossy(&out.stderr);
+    let mut hashed: std::collections::BTreeMap<String, usize> = Default::default();
+    for line in log.lines().filter(|l| l.contains("file hashed")) {
+        let path = line.split("path=").nth(1).unwrap_or("").trim();
+        let name = Path::new(path).file_name().map_or(String::new(), |n| {
+            let n = n.to_string_lossy();
+            let n = n.strip_suffix(".part").unwrap_or(&n);
+            n.strip_suffix(".lrpart").unwrap_or(n).to_string()
+        });
+        if name.ends_with(".rpm") {
+            *hashed.entry(name).or_default() += 1;
+        }
+    }
+    // The v1 jigdo RPM and v1's three packages, each hashed exactly once.
+    assert_eq!(hashed.len(), 4, "{hashed:?}\n{log}");
+    assert!(hashed.values().all(|&n| n == 1), "{hashed:?}\n{log}");
 }
 
 /// Faults at the mirror for one pinned package: with a good second mirror the install

@@ -15,6 +15,8 @@ use std::sync::OnceLock;
 use mirror_tests::nginx::Nginx;
 use mirror_tests::*;
 
+jigdo_command!();
+
 /// The RPM built, signed and installed into `root` (a root that also holds the host's
 /// systemd units, as a system with systemd does).
 struct Packaged {

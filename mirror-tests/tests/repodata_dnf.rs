@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mirror_tests::{dnf, jigdo, require_tool, run, run_raw};
+use mirror_tests::{dnf, jigdo_command, require_tool, run, run_raw};
+
+jigdo_command!();
 
 const SPECS: &[(&str, &str)] = &[
     (

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use mirror_tests::*;
 
+jigdo_command!();
+
 struct World {
     dir: PathBuf,
     pkgs: PathBuf,

@@ -13,6 +13,8 @@ use std::sync::OnceLock;
 
 use mirror_tests::*;
 
+jigdo_command!();
+
 const REF: &str = "example/os";
 
 struct World {

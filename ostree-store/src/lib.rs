@@ -1,6 +1,9 @@
 //! OSTree objects and repositories, byte-exact with libostree (checked against
 //! Debian's ostree 2022.7 in this crate's tests).
 //!
+//! Place in the data flow: both ends — `jigdo-pack` reads the commit to encode from an
+//! OSTree repository, `jigdo-unpack` writes the rebuilt commit into one.
+//!
 //! # Public API
 //! Objects ([`checksum`], [`objects`], [`gvariant`]):
 //! - [`Checksum`]: 32-byte SHA-256; hex `Display`/`FromStr`, serde as hex string,
@@ -60,6 +63,8 @@
 //! back in the order stored; when verifying bare/bare-user content whose
 //! stored order is not sorted, the sorted order is accepted too.
 
+#![deny(missing_docs)]
+
 pub mod checksum;
 pub mod error;
 pub mod gvariant;
@@ -82,8 +87,8 @@ pub use archive::{CommitArchive, ComposeInfo};
 pub use fsck::{fsck, fsck_with_progress, FsckProblem, FsckReport};
 pub use lock::{LockGuard, LockKind};
 pub use repo::{
-    read_ref_file, validate_ref_name, ArchiveContent, Config, ContentReader, Reachable, RefEntry,
-    RefKind, Repo, RepoMode, Traversal,
+    read_ref_file, validate_ref_name, ArchiveContent, Config, ConfigSyntax, ContentReader,
+    Reachable, RefEntry, RefKind, Repo, RepoMode, Traversal, UnknownMode,
 };
 pub use tarstore::TarMember;
 pub use write::{write_file_atomic, Transaction};

@@ -376,53 +376,32 @@ impl FileHeader {
 
     /// The `(uuuusa(ayay))` header variant hashed before the content.
     pub fn encode_checksum_header(&self) -> Vec<u8> {
-        let (u, g, m, r) = (
-            self.uid.to_be_bytes(),
-            self.gid.to_be_bytes(),
-            self.mode.to_be_bytes(),
-            self.rdev.to_be_bytes(),
-        );
-        let s = gv::write_str(&self.symlink_target);
-        let x = gv::write_xattrs(&self.xattrs);
-        let fixed = |d| Member {
-            data: d,
-            align: 4,
-            fixed: true,
-        };
-        gv::write_tuple(&[fixed(&u), fixed(&g), fixed(&m), fixed(&r), var(&s), var(&x)])
+        self.encode_tuple(None)
     }
 
     /// The archive-mode (`.filez`) header: size prefix plus
     /// `(tuuuusa(ayay))` with the uncompressed content size.
     pub fn encode_archive_header(&self, size: u64) -> Vec<u8> {
-        let t = size.to_be_bytes();
-        let (u, g, m, r) = (
-            self.uid.to_be_bytes(),
-            self.gid.to_be_bytes(),
-            self.mode.to_be_bytes(),
-            self.rdev.to_be_bytes(),
-        );
+        with_size_prefix(&self.encode_tuple(Some(size)))
+    }
+
+    /// `(uuuusa(ayay))`, or `(tuuuusa(ayay))` led by `size`.
+    fn encode_tuple(&self, size: Option<u64>) -> Vec<u8> {
+        let t = size.map(u64::to_be_bytes);
+        let fields = [self.uid, self.gid, self.mode, self.rdev].map(u32::to_be_bytes);
         let s = gv::write_str(&self.symlink_target);
         let x = gv::write_xattrs(&self.xattrs);
-        let fixed = |d| Member {
-            data: d,
-            align: 4,
-            fixed: true,
-        };
-        let v = gv::write_tuple(&[
+        fn fixed(data: &[u8], align: usize) -> Member<'_> {
             Member {
-                data: &t,
-                align: 8,
+                data,
+                align,
                 fixed: true,
-            },
-            fixed(&u),
-            fixed(&g),
-            fixed(&m),
-            fixed(&r),
-            var(&s),
-            var(&x),
-        ]);
-        with_size_prefix(&v)
+            }
+        }
+        let mut members: Vec<Member> = t.iter().map(|t| fixed(t, 8)).collect();
+        members.extend(fields.iter().map(|f| fixed(f, 4)));
+        members.extend([var(&s), var(&x)]);
+        gv::write_tuple(&members)
     }
 
     /// Decodes the `(tuuuusa(ayay))` archive header variant (without the size

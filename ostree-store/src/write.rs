@@ -174,38 +174,22 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8], fsync: bool) -> Result<()> {
 
 /// Renames `from` to `to` unless `to` exists; `Ok(false)` if it does.
 fn rename_noreplace(from: &Path, to: &Path) -> Result<bool> {
-    let c = |p: &Path| {
-        std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
-            .map_err(|_| Error::Invalid(format!("{} contains NUL", p.display())))
-    };
-    let (f, t) = (c(from)?, c(to)?);
-    // SAFETY: both paths are NUL-terminated and live across the call.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            f.as_ptr(),
-            libc::AT_FDCWD,
-            t.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    if rc == 0 {
-        return Ok(true);
-    }
-    let error = io::Error::last_os_error();
-    match error.raw_os_error() {
-        Some(libc::EEXIST) => Ok(false),
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    use rustix::io::Errno;
+    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(true),
+        Err(Errno::EXIST) => Ok(false),
         // Filesystems without RENAME_NOREPLACE: check, then rename.
-        Some(libc::EINVAL | libc::ENOSYS) => {
+        Err(Errno::INVAL | Errno::NOSYS) => {
             if fs::symlink_metadata(to).is_ok() {
                 return Ok(false);
             }
             fs::rename(from, to).at(to.to_path_buf())?;
             Ok(true)
         }
-        _ => Err(Error::Io {
+        Err(e) => Err(Error::Io {
             path: to.to_path_buf(),
-            error,
+            error: e.into(),
         }),
     }
 }
@@ -291,32 +275,34 @@ impl Repo {
     /// Writes one content object in its own transaction (see
     /// [`Transaction::write_content`] for bulk writes).
     pub fn write_content(&self, header: &FileHeader, content: impl Read) -> Result<Checksum> {
-        let tx = self.transaction()?;
-        let c = tx.write_content(header, content)?;
-        tx.commit()?;
-        Ok(c)
+        self.in_one_transaction(|tx| tx.write_content(header, content))
     }
 
     /// Like [`Repo::write_content`] but fails (writing nothing) unless the
-    /// content hashes to `expected`.
+    /// content hashes to `checksum`.
     pub fn write_content_with_checksum(
         &self,
-        expected: &Checksum,
+        checksum: &Checksum,
         header: &FileHeader,
         content: impl Read,
     ) -> Result<Checksum> {
-        let tx = self.transaction()?;
-        let c = tx.write_content_with_checksum(expected, header, content)?;
-        tx.commit()?;
-        Ok(c)
+        self.in_one_transaction(|tx| tx.write_content_with_checksum(checksum, header, content))
     }
 
     /// Writes one metadata object in its own transaction.
     pub fn write_metadata(&self, objtype: ObjectType, bytes: &[u8]) -> Result<Checksum> {
+        self.in_one_transaction(|tx| tx.write_metadata(objtype, bytes))
+    }
+
+    /// Runs `write` in a transaction of its own and commits it.
+    fn in_one_transaction<T>(
+        &self,
+        write: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
         let tx = self.transaction()?;
-        let c = tx.write_metadata(objtype, bytes)?;
+        let out = write(&tx)?;
         tx.commit()?;
-        Ok(c)
+        Ok(out)
     }
 
     /// Sets (or with `None` removes) a commit's detached metadata (`a{sv}`).
@@ -558,17 +544,7 @@ impl Transaction<'_> {
                 .map_err(io_err)?;
             let mut enc =
                 DeflateEncoder::new(BufWriter::with_capacity(BUF, &file), Compression::new(6));
-            let mut buf = vec![0u8; BUF];
-            loop {
-                let n = match content.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(Error::Invalid(format!("reading content: {e}"))),
-                };
-                hasher.update(&buf[..n]);
-                enc.write_all(&buf[..n]).map_err(io_err)?;
-            }
+            copy_hashed(&mut content, &mut hasher, &mut enc).map_err(|e| e.at(io_err))?;
             enc.finish().and_then(|mut w| w.flush()).map_err(io_err)?;
             // Patch the uncompressed size into the header (`t` at offset 8).
             file.write_all_at(&hasher.content_len().to_be_bytes(), 8)
@@ -577,17 +553,7 @@ impl Transaction<'_> {
                 .map_err(io_err)?;
         } else {
             let mut w = BufWriter::with_capacity(BUF, &file);
-            let mut buf = vec![0u8; BUF];
-            loop {
-                let n = match content.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(Error::Invalid(format!("reading content: {e}"))),
-                };
-                hasher.update(&buf[..n]);
-                w.write_all(&buf[..n]).map_err(io_err)?;
-            }
+            copy_hashed(&mut content, &mut hasher, &mut w).map_err(|e| e.at(io_err))?;
             w.flush().map_err(io_err)?;
             drop(w);
             match mode {
@@ -795,6 +761,41 @@ impl Drop for Transaction<'_> {
         if !self.finished {
             self.cleanup();
         }
+    }
+}
+
+/// Why [`copy_hashed`] failed: reading the content, or writing the object.
+enum CopyError {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+impl CopyError {
+    /// The crate error, with `write_err` for a failed write.
+    fn at(self, write_err: impl Fn(io::Error) -> Error) -> Error {
+        match self {
+            CopyError::Read(e) => Error::Invalid(format!("reading content: {e}")),
+            CopyError::Write(e) => write_err(e),
+        }
+    }
+}
+
+/// Copies `content` to `out`, feeding every byte to `hasher` on the way.
+fn copy_hashed(
+    content: &mut dyn Read,
+    hasher: &mut ContentHasher,
+    out: &mut dyn Write,
+) -> std::result::Result<(), CopyError> {
+    let mut buf = vec![0u8; BUF];
+    loop {
+        let n = match content.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(CopyError::Write)?;
     }
 }
 

@@ -2,42 +2,8 @@
 //! passes, so a file is read once.
 
 use crate::model::{Checksum, ChecksumType};
-use digest::DynDigest;
+use rpm_package::digest::Hasher;
 use std::io::{self, BufRead, Read, Write};
-
-/// An incremental hasher for any [`ChecksumType`].
-pub struct Hasher {
-    kind: ChecksumType,
-    inner: Box<dyn DynDigest + Send>,
-}
-
-impl Hasher {
-    /// A new hasher.
-    pub fn new(kind: ChecksumType) -> Self {
-        let inner: Box<dyn DynDigest + Send> = match kind {
-            ChecksumType::Md5 => Box::new(md5::Md5::default()),
-            ChecksumType::Sha1 => Box::new(sha1::Sha1::default()),
-            ChecksumType::Sha224 => Box::new(sha2::Sha224::default()),
-            ChecksumType::Sha256 => Box::new(sha2::Sha256::default()),
-            ChecksumType::Sha384 => Box::new(sha2::Sha384::default()),
-            ChecksumType::Sha512 => Box::new(sha2::Sha512::default()),
-        };
-        Hasher { kind, inner }
-    }
-
-    /// Feeds bytes.
-    pub fn update(&mut self, data: &[u8]) {
-        self.inner.update(data);
-    }
-
-    /// The final checksum.
-    pub fn finish(self) -> Checksum {
-        Checksum {
-            kind: self.kind,
-            hex: hex::encode(self.inner.finalize()),
-        }
-    }
-}
 
 /// A reader that hashes and counts what is read through it.
 pub struct HashingReader<R> {
@@ -51,14 +17,14 @@ impl<R> HashingReader<R> {
     pub fn new(inner: R, kind: ChecksumType) -> Self {
         HashingReader {
             inner,
-            hasher: Hasher::new(kind),
+            hasher: kind.hasher(),
             count: 0,
         }
     }
 
     /// Checksum and byte count of what was read.
     pub fn finish(self) -> (Checksum, u64) {
-        (self.hasher.finish(), self.count)
+        (self.hasher.finish_checksum(), self.count)
     }
 }
 
@@ -98,14 +64,14 @@ impl<W> HashingWriter<W> {
     pub fn new(inner: W, kind: ChecksumType) -> Self {
         HashingWriter {
             inner,
-            hasher: Hasher::new(kind),
+            hasher: kind.hasher(),
             count: 0,
         }
     }
 
     /// Inner writer, checksum and byte count.
     pub fn finish(self) -> (W, Checksum, u64) {
-        (self.inner, self.hasher.finish(), self.count)
+        (self.inner, self.hasher.finish_checksum(), self.count)
     }
 }
 
@@ -137,8 +103,11 @@ mod tests {
             c.hex,
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-        let mut h = Hasher::new(ChecksumType::Sha1);
+        let mut h = ChecksumType::Sha1.hasher();
         h.update(b"abc");
-        assert_eq!(h.finish().hex, "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            h.finish_checksum().hex,
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
     }
 }

@@ -449,29 +449,9 @@ fn swap_in(new: &Path, current: &Path) -> Result<()> {
     if !current.exists() {
         return fs::rename(new, current).map_err(io_err(current));
     }
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let a = CString::new(new.as_os_str().as_bytes()).map_err(|_| Error::Invalid {
-        path: new.to_path_buf(),
-        message: "path contains NUL".into(),
-    })?;
-    let b = CString::new(current.as_os_str().as_bytes()).map_err(|_| Error::Invalid {
-        path: current.to_path_buf(),
-        message: "path contains NUL".into(),
-    })?;
-    // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_renameat2,
-            libc::AT_FDCWD,
-            a.as_ptr(),
-            libc::AT_FDCWD,
-            b.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if rc != 0 {
-        let err = std::io::Error::last_os_error();
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    let exchanged = renameat_with(CWD, new, CWD, current, RenameFlags::EXCHANGE);
+    if let Err(err) = exchanged {
         // Filesystems without RENAME_EXCHANGE: fall back to two renames.
         let old = current.with_file_name(format!(".repodata.old-{}", std::process::id()));
         fs::rename(current, &old).map_err(|e| Error::Io {

@@ -5,7 +5,7 @@
 use crate::model::{
     is_primary_file, Changelog, Checksum, Dependency, FileEntry, FileType, Package,
 };
-use crate::vercmp::DepFlags;
+use rpm_package::evr::Relation;
 use rpm_package::PackageHeader;
 use std::collections::{HashMap, HashSet};
 
@@ -56,12 +56,12 @@ fn compare_libc(a: &str, b: &str) -> std::cmp::Ordering {
         (Some(None), Some(None)) => Equal,
         (Some(None), _) => Less,
         (_, Some(None)) => Greater,
-        (Some(Some(x)), Some(Some(y))) => crate::vercmp::rpmvercmp(x, y),
+        (Some(Some(x)), Some(Some(y))) => rpm_package::evr::rpmvercmp(x, y),
     }
 }
 
 fn convert_dep(d: &rpm_package::Dependency, pre: bool) -> Dependency {
-    let flags = DepFlags::from_rpmsense(d.flags.0);
+    let flags = d.flags.relation();
     let (epoch, version, release) = split_evr(&d.evr);
     Dependency {
         name: d.name.clone(),
@@ -106,7 +106,7 @@ pub fn package_from_header(
     let mut requires = Vec::new();
     let mut libc_highest: Option<(&str, Dependency)> = None;
     // name -> (flags bits of the comparison, evr, pre) of the last listed require
-    let mut seen: HashMap<&str, (Option<DepFlags>, &str, bool)> = HashMap::new();
+    let mut seen: HashMap<&str, (Option<Relation>, &str, bool)> = HashMap::new();
     for d in &h.requires {
         let name = d.name.as_str();
         if name.starts_with("rpmlib(") {
@@ -119,7 +119,7 @@ pub fn package_from_header(
             continue;
         }
         let pre = d.flags.is_pre();
-        let flags = DepFlags::from_rpmsense(d.flags.0);
+        let flags = d.flags.relation();
         if let Some(&(f, evr, p)) = seen.get(name) {
             if f == flags && evr == d.evr && p == pre {
                 continue;

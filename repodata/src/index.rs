@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::model::{Checksum, Dependency, FileEntry, Package};
-use crate::vercmp::{ranges_overlap, DepFlags, Evr};
+use rpm_package::evr::{ranges_overlap, Evr, Relation};
 use std::collections::HashMap;
 
 /// What the index keeps of one package.
@@ -32,7 +32,7 @@ pub struct IndexEntry {
 impl IndexEntry {
     /// `name-[epoch:]version-release.arch` (epoch only when non-zero).
     pub fn nevra(&self) -> String {
-        crate::model::nevra(
+        rpm_package::nevra(
             &self.name,
             self.evr.epoch.unwrap_or(0),
             &self.evr.version,
@@ -161,7 +161,7 @@ impl RepoIndex {
     pub fn what_provides(
         &self,
         name: &str,
-        relation: Option<(DepFlags, &Evr)>,
+        relation: Option<(Relation, &Evr)>,
     ) -> Vec<&IndexEntry> {
         let Some(ix) = self.by_provide.get(name) else {
             return Vec::new();
@@ -213,7 +213,7 @@ mod tests {
         };
         p.provides.push(Dependency {
             name: name.into(),
-            flags: Some(DepFlags::Eq),
+            flags: Some(Relation::Eq),
             epoch: Some(e.to_string()),
             version: Some(v.into()),
             release: Some(r.into()),
@@ -241,17 +241,17 @@ mod tests {
         assert!(idx.by_nevra("a-1.9-1.noarch").is_some());
         assert!(idx.by_nevra("a-0:1.9-1.noarch").is_some());
         assert!(idx.by_nevra("a-1.9-2.noarch").is_none());
-        let v = idx.what_provides("b", Some((DepFlags::Lt, &Evr::parse("2.0"))));
+        let v = idx.what_provides("b", Some((Relation::Lt, &Evr::parse("2.0"))));
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].evr.version, "2.0~rc1");
         assert_eq!(idx.what_provides("a", None).len(), 3);
         assert_eq!(
-            idx.what_provides("a", Some((DepFlags::Ge, &Evr::parse("1.9"))))
+            idx.what_provides("a", Some((Relation::Ge, &Evr::parse("1.9"))))
                 .len(),
             3
         );
         assert_eq!(
-            idx.what_provides("a", Some((DepFlags::Ge, &Evr::parse("0:1.10"))))
+            idx.what_provides("a", Some((Relation::Ge, &Evr::parse("0:1.10"))))
                 .len(),
             2
         );

@@ -2,6 +2,13 @@
 //! primary, filelists and other in every common compression; checksum and
 //! OpenPGP verification; queries by name, NEVRA and provides with rpm's
 //! version ordering; and writers that publish repositories dnf reads.
+//!
+//! Place in the data flow: the repository format between producer and client —
+//! `jigdo repo create|prune` publish with it, `jigdo-install` reads what `repo-fetch`
+//! downloaded with it. It never downloads anything itself.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod checksum;
 pub mod compress;
@@ -12,7 +19,6 @@ pub mod model;
 pub mod parse;
 pub mod prune;
 pub mod repomd;
-pub mod vercmp;
 mod xmlread;
 pub mod xmlwrite;
 
@@ -21,7 +27,7 @@ pub use error::{Error, Result};
 pub use model::{Changelog, Checksum, ChecksumType, Dependency, FileEntry, FileType, Package};
 pub use parse::{ExtraEntry, ExtraKind, ExtraReader, PrimaryReader};
 pub use repomd::{Repomd, RepomdRecord};
-pub use vercmp::{rpmvercmp, DepFlags, Evr};
+pub use rpm_package::evr::{rpmvercmp, Evr, Relation};
 pub mod index;
 pub mod repo;
 pub mod signature;
@@ -30,6 +36,3 @@ pub use create::{create_repo, CreateOptions, CreateReport};
 pub use index::{IndexEntry, RepoIndex};
 pub use prune::{prune_repo, PruneOptions, PruneReport};
 pub use repo::LocalRepo;
-
-/// Download layer: sources, mirrors, .repo files, HTTP fetching with verification.
-pub mod fetch;

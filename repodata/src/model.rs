@@ -1,61 +1,15 @@
 //! The package record: everything rpm-md metadata carries about one package
 //! (primary, filelists and other together).
 
-use crate::vercmp::{DepFlags, Evr};
+use rpm_package::evr::{Evr, Relation};
 use serde::{Deserialize, Serialize};
 
-/// A checksum algorithm used in rpm-md (`type="sha256"` etc.).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ChecksumType {
-    /// MD5 (old repositories only).
-    Md5,
-    /// SHA-1 (`sha` or `sha1`).
-    Sha1,
-    /// SHA-224.
-    Sha224,
-    /// SHA-256.
-    Sha256,
-    /// SHA-384.
-    Sha384,
-    /// SHA-512.
-    Sha512,
-}
+/// A checksum algorithm used in rpm-md (`type="sha256"` etc.): the workspace's one
+/// digest algorithm type, under rpm-md's name for it.
+pub use rpm_package::digest::DigestAlgorithm as ChecksumType;
 
-impl ChecksumType {
-    /// Parses the rpm-md name.
-    pub fn from_name(s: &str) -> Option<ChecksumType> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "md5" => ChecksumType::Md5,
-            "sha" | "sha1" => ChecksumType::Sha1,
-            "sha224" => ChecksumType::Sha224,
-            "sha256" => ChecksumType::Sha256,
-            "sha384" => ChecksumType::Sha384,
-            "sha512" => ChecksumType::Sha512,
-            _ => return None,
-        })
-    }
-
-    /// The rpm-md name.
-    pub fn name(self) -> &'static str {
-        match self {
-            ChecksumType::Md5 => "md5",
-            ChecksumType::Sha1 => "sha1",
-            ChecksumType::Sha224 => "sha224",
-            ChecksumType::Sha256 => "sha256",
-            ChecksumType::Sha384 => "sha384",
-            ChecksumType::Sha512 => "sha512",
-        }
-    }
-}
-
-/// A checksum: algorithm and lowercase hex digest.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Checksum {
-    /// Algorithm.
-    pub kind: ChecksumType,
-    /// Lowercase hex digest.
-    pub hex: String,
-}
+/// A checksum: algorithm and lowercase hex digest (the workspace's one checksum type).
+pub use rpm_package::digest::Checksum;
 
 /// One dependency entry (`<rpm:entry>`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -63,7 +17,7 @@ pub struct Dependency {
     /// Name (`foo`, `/bin/sh`, `libc.so.6()(64bit)`, `(a or b)`).
     pub name: String,
     /// Relation, when versioned.
-    pub flags: Option<DepFlags>,
+    pub flags: Option<Relation>,
     /// Epoch, version, release of the relation (as written: absent parts stay absent).
     pub epoch: Option<String>,
     /// Version of the relation.
@@ -205,16 +159,6 @@ pub struct Package {
     pub changelogs: Vec<Changelog>,
 }
 
-/// `name-[epoch:]version-release.arch` with the epoch only when non-zero, as dnf prints
-/// a NEVRA.
-pub fn nevra(name: &str, epoch: u64, version: &str, release: &str, arch: &str) -> String {
-    if epoch == 0 {
-        format!("{name}-{version}-{release}.{arch}")
-    } else {
-        format!("{name}-{epoch}:{version}-{release}.{arch}")
-    }
-}
-
 impl Package {
     /// The package's EVR.
     pub fn evr(&self) -> Evr {
@@ -227,7 +171,7 @@ impl Package {
 
     /// `name-[epoch:]version-release.arch` (epoch only when non-zero).
     pub fn nevra(&self) -> String {
-        nevra(
+        rpm_package::nevra(
             &self.name,
             self.epoch,
             &self.version,

@@ -3,9 +3,9 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Changelog, Checksum, ChecksumType, Dependency, FileEntry, FileType, Package};
-use crate::vercmp::DepFlags;
 use crate::xmlread::{attr, num_attr, Step, XmlIn};
 use quick_xml::events::BytesStart;
+use rpm_package::evr::Relation;
 use std::io::BufRead;
 use std::path::Path;
 
@@ -164,7 +164,7 @@ impl<R: BufRead> PrimaryReader<R> {
                                 .ok_or_else(|| self.x.err("<rpm:entry> without name"))?;
                             let flags = match attr(&elem, "flags", &path)? {
                                 None => None,
-                                Some(f) => Some(DepFlags::from_rpmmd(&f).ok_or_else(|| {
+                                Some(f) => Some(Relation::from_rpmmd(&f).ok_or_else(|| {
                                     self.x.err(format!("unknown dependency flags {f:?}"))
                                 })?),
                             };
@@ -261,6 +261,21 @@ impl<R: BufRead> PrimaryReader<R> {
     }
 }
 
+/// One step of a reader's iterator: the item, or the end (after an error too).
+fn iteration_step<T>(done: &mut bool, next: Result<Option<T>>) -> Option<Result<T>> {
+    match next {
+        Ok(Some(item)) => Some(Ok(item)),
+        Ok(None) => {
+            *done = true;
+            None
+        }
+        Err(e) => {
+            *done = true;
+            Some(Err(e))
+        }
+    }
+}
+
 impl<R: BufRead> Iterator for PrimaryReader<R> {
     type Item = Result<Package>;
 
@@ -268,17 +283,8 @@ impl<R: BufRead> Iterator for PrimaryReader<R> {
         if self.done {
             return None;
         }
-        match self.next_package() {
-            Ok(Some(p)) => Some(Ok(p)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        let next = self.next_package();
+        iteration_step(&mut self.done, next)
     }
 }
 
@@ -440,17 +446,8 @@ impl<R: BufRead> Iterator for ExtraReader<R> {
         if self.done {
             return None;
         }
-        match self.next_entry() {
-            Ok(Some(p)) => Some(Ok(p)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        let next = self.next_entry();
+        iteration_step(&mut self.done, next)
     }
 }
 
@@ -508,7 +505,7 @@ mod tests {
         assert_eq!((p.header_start, p.header_end), (4504, 9000));
         assert_eq!(p.requires.len(), 2);
         assert!(p.requires[0].pre);
-        assert_eq!(p.requires[1].flags, Some(DepFlags::Ge));
+        assert_eq!(p.requires[1].flags, Some(Relation::Ge));
         assert_eq!(p.provides[0].release.as_deref(), Some("3"));
         assert_eq!(p.primary_files[1].kind, FileType::Dir);
         assert_eq!(p.vendor, "");

@@ -5,12 +5,10 @@
 use crate::create::{previous_records, publish, scan_packages, CreateOptions};
 use crate::error::{io_err, Result};
 use crate::model::Package;
-use crate::vercmp::{DepFlags, Evr};
+use jigdo_format::FORMAT_PROVIDE;
+use rpm_package::evr::{Evr, Relation};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-
-/// The capability every jigdo RPM provides.
-pub const JIGDO_PROVIDE: &str = "ostree-jigdo(v1)";
 
 /// Options of [`prune_repo`].
 #[derive(Debug, Clone)]
@@ -49,7 +47,7 @@ pub struct PruneReport {
 
 /// Whether a package is a jigdo RPM.
 pub fn is_jigdo(p: &Package) -> bool {
-    p.provides.iter().any(|d| d.name == JIGDO_PROVIDE)
+    p.provides.iter().any(|d| d.name == FORMAT_PROVIDE)
 }
 
 /// A pin of a jigdo RPM: `name(arch) = E:V-R` (arch packages) or `name = E:V-R` (noarch).
@@ -67,7 +65,7 @@ pub struct Pin {
 pub fn pins(p: &Package) -> Vec<Pin> {
     p.requires
         .iter()
-        .filter(|d| d.flags == Some(DepFlags::Eq))
+        .filter(|d| d.flags == Some(Relation::Eq))
         .filter_map(|d| {
             let evr = d.evr()?;
             let (name, arch) = match d.name.strip_suffix(')').and_then(|s| s.rsplit_once('(')) {

@@ -209,7 +209,7 @@ mod tests {
     use super::*;
     use crate::model::{Checksum, ChecksumType};
     use crate::parse::PrimaryReader;
-    use crate::vercmp::DepFlags;
+    use rpm_package::evr::Relation;
     use std::path::Path;
 
     #[test]
@@ -230,7 +230,7 @@ mod tests {
         };
         p.requires.push(Dependency {
             name: "x".into(),
-            flags: Some(DepFlags::Ge),
+            flags: Some(Relation::Ge),
             epoch: Some("0".into()),
             version: Some("1".into()),
             release: None,

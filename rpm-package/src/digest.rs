@@ -1,9 +1,14 @@
-//! Digest algorithms rpm uses for files, headers and payloads.
+//! Digest algorithms and checksums: the one definition for the workspace — rpm's file,
+//! header and payload digests, rpm-md's `checksum type`s (repodata), metalink hashes and
+//! download verification (repo-fetch) all use [`DigestAlgorithm`], [`Hasher`] and
+//! [`Checksum`].
 
 use digest::Digest;
 
 /// A digest algorithm, numbered as rpm numbers them (OpenPGP hash algorithm ids).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum DigestAlgorithm {
     /// MD5 (id 1; rpm's default for file digests when FILEDIGESTALGO is absent).
     Md5,
@@ -47,6 +52,22 @@ impl DigestAlgorithm {
             Self::Sha224 => 11,
             Self::Sha3_256 => 12,
         }
+    }
+
+    /// Parses the names rpm-md, metalinks and rpm use, in any case: `md5`, `sha` and
+    /// `sha1` (SHA-1), `sha224`, `sha256`, `sha384`, `sha512` (also with a dash:
+    /// `sha-256`), `sha3-256`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "md5" => Self::Md5,
+            "sha" | "sha1" | "sha-1" => Self::Sha1,
+            "sha224" | "sha-224" => Self::Sha224,
+            "sha256" | "sha-256" => Self::Sha256,
+            "sha384" | "sha-384" => Self::Sha384,
+            "sha512" | "sha-512" => Self::Sha512,
+            "sha3-256" => Self::Sha3_256,
+            _ => return None,
+        })
     }
 
     /// Name as used in rpm-md (`sha256`, `md5`, ...).
@@ -99,6 +120,58 @@ impl std::fmt::Display for DigestAlgorithm {
     }
 }
 
+/// A digest of a given algorithm as lowercase hex, as rpm-md, metalinks and rpm write
+/// one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Checksum {
+    /// Algorithm.
+    pub kind: DigestAlgorithm,
+    /// Lowercase hex digest.
+    pub hex: String,
+}
+
+/// Text that is not a hex digest of the algorithm it is given for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{hex:?} is not a {kind} hex digest")]
+pub struct BadDigest {
+    /// The algorithm.
+    pub kind: DigestAlgorithm,
+    /// The text.
+    pub hex: String,
+}
+
+impl Checksum {
+    /// `hex` (any case, surrounding blanks ignored) checked to be a digest of `kind`.
+    pub fn new(kind: DigestAlgorithm, hex: &str) -> Result<Checksum, BadDigest> {
+        let hex = hex.trim().to_ascii_lowercase();
+        if hex.len() != 2 * kind.len() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(BadDigest { kind, hex });
+        }
+        Ok(Checksum { kind, hex })
+    }
+
+    /// The SHA-256 checksum with these 32 bytes.
+    pub fn sha256(digest: [u8; 32]) -> Checksum {
+        Checksum {
+            kind: DigestAlgorithm::Sha256,
+            hex: hex::encode(digest),
+        }
+    }
+
+    /// The checksum of `data`.
+    pub fn of(kind: DigestAlgorithm, data: &[u8]) -> Checksum {
+        let mut h = kind.hasher();
+        h.update(data);
+        h.finish_checksum()
+    }
+}
+
+impl std::fmt::Display for Checksum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.kind, self.hex)
+    }
+}
+
 /// An incremental hasher for one [`DigestAlgorithm`].
 #[derive(Clone)]
 #[allow(missing_docs)]
@@ -123,6 +196,27 @@ impl Hasher {
             Hasher::Sha384(h) => h.update(data),
             Hasher::Sha512(h) => h.update(data),
             Hasher::Sha3_256(h) => h.update(data),
+        }
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> DigestAlgorithm {
+        match self {
+            Hasher::Md5(_) => DigestAlgorithm::Md5,
+            Hasher::Sha1(_) => DigestAlgorithm::Sha1,
+            Hasher::Sha224(_) => DigestAlgorithm::Sha224,
+            Hasher::Sha256(_) => DigestAlgorithm::Sha256,
+            Hasher::Sha384(_) => DigestAlgorithm::Sha384,
+            Hasher::Sha512(_) => DigestAlgorithm::Sha512,
+            Hasher::Sha3_256(_) => DigestAlgorithm::Sha3_256,
+        }
+    }
+
+    /// Finish and return the [`Checksum`].
+    pub fn finish_checksum(self) -> Checksum {
+        Checksum {
+            kind: self.algorithm(),
+            hex: hex::encode(self.finish()),
         }
     }
 

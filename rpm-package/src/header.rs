@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::digest::DigestAlgorithm;
 use crate::error::{io_kind, Error, ErrorKind, Result};
+use crate::evr::{nevra, Evr, Relation};
 use crate::raw::{Lead, RawHeader, LEAD_SIZE};
 use crate::tags;
 
@@ -47,29 +48,19 @@ impl DepFlags {
     /// Requires(posttrans).
     pub const POSTTRANS: u32 = 1 << 5;
 
+    /// The version relation these flags carry, if any.
+    pub fn relation(self) -> Option<Relation> {
+        Relation::from_rpmsense(self.0)
+    }
+
     /// The comparison as rpm-md writes it: `EQ`, `LT`, `LE`, `GT`, `GE`, or None.
     pub fn comparison(self) -> Option<&'static str> {
-        let s = self.0 & (Self::LESS | Self::GREATER | Self::EQUAL);
-        match s {
-            x if x == Self::EQUAL => Some("EQ"),
-            x if x == Self::LESS => Some("LT"),
-            x if x == Self::LESS | Self::EQUAL => Some("LE"),
-            x if x == Self::GREATER => Some("GT"),
-            x if x == Self::GREATER | Self::EQUAL => Some("GE"),
-            _ => None,
-        }
+        self.relation().map(Relation::as_str)
     }
 
     /// The comparison operator as rpm prints it (`=`, `<`, `<=`, `>`, `>=`), or "".
     pub fn operator(self) -> &'static str {
-        match self.comparison() {
-            Some("EQ") => "=",
-            Some("LT") => "<",
-            Some("LE") => "<=",
-            Some("GT") => ">",
-            Some("GE") => ">=",
-            _ => "",
-        }
+        self.relation().map_or("", Relation::operator)
     }
 
     /// Whether a requirement must be satisfied before install scriptlets run
@@ -81,39 +72,6 @@ impl DepFlags {
     /// Whether this is an `rpmlib(...)` dependency.
     pub fn is_rpmlib(self) -> bool {
         self.0 & Self::RPMLIB != 0
-    }
-}
-
-/// A parsed `[epoch:]version[-release]` string.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Evr {
-    /// Epoch, if written.
-    pub epoch: Option<String>,
-    /// Version.
-    pub version: String,
-    /// Release, if written.
-    pub release: Option<String>,
-}
-
-impl Evr {
-    /// Split an EVR string as rpm does (epoch before the first `:` if all digits,
-    /// release after the last `-`).
-    pub fn parse(s: &str) -> Evr {
-        let (epoch, rest) = match s.split_once(':') {
-            Some((e, r)) if e.chars().all(|c| c.is_ascii_digit()) => {
-                (Some(if e.is_empty() { "0".into() } else { e.into() }), r)
-            }
-            _ => (None, s),
-        };
-        let (version, release) = match rest.rsplit_once('-') {
-            Some((v, r)) => (v.to_string(), Some(r.to_string())),
-            None => (rest.to_string(), None),
-        };
-        Evr {
-            epoch,
-            version,
-            release,
-        }
     }
 }
 
@@ -624,9 +582,16 @@ impl PackageHeader {
         }
     }
 
-    /// `name-[epoch:]version-release.arch` (arch `src` for source packages).
+    /// `name-[epoch:]version-release.arch` (arch `src` for source packages), with the
+    /// epoch only when non-zero, as dnf prints a NEVRA.
     pub fn nevra(&self) -> String {
-        format!("{}-{}.{}", self.name, self.evr(), self.display_arch())
+        nevra(
+            &self.name,
+            self.epoch.map_or(0, u64::from),
+            &self.version,
+            &self.release,
+            self.display_arch(),
+        )
     }
 
     /// `src` for source packages, otherwise the header arch.
@@ -840,7 +805,7 @@ mod tests {
     #[test]
     fn evr_parsing() {
         let e = Evr::parse("2:1.0-3.fc40");
-        assert_eq!(e.epoch.as_deref(), Some("2"));
+        assert_eq!(e.epoch, Some(2));
         assert_eq!(e.version, "1.0");
         assert_eq!(e.release.as_deref(), Some("3.fc40"));
         let e = Evr::parse("1.0");
@@ -848,7 +813,7 @@ mod tests {
             (e.epoch, e.version.as_str(), e.release),
             (None, "1.0", None)
         );
-        assert_eq!(Evr::parse(":1-2").epoch.as_deref(), Some("0"));
+        assert_eq!(Evr::parse(":1-2").epoch, Some(0));
     }
 
     #[test]

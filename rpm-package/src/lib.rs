@@ -1,5 +1,11 @@
 //! Read, stream, verify and write RPM packages.
 //!
+//! Place in the data flow: the shared RPM layer under both sides — `jigdo-pack` reads
+//! package files and writes the jigdo RPM, `repodata` reads headers to publish
+//! repositories, `jigdo-unpack` streams payloads. It also owns the workspace's one
+//! definition of digests and checksums ([`digest`]) and of versions ([`evr`]: EVR,
+//! version order, NEVRA).
+//!
 //! - [`PackageHeader`]: everything the header says, read without touching the payload.
 //! - [`PayloadReader`]: the payload streamed file by file, every file digest-checked.
 //! - [`verify_digests`]: the header and payload digests rpm records, checked.
@@ -7,18 +13,22 @@
 //! - [`PackageBuilder`] / [`SpecTemplate`]: writing packages (optionally signed), and
 //!   OpenPGP signature checks; cargo feature `build` (default), which the readers do not
 //!   need (the fuzz target builds without it).
+
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod digest;
 pub mod error;
+pub mod evr;
 pub mod header;
 pub mod raw;
 pub mod tags;
 
-pub use digest::DigestAlgorithm;
+pub use digest::{BadDigest, Checksum, DigestAlgorithm, Hasher};
 pub use error::{Error, ErrorKind, Result};
+pub use evr::{nevra, ranges_overlap, rpmvercmp, Evr, Relation};
 pub use header::{
-    package_id, ChangelogEntry, Compression, DepFlags, Dependency, Evr, FileEntry, FileFlags,
+    package_id, ChangelogEntry, Compression, DepFlags, Dependency, FileEntry, FileFlags,
     PackageHeader,
 };
 pub mod payload;

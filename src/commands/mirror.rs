@@ -1,17 +1,13 @@
-//! `jigdo mirror`: copy named jigdo RPMs and exactly the RPMs they pin from the sources
-//! into a directory and publish its repodata, so that the directory serves installs with
-//! no network (`jigdo install NAME --from DIR`) and is an ordinary dnf repository.
+//! `jigdo mirror`: the arguments and the printing; the work is `jigdo_install::mirror`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
-use jigdo_unpack::remote::{RemoteSources, SourceSpec};
-use jigdo_unpack::JigdoRpm;
-use repodata::fetch::FetchOptions;
-use repodata::{create_repo, prune_repo, CreateOptions, PruneOptions};
-use serde::Serialize;
+use jigdo_install::{
+    mirror, Backend, Event, FetchOptions, MirrorOptions, SignatureRule, SourceSpec,
+};
 
 /// Arguments of `jigdo mirror`.
 #[derive(Args)]
@@ -34,8 +30,8 @@ pub struct MirrorArgs {
     pub parallel: usize,
     /// Library that downloads package files: http (built in) or librepo (dnf's,
     /// in builds with the `librepo` feature).
-    #[arg(long, value_enum, default_value_t = super::backend::Backend::Http)]
-    pub backend: super::backend::Backend,
+    #[arg(long, default_value = "http", value_parser = super::args::backend())]
+    pub backend: Backend,
     /// Seconds without a received byte before a transfer counts as stalled.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
@@ -44,79 +40,36 @@ pub struct MirrorArgs {
     pub json: bool,
 }
 
-#[derive(Serialize)]
-struct MirrorReport {
-    dir: PathBuf,
-    jigdo_rpms: Vec<String>,
-    packages: usize,
-    bytes_downloaded: u64,
-    pruned: usize,
-}
-
 /// Runs `jigdo mirror`.
 pub fn run(args: MirrorArgs) -> anyhow::Result<i32> {
-    std::fs::create_dir_all(&args.to).with_context(|| args.to.display().to_string())?;
-    let md = tempfile::tempdir().context("metadata directory")?;
-    let opts = FetchOptions {
-        parallel: args.parallel.max(1),
-        stall_timeout: Duration::from_secs(args.timeout.max(1)),
-        connect_timeout: Duration::from_secs(args.timeout.max(1)),
-        backoff: Duration::from_millis(200),
-        ..FetchOptions::default()
-    };
-    let fetcher = super::backend::downloader(args.backend, opts, None)?;
-    let specs = args.from.iter().cloned().map(SourceSpec::From).collect();
-    let sources = RemoteSources::open(fetcher, specs, md.path(), &[])?;
-    let mut names = Vec::new();
-    let mut packages = 0;
-    for spec in &args.names {
-        let found = sources.find_jigdo(spec)?;
-        let path = sources.fetch_entry(&found, &args.to)?;
-        let jigdo = JigdoRpm::open(&path)?;
-        // Exactly the pinned packages, each verified against its pin; files already in
-        // DIR with the right checksum are kept without a request.
-        sources.fetch_pins(&jigdo.index.packages, &args.to.join("Packages"))?;
-        packages += jigdo.index.packages.len();
-        names.push(found.entry.nevra());
-        if !args.json {
-            eprintln!(
-                "{}: {} pinned packages in place",
-                found.entry.nevra(),
-                jigdo.index.packages.len()
-            );
-        }
-    }
-    create_repo(
-        &args.to,
-        &CreateOptions {
-            update: true,
-            ..CreateOptions::default()
+    let opts = MirrorOptions {
+        names: args.names,
+        sources: args.from.into_iter().map(SourceSpec::From).collect(),
+        to: args.to,
+        keep: args.keep,
+        fetch: FetchOptions {
+            parallel: args.parallel.max(1),
+            stall_timeout: Duration::from_secs(args.timeout.max(1)),
+            connect_timeout: Duration::from_secs(args.timeout.max(1)),
+            backoff: Duration::from_millis(200),
+            ..FetchOptions::default()
         },
-    )
-    .with_context(|| format!("publishing {}", args.to.display()))?;
-    let mut pruned = 0;
-    if let Some(keep) = args.keep {
-        let r = prune_repo(
-            &args.to,
-            &PruneOptions {
-                keep,
-                dry_run: false,
-                create: CreateOptions::default(),
-            },
-        )?;
-        pruned = r.removed.len();
-    }
-    let report = MirrorReport {
-        dir: args.to.clone(),
-        jigdo_rpms: names,
-        packages,
-        bytes_downloaded: sources.bytes_downloaded(),
-        pruned,
+        backend: args.backend,
+        trust: Arc::new(SignatureRule::default()),
     };
-    if args.json {
+    let json = args.json;
+    let report = mirror(
+        &opts,
+        Arc::new(move |e: &Event| {
+            if let (Event::Mirrored { nevra, packages }, false) = (e, json) {
+                eprintln!("{nevra}: {packages} pinned packages in place");
+            }
+        }),
+    )?;
+    if json {
         crate::output::print_json(&report)?;
     } else {
-        println!("{}", args.to.display());
+        println!("{}", report.dir.display());
     }
     Ok(0)
 }

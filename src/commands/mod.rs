@@ -1,8 +1,8 @@
 //! One module per `jigdo` subcommand. Each exposes `XxxArgs` (clap) and
-//! `run(args) -> anyhow::Result<i32>` returning the process exit code (`backend` is the
-//! download-backend choice shared by install and mirror).
+//! `run(args) -> anyhow::Result<i32>` returning the process exit code; `args` holds the
+//! argument parsers several of them share.
 
-pub mod backend;
+pub mod args;
 pub mod fsck;
 pub mod info;
 pub mod install;

@@ -4,8 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Args;
-use jigdo_unpack::{unpack, UnpackOptions};
-use ostree_store::RepoMode;
+use jigdo_unpack::{unpack, UnpackEvent, UnpackOptions};
 
 /// Arguments of `jigdo unpack`.
 #[derive(Args)]
@@ -17,15 +16,8 @@ pub struct UnpackArgs {
     /// (searched recursively) or a local rpm-md repository.
     #[arg(long = "from", value_name = "SOURCE", required = true)]
     pub from: Vec<String>,
-    /// The OSTree repository to rebuild the commit in (created if absent).
-    #[arg(long, value_name = "PATH")]
-    pub repo: PathBuf,
-    /// Mode of the repository if it is created.
-    #[arg(long, default_value = "bare-user", value_parser = ["archive", "bare", "bare-user", "bare-user-only"])]
-    pub mode: String,
-    /// Ref to set (default: the jigdo RPM's name).
-    #[arg(long = "ref", value_name = "REF")]
-    pub ref_name: Option<String>,
+    #[command(flatten)]
+    pub target: super::args::TargetArgs,
     /// Print a JSON report instead of the commit checksum.
     #[arg(long)]
     pub json: bool,
@@ -33,25 +25,20 @@ pub struct UnpackArgs {
 
 /// Runs `jigdo unpack`.
 pub fn run(args: UnpackArgs) -> anyhow::Result<i32> {
-    let mode = match args.mode.as_str() {
-        "archive" => RepoMode::Archive,
-        "bare" => RepoMode::Bare,
-        "bare-user-only" => RepoMode::BareUserOnly,
-        _ => RepoMode::BareUser,
-    };
     let opts = UnpackOptions {
         jigdo_rpm: args.jigdo_rpm,
         sources: args.from,
-        repo: args.repo,
-        mode,
-        ref_name: args.ref_name,
+        repo: args.target.repo,
+        mode: args.target.mode,
+        ref_name: args.target.ref_name,
     };
-    // Progress goes to standard error; with --json only the document is printed.
+    // Progress goes to standard error (on a terminal; the count of packages to import
+    // always); with --json only the document is printed.
     let quiet = args.json;
     let tty = std::io::stderr().is_terminal();
-    let progress = move |msg: &str| {
-        if !quiet && (tty || msg.ends_with("packages to import")) {
-            eprintln!("{msg}");
+    let progress = move |e: &UnpackEvent| {
+        if !quiet && (tty || matches!(e, UnpackEvent::Importing { .. })) {
+            eprintln!("{e}");
         }
     };
     let report = unpack(&opts, &progress)?;

@@ -10,6 +10,8 @@
 //!
 //! Dependency-free on purpose: `cargo xtask` compiles this crate in seconds.
 
+#![forbid(unsafe_code)]
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -223,7 +225,11 @@ pub fn build_rpm(inputs: &RpmInputs) -> Result<PathBuf> {
 /// Signs `rpm` in place with the real `rpmsign`, using `key` imported into a temporary
 /// gpg home.
 fn sign_rpm(rpm: &Path, key: &Path) -> Result<()> {
-    let home = rpm.with_extension(format!("gnupg-{}", std::process::id()));
+    // A short path: gpg-agent's sockets must fit in a unix socket name (108 bytes), which
+    // a home beside the RPM in a deep checkout does not.
+    static HOMES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = HOMES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let home = std::env::temp_dir().join(format!("jigdo-sign-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&home).map_err(|e| format!("{}: {e}", home.display()))?;
     let result = (|| {
         #[cfg(unix)]

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
-use super::error::FetchError;
-use super::metalink::MetalinkFile;
+use crate::error::FetchError;
+use crate::metalink::MetalinkFile;
 
 /// Where RPMs come from (see CLI.md "SOURCE").
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,13 +8,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::blocking::{BlockingFetcher, Downloader};
-use super::error::{AttemptError, FetchError, MirrorFailure};
-use super::http::{FetchOptions, FetchReport, FetchRequest, Origin};
-use super::progress::Progress;
-use super::repofile::RepoConfig;
-use super::source::{MirrorSet, Source};
-use super::verify::{Expect, FileCheckError, HashKind};
+use crate::blocking::{BlockingFetcher, Downloader};
+use crate::error::{AttemptError, FetchError, MirrorFailure};
+use crate::progress::Progress;
+use crate::request::{FetchOptions, FetchReport, FetchRequest, Origin};
+use crate::source::MirrorSet;
+use crate::verify::{Expect, FileCheckError};
+use rpm_package::digest::DigestAlgorithm;
 
 /// A [`Downloader`] whose file downloads are done by librepo.
 pub struct LibrepoDownloader {
@@ -28,12 +28,7 @@ pub struct LibrepoDownloader {
 impl LibrepoDownloader {
     /// Builds the backend (and the pure-Rust fetcher used for metadata).
     pub fn new(opts: FetchOptions) -> Result<LibrepoDownloader, FetchError> {
-        Ok(LibrepoDownloader {
-            meta: BlockingFetcher::new(opts.clone())?,
-            opts,
-            progress: None,
-            file_bytes: AtomicU64::new(0),
-        })
+        LibrepoDownloader::build(opts, None)
     }
 
     /// Like [`LibrepoDownloader::new`], reporting events to `progress` (a file's bytes
@@ -42,10 +37,18 @@ impl LibrepoDownloader {
         opts: FetchOptions,
         progress: Arc<dyn Progress>,
     ) -> Result<LibrepoDownloader, FetchError> {
+        LibrepoDownloader::build(opts, Some(progress))
+    }
+
+    /// [`LibrepoDownloader::new`] or [`LibrepoDownloader::with_progress`].
+    pub fn build(
+        opts: FetchOptions,
+        progress: Option<Arc<dyn Progress>>,
+    ) -> Result<LibrepoDownloader, FetchError> {
         Ok(LibrepoDownloader {
-            meta: BlockingFetcher::with_progress(opts.clone(), progress.clone())?,
+            meta: BlockingFetcher::build(opts.clone(), progress.clone())?,
             opts,
-            progress: Some(progress),
+            progress,
             file_bytes: AtomicU64::new(0),
         })
     }
@@ -79,7 +82,7 @@ impl LibrepoDownloader {
             .map(|&i| {
                 let r = &reqs[i];
                 if let Some(p) = &self.progress {
-                    p.started(&r.what(), r.expect.size);
+                    p.started(r);
                 }
                 librepo_sys::Target {
                     relative_url: r.rel_path.clone(),
@@ -88,8 +91,8 @@ impl LibrepoDownloader {
                         .expect
                         .checksum
                         .as_ref()
-                        .filter(|c| c.kind() == HashKind::Sha256)
-                        .map(|c| c.hex().to_string()),
+                        .filter(|c| c.kind == DigestAlgorithm::Sha256)
+                        .map(|c| c.hex.clone()),
                     size: r.expect.size,
                 }
             })
@@ -123,7 +126,7 @@ impl LibrepoDownloader {
                 let _ = std::fs::remove_file(Self::part(req));
                 let e = res
                     .err()
-                    .unwrap_or_else(|| "librepo did not finish the file".into());
+                    .map_or("librepo did not finish the file".into(), |e| e.0);
                 Err(failed(mirrors, req, AttemptError::Transfer(e)))
             })
             .collect()
@@ -194,11 +197,8 @@ fn failed(mirrors: &MirrorSet, req: &FetchRequest, error: AttemptError) -> Fetch
 }
 
 impl Downloader for LibrepoDownloader {
-    fn resolve(&self, source: &Source) -> Result<MirrorSet, FetchError> {
-        self.meta.resolve(source)
-    }
-    fn resolve_repo(&self, repo: &RepoConfig) -> Result<MirrorSet, FetchError> {
-        self.meta.resolve_repo(repo)
+    fn metadata(&self) -> &BlockingFetcher {
+        &self.meta
     }
     fn fetch_file(
         &self,
@@ -241,23 +241,12 @@ impl Downloader for LibrepoDownloader {
         if let Some(p) = &self.progress {
             for (req, res) in reqs.iter().zip(&results) {
                 match res {
-                    Ok(r) => p.finished(&req.what(), r),
-                    Err(e) => p.failed(&req.what(), e),
+                    Ok(r) => p.finished(req, r),
+                    Err(e) => p.failed(req, e),
                 }
             }
         }
         results
-    }
-    fn fetch_bytes(
-        &self,
-        mirrors: &MirrorSet,
-        rel: &str,
-        expect: &Expect,
-    ) -> Result<Vec<u8>, FetchError> {
-        self.meta.fetch_bytes(mirrors, rel, expect)
-    }
-    fn fetch_repomd(&self, mirrors: &MirrorSet) -> Result<Vec<u8>, FetchError> {
-        self.meta.fetch_repomd(mirrors)
     }
     fn bytes_downloaded(&self) -> u64 {
         self.meta.bytes_downloaded() + self.file_bytes.load(Ordering::Relaxed)

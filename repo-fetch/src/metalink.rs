@@ -6,8 +6,8 @@ use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
-use super::error::AttemptError;
-use super::verify::{hash_hex, HashKind};
+use crate::error::AttemptError;
+use rpm_package::digest::{Checksum, DigestAlgorithm};
 
 /// A parsed metalink document.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -109,15 +109,11 @@ impl MetalinkFile {
 
 impl MetalinkVersion {
     /// The strongest hash with a known type and a well-formed value.
-    pub fn strongest_hash(&self) -> Option<(HashKind, &str)> {
+    pub fn strongest_hash(&self) -> Option<Checksum> {
         self.hashes
             .iter()
-            .filter_map(|(t, v)| {
-                let k = HashKind::parse(t)?;
-                let ok = v.len() == k.hex_len() && v.bytes().all(|b| b.is_ascii_hexdigit());
-                ok.then_some((k, v.as_str()))
-            })
-            .max_by_key(|(k, _)| *k)
+            .filter_map(|(t, v)| Checksum::new(DigestAlgorithm::from_name(t)?, v).ok())
+            .max_by_key(|c| c.kind)
     }
 
     fn check(&self, data: &[u8]) -> Result<(), AttemptError> {
@@ -130,24 +126,23 @@ impl MetalinkVersion {
             }
         }
         match self.strongest_hash() {
-            Some((kind, want)) => {
-                let got = hash_hex(kind, data);
-                if got.eq_ignore_ascii_case(want) {
+            Some(want) => {
+                let got = Checksum::of(want.kind, data);
+                if got == want {
                     Ok(())
                 } else {
                     Err(AttemptError::Checksum {
-                        kind: format!("metalink {kind}"),
-                        expected: want.to_ascii_lowercase(),
-                        got,
+                        kind: want.kind,
+                        expected: want.hex,
+                        got: got.hex,
+                        from_metalink: true,
                     })
                 }
             }
             // A listed hash we cannot use (bad value, unknown type) while no
             // usable one exists: the metalink promises a check we cannot do.
-            None if !self.hashes.is_empty() => Err(AttemptError::Checksum {
-                kind: "metalink".into(),
-                expected: format!("{:?}", self.hashes),
-                got: "no usable hash in the metalink".into(),
+            None if !self.hashes.is_empty() => Err(AttemptError::NoUsableHash {
+                listed: self.hashes.clone(),
             }),
             None => Ok(()),
         }

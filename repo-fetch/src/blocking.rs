@@ -3,21 +3,21 @@
 
 use std::sync::Arc;
 
-use super::error::FetchError;
-use super::http::{FetchOptions, FetchReport, FetchRequest, Fetcher};
-use super::progress::Progress;
-use super::repofile::RepoConfig;
-use super::source::{MirrorSet, Source};
-use super::verify::Expect;
+use crate::error::FetchError;
+use crate::http::Fetcher;
+use crate::progress::Progress;
+use crate::repofile::RepoConfig;
+use crate::request::{FetchOptions, FetchReport, FetchRequest};
+use crate::source::{MirrorSet, Source};
+use crate::verify::Expect;
 
 /// A download backend with a blocking interface. [`BlockingFetcher`] (pure
-/// Rust: tokio + reqwest) is the default; a librepo backend can implement
-/// the same trait.
+/// Rust: tokio + reqwest) is the default; [`crate::LibrepoDownloader`] downloads package
+/// files with librepo. Mirror resolution and small metadata always go through a
+/// [`BlockingFetcher`] ([`Downloader::metadata`]).
 pub trait Downloader: Send + Sync {
-    /// Resolves a SOURCE to its ordered mirrors (see [`Fetcher::resolve`]).
-    fn resolve(&self, source: &Source) -> Result<MirrorSet, FetchError>;
-    /// Resolves a `.repo` section (see [`Fetcher::resolve_repo`]).
-    fn resolve_repo(&self, repo: &RepoConfig) -> Result<MirrorSet, FetchError>;
+    /// The fetcher of mirror lists, metalinks and small metadata.
+    fn metadata(&self) -> &BlockingFetcher;
     /// Downloads and verifies one file (see [`Fetcher::fetch_file`]).
     fn fetch_file(
         &self,
@@ -30,17 +30,34 @@ pub trait Downloader: Send + Sync {
         mirrors: &MirrorSet,
         reqs: &[FetchRequest],
     ) -> Vec<Result<FetchReport, FetchError>>;
+    /// Bytes received over the network so far.
+    fn bytes_downloaded(&self) -> u64;
+
+    /// Resolves a SOURCE to its ordered mirrors (see [`Fetcher::resolve`]).
+    fn resolve(&self, source: &Source) -> Result<MirrorSet, FetchError> {
+        let m = self.metadata();
+        m.rt.block_on(m.fetcher.resolve(source))
+    }
+    /// Resolves a `.repo` section (see [`Fetcher::resolve_repo`]).
+    fn resolve_repo(&self, repo: &RepoConfig) -> Result<MirrorSet, FetchError> {
+        let m = self.metadata();
+        m.rt.block_on(m.fetcher.resolve_repo(repo))
+    }
     /// Downloads a small file into memory.
     fn fetch_bytes(
         &self,
         mirrors: &MirrorSet,
         rel: &str,
         expect: &Expect,
-    ) -> Result<Vec<u8>, FetchError>;
+    ) -> Result<Vec<u8>, FetchError> {
+        let m = self.metadata();
+        m.rt.block_on(m.fetcher.fetch_bytes(mirrors, rel, expect))
+    }
     /// Downloads `repodata/repomd.xml`, checked against a metalink if any.
-    fn fetch_repomd(&self, mirrors: &MirrorSet) -> Result<Vec<u8>, FetchError>;
-    /// Bytes received over the network so far.
-    fn bytes_downloaded(&self) -> u64;
+    fn fetch_repomd(&self, mirrors: &MirrorSet) -> Result<Vec<u8>, FetchError> {
+        let m = self.metadata();
+        m.rt.block_on(m.fetcher.fetch_repomd(mirrors))
+    }
 }
 
 /// [`Fetcher`] with its own tokio runtime. Do not call it from inside an
@@ -64,7 +81,8 @@ impl BlockingFetcher {
         BlockingFetcher::build(opts, Some(progress))
     }
 
-    fn build(
+    /// [`BlockingFetcher::new`] or [`BlockingFetcher::with_progress`].
+    pub fn build(
         opts: FetchOptions,
         progress: Option<Arc<dyn Progress>>,
     ) -> Result<BlockingFetcher, FetchError> {
@@ -77,10 +95,7 @@ impl BlockingFetcher {
         // Build the client inside the runtime context (hyper may need it).
         let fetcher = {
             let _g = rt.enter();
-            match progress {
-                Some(p) => Fetcher::with_progress(opts, p)?,
-                None => Fetcher::new(opts)?,
-            }
+            Fetcher::build(opts, progress)?
         };
         Ok(BlockingFetcher { rt, fetcher })
     }
@@ -103,11 +118,8 @@ impl BlockingFetcher {
 }
 
 impl Downloader for BlockingFetcher {
-    fn resolve(&self, source: &Source) -> Result<MirrorSet, FetchError> {
-        self.rt.block_on(self.fetcher.resolve(source))
-    }
-    fn resolve_repo(&self, repo: &RepoConfig) -> Result<MirrorSet, FetchError> {
-        self.rt.block_on(self.fetcher.resolve_repo(repo))
+    fn metadata(&self) -> &BlockingFetcher {
+        self
     }
     fn fetch_file(
         &self,
@@ -122,18 +134,6 @@ impl Downloader for BlockingFetcher {
         reqs: &[FetchRequest],
     ) -> Vec<Result<FetchReport, FetchError>> {
         self.rt.block_on(self.fetcher.fetch_many(mirrors, reqs))
-    }
-    fn fetch_bytes(
-        &self,
-        mirrors: &MirrorSet,
-        rel: &str,
-        expect: &Expect,
-    ) -> Result<Vec<u8>, FetchError> {
-        self.rt
-            .block_on(self.fetcher.fetch_bytes(mirrors, rel, expect))
-    }
-    fn fetch_repomd(&self, mirrors: &MirrorSet) -> Result<Vec<u8>, FetchError> {
-        self.rt.block_on(self.fetcher.fetch_repomd(mirrors))
     }
     fn bytes_downloaded(&self) -> u64 {
         self.fetcher.bytes_downloaded()

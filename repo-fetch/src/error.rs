@@ -4,6 +4,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use rpm_package::digest::{BadDigest, DigestAlgorithm};
+
 /// Why one attempt at one URL failed. Collected per mirror in
 /// [`FetchError::AllMirrorsFailed`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,12 +27,20 @@ pub enum AttemptError {
     },
     /// The content did not match the expected checksum.
     Checksum {
-        /// Checksum kind ("sha256", …).
-        kind: String,
+        /// The algorithm.
+        kind: DigestAlgorithm,
         /// Expected hex digest.
         expected: String,
         /// Hex digest of what arrived.
         got: String,
+        /// Whether the expected checksum came from a metalink.
+        from_metalink: bool,
+    },
+    /// A metalink lists hashes for the file but none of a known type and form: it
+    /// promises a check that cannot be made.
+    NoUsableHash {
+        /// The hashes listed, as (type, value).
+        listed: Vec<(String, String)>,
     },
     /// A local file (`file://` mirror) could not be read.
     Local(String),
@@ -47,6 +57,7 @@ impl AttemptError {
             AttemptError::Connect(_) | AttemptError::Timeout(_) | AttemptError::Transfer(_) => true,
             AttemptError::SizeMismatch { .. }
             | AttemptError::Checksum { .. }
+            | AttemptError::NoUsableHash { .. }
             | AttemptError::Local(_)
             | AttemptError::TooLarge(_) => false,
         }
@@ -67,7 +78,15 @@ impl fmt::Display for AttemptError {
                 kind,
                 expected,
                 got,
-            } => write!(f, "{kind} mismatch: expected {expected}, got {got}"),
+                from_metalink,
+            } => {
+                let from = if *from_metalink { "metalink " } else { "" };
+                write!(f, "{from}{kind} mismatch: expected {expected}, got {got}")
+            }
+            AttemptError::NoUsableHash { listed } => write!(
+                f,
+                "metalink checksum mismatch: none of the hashes it lists ({listed:?}) is usable"
+            ),
             AttemptError::Local(e) => write!(f, "{e}"),
             AttemptError::TooLarge(max) => write!(f, "larger than the {max} bytes allowed"),
         }
@@ -180,6 +199,17 @@ pub enum FetchError {
         path: PathBuf,
         /// What is wrong.
         reason: String,
+    },
+    /// A checksum given for a download is not a hex digest of its algorithm.
+    #[error(transparent)]
+    BadDigest(#[from] BadDigest),
+    /// The chosen download backend cannot be used.
+    #[error("the {backend} download backend: {how}")]
+    BackendUnavailable {
+        /// The backend.
+        backend: &'static str,
+        /// Why, and what to do.
+        how: &'static str,
     },
     /// The HTTP client or the async runtime could not be set up.
     #[error("cannot set up the downloader: {0}")]

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
-use super::error::FetchError;
-use super::source::MirrorSet;
-use super::vars::Vars;
+use crate::error::FetchError;
+use crate::source::MirrorSet;
+use crate::vars::Vars;
 
 /// One `[repo]` section of a `.repo` file, with variables substituted.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,22 +3,24 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::error::{AttemptError, FetchError};
-use super::{FetchReport, Origin};
+use crate::error::{AttemptError, FetchError};
+use crate::{FetchReport, FetchRequest, Origin};
 
 /// Receives download events. All methods have empty defaults; they are
-/// called from download tasks, possibly concurrently.
+/// called from download tasks, possibly concurrently. File events carry the request
+/// (with the caller's [`FetchRequest::tag`]).
 pub trait Progress: Send + Sync {
     /// A file is about to be fetched (after cache and existing-file checks).
-    fn started(&self, _what: &str, _size: Option<u64>) {}
+    fn started(&self, _req: &FetchRequest) {}
     /// `n` more bytes arrived over the network.
     fn bytes(&self, _n: u64) {}
-    /// An attempt failed and another will be made (same or next mirror).
+    /// An attempt failed and another will be made (same or next mirror); `what` names
+    /// the file (label and relative path, or the mirror list).
     fn retrying(&self, _what: &str, _url: &str, _error: &AttemptError) {}
     /// A file is in place and verified (downloaded, cached or already there).
-    fn finished(&self, _what: &str, _report: &FetchReport) {}
+    fn finished(&self, _req: &FetchRequest, _report: &FetchReport) {}
     /// A file could not be fetched from any mirror.
-    fn failed(&self, _what: &str, _error: &FetchError) {}
+    fn failed(&self, _req: &FetchRequest, _error: &FetchError) {}
 }
 
 /// A ready-made [`Progress`] that counts files and bytes.
@@ -94,13 +96,13 @@ impl Progress for Counters {
     fn retrying(&self, _what: &str, _url: &str, _error: &AttemptError) {
         self.retries.fetch_add(1, Ordering::Relaxed);
     }
-    fn finished(&self, _what: &str, report: &FetchReport) {
+    fn finished(&self, _req: &FetchRequest, report: &FetchReport) {
         self.files_done.fetch_add(1, Ordering::Relaxed);
         if matches!(report.origin, Origin::Cache | Origin::AlreadyPresent) {
             self.files_from_cache.fetch_add(1, Ordering::Relaxed);
         }
     }
-    fn failed(&self, _what: &str, _error: &FetchError) {
+    fn failed(&self, _req: &FetchRequest, _error: &FetchError) {
         self.files_failed.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -1,7 +1,8 @@
-//! RPM version comparison, the way rpm's `rpmvercmp()` and `rpmVersionCompare()`
-//! order versions (rpm 4.18 semantics, including `~` and `^`), and the dependency
-//! range overlap test that rpm and libsolv use to match a requirement against a
-//! provide.
+//! Package versions, the workspace's one definition: [`Evr`] (epoch, version, release)
+//! and its parsing, ordered the way rpm's `rpmvercmp()` and `rpmVersionCompare()` order
+//! versions (rpm 4.18 semantics, including `~` and `^`); the [`nevra`] as dnf prints it;
+//! and the dependency [`Relation`] with the range overlap test that rpm and libsolv use
+//! to match a requirement against a provide.
 //!
 //! Written by hand: no maintained crate implements rpm's exact ordering
 //! (the caret rules in particular) without pulling in librpm.
@@ -136,9 +137,15 @@ impl Evr {
     /// Parses `[E:]V[-R]` as rpm does (the release is after the last `-`).
     pub fn parse(s: &str) -> Evr {
         let (epoch, rest) = match s.split_once(':') {
-            Some((e, rest)) if !e.is_empty() && e.bytes().all(|c| c.is_ascii_digit()) => {
-                (e.parse().ok(), rest)
-            }
+            // rpm's parseEVR(): digits (or nothing, which is epoch 0) before a ':'.
+            Some((e, rest)) if e.bytes().all(|c| c.is_ascii_digit()) => (
+                if e.is_empty() {
+                    Some(0)
+                } else {
+                    e.parse().ok()
+                },
+                rest,
+            ),
             _ => (None, s),
         };
         let (version, release) = match rest.rsplit_once('-') {
@@ -204,9 +211,20 @@ impl fmt::Display for Evr {
     }
 }
 
-/// A version relation of a dependency (`flags` in rpm-md: EQ, LT, LE, GT, GE).
+/// `name-[epoch:]version-release.arch` with the epoch only when non-zero, as dnf prints
+/// a NEVRA.
+pub fn nevra(name: &str, epoch: u64, version: &str, release: &str, arch: &str) -> String {
+    if epoch == 0 {
+        format!("{name}-{version}-{release}.{arch}")
+    } else {
+        format!("{name}-{epoch}:{version}-{release}.{arch}")
+    }
+}
+
+/// A version relation of a dependency (`flags` in rpm-md: EQ, LT, LE, GT, GE; in an RPM
+/// header, the comparison bits of its sense flags, see `DepFlags::relation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum DepFlags {
+pub enum Relation {
     /// `=`
     Eq,
     /// `<`
@@ -219,61 +237,61 @@ pub enum DepFlags {
     Ge,
 }
 
-impl DepFlags {
+impl Relation {
     /// The rpm-md spelling (`EQ`, `LT`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
-            DepFlags::Eq => "EQ",
-            DepFlags::Lt => "LT",
-            DepFlags::Le => "LE",
-            DepFlags::Gt => "GT",
-            DepFlags::Ge => "GE",
+            Relation::Eq => "EQ",
+            Relation::Lt => "LT",
+            Relation::Le => "LE",
+            Relation::Gt => "GT",
+            Relation::Ge => "GE",
         }
     }
 
     /// The operator as rpm prints it (`=`, `<`, ...).
     pub fn operator(self) -> &'static str {
         match self {
-            DepFlags::Eq => "=",
-            DepFlags::Lt => "<",
-            DepFlags::Le => "<=",
-            DepFlags::Gt => ">",
-            DepFlags::Ge => ">=",
+            Relation::Eq => "=",
+            Relation::Lt => "<",
+            Relation::Le => "<=",
+            Relation::Gt => ">",
+            Relation::Ge => ">=",
         }
     }
 
     /// Parses the rpm-md spelling.
-    pub fn from_rpmmd(s: &str) -> Option<DepFlags> {
+    pub fn from_rpmmd(s: &str) -> Option<Relation> {
         Some(match s {
-            "EQ" => DepFlags::Eq,
-            "LT" => DepFlags::Lt,
-            "LE" => DepFlags::Le,
-            "GT" => DepFlags::Gt,
-            "GE" => DepFlags::Ge,
+            "EQ" => Relation::Eq,
+            "LT" => Relation::Lt,
+            "LE" => Relation::Le,
+            "GT" => Relation::Gt,
+            "GE" => Relation::Ge,
             _ => return None,
         })
     }
 
     /// Parses an operator (`=`, `==`, `<`, `<=`, `>`, `>=`).
-    pub fn from_operator(s: &str) -> Option<DepFlags> {
+    pub fn from_operator(s: &str) -> Option<Relation> {
         Some(match s {
-            "=" | "==" => DepFlags::Eq,
-            "<" => DepFlags::Lt,
-            "<=" | "=<" => DepFlags::Le,
-            ">" => DepFlags::Gt,
-            ">=" | "=>" => DepFlags::Ge,
+            "=" | "==" => Relation::Eq,
+            "<" => Relation::Lt,
+            "<=" | "=<" => Relation::Le,
+            ">" => Relation::Gt,
+            ">=" | "=>" => Relation::Ge,
             _ => return None,
         })
     }
 
     /// From rpm's RPMSENSE_LESS/GREATER/EQUAL bits (2, 4, 8); `None` if no bit is set.
-    pub fn from_rpmsense(bits: u32) -> Option<DepFlags> {
+    pub fn from_rpmsense(bits: u32) -> Option<Relation> {
         match (bits & 2 != 0, bits & 4 != 0, bits & 8 != 0) {
-            (false, false, true) => Some(DepFlags::Eq),
-            (true, false, false) => Some(DepFlags::Lt),
-            (true, false, true) => Some(DepFlags::Le),
-            (false, true, false) => Some(DepFlags::Gt),
-            (false, true, true) => Some(DepFlags::Ge),
+            (false, false, true) => Some(Relation::Eq),
+            (true, false, false) => Some(Relation::Lt),
+            (true, false, true) => Some(Relation::Le),
+            (false, true, false) => Some(Relation::Gt),
+            (false, true, true) => Some(Relation::Ge),
             _ => None,
         }
     }
@@ -281,11 +299,11 @@ impl DepFlags {
     fn bits(self) -> (bool, bool, bool) {
         // (less, greater, equal)
         match self {
-            DepFlags::Eq => (false, false, true),
-            DepFlags::Lt => (true, false, false),
-            DepFlags::Le => (true, false, true),
-            DepFlags::Gt => (false, true, false),
-            DepFlags::Ge => (false, true, true),
+            Relation::Eq => (false, false, true),
+            Relation::Lt => (true, false, false),
+            Relation::Le => (true, false, true),
+            Relation::Gt => (false, true, false),
+            Relation::Ge => (false, true, true),
         }
     }
 }
@@ -293,7 +311,7 @@ impl DepFlags {
 /// Does the range `a_flags a_evr` overlap `b_flags b_evr`? This is rpm's
 /// `rpmdsCompare()` rule: a side without a relation matches everything, and a
 /// release missing on either side is not compared.
-pub fn ranges_overlap(a: Option<(DepFlags, &Evr)>, b: Option<(DepFlags, &Evr)>) -> bool {
+pub fn ranges_overlap(a: Option<(Relation, &Evr)>, b: Option<(Relation, &Evr)>) -> bool {
     let (Some((af, aevr)), Some((bf, bevr))) = (a, b) else {
         return true;
     };
@@ -436,33 +454,33 @@ mod tests {
         let p = Evr::parse("1.0-2");
         let q = |s: &str| Evr::parse(s);
         assert!(ranges_overlap(
-            Some((DepFlags::Eq, &p)),
-            Some((DepFlags::Ge, &q("1.0")))
+            Some((Relation::Eq, &p)),
+            Some((Relation::Ge, &q("1.0")))
         ));
         assert!(ranges_overlap(
-            Some((DepFlags::Eq, &p)),
-            Some((DepFlags::Eq, &q("1.0")))
+            Some((Relation::Eq, &p)),
+            Some((Relation::Eq, &q("1.0")))
         ));
         assert!(!ranges_overlap(
-            Some((DepFlags::Eq, &p)),
-            Some((DepFlags::Eq, &q("1.0-1")))
+            Some((Relation::Eq, &p)),
+            Some((Relation::Eq, &q("1.0-1")))
         ));
         assert!(!ranges_overlap(
-            Some((DepFlags::Eq, &p)),
-            Some((DepFlags::Gt, &q("1.0")))
+            Some((Relation::Eq, &p)),
+            Some((Relation::Gt, &q("1.0")))
         ));
         assert!(ranges_overlap(
-            Some((DepFlags::Eq, &p)),
-            Some((DepFlags::Lt, &q("1.1")))
+            Some((Relation::Eq, &p)),
+            Some((Relation::Lt, &q("1.1")))
         ));
-        assert!(ranges_overlap(None, Some((DepFlags::Lt, &q("1.1")))));
+        assert!(ranges_overlap(None, Some((Relation::Lt, &q("1.1")))));
         assert!(ranges_overlap(
-            Some((DepFlags::Ge, &p)),
-            Some((DepFlags::Le, &q("1.0-2")))
+            Some((Relation::Ge, &p)),
+            Some((Relation::Le, &q("1.0-2")))
         ));
         assert!(!ranges_overlap(
-            Some((DepFlags::Gt, &p)),
-            Some((DepFlags::Le, &q("1.0-2")))
+            Some((Relation::Gt, &p)),
+            Some((Relation::Le, &q("1.0-2")))
         ));
     }
 }

@@ -1,0 +1,184 @@
+//! Typed errors of `jigdo install` and `jigdo mirror`.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use repo_fetch::FetchError;
+
+/// Everything that can make an install or a mirror run fail. Nothing is flattened into
+/// text: each variant keeps the error of the layer that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// No source was given.
+    #[error("no sources: give --from SOURCE, --repofile FILE or --reposdir DIR")]
+    NoSources,
+    /// A source (or `.repo` file) could not be read or resolved.
+    #[error("{name}: {error}")]
+    Source {
+        /// `source SOURCE` or `repository ID`.
+        name: String,
+        /// What failed.
+        error: FetchError,
+    },
+    /// A `.repo` file could not be read.
+    #[error(transparent)]
+    RepoFile(#[from] FetchError),
+    /// A repository's metadata could not be read.
+    #[error("{name}: {error}")]
+    Metadata {
+        /// `source SOURCE` or `repository ID`.
+        name: String,
+        /// What failed.
+        error: repodata::Error,
+    },
+    /// A repository's `repomd.xml` is unusable.
+    #[error("{}: {reason}", path.display())]
+    BadRepomd {
+        /// The downloaded `repomd.xml`.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No jigdo RPM in the sources matches the name given.
+    #[error(
+        "no jigdo RPM (a package providing {}) matches {spec:?} in {sources}",
+        jigdo_format::FORMAT_PROVIDE
+    )]
+    NoJigdo {
+        /// `NAME[-VERSION[-RELEASE]]` as given.
+        spec: String,
+        /// The sources searched, comma-separated.
+        sources: String,
+    },
+    /// A file could not be downloaded.
+    #[error("{what} from {source_name}: {error}")]
+    Download {
+        /// The package or file.
+        what: String,
+        /// The source it was fetched from.
+        source_name: String,
+        /// What failed.
+        error: FetchError,
+    },
+    /// The trust step refused the jigdo RPM.
+    #[error("{what}: {reason}")]
+    Untrusted {
+        /// The jigdo RPM (NEVRA and source, or path).
+        what: String,
+        /// Why it is not trusted.
+        reason: TrustFailure,
+    },
+    /// Some pinned packages could be had from no source.
+    #[error("{}", list(.0))]
+    PackagesUnavailable(Vec<PinFailure>),
+    /// Reading the jigdo RPM or rebuilding the commit failed.
+    #[error(transparent)]
+    Unpack(#[from] jigdo_unpack::UnpackError),
+    /// The OSTree repository could not be created or read.
+    #[error("{}: {error}", path.display())]
+    Repo {
+        /// The repository.
+        path: PathBuf,
+        /// What failed.
+        error: ostree_store::Error,
+    },
+    /// A file-system operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// File or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Publishing or pruning the mirror's repodata failed.
+    #[error("publishing {}: {error}", path.display())]
+    Publish {
+        /// The mirror directory.
+        path: PathBuf,
+        /// What failed.
+        error: repodata::Error,
+    },
+    /// The real `ostree` could not be run.
+    #[error("running ostree (is it installed?): {0}")]
+    OstreeMissing(std::io::Error),
+    /// The real `ostree` failed.
+    #[error("ostree {args}: {stderr}")]
+    Ostree {
+        /// Its arguments.
+        args: String,
+        /// What it printed on standard error.
+        stderr: String,
+    },
+}
+
+/// Why the trust step refused a jigdo RPM.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustFailure {
+    /// Its OpenPGP signature is missing, or by none of the keys, or does not verify.
+    #[error("signature check failed: {0}")]
+    Signature(rpm_package::Error),
+}
+
+/// One attempt at one pinned package that failed.
+#[derive(Debug)]
+pub enum PinAttempt {
+    /// Downloading it from a repository failed.
+    Download {
+        /// The repository.
+        source_name: String,
+        /// What failed.
+        error: FetchError,
+    },
+    /// The copy in a plain directory of RPMs is not the pinned package.
+    Local {
+        /// The directory.
+        source_name: String,
+        /// What is wrong with it.
+        error: jigdo_unpack::UnpackError,
+    },
+}
+
+impl fmt::Display for PinAttempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PinAttempt::Download { source_name, error } => write!(f, "{source_name}: {error}"),
+            PinAttempt::Local { source_name, error } => write!(f, "{source_name}: {error}"),
+        }
+    }
+}
+
+/// A pinned package that no source delivered.
+#[derive(Debug)]
+pub struct PinFailure {
+    /// Its NEVRA.
+    pub nevra: String,
+    /// Its package id (SHA-256, hex).
+    pub id: String,
+    /// Every repository that lists it, and how it failed there (empty: none lists it).
+    pub attempts: Vec<PinAttempt>,
+}
+
+impl fmt::Display for PinFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.attempts.is_empty() {
+            return write!(
+                f,
+                "pinned package {} (sha256 {}) is not listed by any source",
+                self.nevra, self.id
+            );
+        }
+        write!(f, "cannot download pinned package {}: ", self.nevra)?;
+        for (i, a) in self.attempts.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{a}")?;
+        }
+        Ok(())
+    }
+}
+
+fn list(failures: &[PinFailure]) -> String {
+    let parts: Vec<String> = failures.iter().map(PinFailure::to_string).collect();
+    parts.join("; ")
+}

@@ -1,0 +1,248 @@
+//! `jigdo install`: find a jigdo RPM in the sources, decide what the repository still
+//! needs, download it, rebuild and verify the commit, set the ref, deploy.
+//!
+//! Order of work:
+//! 1. create the repository if absent and take its install lock (a second install into
+//!    the same repository waits here);
+//! 2. read the metadata of every source; choose the jigdo RPM and fetch it into
+//!    `REPO/extensions/jigdo/downloads/jigdo`;
+//! 3. the trust step ([`Trust`]) on the file, then read and check the whole jigdo RPM
+//!    once ([`UnpackJob::open`]: the plan is made once and what the repository still
+//!    needs is decided once), then the trust step on the commit — nothing is written
+//!    to the repository before both passed;
+//! 4. download the needed packages into `…/downloads/packages`, each verified against its
+//!    pin while it is fetched;
+//! 5. hand the verified files to [`UnpackJob::finish`] (not searched, not hashed again),
+//!    which writes the commit and sets the ref; remove the downloads;
+//! 6. deploy with the real `ostree` if asked.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use jigdo_format::PinnedPackage;
+use jigdo_unpack::{HandedOver, Target, UnpackJob, UnpackReport};
+use ostree_store::{Repo, RepoMode};
+use repo_fetch::{Backend, FetchOptions, Origin};
+use serde::Serialize;
+
+use crate::deploy::{deploy, Deployment};
+use crate::error::InstallError;
+use crate::event::{Event, EventSink, FetchEvents};
+use crate::sources::{Found, Repos, SourceSpec};
+use crate::trust::{JigdoOrigin, Trust};
+
+/// What to install, from where, into where.
+#[derive(Clone)]
+pub struct InstallOptions {
+    /// The jigdo RPM: `NAME[-VERSION[-RELEASE]]` (the newest when no version) or the path
+    /// of a jigdo RPM file (ending in `.rpm`).
+    pub target: String,
+    /// Where packages come from, tried in order.
+    pub sources: Vec<SourceSpec>,
+    /// The OSTree repository (created with `mode` if absent).
+    pub repo: PathBuf,
+    /// Mode of the repository if it is created.
+    pub mode: RepoMode,
+    /// Ref to set (default: the jigdo RPM's name).
+    pub ref_name: Option<String>,
+    /// Download settings (parallelism, timeouts, retries, cache).
+    pub fetch: FetchOptions,
+    /// Which library downloads package files.
+    pub backend: Backend,
+    /// Whether the jigdo RPM may be installed.
+    pub trust: Arc<dyn Trust>,
+    /// Where to pull (and deploy) the commit besides the repository, if anywhere.
+    pub deployment: Option<Deployment>,
+}
+
+/// What an install did (the `--json` document of `jigdo install`).
+#[derive(Debug, Clone, Serialize)]
+pub struct InstallReport {
+    /// The commit checksum.
+    pub commit: String,
+    /// The ref that now points to it.
+    #[serde(rename = "ref")]
+    pub ref_name: String,
+    /// The jigdo RPM's NEVRA.
+    pub jigdo_rpm: String,
+    /// Packages in the pinned set.
+    pub packages_total: usize,
+    /// Packages the repository still needed.
+    pub packages_needed: usize,
+    /// Of those, the ones transferred (not taken from the cache or already in place).
+    pub packages_downloaded: usize,
+    /// Bytes received over the network.
+    pub bytes_downloaded: u64,
+    /// Whether the commit was deployed.
+    pub deployed: bool,
+    /// What the rebuild did.
+    pub unpack: UnpackReport,
+}
+
+/// The jigdo RPM chosen for the target: the place where a full jigdo RPM (and later a
+/// delta) is picked.
+enum Chosen {
+    /// A file given by path.
+    File(PathBuf),
+    /// A jigdo RPM found in a repository.
+    Found(Box<Found>),
+}
+
+fn choose(target: &str, repos: &Repos) -> Result<Chosen, InstallError> {
+    let path = Path::new(target);
+    if target.ends_with(".rpm") && path.is_file() {
+        return Ok(Chosen::File(path.to_path_buf()));
+    }
+    Ok(Chosen::Found(Box::new(repos.find_jigdo(target)?)))
+}
+
+/// The files of one install under `REPO/extensions/jigdo`: the install lock, the
+/// downloads (removed once imported) and the downloaded metadata (removed on drop).
+struct Workspace {
+    _lock: File,
+    downloads: PathBuf,
+    metadata: tempfile::TempDir,
+}
+
+impl Workspace {
+    /// Takes the install lock of the repository at `repo`, waiting (and saying so)
+    /// while another install holds it.
+    fn take(repo: &Path, events: &EventSink) -> Result<Workspace, InstallError> {
+        let state = jigdo_unpack::unpack::state_dir(repo);
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| InstallError::Io { path, source }
+        };
+        std::fs::create_dir_all(&state).map_err(io(&state))?;
+        let path = state.join("install.lock");
+        let lock = File::create(&path).map_err(io(&path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                events(&Event::WaitingForLock { path: &path });
+                lock.lock().map_err(io(&path))?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+        }
+        let metadata = tempfile::tempdir_in(&state).map_err(io(&state))?;
+        Ok(Workspace {
+            _lock: lock,
+            downloads: state.join("downloads"),
+            metadata,
+        })
+    }
+}
+
+/// Runs `jigdo install` (see the module docs), reporting [`Event`]s to `events`.
+pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport, InstallError> {
+    if opts.sources.is_empty() {
+        return Err(InstallError::NoSources);
+    }
+    // 1. The repository and the install lock first: a second install waits here.
+    if !opts.repo.join("config").exists() {
+        Repo::init(&opts.repo, opts.mode).map_err(|error| InstallError::Repo {
+            path: opts.repo.clone(),
+            error,
+        })?;
+    }
+    let work = Workspace::take(&opts.repo, &events)?;
+
+    // 2. The sources and the jigdo RPM.
+    let fetch_events = Arc::new(FetchEvents::new(events.clone()));
+    let downloader = opts
+        .backend
+        .downloader(opts.fetch.clone(), Some(fetch_events.clone()))?;
+    let repos = Repos::open(downloader, &opts.sources, work.metadata.path())?;
+    let (path, origin, what) = match choose(&opts.target, &repos)? {
+        Chosen::File(path) => {
+            let what = path.display().to_string();
+            (path, JigdoOrigin::File, what)
+        }
+        Chosen::Found(found) => {
+            let repo = &repos.list[found.repo];
+            let nevra = found.entry.nevra();
+            events(&Event::JigdoFound {
+                nevra: &nevra,
+                source: &repo.name,
+            });
+            let path = repos.fetch_entry(&found, &work.downloads.join("jigdo"))?;
+            let origin = JigdoOrigin::Repository {
+                name: repo.name.clone(),
+                gpgcheck: repo.gpgcheck,
+                gpgkeys: repo.gpgkeys.clone(),
+            };
+            (path, origin, format!("{nevra} from {}", repo.name))
+        }
+    };
+
+    // 3. Trusted, read once, decided once.
+    let untrusted = |reason| InstallError::Untrusted {
+        what: what.clone(),
+        reason,
+    };
+    opts.trust.check_file(&path, &origin).map_err(untrusted)?;
+    let job = UnpackJob::open(
+        &path,
+        Target {
+            repo: opts.repo.clone(),
+            mode: opts.mode,
+            ref_name: opts.ref_name.clone(),
+        },
+    )?;
+    opts.trust
+        .check_commit(job.jigdo(), &origin)
+        .map_err(untrusted)?;
+    let jigdo = job.jigdo();
+    let pins: Vec<PinnedPackage> = job
+        .needed()
+        .iter()
+        .map(|&p| jigdo.index.packages[p].clone())
+        .collect();
+    events(&Event::PackagesNeeded {
+        needed: pins.len(),
+        total: jigdo.index.packages.len(),
+        bytes: pins.iter().map(|p| p.size).sum(),
+    });
+
+    // 4. The packages, each verified while it is fetched.
+    fetch_events.set_pins(&pins);
+    let fetched = repos.fetch_pins(&pins, &work.downloads.join("packages"))?;
+    events(&Event::PackagesReady);
+    let mut files = HandedOver::new();
+    let mut packages_downloaded = 0;
+    for (pin, f) in pins.iter().zip(fetched) {
+        match f.origin {
+            Some(origin) => {
+                if matches!(origin, Origin::Network | Origin::Local) {
+                    packages_downloaded += 1;
+                }
+                files.insert_verified(pin, f.path);
+            }
+            None => files.insert_candidate(pin, f.path),
+        }
+    }
+
+    // 5. The commit.
+    let jigdo_rpm = jigdo.nevra();
+    let packages_total = jigdo.index.packages.len();
+    let report = job.finish(&files, &|e| events(&Event::Unpack(*e)))?;
+    // Imported: the downloads are no longer needed (the package cache replaces them).
+    let _ = std::fs::remove_dir_all(&work.downloads);
+
+    // 6. Deployment.
+    if let Some(d) = &opts.deployment {
+        deploy(&opts.repo, &report.ref_name, d)?;
+    }
+    Ok(InstallReport {
+        commit: report.commit.clone(),
+        ref_name: report.ref_name.clone(),
+        jigdo_rpm,
+        packages_total,
+        packages_needed: pins.len(),
+        packages_downloaded,
+        bytes_downloaded: repos.bytes_downloaded(),
+        deployed: opts.deployment.as_ref().is_some_and(|d| d.deploy),
+        unpack: report,
+    })
+}

@@ -1,0 +1,40 @@
+//! The consumer workflow of ostree-jigdo, behind one call each: options in, typed
+//! progress events out.
+//!
+//! Place in the data flow: rpm-md repositories (`repodata`, downloaded by `repo-fetch`)
+//! → **jigdo-install** (choose the jigdo RPM, decide what is needed, download and verify
+//! it) → `jigdo-unpack` (jigdo RPM + package files → the exact commit) → `ostree-store`;
+//! then the real `ostree` deploys. The `jigdo` command line only parses arguments and
+//! prints [`Event`]s and reports.
+//!
+//! - [`install()`]: `jigdo install` ([`InstallOptions`] → [`InstallReport`]). The jigdo
+//!   RPM is read once, the plan made once, and every package is hashed once: downloads
+//!   are verified while they are fetched and handed to the unpack as verified files.
+//! - [`mirror()`]: `jigdo mirror` ([`MirrorOptions`] → [`MirrorReport`]).
+//! - [`Repos`]: the sources of a run ([`SourceSpec`], [`source_specs`]), tried in order.
+//! - [`Trust`]: the trust step, run before anything of a jigdo RPM is written;
+//!   [`SignatureRule`] is dnf's `gpgcheck` rule, the one rule for every way a jigdo RPM
+//!   arrives.
+//! - [`Deployment`] / [`deploy()`]: `ostree pull-local` into a sysroot and
+//!   `ostree admin deploy`, with the real `ostree`.
+//! - [`InstallError`]: typed errors, nothing flattened into text.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod deploy;
+pub mod error;
+pub mod event;
+pub mod install;
+pub mod mirror;
+pub mod sources;
+pub mod trust;
+
+pub use deploy::{deploy, Deployment};
+pub use error::{InstallError, PinAttempt, PinFailure, TrustFailure};
+pub use event::{Event, EventSink};
+pub use install::{install, InstallOptions, InstallReport};
+pub use mirror::{mirror, MirrorOptions, MirrorReport};
+pub use repo_fetch::{AttemptError, Backend, FetchOptions, Origin};
+pub use sources::{source_specs, FetchedPin, Found, Location, Repo, Repos, SourceSpec};
+pub use trust::{JigdoOrigin, SignatureRule, Trust};

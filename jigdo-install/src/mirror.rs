@@ -1,0 +1,135 @@
+//! `jigdo mirror`: copy named jigdo RPMs and exactly the RPMs they pin from the sources
+//! into a directory and publish its repodata, so that the directory serves installs with
+//! no network (`jigdo install NAME --from DIR`) and is an ordinary dnf repository.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jigdo_unpack::JigdoRpm;
+use repo_fetch::{Backend, FetchOptions};
+use repodata::{create_repo, prune_repo, CreateOptions, PruneOptions};
+use serde::Serialize;
+
+use crate::error::InstallError;
+use crate::event::{Event, EventSink, FetchEvents};
+use crate::sources::{Repos, SourceSpec};
+use crate::trust::{JigdoOrigin, Trust};
+
+/// What to mirror, from where, into where.
+#[derive(Clone)]
+pub struct MirrorOptions {
+    /// Jigdo RPMs to copy: `NAME` or `NAME-VERSION[-RELEASE]` (the newest when no
+    /// version).
+    pub names: Vec<String>,
+    /// Where packages come from, tried in order.
+    pub sources: Vec<SourceSpec>,
+    /// The directory to fill and publish.
+    pub to: PathBuf,
+    /// Afterwards keep only the newest N versions of each jigdo RPM name and the RPMs
+    /// they pin (as `jigdo repo prune`).
+    pub keep: Option<usize>,
+    /// Download settings.
+    pub fetch: FetchOptions,
+    /// Which library downloads package files.
+    pub backend: Backend,
+    /// Whether a jigdo RPM may be copied.
+    pub trust: Arc<dyn Trust>,
+}
+
+/// What a mirror run did (the `--json` document of `jigdo mirror`).
+#[derive(Debug, Clone, Serialize)]
+pub struct MirrorReport {
+    /// The directory.
+    pub dir: PathBuf,
+    /// NEVRAs of the jigdo RPMs copied.
+    pub jigdo_rpms: Vec<String>,
+    /// Pinned packages in place (summed over the jigdo RPMs).
+    pub packages: usize,
+    /// Bytes received over the network.
+    pub bytes_downloaded: u64,
+    /// Files removed by `keep`.
+    pub pruned: usize,
+}
+
+/// Runs `jigdo mirror`, reporting [`Event`]s to `events`.
+pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, InstallError> {
+    if opts.sources.is_empty() {
+        return Err(InstallError::NoSources);
+    }
+    let io = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| InstallError::Io { path, source }
+    };
+    std::fs::create_dir_all(&opts.to).map_err(io(&opts.to))?;
+    let md = tempfile::tempdir().map_err(io(&std::env::temp_dir()))?;
+    let fetch_events = Arc::new(FetchEvents::new(events.clone()));
+    let downloader = opts
+        .backend
+        .downloader(opts.fetch.clone(), Some(fetch_events.clone()))?;
+    let repos = Repos::open(downloader, &opts.sources, md.path())?;
+    let mut names = Vec::new();
+    let mut packages = 0;
+    for spec in &opts.names {
+        let found = repos.find_jigdo(spec)?;
+        let repo = &repos.list[found.repo];
+        let nevra = found.entry.nevra();
+        let path = repos.fetch_entry(&found, &opts.to)?;
+        let origin = JigdoOrigin::Repository {
+            name: repo.name.clone(),
+            gpgcheck: repo.gpgcheck,
+            gpgkeys: repo.gpgkeys.clone(),
+        };
+        let untrusted = |reason| InstallError::Untrusted {
+            what: format!("{nevra} from {}", repo.name),
+            reason,
+        };
+        opts.trust.check_file(&path, &origin).map_err(untrusted)?;
+        let jigdo = JigdoRpm::open(&path)?;
+        opts.trust
+            .check_commit(&jigdo, &origin)
+            .map_err(untrusted)?;
+        // Exactly the pinned packages, each verified against its pin; files already in
+        // DIR with the right checksum are kept without a request.
+        let pins = &jigdo.index.packages;
+        fetch_events.set_pins(pins);
+        repos.fetch_pins(pins, &opts.to.join("Packages"))?;
+        packages += pins.len();
+        events(&Event::Mirrored {
+            nevra: &nevra,
+            packages: pins.len(),
+        });
+        names.push(nevra);
+    }
+    let publish = |error| InstallError::Publish {
+        path: opts.to.clone(),
+        error,
+    };
+    create_repo(
+        &opts.to,
+        &CreateOptions {
+            update: true,
+            ..CreateOptions::default()
+        },
+    )
+    .map_err(publish)?;
+    let mut pruned = 0;
+    if let Some(keep) = opts.keep {
+        let r = prune_repo(
+            &opts.to,
+            &PruneOptions {
+                keep,
+                dry_run: false,
+                create: CreateOptions::default(),
+            },
+        )
+        .map_err(publish)?;
+        pruned = r.removed.len();
+    }
+    Ok(MirrorReport {
+        dir: opts.to.clone(),
+        jigdo_rpms: names,
+        packages,
+        bytes_downloaded: repos.bytes_downloaded(),
+        pruned,
+    })
+}
