@@ -1,0 +1,520 @@
+//! The chain of trust of `jigdo install` (issue 11 §1): a commit is installed only when
+//! one link verifies with a configured key — the signed repomd.xml, the jigdo RPM's
+//! OpenPGP signature, or the commit's own GPG or ed25519 signature carried in the jigdo
+//! RPM's detached metadata — and `--nogpgcheck` accepts it with a warning.
+//!
+//! Keys are made by the real gpg; commit GPG signatures by the real `ostree gpg-sign`;
+//! ed25519 signatures by Python's `cryptography` (Debian's ostree 2022.7 has no
+//! ed25519), written in ostree's layout and read back with the real `ostree show`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use mirror_tests::nginx::Nginx;
+use mirror_tests::*;
+
+jigdo_command!();
+
+const REF: &str = "trust/os";
+
+struct Key {
+    /// The gpg home holding the secret key.
+    home: PathBuf,
+    secret: PathBuf,
+    public: PathBuf,
+    /// The primary key's fingerprint (upper-case hex, as gpg prints it).
+    fingerprint: String,
+}
+
+struct World {
+    dir: PathBuf,
+    /// The pinned packages.
+    pkgs: PathBuf,
+    /// An rpm-md repository with every package and jigdo RPM below.
+    published: PathBuf,
+    commit: String,
+    /// `trust-os-1.0-1`: nothing signed.
+    unsigned: PathBuf,
+    /// `trust-os-1.0-2`: the jigdo RPM signed with `key`. (`-3`: the commit signed by
+    /// `ostree gpg-sign` with `key`; `-4`: the commit signed with the ed25519 key
+    /// `ed25519_public`.)
+    rpm_signed: PathBuf,
+    key: Key,
+    other: Key,
+    /// An ostree-style public key file: base64 of the 32-byte ed25519 public key.
+    ed25519_public: PathBuf,
+    /// A key file of another ed25519 key.
+    ed25519_other: PathBuf,
+}
+
+fn gpg_key(home: &Path, uid: &str) -> Key {
+    let (secret, public) = gen_signing_key(home, uid);
+    let listing = run(Command::new("gpg").arg("--homedir").arg(home).args([
+        "--batch",
+        "--with-colons",
+        "--fingerprint",
+    ]));
+    let fingerprint = listing
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .map(|l| l.trim_matches(':').to_string())
+        .expect("fingerprint");
+    Key {
+        home: home.to_path_buf(),
+        secret,
+        public,
+        fingerprint,
+    }
+}
+
+/// The commit object's file in an archive repository.
+fn object_path(repo: &Path, commit: &str, ext: &str) -> PathBuf {
+    repo.join("objects")
+        .join(&commit[..2])
+        .join(format!("{}.{ext}", &commit[2..]))
+}
+
+/// Signs `data` with a new ed25519 key made by Python's `cryptography`: returns
+/// (base64 public key, signature).
+fn ed25519_sign(data: &Path) -> (String, Vec<u8>) {
+    require_tool("python3");
+    let script = "import sys, base64\n\
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey\n\
+from cryptography.hazmat.primitives import serialization as s\n\
+k = Ed25519PrivateKey.generate()\n\
+pub = k.public_key().public_bytes(s.Encoding.Raw, s.PublicFormat.Raw)\n\
+sig = k.sign(open(sys.argv[1], 'rb').read())\n\
+print(base64.b64encode(pub).decode())\n\
+print(sig.hex())\n";
+    let out = run(Command::new("python3").arg("-c").arg(script).arg(data));
+    let mut lines = out.lines();
+    let public = lines.next().expect("public key").to_string();
+    let sig = lines.next().expect("signature");
+    let sig: Vec<u8> = (0..sig.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&sig[i..i + 2], 16).expect("hex"))
+        .collect();
+    assert_eq!(sig.len(), 64);
+    (public, sig)
+}
+
+/// Replaces the commit's detached metadata entries named `drop` and adds `add`.
+fn rewrite_detached(repo: &Path, commit: &str, drop: &[&str], add: Vec<ostree_store::MetaEntry>) {
+    let path = object_path(repo, commit, "commitmeta");
+    let mut entries = match std::fs::read(&path) {
+        Ok(bytes) => ostree_store::parse_metadata(&bytes).expect("detached metadata"),
+        Err(_) => Vec::new(),
+    };
+    entries.retain(|e| !drop.contains(&e.key.as_str()));
+    entries.extend(add);
+    std::fs::write(&path, ostree_store::encode_metadata(&entries)).expect("write commitmeta");
+}
+
+/// `aay` of the given byte strings, as GVariant serializes it (each `ay` framed by an
+/// offset: all these arrays are short, so 1- or 2-byte offsets).
+fn aay(items: &[Vec<u8>]) -> Vec<u8> {
+    ostree_store::gvariant::write_array(items.iter().map(|v| v.as_slice()), 1, false)
+}
+
+/// Parses GLib's text form of a one-element `aay` as `ostree show` prints it: `[[byte
+/// 0x12, …]]`, or `[b'…']` (a byte string: octal and C escapes, NUL-terminated) when the
+/// bytes end in the only NUL.
+fn parse_aay_text(text: &str) -> Vec<Vec<u8>> {
+    let inner = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or_else(|| panic!("not an array: {text}"));
+    if let Some(list) = inner
+        .strip_prefix("[byte ")
+        .and_then(|t| t.strip_suffix(']'))
+    {
+        let bytes = list
+            .split(", ")
+            .map(|b| u8::from_str_radix(b.trim_start_matches("0x"), 16).expect("byte"))
+            .collect();
+        return vec![bytes];
+    }
+    let body = inner
+        .strip_prefix("b'")
+        .and_then(|t| t.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("not a byte string: {text}"));
+    let mut out = Vec::new();
+    let mut it = body.bytes().peekable();
+    while let Some(c) = it.next() {
+        if c != b'\\' {
+            out.push(c);
+            continue;
+        }
+        let e = it.next().expect("escape");
+        let v = match e {
+            b'0'..=b'7' => {
+                let mut v = u32::from(e - b'0');
+                for _ in 0..2 {
+                    match it.peek() {
+                        Some(d @ b'0'..=b'7') => {
+                            v = v * 8 + u32::from(d - b'0');
+                            it.next();
+                        }
+                        _ => break,
+                    }
+                }
+                v as u8
+            }
+            b'a' => 7,
+            b'b' => 8,
+            b'f' => 12,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'v' => 11,
+            other => other,
+        };
+        out.push(v);
+    }
+    out.push(0);
+    vec![out]
+}
+
+fn pack(
+    w_dir: &Path,
+    compose: &Path,
+    commit: &str,
+    pkgs: &Path,
+    release: &str,
+    sign: Option<&Path>,
+) -> PathBuf {
+    let out = w_dir.join(format!("jigdo-{release}"));
+    let mut cmd = jigdo();
+    cmd.args(["pack", "--repo"])
+        .arg(compose)
+        .args(["--rev", commit, "--from"])
+        .arg(pkgs)
+        .arg("--output")
+        .arg(&out)
+        .args(["--name", "trust-os", "--release", release]);
+    if let Some(k) = sign {
+        cmd.arg("--sign-key").arg(k);
+    }
+    PathBuf::from(run(&mut cmd).trim())
+}
+
+fn world() -> &'static World {
+    static W: OnceLock<World> = OnceLock::new();
+    W.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("trust");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let pkgs = dir.join("pkgs");
+        build_rpm(
+            &pkgs,
+            &TestPackage::new(
+                "jt-trust",
+                "1.0",
+                "noarch",
+                vec![TestFile::regular(
+                    "/usr/bin/jt-trust",
+                    pseudo_random(11, 30_000),
+                    0o755,
+                )],
+            ),
+        );
+        let compose = dir.join("compose");
+        let commit = compose_tree(&pkgs, &compose, REF, "1.0", None);
+        // Short gpg homes: gpg-agent's socket paths are limited.
+        let key = gpg_key(&dir.join("ka"), "Release <release@example.org>");
+        let other = gpg_key(&dir.join("kb"), "Other <other@example.org>");
+
+        let unsigned = pack(&dir, &compose, &commit, &pkgs, "1", None);
+        let rpm_signed = pack(&dir, &compose, &commit, &pkgs, "2", Some(&key.secret));
+        // The commit signed by the real ostree (gpgme), kept in its detached metadata.
+        run(ostree(&compose)
+            .arg("gpg-sign")
+            .arg(format!("--gpg-homedir={}", key.home.display()))
+            .arg(&commit)
+            .arg(&key.fingerprint));
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(&key.home)
+            .args(["--kill", "gpg-agent"])
+            .output();
+        let commit_gpg = pack(&dir, &compose, &commit, &pkgs, "3", None);
+        // ed25519 in ostree's layout (`ostree.sign.ed25519`: aay of 64-byte signatures
+        // over the commit object), without the GPG signature.
+        let (public, sig) = ed25519_sign(&object_path(&compose, &commit, "commit"));
+        rewrite_detached(
+            &compose,
+            &commit,
+            &["ostree.gpgsigs"],
+            vec![ostree_store::MetaEntry {
+                key: "ostree.sign.ed25519".into(),
+                type_str: "aay".into(),
+                value: aay(&[sig.clone()]),
+            }],
+        );
+        // The real ostree reads it back as that array.
+        let shown = run(ostree(&compose)
+            .arg("show")
+            .arg("--print-detached-metadata-key=ostree.sign.ed25519")
+            .arg(&commit));
+        assert_eq!(parse_aay_text(shown.trim()), vec![sig.clone()], "{shown}");
+        let commit_ed25519 = pack(&dir, &compose, &commit, &pkgs, "4", None);
+        let ed25519_public = dir.join("ed25519.pub");
+        std::fs::write(&ed25519_public, format!("{public}\n")).expect("key file");
+        let (other_public, _) = ed25519_sign(&object_path(&compose, &commit, "commit"));
+        let ed25519_other = dir.join("ed25519-other.pub");
+        std::fs::write(&ed25519_other, format!("{other_public}\n")).expect("key file");
+
+        let published = dir.join("published");
+        std::fs::create_dir_all(published.join("Packages")).expect("mkdir");
+        for f in [&unsigned, &rpm_signed, &commit_gpg, &commit_ed25519]
+            .into_iter()
+            .cloned()
+            .chain(files_under(&pkgs))
+        {
+            std::fs::copy(
+                &f,
+                published
+                    .join("Packages")
+                    .join(f.file_name().expect("name")),
+            )
+            .expect("copy");
+        }
+        run(jigdo().args(["repo", "create"]).arg(&published));
+        World {
+            dir,
+            pkgs,
+            published,
+            commit,
+            unsigned,
+            rpm_signed,
+            key,
+            other,
+            ed25519_public,
+            ed25519_other,
+        }
+    })
+}
+
+fn fresh(name: &str) -> PathBuf {
+    let p = world().dir.join("clients").join(name);
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    p
+}
+
+fn install(target: &str, from: &str, repo: &Path, extra: &[&str]) -> Output {
+    run_raw(
+        jigdo()
+            .args(["install", target, "--from", from, "--repo"])
+            .arg(repo)
+            .args(["--ref", REF])
+            .args(extra),
+    )
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "jigdo failed: {}", stderr(out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// A refusal: exit status 1, one error line naming what was looked for, and nothing
+/// created.
+fn assert_refused(out: &Output, repo: &Path, what: &str) -> String {
+    assert!(!out.status.success(), "{what}: installed: {}", stderr(out));
+    let err = stderr(out);
+    assert!(err.starts_with("error: "), "{what}: {err}");
+    assert!(
+        !repo.exists(),
+        "{what}: the repository {} was created",
+        repo.display()
+    );
+    err
+}
+
+/// Nothing signed, no key: refused before any package is fetched, naming what was
+/// looked for; no repository is created, no ref set, nothing deployed.
+#[test]
+fn unsigned_commit_is_refused_and_nothing_is_created() {
+    let w = world();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&w.published, tmp.path());
+    let repo = fresh("unsigned");
+    let sysroot = fresh("unsigned-sysroot");
+    std::fs::create_dir_all(&sysroot).expect("mkdir");
+    let out = install(
+        "trust-os-1.0-1",
+        &nginx.url(),
+        &repo,
+        &["--sysroot", p(&sysroot), "--os", "testos", "--deploy"],
+    );
+    let err = assert_refused(&out, &repo, "unsigned");
+    for looked_for in ["--gpgkey", "--commit-key", "--nogpgcheck"] {
+        assert!(
+            err.contains(looked_for),
+            "does not name {looked_for}: {err}"
+        );
+    }
+    assert!(err.contains("trust-os-1.0-1"), "{err}");
+    let packages: Vec<String> = nginx
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("jt-trust"))
+        .collect();
+    assert!(packages.is_empty(), "packages fetched: {packages:?}");
+    assert!(!sysroot.join("ostree").exists(), "something was deployed");
+
+    // The same for a jigdo RPM given as a path.
+    let out = install(p(&w.unsigned), p(&w.pkgs), &repo, &[]);
+    assert_refused(&out, &repo, "unsigned file");
+}
+
+/// `--nogpgcheck` installs it with one warning line.
+#[test]
+fn nogpgcheck_installs_with_a_warning() {
+    let w = world();
+    let repo = fresh("nogpgcheck");
+    let out = install("trust-os-1.0-1", p(&w.published), &repo, &["--nogpgcheck"]);
+    assert_eq!(ok(&out).trim(), w.commit);
+    let err = stderr(&out);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning: ")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("--nogpgcheck"), "{err}");
+    assert!(warnings[0].contains("not verified"), "{err}");
+    assert_eq!(refs_state(&repo), vec![(REF.to_string(), w.commit.clone())]);
+}
+
+/// The line saying what verified: the link and the key.
+fn verified_line(out: &Output) -> String {
+    let err = stderr(out);
+    err.lines()
+        .find(|l| l.starts_with("verified: "))
+        .unwrap_or_else(|| panic!("no `verified:` line: {err}"))
+        .to_string()
+}
+
+/// Each link alone verifies: the jigdo RPM's signature (from a repository and as a
+/// file), the commit's GPG signature, the commit's ed25519 signature. The line and the
+/// `--json` report say which link verified with which key.
+#[test]
+fn each_link_alone_verifies() {
+    let w = world();
+    let key = p(&w.key.public);
+    let fpr = &w.key.fingerprint;
+    let cases: [(&str, String, Vec<&str>, &str, String); 4] = [
+        (
+            "jigdo RPM signature",
+            "trust-os-1.0-2".into(),
+            vec!["--gpgkey", key],
+            "jigdo RPM signature",
+            fpr.clone(),
+        ),
+        (
+            "jigdo RPM file signature",
+            p(&w.rpm_signed).into(),
+            vec!["--gpgkey", key],
+            "jigdo RPM signature",
+            fpr.clone(),
+        ),
+        (
+            "commit GPG signature",
+            "trust-os-1.0-3".into(),
+            vec!["--gpgkey", key],
+            "commit GPG signature",
+            fpr.clone(),
+        ),
+        (
+            "commit ed25519 signature",
+            "trust-os-1.0-4".into(),
+            vec!["--commit-key", p(&w.ed25519_public)],
+            "commit ed25519 signature",
+            std::fs::read_to_string(&w.ed25519_public)
+                .expect("key")
+                .trim()
+                .to_string(),
+        ),
+    ];
+    for (what, target, args, link, key_id) in cases {
+        let repo = fresh(&what.replace(' ', "-"));
+        let from = if target.ends_with(".rpm") {
+            p(&w.pkgs)
+        } else {
+            p(&w.published)
+        };
+        let out = install(&target, from, &repo, &args);
+        assert_eq!(ok(&out).trim(), w.commit, "{what}");
+        let line = verified_line(&out);
+        assert!(line.contains(link), "{what}: {line}");
+        assert!(
+            line.to_ascii_uppercase()
+                .contains(&key_id.to_ascii_uppercase()),
+            "{what}: does not name the key {key_id}: {line}"
+        );
+        assert!(
+            !stderr(&out).contains("warning: "),
+            "{what}: {}",
+            stderr(&out)
+        );
+        assert_eq!(refs_state(&repo), vec![(REF.to_string(), w.commit.clone())]);
+
+        // --json: a `trust` member naming the link and the key.
+        let repo = fresh(&format!("{}-json", what.replace(' ', "-")));
+        let mut json_args = args.clone();
+        json_args.push("--json");
+        let out = install(&target, from, &repo, &json_args);
+        let json = ok(&out);
+        assert!(json.contains("\"trust\""), "{what}: {json}");
+        assert!(
+            json.to_ascii_uppercase()
+                .contains(&key_id.to_ascii_uppercase()),
+            "{what}: {json}"
+        );
+    }
+}
+
+/// Signatures by other keys verify nothing: refused, nothing created.
+#[test]
+fn a_wrong_key_is_refused() {
+    let w = world();
+    let other = p(&w.other.public);
+    for (target, args) in [
+        ("trust-os-1.0-2", vec!["--gpgkey", other]),
+        ("trust-os-1.0-3", vec!["--gpgkey", other]),
+        ("trust-os-1.0-4", vec!["--commit-key", p(&w.ed25519_other)]),
+        // The right keys for the wrong kinds of signature.
+        ("trust-os-1.0-4", vec!["--gpgkey", p(&w.key.public)]),
+        ("trust-os-1.0-2", vec!["--commit-key", p(&w.ed25519_public)]),
+    ] {
+        let repo = fresh("wrong-key");
+        let out = install(target, p(&w.published), &repo, &args);
+        let err = assert_refused(&out, &repo, target);
+        assert!(err.contains(target), "{err}");
+    }
+}
+
+/// A `--commit-key` file with a line that is not a base64 ed25519 public key is
+/// reported with its file and line number.
+#[test]
+fn a_bad_commit_key_line_is_reported() {
+    let w = world();
+    let good = std::fs::read_to_string(&w.ed25519_public).expect("key");
+    let bad = w.dir.join("bad-keys.pub");
+    std::fs::write(&bad, format!("{good}not-a-key!\n")).expect("write");
+    let repo = fresh("bad-key-line");
+    let out = install(
+        "trust-os-1.0-4",
+        p(&w.published),
+        &repo,
+        &["--commit-key", p(&bad)],
+    );
+    let err = assert_refused(&out, &repo, "bad key line");
+    assert!(err.contains(&format!("{}:2", bad.display())), "{err}");
+}
