@@ -114,9 +114,49 @@ pub enum InstallError {
 /// Why the trust step refused a jigdo RPM.
 #[derive(Debug, thiserror::Error)]
 pub enum TrustFailure {
-    /// Its OpenPGP signature is missing, or by none of the keys, or does not verify.
-    #[error("signature check failed: {0}")]
+    /// Its OpenPGP signature, required by `gpgcheck=1`, is missing, or by none of the
+    /// keys, or does not verify.
+    #[error("signature check failed (gpgcheck=1): {0}")]
     Signature(rpm_package::Error),
+    /// No link of the chain of trust verified with a configured key.
+    #[error(
+        "refusing a commit that no configured key authenticates (looked for: {looked_for}); \
+         give the publisher's OpenPGP key with --gpgkey FILE or its ed25519 key with \
+         --commit-key FILE, or install it unverified with --nogpgcheck"
+    )]
+    Unverified {
+        /// Each link looked for and why it did not verify.
+        looked_for: String,
+    },
+    /// An OpenPGP key file could not be read.
+    #[error("{0}")]
+    Key(repodata::Error),
+    /// A `--commit-key` file could not be read.
+    #[error("{}: {source}", path.display())]
+    KeyFile {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A line of a `--commit-key` file is not an ed25519 public key.
+    #[error("{}:{line}: {reason} (expected one base64 ed25519 public key a line)", path.display())]
+    BadCommitKey {
+        /// The file.
+        path: PathBuf,
+        /// The line number (1-based; 0: the whole file).
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The commit's detached metadata holds malformed signatures.
+    #[error("{}: detached commit metadata: {reason}", path.display())]
+    BadCommitMeta {
+        /// The jigdo RPM.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// One attempt at one pinned package that failed.

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
+use crate::trust::TrustReport;
 use jigdo_format::PinnedPackage;
 use jigdo_unpack::UnpackEvent;
 use repo_fetch::{AttemptError, FetchReport, FetchRequest, Origin, Progress};
@@ -23,6 +24,9 @@ pub enum Event<'a> {
         /// The source (SOURCE or `.repo` section id).
         source: &'a str,
     },
+    /// The trust step passed: what verified the commit (or that nothing did and
+    /// `--nogpgcheck` accepted it).
+    Trust(&'a TrustReport),
     /// What must be fetched: `needed` of the `total` pinned packages, `bytes` in all.
     PackagesNeeded {
         /// Packages to fetch.

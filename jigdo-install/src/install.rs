@@ -2,18 +2,20 @@
 //! needs, download it, rebuild and verify the commit, set the ref, deploy.
 //!
 //! Order of work:
-//! 1. create the repository if absent and take its install lock (a second install into
-//!    the same repository waits here);
-//! 2. read the metadata of every source; choose the jigdo RPM and fetch it into
-//!    `REPO/extensions/jigdo/downloads/jigdo`;
-//! 3. the trust step ([`Trust`]) on the file, then read and check the whole jigdo RPM
-//!    once ([`UnpackJob::open`]: the plan is made once and what the repository still
-//!    needs is decided once), then the trust step on the commit — nothing is written
-//!    to the repository before both passed;
+//! 1. if the repository exists, take its install lock (a second install into the same
+//!    repository waits here); if it does not, nothing is created before step 3 passed
+//!    (the metadata and the jigdo RPM go to a temporary directory beside it);
+//! 2. read the metadata of every source; choose the jigdo RPM and fetch it;
+//! 3. the trust step ([`TrustPolicy`]): the jigdo RPM's signature, then read and check
+//!    the whole jigdo RPM once ([`UnpackJob::open`]: the plan is made once and what the
+//!    repository still needs is decided once), then the commit's own signatures; one
+//!    link must verify (or `--nogpgcheck`). Only then is the repository created and
+//!    locked;
 //! 4. download the needed packages into `…/downloads/packages`, each verified against its
 //!    pin while it is fetched;
-//! 5. hand the verified files to [`UnpackJob::finish`] (not searched, not hashed again),
-//!    which writes the commit and sets the ref; remove the downloads;
+//! 5. check the commit's signatures again, then hand the verified files to
+//!    [`UnpackJob::finish`] (not searched, not hashed again), which writes the commit and
+//!    sets the ref; remove the downloads;
 //! 6. deploy with the real `ostree` if asked.
 
 use std::fs::File;
@@ -30,7 +32,7 @@ use crate::deploy::{deploy, Deployment};
 use crate::error::InstallError;
 use crate::event::{Event, EventSink, FetchEvents};
 use crate::sources::{Found, Repos, SourceSpec};
-use crate::trust::{JigdoOrigin, Trust};
+use crate::trust::{JigdoOrigin, TrustPolicy, TrustReport};
 
 /// What to install, from where, into where.
 #[derive(Clone)]
@@ -50,8 +52,8 @@ pub struct InstallOptions {
     pub fetch: FetchOptions,
     /// Which library downloads package files.
     pub backend: Backend,
-    /// Whether the jigdo RPM may be installed.
-    pub trust: Arc<dyn Trust>,
+    /// The keys and the rule that decide whether the commit may be installed.
+    pub trust: TrustPolicy,
     /// Where to pull (and deploy) the commit besides the repository, if anywhere.
     pub deployment: Option<Deployment>,
 }
@@ -78,6 +80,8 @@ pub struct InstallReport {
     pub deployed: bool,
     /// What the rebuild did.
     pub unpack: UnpackReport,
+    /// What authenticated the commit (or that nothing did, with `--nogpgcheck`).
+    pub trust: TrustReport,
 }
 
 /// The jigdo RPM chosen for the target: the place where a full jigdo RPM (and later a
@@ -134,26 +138,45 @@ impl Workspace {
     }
 }
 
+/// Where the metadata and the jigdo RPM go before the commit is trusted: the
+/// repository's install workspace when it exists, else a temporary directory beside the
+/// repository (removed on drop), so that a refused install creates nothing.
+fn staging_dir(repo: &Path) -> Result<tempfile::TempDir, InstallError> {
+    let parent = match repo.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".jigdo-install-")
+        .tempdir_in(parent)
+        .map_err(|source| InstallError::Io {
+            path: parent.to_path_buf(),
+            source,
+        })
+}
+
 /// Runs `jigdo install` (see the module docs), reporting [`Event`]s to `events`.
 pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport, InstallError> {
     if opts.sources.is_empty() {
         return Err(InstallError::NoSources);
     }
-    // 1. The repository and the install lock first: a second install waits here.
-    if !opts.repo.join("config").exists() {
-        Repo::init(&opts.repo, opts.mode).map_err(|error| InstallError::Repo {
-            path: opts.repo.clone(),
-            error,
-        })?;
-    }
-    let work = Workspace::take(&opts.repo, &events)?;
+    // 1. The install lock of an existing repository first: a second install waits here.
+    let (mut work, staging, md_dir, jigdo_dir) = if opts.repo.join("config").exists() {
+        let w = Workspace::take(&opts.repo, &events)?;
+        let (md, jigdo) = (w.metadata.path().to_path_buf(), w.downloads.join("jigdo"));
+        (Some(w), None, md, jigdo)
+    } else {
+        let t = staging_dir(&opts.repo)?;
+        let (md, jigdo) = (t.path().join("metadata"), t.path().join("jigdo"));
+        (None, Some(t), md, jigdo)
+    };
 
     // 2. The sources and the jigdo RPM.
     let fetch_events = Arc::new(FetchEvents::new(events.clone()));
     let downloader = opts
         .backend
         .downloader(opts.fetch.clone(), Some(fetch_events.clone()))?;
-    let repos = Repos::open(downloader, &opts.sources, work.metadata.path())?;
+    let repos = Repos::open(downloader, &opts.sources, &md_dir)?;
     let (path, origin, what) = match choose(&opts.target, &repos)? {
         Chosen::File(path) => {
             let what = path.display().to_string();
@@ -166,7 +189,7 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
                 nevra: &nevra,
                 source: &repo.name,
             });
-            let path = repos.fetch_entry(&found, &work.downloads.join("jigdo"))?;
+            let path = repos.fetch_entry(&found, &jigdo_dir)?;
             let origin = JigdoOrigin::Repository {
                 name: repo.name.clone(),
                 gpgcheck: repo.gpgcheck,
@@ -176,12 +199,15 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         }
     };
 
-    // 3. Trusted, read once, decided once.
+    // 3. Trusted, read once, decided once; only then the repository.
     let untrusted = |reason| InstallError::Untrusted {
         what: what.clone(),
         reason,
     };
-    opts.trust.check_file(&path, &origin).map_err(untrusted)?;
+    let mut trust = TrustReport::default();
+    opts.trust
+        .check_jigdo_rpm(&path, &origin, &mut trust)
+        .map_err(untrusted)?;
     let job = UnpackJob::open(
         &path,
         Target {
@@ -191,8 +217,20 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         },
     )?;
     opts.trust
-        .check_commit(job.jigdo(), &origin)
+        .check_commit(job.jigdo(), &origin, &mut trust)
         .map_err(untrusted)?;
+    opts.trust.decide(&mut trust).map_err(untrusted)?;
+    events(&Event::Trust(&trust));
+    let work = match work.take() {
+        Some(w) => w,
+        None => {
+            Repo::init(&opts.repo, opts.mode).map_err(|error| InstallError::Repo {
+                path: opts.repo.clone(),
+                error,
+            })?;
+            Workspace::take(&opts.repo, &events)?
+        }
+    };
     let jigdo = job.jigdo();
     let pins: Vec<PinnedPackage> = job
         .needed()
@@ -223,12 +261,31 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         }
     }
 
-    // 5. The commit.
+    // 5. The commit, its signatures checked again right before the ref is written.
+    if trust.verified.iter().any(|v| v.link.is_commit_signature()) {
+        let mut again = TrustReport::default();
+        opts.trust
+            .check_commit(jigdo, &origin, &mut again)
+            .map_err(untrusted)?;
+        let still = trust
+            .verified
+            .iter()
+            .filter(|v| v.link.is_commit_signature())
+            .all(|v| again.verified.contains(v));
+        if !still {
+            return Err(untrusted(crate::error::TrustFailure::Unverified {
+                looked_for: "the commit signature that verified before the packages were \
+                             fetched no longer does"
+                    .into(),
+            }));
+        }
+    }
     let jigdo_rpm = jigdo.nevra();
     let packages_total = jigdo.index.packages.len();
     let report = job.finish(&files, &|e| events(&Event::Unpack(*e)))?;
     // Imported: the downloads are no longer needed (the package cache replaces them).
     let _ = std::fs::remove_dir_all(&work.downloads);
+    drop(staging);
 
     // 6. Deployment.
     if let Some(d) = &opts.deployment {
@@ -244,5 +301,6 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         bytes_downloaded: repos.bytes_downloaded(),
         deployed: opts.deployment.as_ref().is_some_and(|d| d.deploy),
         unpack: report,
+        trust,
     })
 }

@@ -12,9 +12,10 @@
 //!   are verified while they are fetched and handed to the unpack as verified files.
 //! - [`mirror()`]: `jigdo mirror` ([`MirrorOptions`] → [`MirrorReport`]).
 //! - [`Repos`]: the sources of a run ([`SourceSpec`], [`source_specs`]), tried in order.
-//! - [`Trust`]: the trust step, run before anything of a jigdo RPM is written;
-//!   [`SignatureRule`] is dnf's `gpgcheck` rule, the one rule for every way a jigdo RPM
-//!   arrives.
+//! - [`TrustPolicy`]: the trust step, run before any package is fetched and anything
+//!   is written: one link of the chain of trust (signed repomd.xml, the jigdo RPM's
+//!   signature, the commit's GPG or ed25519 signature) must verify with a configured
+//!   key, or `--nogpgcheck`; the same rule for every way a jigdo RPM arrives.
 //! - [`Deployment`] / [`deploy()`]: `ostree pull-local` into a sysroot and
 //!   `ostree admin deploy`, with the real `ostree`.
 //! - [`InstallError`]: typed errors, nothing flattened into text.
@@ -37,4 +38,4 @@ pub use install::{install, InstallOptions, InstallReport};
 pub use mirror::{mirror, MirrorOptions, MirrorReport};
 pub use repo_fetch::{AttemptError, Backend, FetchOptions, Origin};
 pub use sources::{source_specs, FetchedPin, Found, Location, Repo, Repos, SourceSpec};
-pub use trust::{JigdoOrigin, SignatureRule, Trust};
+pub use trust::{JigdoOrigin, Link, TrustPolicy, TrustReport, Verified};

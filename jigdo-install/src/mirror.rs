@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::error::InstallError;
 use crate::event::{Event, EventSink, FetchEvents};
 use crate::sources::{Repos, SourceSpec};
-use crate::trust::{JigdoOrigin, Trust};
+use crate::trust::{JigdoOrigin, TrustPolicy, TrustReport};
 
 /// What to mirror, from where, into where.
 #[derive(Clone)]
@@ -32,8 +32,9 @@ pub struct MirrorOptions {
     pub fetch: FetchOptions,
     /// Which library downloads package files.
     pub backend: Backend,
-    /// Whether a jigdo RPM may be copied.
-    pub trust: Arc<dyn Trust>,
+    /// The keys and the rule that decide whether a jigdo RPM may be copied (as for
+    /// `install`).
+    pub trust: TrustPolicy,
 }
 
 /// What a mirror run did (the `--json` document of `jigdo mirror`).
@@ -49,6 +50,8 @@ pub struct MirrorReport {
     pub bytes_downloaded: u64,
     /// Files removed by `keep`.
     pub pruned: usize,
+    /// What authenticated each jigdo RPM's commit, in the order of `jigdo_rpms`.
+    pub trust: Vec<TrustReport>,
 }
 
 /// Runs `jigdo mirror`, reporting [`Event`]s to `events`.
@@ -68,12 +71,18 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
         .downloader(opts.fetch.clone(), Some(fetch_events.clone()))?;
     let repos = Repos::open(downloader, &opts.sources, md.path())?;
     let mut names = Vec::new();
+    let mut trusted = Vec::new();
     let mut packages = 0;
+    // A jigdo RPM comes into the mirror only once trusted: it is fetched beside it first.
+    let staging = tempfile::Builder::new()
+        .prefix(".jigdo-mirror-")
+        .tempdir_in(&opts.to)
+        .map_err(io(&opts.to))?;
     for spec in &opts.names {
         let found = repos.find_jigdo(spec)?;
         let repo = &repos.list[found.repo];
         let nevra = found.entry.nevra();
-        let path = repos.fetch_entry(&found, &opts.to)?;
+        let fetched = repos.fetch_entry(&found, staging.path())?;
         let origin = JigdoOrigin::Repository {
             name: repo.name.clone(),
             gpgcheck: repo.gpgcheck,
@@ -83,11 +92,22 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
             what: format!("{nevra} from {}", repo.name),
             reason,
         };
-        opts.trust.check_file(&path, &origin).map_err(untrusted)?;
-        let jigdo = JigdoRpm::open(&path)?;
+        let mut trust = TrustReport::default();
         opts.trust
-            .check_commit(&jigdo, &origin)
+            .check_jigdo_rpm(&fetched, &origin, &mut trust)
             .map_err(untrusted)?;
+        let jigdo = JigdoRpm::open(&fetched)?;
+        opts.trust
+            .check_commit(&jigdo, &origin, &mut trust)
+            .map_err(untrusted)?;
+        opts.trust.decide(&mut trust).map_err(untrusted)?;
+        events(&Event::Trust(&trust));
+        let file = fetched.file_name().map_or_else(
+            || std::ffi::OsString::from(format!("{nevra}.rpm")),
+            |n| n.to_os_string(),
+        );
+        let path = opts.to.join(file);
+        std::fs::rename(&fetched, &path).map_err(io(&path))?;
         // Exactly the pinned packages, each verified against its pin; files already in
         // DIR with the right checksum are kept without a request.
         let pins = &jigdo.index.packages;
@@ -99,7 +119,9 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
             packages: pins.len(),
         });
         names.push(nevra);
+        trusted.push(trust);
     }
+    drop(staging);
     let publish = |error| InstallError::Publish {
         path: opts.to.clone(),
         error,
@@ -131,5 +153,6 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
         packages,
         bytes_downloaded: repos.bytes_downloaded(),
         pruned,
+        trust: trusted,
     })
 }

@@ -62,9 +62,9 @@ reset() { nginx_clear_log; }
 now() { date +%s.%N; }
 
 # 1. jigdo install v1, then (measured) v2.
-"$jigdo" install bench-os-1.0 --from "$url/rpm/" --repo "$w/client" --ref bench/os >/dev/null
+"$jigdo" install bench-os-1.0 --nogpgcheck --from "$url/rpm/" --repo "$w/client" --ref bench/os >/dev/null
 reset; t0=$(now)
-"$jigdo" install bench-os --from "$url/rpm/" --repo "$w/client" --ref bench/os --json > "$w/jigdo.json"
+"$jigdo" install bench-os --nogpgcheck --from "$url/rpm/" --repo "$w/client" --ref bench/os --json > "$w/jigdo.json"
 t1=$(now); jb=$(bytes)
 [ "$(ostree --repo="$w/client" rev-parse bench/os)" = "$c2" ] || { echo "jigdo gave the wrong commit" >&2; exit 1; }
 dl=$(awk '$1 ~ /\/Packages\// {print $1}' "$w/ng/access.log" | sed 's|.*/||')

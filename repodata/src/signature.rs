@@ -69,32 +69,62 @@ fn load_signature(sig_path: &Path) -> Result<DetachedSignature> {
             source: e,
         },
     })?;
+    parse_signature(&data, sig_path)
+}
+
+/// Parses one detached signature, armored or binary; `label` names it in errors.
+fn parse_signature(data: &[u8], label: &Path) -> Result<DetachedSignature> {
     let bad = |m: String| Error::BadSignature {
-        path: sig_path.to_path_buf(),
+        path: label.to_path_buf(),
         message: format!("not an OpenPGP signature: {m}"),
     };
-    if is_armored(&data) {
-        let (sig, _) = DetachedSignature::from_armor_single(trim_armor(&data))
+    if is_armored(data) {
+        let (sig, _) = DetachedSignature::from_armor_single(trim_armor(data))
             .map_err(|e| bad(e.to_string()))?;
         Ok(sig)
     } else {
-        DetachedSignature::from_bytes(&data[..]).map_err(|e| bad(e.to_string()))
+        DetachedSignature::from_bytes(data).map_err(|e| bad(e.to_string()))
     }
 }
 
 /// Verifies the detached signature `sig_path` over `data` with any of the
-/// keys (primary keys and their subkeys) in `keys`.
-pub fn verify_detached(data: &[u8], sig_path: &Path, keys: &[SignedPublicKey]) -> Result<()> {
+/// keys (primary keys and their subkeys) in `keys`. Returns the fingerprint
+/// (upper-case hex) of the primary key whose key verified it.
+pub fn verify_detached(data: &[u8], sig_path: &Path, keys: &[SignedPublicKey]) -> Result<String> {
     let sig = load_signature(sig_path)?;
+    verify_parsed(data, &sig, sig_path, keys)
+}
+
+/// Verifies the detached signature `sig` (armored or binary bytes, e.g. one of the
+/// `ostree.gpgsigs` of an OSTree commit) over `data` with any of `keys`; `label` names
+/// the signature in errors. Returns the fingerprint (upper-case hex) of the primary key
+/// whose key verified it.
+pub fn verify_detached_bytes(
+    data: &[u8],
+    sig: &[u8],
+    label: &Path,
+    keys: &[SignedPublicKey],
+) -> Result<String> {
+    let sig = parse_signature(sig, label)?;
+    verify_parsed(data, &sig, label, keys)
+}
+
+fn verify_parsed(
+    data: &[u8],
+    sig: &DetachedSignature,
+    label: &Path,
+    keys: &[SignedPublicKey],
+) -> Result<String> {
     let mut last_err = String::from("no key matches the signature's issuer");
     for key in keys {
+        let fingerprint = || format!("{:X}", key.primary_key.fingerprint());
         match sig.verify(&key.primary_key, data) {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(fingerprint()),
             Err(e) => last_err = e.to_string(),
         }
         for sub in &key.public_subkeys {
             if sig.verify(&sub.key, data).is_ok() {
-                return Ok(());
+                return Ok(fingerprint());
             }
         }
     }
@@ -105,7 +135,7 @@ pub fn verify_detached(data: &[u8], sig_path: &Path, keys: &[SignedPublicKey]) -
         .map(|k| format!("{k:?}"))
         .collect();
     Err(Error::BadSignature {
-        path: sig_path.to_path_buf(),
+        path: label.to_path_buf(),
         message: format!(
             "does not verify with the given key(s) (signature issuer {}): {last_err}",
             if issuers.is_empty() {
@@ -117,8 +147,9 @@ pub fn verify_detached(data: &[u8], sig_path: &Path, keys: &[SignedPublicKey]) -
     })
 }
 
-/// Verifies `data_path` against `sig_path` with the keys in `key_path`.
-pub fn verify_file(data_path: &Path, sig_path: &Path, key_path: &Path) -> Result<()> {
+/// Verifies `data_path` against `sig_path` with the keys in `key_path`; returns the
+/// fingerprint of the key that verified it.
+pub fn verify_file(data_path: &Path, sig_path: &Path, key_path: &Path) -> Result<String> {
     let keys = load_public_keys(key_path)?;
     let data = std::fs::read(data_path).map_err(io_err(data_path))?;
     verify_detached(&data, sig_path, &keys)

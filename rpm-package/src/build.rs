@@ -667,7 +667,7 @@ pub fn signature_tags(h: &PackageHeader) -> Vec<&'static str> {
 /// Verify the package's OpenPGP header signature against the public keys in `keys`
 /// (ASCII-armored files). Succeeds if a signature verifies with one of the keys; also
 /// checks the header and payload digests.
-pub fn verify_signature(path: impl AsRef<Path>, keys: &[PathBuf]) -> Result<()> {
+pub fn verify_signature(path: impl AsRef<Path>, keys: &[PathBuf]) -> Result<String> {
     let path = path.as_ref();
     let label = path.display().to_string();
     // Our parser first: it rejects malformed headers before the rpm crate sees them.
@@ -685,8 +685,31 @@ pub fn verify_signature(path: impl AsRef<Path>, keys: &[PathBuf]) -> Result<()> 
     let meta = std::panic::catch_unwind(|| rpm::PackageMetadata::open(path))
         .map_err(|_| serr("the rpm crate panicked while parsing the header".into()))?
         .map_err(|e| serr(format!("parsing: {e}")))?;
-    meta.verify_signature(verifier)
-        .map_err(|e| serr(format!("no signature verifies with the given keys: {e}")))
+    let report = meta
+        .check_signatures(verifier)
+        .map_err(|e| serr(format!("no signature verifies with the given keys: {e}")))?;
+    report
+        .digests
+        .result()
+        .map_err(|e| serr(format!("digest mismatch: {e}")))?;
+    let mut last = None;
+    for s in &report.signatures {
+        match &s.error {
+            None => {
+                let id = s
+                    .info
+                    .fingerprint()
+                    .or(s.info.key_id())
+                    .unwrap_or("unknown");
+                return Ok(id.to_ascii_uppercase());
+            }
+            Some(e) => last = Some(e.to_string()),
+        }
+    }
+    Err(serr(format!(
+        "no signature verifies with the given keys: {}",
+        last.unwrap_or_else(|| "the package is not signed".into())
+    )))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use jigdo_install::Backend;
+use jigdo_install::{Backend, TrustPolicy};
 use ostree_store::RepoMode;
 
 /// `--mode`: the modes a repository can be created with ([`RepoMode`]'s `FromStr`).
@@ -29,4 +29,33 @@ pub struct TargetArgs {
     /// Ref to set (default: the jigdo RPM's name).
     #[arg(long = "ref", value_name = "REF")]
     pub ref_name: Option<String>,
+}
+
+/// The keys and the rule of the trust step (`install`, `mirror`): one link of the chain
+/// of trust must verify with one of these keys, or `--nogpgcheck`.
+#[derive(clap::Args)]
+pub struct TrustArgs {
+    /// OpenPGP public key file (armored or binary; repeatable), added to every source's
+    /// keys: checks the signed repomd.xml, the jigdo RPM's signature and the commit's
+    /// GPG signatures (`ostree gpg-sign`).
+    #[arg(long, value_name = "FILE")]
+    pub gpgkey: Vec<PathBuf>,
+    /// ed25519 public key file (repeatable; base64 keys, one a line, as ostree's key
+    /// files): checks the commit's `ostree sign` signatures.
+    #[arg(long = "commit-key", value_name = "FILE")]
+    pub commit_key: Vec<PathBuf>,
+    /// Accept a commit that no key authenticates (prints a warning).
+    #[arg(long)]
+    pub nogpgcheck: bool,
+}
+
+impl TrustArgs {
+    /// The policy these arguments ask for.
+    pub fn policy(self) -> TrustPolicy {
+        TrustPolicy {
+            gpgkeys: self.gpgkey,
+            commit_keys: self.commit_key,
+            nogpgcheck: self.nogpgcheck,
+        }
+    }
 }

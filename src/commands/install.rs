@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use jigdo_install::{
-    install, source_specs, Backend, Deployment, Event, FetchOptions, InstallOptions, SignatureRule,
+    install, source_specs, Backend, Deployment, Event, FetchOptions, InstallOptions,
 };
 
 /// Arguments of `jigdo install`.
@@ -18,7 +18,13 @@ use jigdo_install::{
     after_help = "Deployment (--sysroot DIR --os OSNAME --deploy) is done with the real \
 ostree tool: the commit is copied into DIR/ostree/repo with `ostree pull-local`, then \
 `ostree admin --sysroot DIR deploy --os OSNAME REF` runs (after `ostree admin init-fs` and \
-`ostree admin os-init` when needed). Without --deploy the commit is only pulled there."
+`ostree admin os-init` when needed). Without --deploy the commit is only pulled there.
+
+Trust: the commit is installed only if one link verifies with a given key: the signed \
+repomd.xml (repodata/repomd.xml.asc; required by repo_gpgcheck=1), the jigdo RPM's OpenPGP \
+signature (required by gpgcheck=1), or the commit's own GPG (--gpgkey) or ed25519 \
+(--commit-key) signature. Otherwise it is refused before any package is fetched, unless \
+--nogpgcheck is given."
 )]
 pub struct InstallArgs {
     /// The jigdo RPM: NAME[-VERSION[-RELEASE]] (newest when no version) or a path to a
@@ -43,10 +49,8 @@ pub struct InstallArgs {
     /// Files downloaded at the same time.
     #[arg(long, default_value_t = 4)]
     pub parallel: usize,
-    /// Public key (ASCII-armored) the jigdo RPM must be signed with (repeatable);
-    /// turns on the signature check for every source.
-    #[arg(long, value_name = "FILE")]
-    pub gpgkey: Vec<PathBuf>,
+    #[command(flatten)]
+    pub trust: super::args::TrustArgs,
     /// Library that downloads package files: http (built in) or librepo (dnf's,
     /// in builds with the `librepo` feature).
     #[arg(long, default_value = "http", value_parser = super::args::backend())]
@@ -124,6 +128,9 @@ impl Printer {
                 path.display()
             ),
             Event::JigdoFound { nevra, source } => self.say(&format!("{nevra} from {source}")),
+            // One line: what verified with which key (not with --json: the report has
+            // it), or the warning that nothing did (always).
+            Event::Trust(t) if t.nogpgcheck || !self.json => eprintln!("{}", t.line()),
             Event::PackagesNeeded {
                 needed,
                 total,
@@ -193,7 +200,7 @@ pub fn run(args: InstallArgs) -> anyhow::Result<i32> {
             ..FetchOptions::default()
         },
         backend: args.backend,
-        trust: Arc::new(SignatureRule::new(args.gpgkey)),
+        trust: args.trust.policy(),
         deployment,
     };
     let printer = Arc::new(Printer::new(args.json));

@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use jigdo_install::{
-    mirror, Backend, Event, FetchOptions, MirrorOptions, SignatureRule, SourceSpec,
-};
+use jigdo_install::{mirror, Backend, Event, FetchOptions, MirrorOptions, SourceSpec};
 
 /// Arguments of `jigdo mirror`.
 #[derive(Args)]
@@ -35,6 +33,8 @@ pub struct MirrorArgs {
     /// Seconds without a received byte before a transfer counts as stalled.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    #[command(flatten)]
+    pub trust: super::args::TrustArgs,
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,
@@ -55,15 +55,17 @@ pub fn run(args: MirrorArgs) -> anyhow::Result<i32> {
             ..FetchOptions::default()
         },
         backend: args.backend,
-        trust: Arc::new(SignatureRule::default()),
+        trust: args.trust.policy(),
     };
     let json = args.json;
     let report = mirror(
         &opts,
-        Arc::new(move |e: &Event| {
-            if let (Event::Mirrored { nevra, packages }, false) = (e, json) {
-                eprintln!("{nevra}: {packages} pinned packages in place");
+        Arc::new(move |e: &Event| match (e, json) {
+            (Event::Mirrored { nevra, packages }, false) => {
+                eprintln!("{nevra}: {packages} pinned packages in place")
             }
+            (Event::Trust(t), _) if t.nogpgcheck || !json => eprintln!("{}", t.line()),
+            _ => {}
         }),
     )?;
     if json {
