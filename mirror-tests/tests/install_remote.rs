@@ -374,7 +374,13 @@ fn faults_fail_over_or_fail_clearly(backend: &str) {
             !out.status.success(),
             "{label}: succeeded without a good mirror"
         );
-        let err = String::from_utf8_lossy(&out.stderr);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // --nogpgcheck: its one warning line first, then the one error line.
+        let (warning, err) = stderr.split_once('\n').unwrap_or(("", &stderr));
+        assert!(
+            warning.starts_with("warning: the commit is not verified"),
+            "{label}: {stderr}"
+        );
         assert!(err.starts_with("error: "), "{label}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{label}: {err}");
         assert!(
