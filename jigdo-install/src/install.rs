@@ -15,7 +15,8 @@
 //!    pin while it is fetched;
 //! 5. check the commit's signatures again, then hand the verified files to
 //!    [`UnpackJob::finish`] (not searched, not hashed again), which writes the commit and
-//!    sets the ref; remove the downloads;
+//!    sets the ref; write the install record ([`jigdo_unpack::record`], naming what
+//!    verified the commit); remove the downloads;
 //! 6. deploy with the real `ostree` if asked.
 
 use std::fs::File;
@@ -23,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jigdo_format::PinnedPackage;
-use jigdo_unpack::{HandedOver, Target, UnpackJob, UnpackReport};
+use jigdo_unpack::{HandedOver, PendingRecord, Target, UnpackJob, UnpackReport};
 use ostree_store::{Repo, RepoMode};
 use repo_fetch::{Backend, FetchOptions, Origin};
 use serde::Serialize;
@@ -282,7 +283,16 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
     }
     let jigdo_rpm = jigdo.nevra();
     let packages_total = jigdo.index.packages.len();
+    let source = match &origin {
+        JigdoOrigin::File => path.display().to_string(),
+        JigdoOrigin::Repository { name, .. } => name.clone(),
+    };
+    // What verified the commit, as the trust step's line says it (none: --nogpgcheck).
+    let verified_by = (!trust.verified.is_empty())
+        .then(|| trust.line().trim_start_matches("verified: ").to_string());
+    let record = PendingRecord::new(jigdo, source, verified_by)?;
     let report = job.finish(&files, &|e| events(&Event::Unpack(*e)))?;
+    record.write(&opts.repo)?;
     // Imported: the downloads are no longer needed (the package cache replaces them).
     let _ = std::fs::remove_dir_all(&work.downloads);
     drop(staging);

@@ -87,7 +87,7 @@ struct Printer {
 
 impl Printer {
     fn new(json: bool) -> Printer {
-        let tty = std::io::stderr().is_terminal() && !json;
+        let tty = std::io::stderr().is_terminal() && !json && !crate::output::quiet();
         let bar = tty.then(|| {
             let b = ProgressBar::new(0);
             b.set_style(
@@ -123,14 +123,16 @@ impl Printer {
 
     fn event(&self, e: &Event) {
         match e {
-            Event::WaitingForLock { path } if !self.json => eprintln!(
+            Event::WaitingForLock { path } if !self.json && !crate::output::quiet() => eprintln!(
                 "waiting for another jigdo install into this repository ({})",
                 path.display()
             ),
             Event::JigdoFound { nevra, source } => self.say(&format!("{nevra} from {source}")),
             // One line: what verified with which key (not with --json: the report has
             // it), or the warning that nothing did (always).
-            Event::Trust(t) if t.nogpgcheck || !self.json => eprintln!("{}", t.line()),
+            Event::Trust(t) if t.nogpgcheck || !(self.json || crate::output::quiet()) => {
+                eprintln!("{}", t.line())
+            }
             Event::PackagesNeeded {
                 needed,
                 total,
