@@ -374,6 +374,30 @@ fn validate_entry(e: &IndexEntry, store: &[u8]) -> Result<(), String> {
     }
 }
 
+/// Decodes one header string. Valid UTF-8 is taken as is; anything else is read
+/// as ISO-8859-1 with createrepo_c's rule (its `cr_latin1_to_utf8`, applied to
+/// every non-UTF-8 string it writes), so our rpm-md metadata equals its output:
+/// bytes 0xC0..=0xFF become their Latin-1 character, bytes 0x80..=0xBF (C1
+/// controls, most likely mis-encoded CP-1252) and C0 controls other than tab,
+/// newline and carriage return are dropped. (createrepo_c also re-reads valid
+/// UTF-8 that holds C0 controls this way; we keep such strings as UTF-8 so
+/// header file names keep matching the payload's, and our XML writer drops
+/// the controls.)
+pub fn decode_header_string(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => bytes
+            .iter()
+            .filter(|&&b| match b {
+                0x80..=0xBF => false,
+                0..=0x1F => matches!(b, b'\t' | b'\n' | b'\r'),
+                _ => true,
+            })
+            .map(|&b| char::from(b))
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,29 +467,5 @@ mod tests {
             RawHeader::read(&mut &b[..], "main header"),
             Err(ErrorKind::BadHeader(_))
         ));
-    }
-}
-
-/// Decodes one header string. Valid UTF-8 is taken as is; anything else is read
-/// as ISO-8859-1 with createrepo_c's rule (its `cr_latin1_to_utf8`, applied to
-/// every non-UTF-8 string it writes), so our rpm-md metadata equals its output:
-/// bytes 0xC0..=0xFF become their Latin-1 character, bytes 0x80..=0xBF (C1
-/// controls, most likely mis-encoded CP-1252) and C0 controls other than tab,
-/// newline and carriage return are dropped. (createrepo_c also re-reads valid
-/// UTF-8 that holds C0 controls this way; we keep such strings as UTF-8 so
-/// header file names keep matching the payload's, and our XML writer drops
-/// the controls.)
-pub fn decode_header_string(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => bytes
-            .iter()
-            .filter(|&&b| match b {
-                0x80..=0xBF => false,
-                0..=0x1F => matches!(b, b'\t' | b'\n' | b'\r'),
-                _ => true,
-            })
-            .map(|&b| char::from(b))
-            .collect(),
     }
 }
