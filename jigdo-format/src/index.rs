@@ -765,6 +765,63 @@ mod tests {
         ));
     }
 
+    /// A pin's name, version, release and arch become a download file name: a hostile
+    /// index must not be able to name a path outside the download directory.
+    #[test]
+    fn pins_with_path_like_or_control_fields_are_rejected_naming_the_field() {
+        let cases: [(&str, fn(&mut PinnedPackage), &str); 8] = [
+            ("name", |p| p.name = "../../../etc/evil".into(), "name"),
+            ("name", |p| p.name = "a/b".into(), "name"),
+            ("version", |p| p.version = ".hidden".into(), "version"),
+            ("release", |p| p.release = "1\n2".into(), "release"),
+            ("release", |p| p.release = String::new(), "release"),
+            ("arch", |p| p.arch = "x86_64/../..".into(), "arch"),
+            ("arch", |p| p.arch = "\u{7f}".into(), "arch"),
+            ("name", |p| p.name = "n".repeat(300), "name"),
+        ];
+        for (label, mutate, field) in cases {
+            let mut index = sample();
+            mutate(&mut index.packages[0]);
+            let Err(err) = Index::decode(&index.encode().unwrap()) else {
+                panic!("a bad {label} was accepted");
+            };
+            let err = err.to_string();
+            assert!(err.contains(&format!("package {field}")), "{err}");
+        }
+        // Ordinary rpm spellings stay valid.
+        let mut index = sample();
+        index.packages[0].version = "1.2~rc1^git3+b2".into();
+        index.packages[0].release = "0.fc41_2.1".into();
+        index.packages[0].name = "libstdc++-devel".into();
+        assert!(Index::decode(&index.encode().unwrap()).is_ok());
+    }
+
+    /// Front-coded names: each name may repeat all of the previous one and add a byte,
+    /// so N files of a few bytes each in the column decode to N²/2 bytes of names.
+    fn growing_names_index(files: usize) -> Vec<u8> {
+        let mut index = sample();
+        let file = index.root.files[0].clone();
+        index.root.files = (1..=files)
+            .map(|n| FileEntry {
+                name: "a".repeat(n),
+                ..file.clone()
+            })
+            .collect();
+        index.encode().unwrap()
+    }
+
+    #[test]
+    fn names_that_decode_far_beyond_the_input_are_rejected() {
+        // 12,000 files: 72 MB of names from a few KB of input.
+        let data = growing_names_index(12_000);
+        assert!(data.len() < 64 * 1024, "{} bytes", data.len());
+        let Err(err) = Index::decode(&data) else {
+            panic!("12,000 growing names accepted");
+        };
+        let err = err.to_string();
+        assert!(err.contains("decode"), "{err}");
+    }
+
     #[test]
     fn bad_names_are_rejected() {
         for bad in ["..", ".", "a/b", ""] {
