@@ -11,6 +11,12 @@ const MAGIC: &[u8; 8] = b"OJIGDOIX";
 /// Decompressed indexes larger than this are rejected (a decompression bomb guard; a
 /// million-file tree needs well under a tenth of it).
 const MAX_INDEX_BYTES: u64 = 1 << 30;
+/// Decoded bytes (the decompressed index plus the names its front coding expands to)
+/// allowed per compressed byte, on top of [`DECODE_SLACK`]: real indexes decode to well
+/// under a tenth of it, while a few KB of crafted input could otherwise demand gigabytes.
+const DECODE_RATIO: u64 = 64;
+/// Decoded bytes always allowed, whatever the compressed size.
+const DECODE_SLACK: u64 = 16 << 20;
 /// Deeper trees are rejected; PATH_MAX allows at most 2048 levels.
 const MAX_DEPTH: usize = 2048;
 /// zstd level for the index: it is small and written once, so spend the time.
@@ -233,24 +239,39 @@ impl Index {
         out
     }
 
-    /// Decodes and validates the contents of `2-index`.
+    /// Decodes and validates the contents of `2-index`. Every size is bounded by the
+    /// input: the decompressed index and the names it expands to may not exceed
+    /// [`DECODE_RATIO`] times the compressed size plus [`DECODE_SLACK`] (nor 1 GiB), and
+    /// every count by what the remaining bytes can encode.
     pub fn decode(compressed: &[u8]) -> Result<Index, FormatError> {
+        let budget = (compressed.len() as u64)
+            .saturating_mul(DECODE_RATIO)
+            .saturating_add(DECODE_SLACK)
+            .min(MAX_INDEX_BYTES);
+        let too_large = || FormatError::TooLarge {
+            limit: budget,
+            compressed: compressed.len() as u64,
+        };
         let mut raw = Vec::new();
         let decoder =
             zstd::stream::read::Decoder::new(compressed).map_err(FormatError::Compression)?;
         decoder
-            .take(MAX_INDEX_BYTES + 1)
+            .take(budget + 1)
             .read_to_end(&mut raw)
             .map_err(FormatError::Compression)?;
-        if raw.len() as u64 > MAX_INDEX_BYTES {
-            return Err(FormatError::Invalid(
-                "index decompresses to more than 1 GiB".into(),
-            ));
+        if raw.len() as u64 > budget {
+            return Err(too_large());
         }
-        Self::decode_raw(&raw)
+        Self::decode_raw(&raw, budget - raw.len() as u64, &too_large)
     }
 
-    fn decode_raw(raw: &[u8]) -> Result<Index, FormatError> {
+    /// Decodes the decompressed index; the names may expand to `name_budget` bytes, or
+    /// decoding fails with `too_large`.
+    fn decode_raw(
+        raw: &[u8],
+        name_budget: u64,
+        too_large: &dyn Fn() -> FormatError,
+    ) -> Result<Index, FormatError> {
         let mut r = Reader::new(raw);
         if r.take(8, "magic").ok() != Some(&MAGIC[..]) {
             return Err(FormatError::BadMagic);
@@ -266,8 +287,8 @@ impl Index {
 
         let n = r.count("package count", 38)?;
         let mut packages = Vec::with_capacity(n);
-        for _ in 0..n {
-            packages.push(PinnedPackage {
+        for i in 0..n {
+            let pin = PinnedPackage {
                 name: r.str("package name")?.to_owned(),
                 epoch: r.u("package epoch")?,
                 version: r.str("package version")?.to_owned(),
@@ -275,7 +296,10 @@ impl Index {
                 arch: r.str("package arch")?.to_owned(),
                 id: r.sha("package id")?,
                 size: r.u("package size")?,
-            });
+            };
+            pin.check_fields()
+                .map_err(|m| FormatError::Invalid(format!("pinned package {i}: {m}")))?;
+            packages.push(pin);
         }
 
         let n = r.count("xattr set count", 1)?;
@@ -341,6 +365,8 @@ impl Index {
                 metas: metas.len(),
                 new_contents: new_contents.len(),
             },
+            name_budget,
+            too_large,
         };
         let root = cols.read_dir(0)?;
         if !(r.is_empty() && cols.all_consumed()) {
@@ -428,16 +454,20 @@ struct Limits {
 }
 
 /// The tree's columns while decoding.
-struct ColumnReaders<'a> {
+struct ColumnReaders<'a, 'e> {
     dirs: Reader<'a>,
     names: Reader<'a>,
     sources: Reader<'a>,
     metas: Reader<'a>,
     extra: Reader<'a>,
     limits: Limits,
+    /// Bytes the names may still expand to.
+    name_budget: u64,
+    /// The error once they expand to more.
+    too_large: &'e dyn Fn() -> FormatError,
 }
 
-impl ColumnReaders<'_> {
+impl ColumnReaders<'_, '_> {
     fn all_consumed(&self) -> bool {
         [
             &self.dirs,
@@ -533,6 +563,11 @@ impl ColumnReaders<'_> {
                 "name prefix longer than the previous name".into(),
             ));
         }
+        let len = (shared + suffix.len()) as u64;
+        if len > self.name_budget {
+            return Err((self.too_large)());
+        }
+        self.name_budget -= len;
         let suffix = std::str::from_utf8(suffix)
             .map_err(|_| FormatError::Invalid("file name is not UTF-8".into()))?;
         let name = format!("{}{}", &prev[..shared], suffix);
@@ -819,7 +854,7 @@ mod tests {
             panic!("12,000 growing names accepted");
         };
         let err = err.to_string();
-        assert!(err.contains("decode"), "{err}");
+        assert!(err.contains("decodes to more than"), "{err}");
     }
 
     #[test]

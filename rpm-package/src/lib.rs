@@ -26,7 +26,7 @@ pub mod tags;
 
 pub use digest::{BadDigest, Checksum, DigestAlgorithm, Hasher};
 pub use error::{Error, ErrorKind, Result};
-pub use evr::{nevra, ranges_overlap, rpmvercmp, Evr, Relation};
+pub use evr::{check_nevra_field, nevra, ranges_overlap, rpmvercmp, Evr, Relation};
 pub use header::{
     package_id, ChangelogEntry, Compression, DepFlags, Dependency, FileEntry, FileFlags,
     PackageHeader,
