@@ -176,6 +176,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_xz_stream_demanding_a_1_gib_dictionary_is_refused() {
+        let text = b"<metadata>hello</metadata>\n".repeat(100);
+        let mut enc = Encoder::new(Vec::new(), Compression::Xz).unwrap();
+        enc.write_all(&text).unwrap();
+        let mut xz = enc.finish().unwrap();
+        // The block header after the 12-byte stream header: size, flags (no sizes, one
+        // filter), LZMA2 filter id 0x21, properties size 1, the dictionary byte; CRC32.
+        let len = (usize::from(xz[12]) + 1) * 4;
+        assert_eq!(&xz[13..16], &[0x00, 0x21, 0x01], "block header");
+        xz[16] = 36; // a 1 GiB dictionary
+        let mut crc = flate2::Crc::new();
+        crc.update(&xz[12..12 + len - 4]);
+        xz[12 + len - 4..12 + len].copy_from_slice(&crc.sum().to_le_bytes());
+        let mut out = Vec::new();
+        let r = decoder(&xz[..]).and_then(|mut d| d.read_to_end(&mut out));
+        assert!(r.is_err(), "decoded {} bytes", out.len());
+    }
+
+    #[test]
     fn roundtrip_every_format() {
         let text = b"<metadata>hello</metadata>\n".repeat(100);
         for comp in [

@@ -944,6 +944,58 @@ pub fn verify_payload(path: impl AsRef<Path>) -> Result<usize> {
 mod tests {
     use super::*;
 
+    /// Compresses `data` as one xz stream and rewrites the LZMA2 dictionary size in its
+    /// block header to 1 GiB (fixing the header's CRC32): a few bytes that demand a 1 GiB
+    /// dictionary from the decoder.
+    pub(crate) fn xz_demanding_1_gib(data: &[u8]) -> Vec<u8> {
+        let mut enc = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        std::io::Write::write_all(&mut enc, data).unwrap();
+        let mut xz = enc.finish().unwrap();
+        // Stream header (12 bytes), then the block header: size, flags (no sizes, one
+        // filter), LZMA2 filter id 0x21, properties size 1, the dictionary byte.
+        let start = 12;
+        let len = (usize::from(xz[start]) + 1) * 4;
+        assert_eq!(&xz[start + 1..start + 4], &[0x00, 0x21, 0x01], "block header");
+        xz[start + 4] = 36; // (2 | 0) << (36 / 2 + 11) = 1 GiB
+        let mut crc = flate2::Crc::new();
+        crc.update(&xz[start..start + len - 4]);
+        xz[start + len - 4..start + len].copy_from_slice(&crc.sum().to_le_bytes());
+        xz
+    }
+
+    fn decode_all(c: Compression, data: &[u8]) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        Decoder::new(c, data)?.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn decoders_refuse_to_allocate_what_a_few_crafted_bytes_demand() {
+        let text = b"0123456789".repeat(100);
+        // zstd: a frame that declares a 2 GiB window (zstd's own default limit is 128 MiB).
+        let mut enc = zstd::stream::Encoder::new(Vec::new(), 1).unwrap();
+        std::io::Write::write_all(&mut enc, &text).unwrap();
+        let mut zst = enc.finish().unwrap();
+        assert_eq!(decode_all(Compression::Zstd, &zst).unwrap(), text);
+        assert_eq!(zst[4] & 0x20, 0, "the frame has a window descriptor");
+        zst[5] = (31 - 10) << 3;
+        assert!(decode_all(Compression::Zstd, &zst).is_err(), "2 GiB window");
+
+        // xz: a block whose LZMA2 dictionary is 1 GiB.
+        let xz = xz_demanding_1_gib(&text);
+        assert!(decode_all(Compression::Xz, &xz).is_err(), "1 GiB dictionary");
+
+        // legacy lzma: the header's dictionary size, 1 GiB.
+        let opts = liblzma::stream::LzmaOptions::new_preset(1).unwrap();
+        let stream = liblzma::stream::Stream::new_lzma_encoder(&opts).unwrap();
+        let mut enc = liblzma::write::XzEncoder::new_stream(Vec::new(), stream);
+        std::io::Write::write_all(&mut enc, &text).unwrap();
+        let mut lzma = enc.finish().unwrap();
+        assert_eq!(decode_all(Compression::Lzma, &lzma).unwrap(), text);
+        lzma[1..5].copy_from_slice(&(1u32 << 30).to_le_bytes());
+        assert!(decode_all(Compression::Lzma, &lzma).is_err(), "1 GiB dictionary");
+    }
+
     #[test]
     fn cpio_names() {
         assert_eq!(normalize_cpio_name("./usr/bin/x").unwrap(), "/usr/bin/x");
