@@ -90,6 +90,9 @@ pub enum InstallError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// An option has a value that would do harm.
+    #[error(transparent)]
+    Options(repodata::Error),
     /// A file name taken from metadata or an index is not one plain file name.
     #[error(
         "refusing to write {name:?} into {}: not a plain file name (the metadata or jigdo \

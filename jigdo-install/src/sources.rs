@@ -342,7 +342,7 @@ impl Repos {
 /// `dir/name` when `name` is one plain file name (no `/`, not `.` or `..`, not hidden):
 /// every file name taken from metadata or an index goes through here, so nothing is
 /// written outside the download directory.
-fn file_in(dir: &Path, name: &str) -> Result<PathBuf, InstallError> {
+pub(crate) fn file_in(dir: &Path, name: &str) -> Result<PathBuf, InstallError> {
     let mut parts = Path::new(name).components();
     match (parts.next(), parts.next()) {
         (Some(std::path::Component::Normal(n)), None) if !name.starts_with('.') => Ok(dir.join(n)),

@@ -223,9 +223,18 @@ fn a_pin_name_that_climbs_out_is_refused_by_install_and_mirror() {
             .arg(&repo),
     );
     let err = failed(&out);
-    assert!(err.contains("package name") && err.contains("escaped"), "{err}");
     assert!(
-        err.contains(&crafted.file_name().expect("name").to_string_lossy().to_string()),
+        err.contains("package name") && err.contains("escaped"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            &crafted
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .to_string()
+        ),
         "the error does not name the jigdo RPM: {err}"
     );
     // The same jigdo RPM given as a path.
@@ -250,7 +259,10 @@ fn a_pin_name_that_climbs_out_is_refused_by_install_and_mirror() {
             .arg(&to),
     );
     let err = failed(&out);
-    assert!(err.contains("package name") && err.contains("escaped"), "{err}");
+    assert!(
+        err.contains("package name") && err.contains("escaped"),
+        "{err}"
+    );
     assert_eq!(named(&top, "escaped"), Vec::<PathBuf>::new());
 }
 
@@ -396,7 +408,11 @@ fn keep_zero_is_refused_and_mirror_keep_one_keeps_the_newest() {
     );
     let err = failed(&out);
     assert!(err.contains("--keep 0"), "{err}");
-    assert!(!to.exists() || rpm_names(&to).is_empty(), "{:?}", rpm_names(&to));
+    assert!(
+        !to.exists() || rpm_names(&to).is_empty(),
+        "{:?}",
+        rpm_names(&to)
+    );
 
     let published = top.join("published");
     copy_files(&src, &published);
@@ -462,7 +478,11 @@ fn prune_publishes_first_and_deletes_after() {
             .arg(&bad_key),
     );
     failed(&out);
-    assert_eq!(rpm_names(&published), before, "a failed prune deleted files");
+    assert_eq!(
+        rpm_names(&published),
+        before,
+        "a failed prune deleted files"
+    );
     assert_repodata_complete(&published);
 
     run(jigdo()
@@ -473,7 +493,10 @@ fn prune_publishes_first_and_deletes_after() {
     let removed: Vec<&String> = before.iter().filter(|n| !after.contains(n)).collect();
     assert_eq!(
         removed,
-        vec!["example-os-1.0-1.noarch.rpm", "jt-unpinned-1.0-1.noarch.rpm"]
+        vec![
+            "example-os-1.0-1.noarch.rpm",
+            "jt-unpinned-1.0-1.noarch.rpm"
+        ]
     );
     assert_repodata_complete(&published);
 }
@@ -494,7 +517,10 @@ fn pack_from_a_commit_archive_equals_pack_from_the_repository() {
         .arg(&w.commit));
     std::fs::write(
         stage.join("compose.json"),
-        format!("{{\"ref\": \"{REF}\", \"ostree-commit\": \"{}\"}}\n", w.commit),
+        format!(
+            "{{\"ref\": \"{REF}\", \"ostree-commit\": \"{}\"}}\n",
+            w.commit
+        ),
     )
     .expect("compose.json");
     let tar = top.join("commit.tar");
@@ -560,7 +586,10 @@ fn fsck_exit_codes_and_json_name_the_corrupt_object() {
     let top = fresh("fsck");
     let repo = top.join("repo");
     run(ostree(&repo).args(["init", "--mode=archive"]));
-    run(ostree(&repo).arg("pull-local").arg(&w.compose).arg(&w.commit));
+    run(ostree(&repo)
+        .arg("pull-local")
+        .arg(&w.compose)
+        .arg(&w.commit));
     let json = run(jigdo()
         .args(["fsck", "--repo"])
         .arg(&repo)
@@ -597,5 +626,8 @@ fn fsck_exit_codes_and_json_name_the_corrupt_object() {
     let out = run_raw(jigdo().args(["fsck", "--repo"]).arg(&repo));
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(&checksum) && text.contains("/usr/bin/jt-hostile"), "{text}");
+    assert!(
+        text.contains(&checksum) && text.contains("/usr/bin/jt-hostile"),
+        "{text}"
+    );
 }

@@ -34,5 +34,5 @@ pub mod signature;
 
 pub use create::{create_repo, CreateOptions, CreateReport};
 pub use index::{IndexEntry, RepoIndex};
-pub use prune::{prune_repo, PruneOptions, PruneReport};
+pub use prune::{check_keep, prune_repo, PruneOptions, PruneReport};
 pub use repo::LocalRepo;

@@ -34,7 +34,9 @@ pub use header::{
 pub mod payload;
 pub mod verify;
 
-pub use payload::{verify_payload, Entry, EntryInfo, PayloadReader};
+pub use payload::{
+    verify_payload, Entry, EntryInfo, PayloadReader, MAX_DECODER_MEMORY, ZSTD_WINDOW_LOG_MAX,
+};
 pub use verify::{verify_digests, verify_digests_of, DigestReport};
 #[cfg(feature = "build")]
 pub mod build;
