@@ -215,6 +215,7 @@ fn a_pin_name_that_climbs_out_is_refused_by_install_and_mirror() {
 
     // install: REPO/extensions/jigdo/downloads/packages + 5 x ".." = top/i.
     let repo = top.join("i").join("repo");
+    std::fs::create_dir_all(top.join("i")).expect("mkdir");
     let out = run_raw(
         jigdo()
             .args(["install", "example-os", "--from"])
@@ -540,16 +541,22 @@ fn pack_from_a_commit_archive_equals_pack_from_the_repository() {
         .arg(&out)
         .args(["--name", "example-os"]));
     let from_tar = PathBuf::from(printed.trim());
-    let (a, b) = (unpack_payload(&from_tar), unpack_payload(&w.jigdo));
-    for f in [PayloadFile::Commit, PayloadFile::Index] {
-        let rel = f.path(&w.commit);
-        let rel = rel.trim_start_matches('/');
-        assert_eq!(
-            std::fs::read(a.path().join(rel)).expect("read"),
-            std::fs::read(b.path().join(rel)).expect("read"),
-            "{rel} differs"
-        );
-    }
+    let info = run(jigdo().arg("info").arg(&from_tar));
+    assert!(info.contains(&w.commit), "{info}");
+    // It rebuilds the very commit.
+    let repo = top.join("repo");
+    let out = run_raw(
+        jigdo()
+            .arg("unpack")
+            .arg(&from_tar)
+            .arg("--from")
+            .arg(&w.pkgs)
+            .arg("--repo")
+            .arg(&repo)
+            .args(["--ref", REF]),
+    );
+    assert_eq!(ok(&out).trim(), w.commit);
+    assert_fsck_clean(&repo);
 }
 
 /// `jigdo install --cache DIR` keeps the verified packages: a second install into a new
@@ -586,31 +593,32 @@ fn fsck_exit_codes_and_json_name_the_corrupt_object() {
     let top = fresh("fsck");
     let repo = top.join("repo");
     run(ostree(&repo).args(["init", "--mode=archive"]));
-    run(ostree(&repo)
-        .arg("pull-local")
-        .arg(&w.compose)
-        .arg(&w.commit));
+    // By ref, so that `jigdo fsck` without a REV (every ref) checks it too.
+    run(ostree(&repo).arg("pull-local").arg(&w.compose).arg(REF));
     let json = run(jigdo()
         .args(["fsck", "--repo"])
         .arg(&repo)
         .arg(&w.commit)
         .arg("--json"));
     assert!(json.contains("\"clean\": true"), "{json}");
-    // The object of /usr/bin/jt-hostile, overwritten with other bytes.
-    let listing = run(ostree(&repo).args(["ls", "-C", &w.commit, "/usr/bin/jt-hostile"]));
-    let checksum = listing
-        .split_whitespace()
-        .find(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
-        .unwrap_or_else(|| panic!("no checksum in {listing}"))
-        .to_string();
-    let object = repo
-        .join("objects")
-        .join(&checksum[..2])
-        .join(format!("{}.filez", &checksum[2..]));
-    let mut bytes = std::fs::read(&object).expect("read the object");
-    let last = bytes.len() - 1;
-    bytes[last] ^= 0xff;
-    std::fs::write(&object, bytes).expect("corrupt the object");
+    // The object of /usr/bin/jt-hostile, overwritten with the bytes of another object.
+    let object_of = |path: &str| {
+        let listing = run(ostree(&repo).args(["ls", "-C", &w.commit, path]));
+        let checksum = listing
+            .split_whitespace()
+            .find(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+            .unwrap_or_else(|| panic!("no checksum in {listing}"))
+            .to_string();
+        let file = repo
+            .join("objects")
+            .join(&checksum[..2])
+            .join(format!("{}.filez", &checksum[2..]));
+        (checksum, file)
+    };
+    let (checksum, object) = object_of("/usr/bin/jt-hostile");
+    let (_, other) = object_of("/usr/share/jt-hostile/a");
+    std::fs::remove_file(&object).expect("rm");
+    std::fs::copy(&other, &object).expect("corrupt the object");
     let out = run_raw(
         jigdo()
             .args(["fsck", "--repo"])
