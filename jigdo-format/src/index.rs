@@ -11,6 +11,12 @@ const MAGIC: &[u8; 8] = b"OJIGDOIX";
 /// Decompressed indexes larger than this are rejected (a decompression bomb guard; a
 /// million-file tree needs well under a tenth of it).
 const MAX_INDEX_BYTES: u64 = 1 << 30;
+/// Decoded bytes (the decompressed index plus the names its front coding expands to)
+/// allowed per compressed byte, on top of [`DECODE_SLACK`]: real indexes decode to well
+/// under a tenth of it, while a few KB of crafted input could otherwise demand gigabytes.
+const DECODE_RATIO: u64 = 64;
+/// Decoded bytes always allowed, whatever the compressed size.
+const DECODE_SLACK: u64 = 16 << 20;
 /// Deeper trees are rejected; PATH_MAX allows at most 2048 levels.
 const MAX_DEPTH: usize = 2048;
 /// zstd level for the index: it is small and written once, so spend the time.
@@ -242,24 +248,39 @@ impl Index {
         out
     }
 
-    /// Decodes and validates the contents of `2-index`.
+    /// Decodes and validates the contents of `2-index`. Every size is bounded by the
+    /// input: the decompressed index and the names it expands to may not exceed
+    /// [`DECODE_RATIO`] times the compressed size plus [`DECODE_SLACK`] (nor 1 GiB), and
+    /// every count by what the remaining bytes can encode.
     pub fn decode(compressed: &[u8]) -> Result<Index, FormatError> {
+        let budget = (compressed.len() as u64)
+            .saturating_mul(DECODE_RATIO)
+            .saturating_add(DECODE_SLACK)
+            .min(MAX_INDEX_BYTES);
+        let too_large = || FormatError::TooLarge {
+            limit: budget,
+            compressed: compressed.len() as u64,
+        };
         let mut raw = Vec::new();
         let decoder =
             zstd::stream::read::Decoder::new(compressed).map_err(FormatError::Compression)?;
         decoder
-            .take(MAX_INDEX_BYTES + 1)
+            .take(budget + 1)
             .read_to_end(&mut raw)
             .map_err(FormatError::Compression)?;
-        if raw.len() as u64 > MAX_INDEX_BYTES {
-            return Err(FormatError::Invalid(
-                "index decompresses to more than 1 GiB".into(),
-            ));
+        if raw.len() as u64 > budget {
+            return Err(too_large());
         }
-        Self::decode_raw(&raw)
+        Self::decode_raw(&raw, budget - raw.len() as u64, &too_large)
     }
 
-    fn decode_raw(raw: &[u8]) -> Result<Index, FormatError> {
+    /// Decodes the decompressed index; the names may expand to `name_budget` bytes, or
+    /// decoding fails with `too_large`.
+    fn decode_raw(
+        raw: &[u8],
+        name_budget: u64,
+        too_large: &dyn Fn() -> FormatError,
+    ) -> Result<Index, FormatError> {
         let mut r = Reader::new(raw);
         if r.take(8, "magic").ok() != Some(&MAGIC[..]) {
             return Err(FormatError::BadMagic);
@@ -275,8 +296,8 @@ impl Index {
 
         let n = r.count("package count", 38)?;
         let mut packages = Vec::with_capacity(n);
-        for _ in 0..n {
-            packages.push(PinnedPackage {
+        for i in 0..n {
+            let pin = PinnedPackage {
                 name: r.str("package name")?.to_owned(),
                 epoch: r.u("package epoch")?,
                 version: r.str("package version")?.to_owned(),
@@ -291,7 +312,10 @@ impl Index {
                 } else {
                     String::new()
                 },
-            });
+            };
+            pin.check_fields()
+                .map_err(|m| FormatError::Invalid(format!("pinned package {i}: {m}")))?;
+            packages.push(pin);
         }
 
         let n = r.count("xattr set count", 1)?;
@@ -357,6 +381,8 @@ impl Index {
                 metas: metas.len(),
                 new_contents: new_contents.len(),
             },
+            name_budget,
+            too_large,
         };
         let root = cols.read_dir(0)?;
         if !(r.is_empty() && cols.all_consumed()) {
@@ -463,16 +489,20 @@ struct Limits {
 }
 
 /// The tree's columns while decoding.
-struct ColumnReaders<'a> {
+struct ColumnReaders<'a, 'e> {
     dirs: Reader<'a>,
     names: Reader<'a>,
     sources: Reader<'a>,
     metas: Reader<'a>,
     extra: Reader<'a>,
     limits: Limits,
+    /// Bytes the names may still expand to.
+    name_budget: u64,
+    /// The error once they expand to more.
+    too_large: &'e dyn Fn() -> FormatError,
 }
 
-impl ColumnReaders<'_> {
+impl ColumnReaders<'_, '_> {
     fn all_consumed(&self) -> bool {
         [
             &self.dirs,
@@ -568,6 +598,11 @@ impl ColumnReaders<'_> {
                 "name prefix longer than the previous name".into(),
             ));
         }
+        let len = (shared + suffix.len()) as u64;
+        if len > self.name_budget {
+            return Err((self.too_large)());
+        }
+        self.name_budget -= len;
         let suffix = std::str::from_utf8(suffix)
             .map_err(|_| FormatError::Invalid("file name is not UTF-8".into()))?;
         let name = format!("{}{}", &prev[..shared], suffix);
@@ -836,6 +871,63 @@ mod tests {
             Index::decode(b"not zstd"),
             Err(FormatError::Compression(_))
         ));
+    }
+
+    /// A pin's name, version, release and arch become a download file name: a hostile
+    /// index must not be able to name a path outside the download directory.
+    #[test]
+    fn pins_with_path_like_or_control_fields_are_rejected_naming_the_field() {
+        let cases: [(&str, fn(&mut PinnedPackage), &str); 8] = [
+            ("name", |p| p.name = "../../../etc/evil".into(), "name"),
+            ("name", |p| p.name = "a/b".into(), "name"),
+            ("version", |p| p.version = ".hidden".into(), "version"),
+            ("release", |p| p.release = "1\n2".into(), "release"),
+            ("release", |p| p.release = String::new(), "release"),
+            ("arch", |p| p.arch = "x86_64/../..".into(), "arch"),
+            ("arch", |p| p.arch = "\u{7f}".into(), "arch"),
+            ("name", |p| p.name = "n".repeat(300), "name"),
+        ];
+        for (label, mutate, field) in cases {
+            let mut index = sample();
+            mutate(&mut index.packages[0]);
+            let Err(err) = Index::decode(&index.encode().unwrap()) else {
+                panic!("a bad {label} was accepted");
+            };
+            let err = err.to_string();
+            assert!(err.contains(&format!("package {field}")), "{err}");
+        }
+        // Ordinary rpm spellings stay valid.
+        let mut index = sample();
+        index.packages[0].version = "1.2~rc1^git3+b2".into();
+        index.packages[0].release = "0.fc41_2.1".into();
+        index.packages[0].name = "libstdc++-devel".into();
+        assert!(Index::decode(&index.encode().unwrap()).is_ok());
+    }
+
+    /// Front-coded names: each name may repeat all of the previous one and add a byte,
+    /// so N files of a few bytes each in the column decode to N²/2 bytes of names.
+    fn growing_names_index(files: usize) -> Vec<u8> {
+        let mut index = sample();
+        let file = index.root.files[0].clone();
+        index.root.files = (1..=files)
+            .map(|n| FileEntry {
+                name: "a".repeat(n),
+                ..file.clone()
+            })
+            .collect();
+        index.encode().unwrap()
+    }
+
+    #[test]
+    fn names_that_decode_far_beyond_the_input_are_rejected() {
+        // 12,000 files: 72 MB of names from a few KB of input.
+        let data = growing_names_index(12_000);
+        assert!(data.len() < 64 * 1024, "{} bytes", data.len());
+        let Err(err) = Index::decode(&data) else {
+            panic!("12,000 growing names accepted");
+        };
+        let err = err.to_string();
+        assert!(err.contains("decodes to more than"), "{err}");
     }
 
     #[test]

@@ -126,6 +126,18 @@ pub enum FormatError {
         /// The version this crate reads.
         supported: u64,
     },
+    /// The index decodes to more bytes than its compressed size allows (a decompression
+    /// bomb, or front-coded names that expand far beyond the input).
+    #[error(
+        "the index decodes to more than {limit} bytes, more than its {compressed} compressed \
+         bytes allow"
+    )]
+    TooLarge {
+        /// Decoded bytes allowed.
+        limit: u64,
+        /// Size of the compressed index.
+        compressed: u64,
+    },
     /// The data ends inside a field.
     #[error("index is truncated (while reading {0})")]
     Truncated(&'static str),

@@ -41,6 +41,22 @@ impl PinnedPackage {
         rpm_package::nevra(name, *epoch, version, release, arch)
     }
 
+    /// Checks name, version, release and arch by rpm's rules
+    /// ([`rpm_package::check_nevra_field`]): they become a download's file name, so a
+    /// hostile index must not be able to name a path. The error names the field.
+    pub fn check_fields(&self) -> Result<(), String> {
+        for (field, value) in [
+            ("name", &self.name),
+            ("version", &self.version),
+            ("release", &self.release),
+            ("arch", &self.arch),
+        ] {
+            rpm_package::check_nevra_field(value)
+                .map_err(|reason| format!("package {field} {value:?} {reason}"))?;
+        }
+        Ok(())
+    }
+
     /// The package id as lowercase hex.
     pub fn id_hex(&self) -> String {
         hex::encode(self.id)

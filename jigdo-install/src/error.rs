@@ -90,6 +90,21 @@ pub enum InstallError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// An option has a value that would do harm.
+    #[error(transparent)]
+    Options(repodata::Error),
+    /// A file name taken from metadata or an index is not one plain file name.
+    #[error(
+        "refusing to write {name:?} into {}: not a plain file name (the metadata or jigdo \
+         RPM that names it is corrupt or hostile)",
+        dir.display()
+    )]
+    BadFileName {
+        /// The name.
+        name: String,
+        /// The directory it was to be written into.
+        dir: PathBuf,
+    },
     /// Publishing or pruning the mirror's repodata failed.
     #[error("publishing {}: {error}", path.display())]
     Publish {

@@ -2,9 +2,10 @@
 //! into a directory and publish its repodata, so that the directory serves installs with
 //! no network (`jigdo install NAME --from DIR`) and is an ordinary dnf repository.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use jigdo_format::PinnedPackage;
 use jigdo_unpack::JigdoRpm;
 use repo_fetch::{Backend, FetchOptions};
 use repodata::{create_repo, prune_repo, CreateOptions, PruneOptions};
@@ -12,7 +13,7 @@ use serde::Serialize;
 
 use crate::error::InstallError;
 use crate::event::{Event, EventSink, FetchEvents};
-use crate::sources::{Repos, SourceSpec};
+use crate::sources::{file_in, Repos, SourceSpec};
 use crate::trust::{JigdoOrigin, TrustPolicy, TrustReport};
 
 /// What to mirror, from where, into where.
@@ -54,10 +55,36 @@ pub struct MirrorReport {
     pub trust: Vec<TrustReport>,
 }
 
+/// Copies the package file `src` of `pin` into `dir` as `NAME-VERSION-RELEASE.ARCH.rpm`
+/// through a temporary file that is checked against the pin before it is renamed into
+/// place (the source directory is not ours: it may change under us).
+fn copy_pin(pin: &PinnedPackage, src: &Path, dir: &Path) -> Result<(), InstallError> {
+    let dest = file_in(dir, &jigdo_unpack::source::package_file_name(pin))?;
+    if dest == src {
+        return Ok(());
+    }
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| InstallError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".jigdo-copy-")
+        .tempfile_in(dir)
+        .map_err(io(dir))?;
+    std::fs::copy(src, tmp.path()).map_err(io(src))?;
+    jigdo_unpack::source::verify_pin(tmp.path(), pin)?;
+    tmp.persist(&dest).map_err(|e| io(&dest)(e.error))?;
+    Ok(())
+}
+
 /// Runs `jigdo mirror`, reporting [`Event`]s to `events`.
 pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, InstallError> {
     if opts.sources.is_empty() {
         return Err(InstallError::NoSources);
+    }
+    if let Some(keep) = opts.keep {
+        repodata::check_keep(keep).map_err(InstallError::Options)?;
     }
     let io = |path: &std::path::Path| {
         let path = path.to_path_buf();
@@ -112,7 +139,15 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
         // DIR with the right checksum are kept without a request.
         let pins = &jigdo.index.packages;
         fetch_events.set_pins(pins);
-        repos.fetch_pins(pins, &opts.to.join("Packages"))?;
+        let packages_dir = opts.to.join("Packages");
+        let fetched = repos.fetch_pins(pins, &packages_dir)?;
+        // Packages found in a plain directory of RPMs are used in place by the fetch:
+        // the mirror needs its own copy.
+        for (pin, f) in pins.iter().zip(&fetched) {
+            if f.origin.is_none() {
+                copy_pin(pin, &f.path, &packages_dir)?;
+            }
+        }
         packages += pins.len();
         events(&Event::Mirrored {
             nevra: &nevra,

@@ -208,7 +208,7 @@ impl Repos {
             .rsplit('/')
             .next()
             .unwrap_or(&e.location_href);
-        let dest = dest_dir.join(file);
+        let dest = file_in(dest_dir, file)?;
         std::fs::create_dir_all(dest_dir).map_err(|source| InstallError::Io {
             path: dest_dir.into(),
             source,
@@ -286,7 +286,8 @@ impl Repos {
                         }
                     }
                     Location::Mirrors(_) => {
-                        let dest = dest_dir.join(jigdo_unpack::source::package_file_name(pin));
+                        let name = jigdo_unpack::source::package_file_name(pin);
+                        let dest = file_in(dest_dir, &name)?;
                         let req = FetchRequest::new(e.location_href.clone(), pin_expect(pin), dest)
                             .with_label(pin.nevra())
                             .with_tag(i);
@@ -338,6 +339,20 @@ impl Repos {
     /// Bytes received over the network so far.
     pub fn bytes_downloaded(&self) -> u64 {
         self.downloader.bytes_downloaded()
+    }
+}
+
+/// `dir/name` when `name` is one plain file name (no `/`, not `.` or `..`, not hidden):
+/// every file name taken from metadata or an index goes through here, so nothing is
+/// written outside the download directory.
+pub(crate) fn file_in(dir: &Path, name: &str) -> Result<PathBuf, InstallError> {
+    let mut parts = Path::new(name).components();
+    match (parts.next(), parts.next()) {
+        (Some(std::path::Component::Normal(n)), None) if !name.starts_with('.') => Ok(dir.join(n)),
+        _ => Err(InstallError::BadFileName {
+            name: name.to_string(),
+            dir: dir.to_path_buf(),
+        }),
     }
 }
 
@@ -464,6 +479,26 @@ mod tests {
             size: 1,
             provides: Vec::new(),
             files: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn file_names_from_metadata_stay_in_their_directory() {
+        let d = Path::new("/downloads");
+        assert_eq!(
+            file_in(d, "a-1-1.noarch.rpm").unwrap(),
+            d.join("a-1-1.noarch.rpm")
+        );
+        for bad in [
+            "..",
+            ".",
+            "",
+            "../x.rpm",
+            "a/b.rpm",
+            "/etc/x.rpm",
+            ".hidden.rpm",
+        ] {
+            assert!(file_in(d, bad).is_err(), "{bad:?}");
         }
     }
 

@@ -70,15 +70,63 @@ impl Compression {
     }
 }
 
-/// Wraps `inner` in a decoder chosen by its magic bytes (plain if none matches).
+/// Most bytes a metadata file may decompress to (primary.xml of a large distribution is
+/// well under 1 GiB): past it, reading fails rather than running on for ever.
+pub const MAX_DECOMPRESSED: u64 = 4 << 30;
+
+/// Wraps `inner` in a decoder chosen by its magic bytes (plain if none matches), which
+/// fails past [`MAX_DECOMPRESSED`] bytes.
 pub fn decoder<'a, R: Read + 'a>(inner: R) -> io::Result<Box<dyn BufRead + 'a>> {
+    decoder_limited(inner, MAX_DECOMPRESSED)
+}
+
+/// Like [`decoder`], failing once the output exceeds `limit` bytes.
+pub fn decoder_limited<'a, R: Read + 'a>(
+    inner: R,
+    limit: u64,
+) -> io::Result<Box<dyn BufRead + 'a>> {
     let mut inner = BufReader::with_capacity(64 * 1024, inner);
     let head = inner.fill_buf()?;
     let comp = Compression::from_magic(head).unwrap_or(Compression::None);
-    decoder_for(inner, comp)
+    let decoded = decoder_for(inner, comp)?;
+    Ok(Box::new(BufReader::with_capacity(
+        64 * 1024,
+        Capped {
+            inner: decoded,
+            left: limit,
+            limit,
+        },
+    )))
 }
 
-/// Wraps `inner` in a decoder for `comp`.
+/// A reader that fails once more than `limit` bytes came through.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // One byte past the limit is asked for, so an overrun is seen.
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left.saturating_add(1)).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > self.left {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("decompresses to more than {} bytes", self.limit),
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Wraps `inner` in a decoder for `comp`. xz takes at most
+/// [`rpm_package::MAX_DECODER_MEMORY`], zstd windows up to
+/// 2^[`rpm_package::ZSTD_WINDOW_LOG_MAX`] bytes.
 pub fn decoder_for<'a, R: BufRead + 'a>(
     inner: R,
     comp: Compression,
@@ -90,14 +138,22 @@ pub fn decoder_for<'a, R: BufRead + 'a>(
             CAP,
             flate2::bufread::MultiGzDecoder::new(inner),
         )),
-        Compression::Xz => Box::new(BufReader::with_capacity(
-            CAP,
-            liblzma::bufread::XzDecoder::new_multi_decoder(inner),
-        )),
-        Compression::Zstd => Box::new(BufReader::with_capacity(
-            CAP,
-            zstd::stream::read::Decoder::with_buffer(inner)?,
-        )),
+        Compression::Xz => {
+            let stream = liblzma::stream::Stream::new_stream_decoder(
+                rpm_package::MAX_DECODER_MEMORY,
+                liblzma::stream::CONCATENATED,
+            )
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            Box::new(BufReader::with_capacity(
+                CAP,
+                liblzma::bufread::XzDecoder::new_stream(inner, stream),
+            ))
+        }
+        Compression::Zstd => {
+            let mut d = zstd::stream::read::Decoder::with_buffer(inner)?;
+            d.window_log_max(rpm_package::ZSTD_WINDOW_LOG_MAX)?;
+            Box::new(BufReader::with_capacity(CAP, d))
+        }
         Compression::Bz2 => Box::new(BufReader::with_capacity(
             CAP,
             bzip2::bufread::MultiBzDecoder::new(inner),
@@ -174,6 +230,41 @@ impl<W: Write> Write for Encoder<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_xz_stream_demanding_a_1_gib_dictionary_is_refused() {
+        let text = b"<metadata>hello</metadata>\n".repeat(100);
+        let mut enc = Encoder::new(Vec::new(), Compression::Xz).unwrap();
+        enc.write_all(&text).unwrap();
+        let mut xz = enc.finish().unwrap();
+        // The block header after the 12-byte stream header: size, flags (no sizes, one
+        // filter), LZMA2 filter id 0x21, properties size 1, the dictionary byte; CRC32.
+        let len = (usize::from(xz[12]) + 1) * 4;
+        assert_eq!(&xz[13..16], &[0x00, 0x21, 0x01], "block header");
+        xz[16] = 36; // a 1 GiB dictionary
+        let mut crc = flate2::Crc::new();
+        crc.update(&xz[12..12 + len - 4]);
+        xz[12 + len - 4..12 + len].copy_from_slice(&crc.sum().to_le_bytes());
+        let mut out = Vec::new();
+        let r = decoder(&xz[..]).and_then(|mut d| d.read_to_end(&mut out));
+        assert!(r.is_err(), "decoded {} bytes", out.len());
+    }
+
+    #[test]
+    fn decompressed_size_is_capped() {
+        let text = vec![b'x'; 100_000];
+        let mut enc = Encoder::new(Vec::new(), Compression::Zstd).unwrap();
+        enc.write_all(&text).unwrap();
+        let bytes = enc.finish().unwrap();
+        let mut out = Vec::new();
+        let mut d = decoder_limited(&bytes[..], 99_999).unwrap();
+        let e = d.read_to_end(&mut out).unwrap_err();
+        assert!(e.to_string().contains("more than 99999 bytes"), "{e}");
+        let mut d = decoder_limited(&bytes[..], 100_000).unwrap();
+        out.clear();
+        d.read_to_end(&mut out).unwrap();
+        assert_eq!(out, text);
+    }
 
     #[test]
     fn roundtrip_every_format() {

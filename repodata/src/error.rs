@@ -89,6 +89,16 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// An option has a value that would do harm.
+    #[error("{option} {value}: {message}")]
+    BadOption {
+        /// The option, as the command line spells it.
+        option: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        message: &'static str,
+    },
     /// An RPM package could not be read.
     #[error("{path}: cannot read package: {message}")]
     Package {

@@ -36,5 +36,5 @@ pub mod signature;
 pub use create::{create_repo, create_repo_with_progress, CreateOptions, CreateReport};
 pub use index::{IndexEntry, RepoIndex};
 pub use jigdo_record::JigdoEntry;
-pub use prune::{prune_repo, PruneOptions, PruneReport};
+pub use prune::{check_keep, prune_repo, PruneOptions, PruneReport};
 pub use repo::LocalRepo;

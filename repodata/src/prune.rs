@@ -96,6 +96,7 @@ fn entry(p: &Package) -> PrunedPackage {
 
 /// Prunes the repository at `dir` (see the module documentation).
 pub fn prune_repo(dir: &Path, opts: &PruneOptions) -> Result<PruneReport> {
+    check_keep(opts.keep)?;
     let previous = previous_records(dir);
     let (pkgs, _, _) = scan_packages(dir, previous, opts.create.changelog_limit)?;
 
@@ -152,10 +153,13 @@ pub fn prune_repo(dir: &Path, opts: &PruneOptions) -> Result<PruneReport> {
     if opts.dry_run {
         return Ok(report);
     }
-    for &i in &removed {
-        let path: PathBuf = dir.join(&pkgs[i].location_href);
-        std::fs::remove_file(&path).map_err(io_err(&path))?;
-    }
+    // Publish first, delete after: the new metadata no longer names the removed files,
+    // so a client never sees a listed file go missing, and a failed publish deletes
+    // nothing.
+    let removed_paths: Vec<PathBuf> = removed
+        .iter()
+        .map(|&i| dir.join(&pkgs[i].location_href))
+        .collect();
     let kept: Vec<Package> = pkgs
         .into_iter()
         .enumerate()
@@ -163,5 +167,22 @@ pub fn prune_repo(dir: &Path, opts: &PruneOptions) -> Result<PruneReport> {
         .map(|(_, p)| p)
         .collect();
     publish(dir, &kept, &opts.create)?;
+    for path in removed_paths {
+        std::fs::remove_file(&path).map_err(io_err(&path))?;
+    }
     Ok(report)
+}
+
+/// Checks a number of versions to keep: at least 1 (keeping 0 would delete every jigdo
+/// RPM and every package). `jigdo repo prune --keep` and `jigdo mirror --keep` both
+/// go through here.
+pub fn check_keep(keep: usize) -> Result<()> {
+    if keep == 0 {
+        return Err(crate::Error::BadOption {
+            option: "--keep",
+            value: keep.to_string(),
+            message: "keep at least 1 version (0 would remove every jigdo RPM and package)",
+        });
+    }
+    Ok(())
 }

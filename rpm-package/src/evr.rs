@@ -221,6 +221,30 @@ pub fn nevra(name: &str, epoch: u64, version: &str, release: &str, arch: &str) -
     }
 }
 
+/// Longest name, version, release or arch that [`check_nevra_field`] accepts: a
+/// package file name `N-V-R.A.rpm` must fit in one path component (255 bytes).
+pub const MAX_NEVRA_FIELD: usize = 255;
+
+/// Checks a name, version, release or arch read from untrusted input (an index, a
+/// repository's metadata) before it becomes part of a file name, by rpm's own rules:
+/// not empty, at most [`MAX_NEVRA_FIELD`] bytes, no `/`, no leading `.`, no control
+/// characters and no whitespace. Returns what is wrong.
+pub fn check_nevra_field(value: &str) -> Result<(), &'static str> {
+    if value.is_empty() {
+        Err("is empty")
+    } else if value.len() > MAX_NEVRA_FIELD {
+        Err("is longer than 255 bytes")
+    } else if value.contains('/') {
+        Err("contains '/'")
+    } else if value.starts_with('.') {
+        Err("starts with '.'")
+    } else if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        Err("contains a control character or whitespace")
+    } else {
+        Ok(())
+    }
+}
+
 /// A version relation of a dependency (`flags` in rpm-md: EQ, LT, LE, GT, GE; in an RPM
 /// header, the comparison bits of its sense flags, see `DepFlags::relation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -327,6 +351,32 @@ pub fn ranges_overlap(a: Option<(Relation, &Evr)>, b: Option<(Relation, &Evr)>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nevra_fields_are_checked_like_rpm() {
+        for ok in [
+            "bash",
+            "5.2.15",
+            "1.fc41",
+            "x86_64",
+            "1.0~rc1^git2+b3",
+            "libstdc++",
+        ] {
+            assert_eq!(check_nevra_field(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "..",
+            ".x",
+            "a/b",
+            "a b",
+            "a\tb",
+            "a\u{0}",
+            &"x".repeat(256),
+        ] {
+            assert!(check_nevra_field(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn vercmp_like_rpm() {

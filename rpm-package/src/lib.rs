@@ -26,7 +26,7 @@ pub mod tags;
 
 pub use digest::{BadDigest, Checksum, DigestAlgorithm, Hasher};
 pub use error::{Error, ErrorKind, Result};
-pub use evr::{nevra, ranges_overlap, rpmvercmp, Evr, Relation};
+pub use evr::{check_nevra_field, nevra, ranges_overlap, rpmvercmp, Evr, Relation};
 pub use header::{
     package_id, ChangelogEntry, Compression, DepFlags, Dependency, FileEntry, FileFlags,
     PackageHeader,
@@ -34,7 +34,9 @@ pub use header::{
 pub mod payload;
 pub mod verify;
 
-pub use payload::{verify_payload, Entry, EntryInfo, PayloadReader};
+pub use payload::{
+    verify_payload, Entry, EntryInfo, PayloadReader, MAX_DECODER_MEMORY, ZSTD_WINDOW_LOG_MAX,
+};
 pub use verify::{verify_digests, verify_digests_of, DigestReport};
 #[cfg(feature = "build")]
 pub mod build;

@@ -16,6 +16,15 @@ use crate::error::{io_kind, Error, ErrorKind, Result};
 use crate::header::{Compression, FileEntry, PackageHeader};
 use crate::verify::{self, PayloadDigests};
 
+/// Most memory an xz or lzma decoder may take for one stream: rpm's own presets need at
+/// most 65 MiB (`-9`), so this leaves room for any package rpm builds and none for a
+/// crafted header that asks for gigabytes. Also used for rpm-md metadata (`repodata`).
+pub const MAX_DECODER_MEMORY: u64 = 512 << 20;
+/// Largest zstd window accepted, as a power of two: 128 MiB, zstd's own default limit
+/// (what `zstd -d` and rpm's reader accept without `--long`); rpm's `w19.zstdio` writes
+/// 8 MiB windows. A frame asking for more is refused before anything is allocated.
+pub const ZSTD_WINDOW_LOG_MAX: u32 = 27;
+
 /// Longest cpio name accepted (rpm's own limit is PATH_MAX = 4096).
 const MAX_NAME: u64 = 4096 * 2;
 const TRAILER: &[u8] = b"TRAILER!!!";
@@ -71,23 +80,28 @@ impl<R: Read> Decoder<R> {
                 match liblzma::stream::MtStreamBuilder::new()
                     .threads(u32::try_from(threads).unwrap_or(1))
                     .memlimit_threading(128 << 20)
-                    .memlimit_stop(u64::MAX)
+                    .memlimit_stop(MAX_DECODER_MEMORY)
                     .decoder()
                 {
                     Ok(stream) => Decoder::Xz(liblzma::read::XzDecoder::new_stream(r, stream)),
-                    Err(_) => Decoder::Xz(liblzma::read::XzDecoder::new_multi_decoder(r)),
+                    Err(_) => {
+                        let stream = liblzma::stream::Stream::new_stream_decoder(
+                            MAX_DECODER_MEMORY,
+                            liblzma::stream::CONCATENATED,
+                        )
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                        Decoder::Xz(liblzma::read::XzDecoder::new_stream(r, stream))
+                    }
                 }
             }
             Compression::Lzma => {
-                let stream = liblzma::stream::Stream::new_lzma_decoder(u64::MAX)
+                let stream = liblzma::stream::Stream::new_lzma_decoder(MAX_DECODER_MEMORY)
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
                 Decoder::Xz(liblzma::read::XzDecoder::new_stream(r, stream))
             }
             Compression::Zstd => {
                 let mut d = zstd::stream::read::Decoder::new(r)?;
-                // rpm writes with long-distance matching windows up to 2^31 (w19...):
-                // allow the largest window zstd supports on 64-bit.
-                d.window_log_max(31)?;
+                d.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
                 Decoder::Zstd(d)
             }
         })
@@ -943,6 +957,68 @@ pub fn verify_payload(path: impl AsRef<Path>) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Compresses `data` as one xz stream and rewrites the LZMA2 dictionary size in its
+    /// block header to 1 GiB (fixing the header's CRC32): a few bytes that demand a 1 GiB
+    /// dictionary from the decoder.
+    pub(crate) fn xz_demanding_1_gib(data: &[u8]) -> Vec<u8> {
+        let mut enc = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        std::io::Write::write_all(&mut enc, data).unwrap();
+        let mut xz = enc.finish().unwrap();
+        // Stream header (12 bytes), then the block header: size, flags (no sizes, one
+        // filter), LZMA2 filter id 0x21, properties size 1, the dictionary byte.
+        let start = 12;
+        let len = (usize::from(xz[start]) + 1) * 4;
+        assert_eq!(
+            &xz[start + 1..start + 4],
+            &[0x00, 0x21, 0x01],
+            "block header"
+        );
+        xz[start + 4] = 36; // (2 | 0) << (36 / 2 + 11) = 1 GiB
+        let mut crc = flate2::Crc::new();
+        crc.update(&xz[start..start + len - 4]);
+        xz[start + len - 4..start + len].copy_from_slice(&crc.sum().to_le_bytes());
+        xz
+    }
+
+    fn decode_all(c: Compression, data: &[u8]) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        Decoder::new(c, data)?.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn decoders_refuse_to_allocate_what_a_few_crafted_bytes_demand() {
+        let text = b"0123456789".repeat(100);
+        // zstd: a frame that declares a 2 GiB window (zstd's own default limit is 128 MiB).
+        let mut enc = zstd::stream::Encoder::new(Vec::new(), 1).unwrap();
+        std::io::Write::write_all(&mut enc, &text).unwrap();
+        let mut zst = enc.finish().unwrap();
+        assert_eq!(decode_all(Compression::Zstd, &zst).unwrap(), text);
+        assert_eq!(zst[4] & 0x20, 0, "the frame has a window descriptor");
+        zst[5] = (31 - 10) << 3;
+        assert!(decode_all(Compression::Zstd, &zst).is_err(), "2 GiB window");
+
+        // xz: a block whose LZMA2 dictionary is 1 GiB.
+        let xz = xz_demanding_1_gib(&text);
+        assert!(
+            decode_all(Compression::Xz, &xz).is_err(),
+            "1 GiB dictionary"
+        );
+
+        // legacy lzma: the header's dictionary size, 1 GiB.
+        let opts = liblzma::stream::LzmaOptions::new_preset(1).unwrap();
+        let stream = liblzma::stream::Stream::new_lzma_encoder(&opts).unwrap();
+        let mut enc = liblzma::write::XzEncoder::new_stream(Vec::new(), stream);
+        std::io::Write::write_all(&mut enc, &text).unwrap();
+        let mut lzma = enc.finish().unwrap();
+        assert_eq!(decode_all(Compression::Lzma, &lzma).unwrap(), text);
+        lzma[1..5].copy_from_slice(&(1u32 << 30).to_le_bytes());
+        assert!(
+            decode_all(Compression::Lzma, &lzma).is_err(),
+            "1 GiB dictionary"
+        );
+    }
 
     #[test]
     fn cpio_names() {

@@ -149,9 +149,7 @@ fn create(a: CreateArgs) -> anyhow::Result<i32> {
 }
 
 fn prune(a: PruneArgs) -> anyhow::Result<i32> {
-    if a.keep == 0 {
-        anyhow::bail!("--keep must be at least 1");
-    }
+    repodata::check_keep(a.keep)?;
     let opts = PruneOptions {
         keep: a.keep,
         dry_run: a.dry_run,
