@@ -16,6 +16,8 @@ pub struct Deployment {
     pub os: String,
     /// Also deploy it (`ostree admin deploy`), not only pull it.
     pub deploy: bool,
+    /// Deploy with `--stage` (finalized at shutdown; needs a booted OSTree system).
+    pub stage: bool,
 }
 
 fn ostree(args: &[&str]) -> Result<(), InstallError> {
@@ -38,9 +40,15 @@ pub(crate) fn ostree_output(args: &[&str]) -> Result<String, InstallError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Pulls `ref_name` from `repo` into the sysroot's repository and, with
-/// [`Deployment::deploy`], deploys it for the OS.
-pub fn deploy(repo: &Path, ref_name: &str, to: &Deployment) -> Result<(), InstallError> {
+/// Pulls `ref_name` (at `commit`) from `repo` into the sysroot's repository and, with
+/// [`Deployment::deploy`], deploys it for the OS unless the OS's newest deployment (the
+/// next boot's, staged included) already is `commit`. Returns whether it deployed.
+pub fn deploy(
+    repo: &Path,
+    ref_name: &str,
+    commit: &str,
+    to: &Deployment,
+) -> Result<bool, InstallError> {
     let sysroot = &to.sysroot;
     let sr = sysroot.display().to_string();
     let srepo = sysroot.join("ostree/repo");
@@ -57,16 +65,21 @@ pub fn deploy(repo: &Path, ref_name: &str, to: &Deployment) -> Result<(), Instal
     let srepo_arg = format!("--repo={}", srepo.display());
     let src = repo.display().to_string();
     ostree(&[&srepo_arg, "pull-local", &src, ref_name])?;
-    if to.deploy {
-        ostree(&[
-            "admin",
-            "deploy",
-            "--sysroot",
-            &sr,
-            "--os",
-            &to.os,
-            ref_name,
-        ])?;
+    if !to.deploy {
+        return Ok(false);
     }
-    Ok(())
+    let listed = ostree_output(&["admin", "status", "--sysroot", &sr])?;
+    let newest = crate::status::parse_admin_status(&listed)
+        .into_iter()
+        .find(|d| d.os == to.os);
+    if newest.is_some_and(|d| d.checksum == commit) {
+        return Ok(false);
+    }
+    let mut args = vec!["admin", "deploy", "--sysroot", &sr, "--os", &to.os];
+    if to.stage {
+        args.push("--stage");
+    }
+    args.push(ref_name);
+    ostree(&args)?;
+    Ok(true)
 }

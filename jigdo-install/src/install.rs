@@ -77,7 +77,7 @@ pub struct InstallReport {
     pub packages_downloaded: usize,
     /// Bytes received over the network.
     pub bytes_downloaded: u64,
-    /// Whether the commit was deployed.
+    /// Whether a deployment was made (not when the OS's newest one already was it).
     pub deployed: bool,
     /// What the rebuild did.
     pub unpack: UnpackReport,
@@ -298,8 +298,9 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
     drop(staging);
 
     // 6. Deployment.
+    let mut deployed = false;
     if let Some(d) = &opts.deployment {
-        deploy(&opts.repo, &report.ref_name, d)?;
+        deployed = deploy(&opts.repo, &report.ref_name, &report.commit, d)?;
     }
     Ok(InstallReport {
         commit: report.commit.clone(),
@@ -309,7 +310,7 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         packages_needed: pins.len(),
         packages_downloaded,
         bytes_downloaded: repos.bytes_downloaded(),
-        deployed: opts.deployment.as_ref().is_some_and(|d| d.deploy),
+        deployed,
         unpack: report,
         trust,
     })

@@ -160,9 +160,9 @@ fn commit_status(
 
 /// One deployment as `ostree admin status` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct AdminDeployment {
-    os: String,
-    checksum: String,
+pub(crate) struct AdminDeployment {
+    pub(crate) os: String,
+    pub(crate) checksum: String,
     serial: u32,
     booted: bool,
     /// `staged`, `pending`, `rollback`, … (the words in parentheses after it).
@@ -173,7 +173,7 @@ struct AdminDeployment {
 
 /// Parses `ostree admin status`: per deployment a line `[* ]OS CHECKSUM.SERIAL
 /// [(mark)…]`, then indented `Version: V` and `origin refspec: R` lines.
-fn parse_admin_status(text: &str) -> Vec<AdminDeployment> {
+pub(crate) fn parse_admin_status(text: &str) -> Vec<AdminDeployment> {
     let mut out: Vec<AdminDeployment> = Vec::new();
     for line in text.lines() {
         let booted = line.starts_with("* ");

@@ -252,8 +252,40 @@ fn status_shows_refs_records_and_deployments_of_a_sysroot() {
             assert_eq!(d[mark], false, "{mark}: {s}");
         }
     }
-    // Staging needs a booted OSTree system (ostree refuses it in a test sysroot), so the
-    // `(staged)` mark is covered by the parser's unit test only.
+    // Installing the newest deployment's commit again deploys nothing.
+    let mut again = jigdo();
+    again
+        .args(["install", "example-os-2.0", "--json", "--from"])
+        .arg(&w.published)
+        .arg("--repo")
+        .arg(&repo)
+        .args(["--ref", REF, "--os", "testos", "--deploy", "--sysroot"])
+        .arg(&sysroot);
+    let report = json(run_raw(&mut again));
+    assert_eq!(report["deployed"], false, "{report}");
+    let after = run(Command::new("ostree")
+        .args(["admin", "status", "--sysroot"])
+        .arg(&sysroot));
+    assert_eq!(after, admin);
+    // `install --stage` and ostree's own `deploy --stage` need a booted OSTree system:
+    // ostree refuses them in a test sysroot (so the `(staged)` mark is covered by the
+    // parser's unit test only), and install says why.
+    let mut staged = jigdo();
+    staged
+        .args(["install", "example-os-1.0", "--from"])
+        .arg(&w.published)
+        .arg("--repo")
+        .arg(&repo)
+        .args(["--ref", REF, "--os", "testos", "--deploy", "--stage"])
+        .arg("--sysroot")
+        .arg(&sysroot);
+    let out = run_raw(&mut staged);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--stage") && err.contains("Not currently booted"),
+        "{err}"
+    );
     let stage = run_raw(
         Command::new("ostree")
             .args(["admin", "deploy", "--stage", "--os", "testos", "--sysroot"])

@@ -67,9 +67,14 @@ pub struct InstallArgs {
     /// The OS name (stateroot) in the sysroot.
     #[arg(long, value_name = "OSNAME", requires = "sysroot")]
     pub os: Option<String>,
-    /// Deploy the commit in the sysroot (`ostree admin deploy`).
+    /// Deploy the commit in the sysroot (`ostree admin deploy`), unless the OS's newest
+    /// deployment already is it.
     #[arg(long, requires = "sysroot")]
     pub deploy: bool,
+    /// Stage the deployment (`ostree admin deploy --stage`: finalized at shutdown, the
+    /// booted deployment untouched; needs a booted OSTree system).
+    #[arg(long, requires = "deploy")]
+    pub stage: bool,
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,
@@ -179,6 +184,7 @@ pub fn run(args: InstallArgs) -> anyhow::Result<i32> {
             sysroot,
             os,
             deploy: args.deploy,
+            stage: args.stage,
         }),
         _ => None,
     };
