@@ -8,7 +8,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let vars = repo_fetch::Vars::new().with("basearch", "x86_64").with("releasever", "40");
+    let vars = repo_fetch::Vars::new()
+        .with("basearch", "x86_64")
+        .with("releasever", "40");
     if let Ok(repos) = repo_fetch::parse_repo_text(text, Path::new("fuzz.repo"), &vars) {
         for repo in &repos {
             let _ = repo.base_mirrors();

@@ -22,7 +22,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             }
         }
         kind => {
-            let kind = if kind == 1 { ExtraKind::Filelists } else { ExtraKind::Other };
+            let kind = if kind == 1 {
+                ExtraKind::Filelists
+            } else {
+                ExtraKind::Other
+            };
             if let Ok(reader) = ExtraReader::new(xml, path, kind) {
                 for entry in reader {
                     if entry.is_err() {
