@@ -4,10 +4,15 @@
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(metalink) = repo_fetch::Metalink::parse(data) {
-        let _ = metalink.urls_by_preference();
-        let _ = metalink.strongest_hash();
-        let _ = metalink.has_checks();
-        let _ = metalink.check(data);
         let _ = metalink.file("repomd.xml");
+        for file in &metalink.files {
+            let _ = file.urls_by_preference();
+            let _ = file.has_checks();
+            let _ = file.check(data);
+            let _ = file.current.strongest_hash();
+            for version in &file.alternates {
+                let _ = version.strongest_hash();
+            }
+        }
     }
 });
