@@ -9,8 +9,9 @@
 #   fuzz/run.sh [SECONDS] [TARGET...]
 #
 # SECONDS is the total run time (default 60; the README's test command, what CI runs, uses
-# 60), split evenly between the targets, at least 5 s each. A long campaign of one target:
-#   fuzz/run.sh 600 jigdo_index         (libFuzzer prints its execution counts)
+# 60), split evenly between the targets, at least 5 s each. A campaign of a fixed number of
+# executions per target instead (the counts are printed):
+#   FUZZ_RUNS=1000000 fuzz/run.sh 0 jigdo_index repomd
 # The RPM header target also runs in the test suite as a deterministic mutation test:
 #   cargo test -p rpm-package --test bad_input mutated_packages_never_panic
 set -euo pipefail
@@ -68,9 +69,10 @@ cargo +nightly fuzz build
 each=$((secs / ${#targets[@]}))
 [ "$each" -ge 5 ] || each=5
 for target in "${targets[@]}"; do
-    echo "== fuzz $target for ${each}s ($(find "$work/$target" -type f | wc -l) seeds)"
+    if [ -n "${FUZZ_RUNS:-}" ]; then limit=(-runs="$FUZZ_RUNS"); else limit=(-max_total_time="$each"); fi
+    echo "== fuzz $target: ${limit[0]#-} ($(find "$work/$target" -type f | wc -l) seeds)"
     if ! cargo +nightly fuzz run "$target" "$work/$target" -- \
-        -max_total_time="$each" -max_len=131072 -rss_limit_mb=1024 -timeout=10 \
+        "${limit[@]}" -max_len=131072 -rss_limit_mb=1024 -timeout=10 \
         -print_final_stats=1 >"$work/$target.log" 2>&1; then
         tail -n 40 "$work/$target.log" >&2
         echo "error: fuzz target $target failed; the input is in fuzz/artifacts/$target/" >&2
