@@ -148,6 +148,15 @@ pub enum UnpackError {
         /// The file's path in the tree.
         path: String,
     },
+    /// An install record (`extensions/jigdo/commits/COMMIT.json` or `.index`) cannot be
+    /// read or names something else than its file name says.
+    #[error("{}: install record: {reason}", path.display())]
+    Record {
+        /// The record file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A broken invariant of this crate (a bug, not bad input).
     #[error("internal error: {0}")]
     Internal(&'static str),
