@@ -20,11 +20,16 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "http")]
 mod attempt;
+#[cfg(feature = "http")]
 mod backend;
+#[cfg(feature = "http")]
 mod blocking;
+#[cfg(feature = "http")]
 mod cache;
 mod error;
+#[cfg(feature = "http")]
 mod http;
 #[cfg(feature = "librepo")]
 mod librepo_backend;
@@ -33,14 +38,18 @@ mod mirrorlist;
 mod progress;
 mod repofile;
 mod request;
+#[cfg(feature = "http")]
 mod resolve;
 mod source;
 mod vars;
 mod verify;
 
+#[cfg(feature = "http")]
 pub use backend::Backend;
+#[cfg(feature = "http")]
 pub use blocking::{BlockingFetcher, Downloader};
 pub use error::{AttemptError, FetchError, MirrorFailure};
+#[cfg(feature = "http")]
 pub use http::Fetcher;
 #[cfg(feature = "librepo")]
 pub use librepo_backend::LibrepoDownloader;
@@ -49,6 +58,7 @@ pub use mirrorlist::parse_mirrorlist;
 pub use progress::{Counters, CountersSnapshot, Progress};
 pub use repofile::{parse_repo_text, RepoConfig, RepoFile};
 pub use request::{FetchOptions, FetchReport, FetchRequest, Origin, ProxyMode};
+#[cfg(feature = "http")]
 pub use resolve::mirrors_from_metalink;
 pub use rpm_package::digest::{Checksum, DigestAlgorithm};
 pub use source::{join_rel, MirrorSet, Source};

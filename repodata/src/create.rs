@@ -432,8 +432,16 @@ fn publish_into(
     repomd.write(&mut md_bytes).map_err(io_err(&md_path))?;
     write_synced(&md_path, &md_bytes)?;
     if let Some(key) = &opts.sign_key {
-        let asc = crate::signature::sign_detached(&md_bytes, key)?;
-        write_synced(&tmp.join("repomd.xml.asc"), asc.as_bytes())?;
+        #[cfg(feature = "signing")]
+        {
+            let asc = crate::signature::sign_detached(&md_bytes, key)?;
+            write_synced(&tmp.join("repomd.xml.asc"), asc.as_bytes())?;
+        }
+        #[cfg(not(feature = "signing"))]
+        return Err(Error::BadKey {
+            path: key.clone(),
+            message: "repodata was built without the `signing` feature".into(),
+        });
     }
 
     // Keep the data files of the previous generations beside the new ones.

@@ -31,6 +31,7 @@ pub use repomd::{Repomd, RepomdRecord};
 pub use rpm_package::evr::{rpmvercmp, Evr, Relation};
 pub mod index;
 pub mod repo;
+#[cfg(feature = "signing")]
 pub mod signature;
 
 pub use create::{create_repo, create_repo_with_progress, CreateOptions, CreateReport};

@@ -38,6 +38,7 @@ impl LocalRepo {
 
     /// Opens the repository after verifying `repodata/repomd.xml.asc` with the
     /// public key(s) in `key`.
+    #[cfg(feature = "signing")]
     pub fn open_signed(root: &Path, key: &Path) -> Result<LocalRepo> {
         let repomd_path = root.join("repodata").join("repomd.xml");
         let sig = root.join("repodata").join("repomd.xml.asc");
