@@ -36,6 +36,10 @@ enum Command {
     Install(commands::install::InstallArgs),
     /// Copy jigdo RPMs and exactly the RPMs they pin into a directory and publish it.
     Mirror(commands::mirror::MirrorArgs),
+    /// Show each ref and deployment: commit, version, jigdo RPM, packages, verification.
+    Status(commands::status::StatusArgs),
+    /// Compare two commits: packages added, removed, upgraded, downgraded; changed files.
+    Diff(commands::diff::DiffArgs),
 }
 
 fn main() {
@@ -62,6 +66,8 @@ fn main() {
         Command::Pack(args) => commands::pack::run(args),
         Command::Install(args) => commands::install::run(args),
         Command::Mirror(args) => commands::mirror::run(args),
+        Command::Status(args) => commands::status::run(args),
+        Command::Diff(args) => commands::diff::run(args),
     })
 }
 

@@ -19,6 +19,12 @@ pub struct Deployment {
 }
 
 fn ostree(args: &[&str]) -> Result<(), InstallError> {
+    ostree_output(args).map(drop)
+}
+
+/// Runs the real `ostree` with `args`; its standard output, or the error naming what it
+/// printed on standard error.
+pub(crate) fn ostree_output(args: &[&str]) -> Result<String, InstallError> {
     let out = Command::new("ostree")
         .args(args)
         .output()
@@ -29,7 +35,7 @@ fn ostree(args: &[&str]) -> Result<(), InstallError> {
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         });
     }
-    Ok(())
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Pulls `ref_name` from `repo` into the sysroot's repository and, with

@@ -98,6 +98,14 @@ pub enum InstallError {
         /// What failed.
         error: repodata::Error,
     },
+    /// A side of `jigdo diff` cannot be found or read.
+    #[error("{spec}: {reason}")]
+    Diff {
+        /// The side as given.
+        spec: String,
+        /// Why.
+        reason: String,
+    },
     /// The real `ostree` could not be run.
     #[error("running ostree (is it installed?): {0}")]
     OstreeMissing(std::io::Error),

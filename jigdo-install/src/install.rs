@@ -13,7 +13,8 @@
 //! 4. download the needed packages into `…/downloads/packages`, each verified against its
 //!    pin while it is fetched;
 //! 5. hand the verified files to [`UnpackJob::finish`] (not searched, not hashed again),
-//!    which writes the commit and sets the ref; remove the downloads;
+//!    which writes the commit and sets the ref; write the install record
+//!    ([`jigdo_unpack::record`]); remove the downloads;
 //! 6. deploy with the real `ostree` if asked.
 
 use std::fs::File;
@@ -21,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jigdo_format::PinnedPackage;
-use jigdo_unpack::{DeltaJob, HandedOver, Target, UnpackJob, UnpackReport};
+use jigdo_unpack::{DeltaJob, HandedOver, PendingRecord, Target, UnpackJob, UnpackReport};
 use ostree_store::{Repo, RepoMode};
 use repo_fetch::{Backend, FetchOptions, Origin};
 use serde::Serialize;
@@ -234,10 +235,18 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         }
     }
 
-    // 5. The commit.
+    // 5. The commit, and its install record.
     let jigdo_rpm = jigdo.nevra();
     let packages_total = jigdo.index.packages.len();
+    let source = match &origin {
+        JigdoOrigin::File => path.display().to_string(),
+        JigdoOrigin::Repository { name, .. } => name.clone(),
+    };
+    // verified_by: the trust step does not yet say which key it accepted; it fills this
+    // field once it does.
+    let record = PendingRecord::new(jigdo, source, None)?;
     let report = job.finish(&files, &|e| events(&Event::Unpack(*e)))?;
+    record.write(&opts.repo)?;
     // Imported: the downloads are no longer needed (the package cache replaces them).
     let _ = std::fs::remove_dir_all(&work.downloads);
 

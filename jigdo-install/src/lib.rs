@@ -17,24 +17,31 @@
 //!   arrives.
 //! - [`Deployment`] / [`deploy()`]: `ostree pull-local` into a sysroot and
 //!   `ostree admin deploy`, with the real `ostree`.
+//! - [`status()`]: `jigdo status` (refs, install records, deployments of a sysroot);
+//!   [`diff()`]: `jigdo diff` (packages and files between two commits, offline from the
+//!   install records).
 //! - [`InstallError`]: typed errors, nothing flattened into text.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod deploy;
+pub mod diff;
 pub mod error;
 pub mod event;
 pub mod install;
 pub mod mirror;
 pub mod sources;
+pub mod status;
 pub mod trust;
 
 pub use deploy::{deploy, Deployment};
+pub use diff::{diff, DiffOptions, DiffReport};
 pub use error::{InstallError, PinAttempt, PinFailure, TrustFailure};
 pub use event::{Event, EventSink};
 pub use install::{install, InstallOptions, InstallReport};
 pub use mirror::{mirror, MirrorOptions, MirrorReport};
 pub use repo_fetch::{AttemptError, Backend, FetchOptions, Origin};
 pub use sources::{source_specs, FetchedPin, Found, Location, Repo, Repos, SourceSpec};
+pub use status::{status, StatusReport};
 pub use trust::{JigdoOrigin, SignatureRule, Trust};

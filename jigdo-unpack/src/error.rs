@@ -162,6 +162,15 @@ pub enum UnpackError {
         /// The repository.
         repo: PathBuf,
     },
+    /// An install record (`extensions/jigdo/commits/COMMIT.json` or `.index`) cannot be
+    /// read or names something else than its file name says.
+    #[error("{}: install record: {reason}", path.display())]
+    Record {
+        /// The record file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A broken invariant of this crate (a bug, not bad input).
     #[error("internal error: {0}")]
     Internal(&'static str),

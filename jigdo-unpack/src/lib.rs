@@ -15,6 +15,8 @@
 //!   [`HandedOver`] takes the files a caller already verified (not hashed again).
 //! - [`PackageCache`]: per-package record of the content objects its files became, so
 //!   that updates skip packages without reading them.
+//! - [`InstallRecord`]: what a repository keeps about each commit jigdo put there (the
+//!   jigdo RPM, its pinned set, its index), written by [`unpack`] and `jigdo-install`.
 //! - [`Plan`] and [`rebuild_tree`]: what the tree needs from each source, and the
 //!   bottom-up rebuild of its dirtrees and dirmetas.
 
@@ -29,6 +31,7 @@ pub mod info;
 pub mod jigdo_rpm;
 pub mod plan;
 pub mod rebuild;
+pub mod record;
 pub mod source;
 pub mod unpack;
 
@@ -42,5 +45,6 @@ pub use info::{info, InfoPackage, InfoReport};
 pub use jigdo_rpm::{BlobStream, JigdoRpm};
 pub use plan::{InconsistentIndex, Plan};
 pub use rebuild::{rebuild_tree, RebuiltTree};
+pub use record::{InstallRecord, PendingRecord, RecordedPackage};
 pub use source::{HandedOver, LocalDir, Located, PackageFiles, PackageSource, Sources};
 pub use unpack::{unpack, Target, UnpackJob, UnpackOptions, UnpackReport};

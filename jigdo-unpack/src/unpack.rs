@@ -37,6 +37,7 @@ use crate::event::UnpackEvent;
 use crate::jigdo_rpm::JigdoRpm;
 use crate::plan::{file_header, is_symlink_meta, object_key, Plan};
 use crate::rebuild::rebuild_tree;
+use crate::record::PendingRecord;
 use crate::source::{Located, PackageFiles, Sources};
 
 /// What to unpack, from where, into where (`jigdo unpack`).
@@ -105,7 +106,8 @@ struct Stats {
 }
 
 /// Rebuilds the commit of `opts.jigdo_rpm` in `opts.repo` from the packages in
-/// `opts.sources` (see the module docs). `progress` receives typed events.
+/// `opts.sources` (see the module docs) and records it ([`crate::record`]). `progress`
+/// receives typed events.
 pub fn unpack(
     opts: &UnpackOptions,
     progress: &(dyn Fn(&UnpackEvent) + Sync),
@@ -118,11 +120,16 @@ pub fn unpack(
             ref_name: opts.ref_name.clone(),
         },
     )?;
-    if job.is_complete() {
-        return job.finish(&Sources::new(Vec::new()), progress);
-    }
-    let sources = Sources::from_args(&opts.sources)?;
-    job.finish(&sources, progress)
+    let source = std::fs::canonicalize(&opts.jigdo_rpm).unwrap_or_else(|_| opts.jigdo_rpm.clone());
+    let record = PendingRecord::new(job.jigdo(), source.display().to_string(), None)?;
+    let report = if job.is_complete() {
+        job.finish(&Sources::new(Vec::new()), progress)?
+    } else {
+        let sources = Sources::from_args(&opts.sources)?;
+        job.finish(&sources, progress)?
+    };
+    record.write(&opts.repo)?;
+    Ok(report)
 }
 
 /// A jigdo RPM read and checked, and what the target repository still needs from its

@@ -3,10 +3,12 @@
 //! argument parsers several of them share.
 
 pub mod args;
+pub mod diff;
 pub mod fsck;
 pub mod info;
 pub mod install;
 pub mod mirror;
 pub mod pack;
 pub mod repo;
+pub mod status;
 pub mod unpack;

@@ -1,0 +1,304 @@
+//! `jigdo diff OLD NEW`: what an update from one commit to another changes, like
+//! `rpm-ostree db diff`: packages added, removed, upgraded and downgraded (version order
+//! of `rpm_package::evr`), the files of the content no package provides that changed,
+//! and what an update from OLD to NEW downloads.
+//!
+//! Each side is a jigdo RPM file, a commit or ref of `--repo` that jigdo installed (read
+//! from its install record: no network), or `NAME-VERSION[-RELEASE]` found in the
+//! sources (only then are the sources read and that jigdo RPM fetched).
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use jigdo_format::{Index, NewContent, PinnedPackage, Source, XattrSet};
+use jigdo_unpack::{InstallRecord, JigdoRpm};
+use ostree_store::Repo;
+use repo_fetch::{Backend, FetchOptions};
+use rpm_package::Evr;
+use serde::Serialize;
+
+use crate::error::InstallError;
+use crate::sources::{Repos, SourceSpec};
+
+/// What to compare, and where to look.
+#[derive(Clone)]
+pub struct DiffOptions {
+    /// The old side.
+    pub old: String,
+    /// The new side.
+    pub new: String,
+    /// Sources to find `NAME-VERSION[-RELEASE]` sides in.
+    pub sources: Vec<SourceSpec>,
+    /// The repository whose commits and refs may be sides.
+    pub repo: Option<PathBuf>,
+    /// Download settings for the sources.
+    pub fetch: FetchOptions,
+    /// Which library downloads.
+    pub backend: Backend,
+}
+
+/// One side of a diff.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffSide {
+    /// As given.
+    pub spec: String,
+    /// Its commit.
+    pub commit: String,
+    /// Its jigdo RPM (NEVRA).
+    pub jigdo_rpm: String,
+    /// The commit's `version` metadata.
+    pub version: Option<String>,
+}
+
+/// A package present on both sides with different files.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageChange {
+    /// Its NEVRA in OLD.
+    pub from: String,
+    /// Its NEVRA in NEW.
+    pub to: String,
+}
+
+/// A changed file of the content no package provides.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileChange {
+    /// Path in the tree (absolute).
+    pub path: String,
+    /// `added`, `modified` or `removed`.
+    pub change: &'static str,
+}
+
+/// What `jigdo diff` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffReport {
+    /// OLD.
+    pub old: DiffSide,
+    /// NEW.
+    pub new: DiffSide,
+    /// NEVRAs only in NEW.
+    pub added: Vec<String>,
+    /// NEVRAs only in OLD.
+    pub removed: Vec<String>,
+    /// Same name and arch, newer EVR in NEW.
+    pub upgraded: Vec<PackageChange>,
+    /// Same name and arch, older EVR in NEW.
+    pub downgraded: Vec<PackageChange>,
+    /// Same NEVRA, another package file (rebuilt).
+    pub rebuilt: Vec<PackageChange>,
+    /// Files of the content no package provides (in OLD or NEW) that differ.
+    pub files: Vec<FileChange>,
+    /// Package files of NEW that OLD does not pin (what an update fetches).
+    pub download_packages: usize,
+    /// Bytes an update from OLD to NEW downloads: NEW's jigdo RPM and those packages.
+    pub download_bytes: u64,
+}
+
+/// A side, read.
+struct Side {
+    info: DiffSide,
+    jigdo_rpm_size: u64,
+    index: Index,
+}
+
+/// Compares two commits (see the module docs).
+pub fn diff(opts: &DiffOptions) -> Result<DiffReport, InstallError> {
+    let mut repos = None;
+    let tmp = tempfile::tempdir().map_err(|source| InstallError::Io {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let old = side(opts, &opts.old, &mut repos, &tmp.path().join("old"))?;
+    let new = side(opts, &opts.new, &mut repos, &tmp.path().join("new"))?;
+    Ok(compare(old, new))
+}
+
+/// Reads the side `spec`: a jigdo RPM file, a commit or ref of `opts.repo` with an
+/// install record, or a jigdo RPM of the sources (opened into `repos` on first use,
+/// fetched into `work`).
+fn side(
+    opts: &DiffOptions,
+    spec: &str,
+    repos: &mut Option<Repos>,
+    work: &Path,
+) -> Result<Side, InstallError> {
+    let path = Path::new(spec);
+    if spec.ends_with(".rpm") && path.is_file() {
+        return Ok(from_jigdo(spec, &JigdoRpm::open(path)?));
+    }
+    if let Some(repo) = &opts.repo {
+        let store = Repo::open(repo).map_err(|error| InstallError::Repo {
+            path: repo.clone(),
+            error,
+        })?;
+        if let Ok(commit) = store.resolve_rev(spec) {
+            let hex = commit.to_hex();
+            let record = InstallRecord::load(repo, &hex)?.ok_or_else(|| InstallError::Diff {
+                spec: spec.to_string(),
+                reason: format!(
+                    "commit {hex} in {} was not installed by jigdo (no install record)",
+                    repo.display()
+                ),
+            })?;
+            return Ok(Side {
+                index: InstallRecord::load_index(repo, &hex)?,
+                info: DiffSide {
+                    spec: spec.to_string(),
+                    commit: hex,
+                    jigdo_rpm: record.jigdo_rpm,
+                    version: record.version,
+                },
+                jigdo_rpm_size: record.jigdo_rpm_size,
+            });
+        }
+    }
+    if opts.sources.is_empty() {
+        return Err(InstallError::Diff {
+            spec: spec.to_string(),
+            reason: "not a jigdo RPM file nor a commit or ref of --repo, and no --from sources \
+                     to find it in"
+                .to_string(),
+        });
+    }
+    if repos.is_none() {
+        let downloader = opts.backend.downloader(opts.fetch.clone(), None)?;
+        *repos = Some(Repos::open(
+            downloader,
+            &opts.sources,
+            &work.join("metadata"),
+        )?);
+    }
+    let repos = repos.as_ref().ok_or(InstallError::NoSources)?;
+    let found = repos.find_jigdo(spec)?;
+    let file = repos.fetch_entry(&found, work)?;
+    Ok(from_jigdo(spec, &JigdoRpm::open(&file)?))
+}
+
+fn from_jigdo(spec: &str, j: &JigdoRpm) -> Side {
+    Side {
+        info: DiffSide {
+            spec: spec.to_string(),
+            commit: j.commit.to_hex(),
+            jigdo_rpm: j.nevra(),
+            version: j.commit_object.version(),
+        },
+        jigdo_rpm_size: j.file_size,
+        index: j.index.clone(),
+    }
+}
+
+fn compare(old: Side, new: Side) -> DiffReport {
+    let key = |p: &PinnedPackage| (p.name.clone(), p.arch.clone());
+    let olds: BTreeMap<_, &PinnedPackage> =
+        old.index.packages.iter().map(|p| (key(p), p)).collect();
+    let news: BTreeMap<_, &PinnedPackage> =
+        new.index.packages.iter().map(|p| (key(p), p)).collect();
+    let evr = |p: &PinnedPackage| Evr::new(Some(p.epoch), &*p.version, Some(p.release.clone()));
+    let mut report = DiffReport {
+        old: old.info.clone(),
+        new: new.info.clone(),
+        added: Vec::new(),
+        removed: Vec::new(),
+        upgraded: Vec::new(),
+        downgraded: Vec::new(),
+        rebuilt: Vec::new(),
+        files: changed_files(&old.index, &new.index),
+        download_packages: 0,
+        download_bytes: new.jigdo_rpm_size,
+    };
+    for (k, o) in &olds {
+        if !news.contains_key(k) {
+            report.removed.push(o.nevra());
+        }
+    }
+    for (k, n) in &news {
+        let Some(o) = olds.get(k) else {
+            report.added.push(n.nevra());
+            continue;
+        };
+        let change = PackageChange {
+            from: o.nevra(),
+            to: n.nevra(),
+        };
+        match evr(n).cmp(&evr(o)) {
+            Ordering::Greater => report.upgraded.push(change),
+            Ordering::Less => report.downgraded.push(change),
+            Ordering::Equal if n.id != o.id => report.rebuilt.push(change),
+            Ordering::Equal => {}
+        }
+    }
+    let pinned: HashSet<[u8; 32]> = old.index.packages.iter().map(|p| p.id).collect();
+    for p in new
+        .index
+        .packages
+        .iter()
+        .filter(|p| !pinned.contains(&p.id))
+    {
+        report.download_packages += 1;
+        report.download_bytes += p.size;
+    }
+    report
+}
+
+/// What a file is, for comparing two trees: its bytes (the new content itself, or the
+/// package and path they come from) and its metadata.
+#[derive(PartialEq, Eq)]
+struct FileKey<'a> {
+    new: Option<&'a NewContent>,
+    package: Option<(&'a [u8; 32], String)>,
+    meta: (u32, u32, u32),
+    xattrs: Option<&'a XattrSet>,
+}
+
+fn files_of(index: &Index) -> BTreeMap<String, FileKey<'_>> {
+    let mut out = BTreeMap::new();
+    index.for_each_file(|path, entry| {
+        let meta = index.metas.get(entry.meta as usize);
+        let (new, package) = match &entry.source {
+            Source::New(n) => (index.new_contents.get(*n as usize), None),
+            Source::Package { package, .. } => (
+                None,
+                index.packages.get(*package as usize).map(|p| {
+                    let ppath = Index::package_path(path, entry).unwrap_or_default();
+                    (&p.id, ppath)
+                }),
+            ),
+        };
+        let key = FileKey {
+            new,
+            package,
+            meta: meta.map_or((0, 0, 0), |m| (m.uid, m.gid, m.mode)),
+            xattrs: meta.and_then(|m| index.xattr_sets.get(m.xattrs as usize)),
+        };
+        out.insert(format!("/{}", path.trim_start_matches('/')), key);
+    });
+    out
+}
+
+/// Files that are new content in OLD or NEW and differ between them.
+fn changed_files(old: &Index, new: &Index) -> Vec<FileChange> {
+    let olds = files_of(old);
+    let news = files_of(new);
+    let mut out = Vec::new();
+    for (path, n) in &news {
+        let change = match olds.get(path) {
+            None if n.new.is_some() => "added",
+            Some(o) if (o.new.is_some() || n.new.is_some()) && o != n => "modified",
+            _ => continue,
+        };
+        out.push(FileChange {
+            path: path.clone(),
+            change,
+        });
+    }
+    for (path, o) in &olds {
+        if o.new.is_some() && !news.contains_key(path) {
+            out.push(FileChange {
+                path: path.clone(),
+                change: "removed",
+            });
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}

@@ -1,0 +1,457 @@
+//! `jigdo status` and `jigdo diff` against the real tools: packages built by `rpmbuild`,
+//! bootable trees committed by `ostree` (examples/compose-tree.sh with /usr/etc), packed
+//! and published by `jigdo`, installed and deployed into a test sysroot by `jigdo
+//! install --deploy` (the real `ostree admin`). Expectations come from the tools, not
+//! from jigdo: NEVRAs from `rpm -qp`, deployments from `ostree admin status`, sizes
+//! from the files.
+//!
+//! v1 → v2: jt-alpha upgraded, jt-beta downgraded, jt-gamma removed, jt-delta added,
+//! jt-eps unchanged.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use mirror_tests::*;
+use serde_json::Value;
+
+jigdo_command!();
+
+const REF: &str = "example/os";
+
+struct World {
+    dir: PathBuf,
+    /// The published rpm-md repository (jigdo RPMs and packages).
+    published: PathBuf,
+    v1_commit: String,
+    v2_commit: String,
+    v1_rpm: PathBuf,
+    v2_rpm: PathBuf,
+    /// Package files only in v2 (what an update downloads besides the jigdo RPM).
+    v2_only: Vec<PathBuf>,
+}
+
+fn pkg(name: &str, version: &str, seed: u64) -> TestPackage {
+    TestPackage::new(
+        name,
+        version,
+        "",
+        vec![
+            TestFile::regular(
+                &format!("/usr/bin/{name}"),
+                pseudo_random(seed, 30_000),
+                0o755,
+            ),
+            TestFile::regular(
+                &format!("/usr/share/{name}/data"),
+                pseudo_random(seed + 100, 8_000),
+                0o644,
+            ),
+        ],
+    )
+}
+
+fn world() -> &'static World {
+    static W: OnceLock<World> = OnceLock::new();
+    W.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("status_diff");
+        remove_tree(&dir);
+        let (v1, v2) = (dir.join("v1"), dir.join("v2"));
+        for d in [&v1, &v2] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        let eps = build_rpm(&v1, &pkg("jt-eps", "3.0", 9));
+        std::fs::copy(&eps, v2.join(eps.file_name().expect("name"))).expect("copy");
+        build_rpm(&v1, &pkg("jt-alpha", "1.0", 1));
+        build_rpm(&v1, &pkg("jt-beta", "2.1", 2));
+        build_rpm(&v1, &pkg("jt-gamma", "0.5", 3));
+        let v2_only = vec![
+            build_rpm(&v2, &pkg("jt-alpha", "1.10", 4)),
+            build_rpm(&v2, &pkg("jt-beta", "2.0", 5)),
+            build_rpm(&v2, &pkg("jt-delta", "1.0", 6)),
+        ];
+        // Bootable commits keep /etc as /usr/etc (what `ostree admin deploy` needs). This
+        // test binary composes only here, so the setting reaches nothing else.
+        std::env::set_var("COMPOSE_USR_ETC", "1");
+        let compose = dir.join("compose");
+        let published = dir.join("published");
+        let v1_commit = compose_tree(&v1, &compose, REF, "1.0", None);
+        let v1_rpm = pack(&compose, &v1_commit, &v1, &published);
+        let v2_commit = compose_tree(&v2, &compose, REF, "2.0", Some(REF));
+        let v2_rpm = pack(&compose, &v2_commit, &v2, &published);
+        for d in [&v1, &v2] {
+            for e in std::fs::read_dir(d).expect("readdir") {
+                let p = e.expect("entry").path();
+                std::fs::copy(&p, published.join(p.file_name().expect("name"))).expect("copy");
+            }
+        }
+        run(jigdo().args(["repo", "create"]).arg(&published));
+        World {
+            dir,
+            published,
+            v1_commit,
+            v2_commit,
+            v1_rpm,
+            v2_rpm,
+            v2_only,
+        }
+    })
+}
+
+fn pack(repo: &Path, rev: &str, pkgs: &Path, out: &Path) -> PathBuf {
+    let printed = run(jigdo()
+        .args(["pack", "--repo"])
+        .arg(repo)
+        .args(["--rev", rev, "--from"])
+        .arg(pkgs)
+        .arg("--output")
+        .arg(out)
+        .args(["--name", "example-os"]));
+    PathBuf::from(printed.trim())
+}
+
+fn fresh(name: &str) -> PathBuf {
+    let p = world().dir.join(name);
+    remove_tree(&p);
+    p
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "jigdo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json(out: Output) -> Value {
+    serde_json::from_str(&ok(out)).expect("JSON report")
+}
+
+/// `rpm -qp` NEVRA of a package file (as dnf prints it: no epoch 0).
+fn nevra(rpm: &Path) -> String {
+    run(Command::new("rpm")
+        .args([
+            "-qp",
+            "--nosignature",
+            "--qf",
+            "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}",
+        ])
+        .arg(rpm))
+    .trim()
+    .to_string()
+}
+
+/// Installs `spec` from `source` into `repo` (deploying into `sysroot` if given).
+fn install(spec: &str, source: &Path, repo: &Path, sysroot: Option<&Path>) -> String {
+    let mut cmd = jigdo();
+    cmd.args(["install", spec, "--from"])
+        .arg(source)
+        .arg("--repo")
+        .arg(repo)
+        .args(["--ref", REF]);
+    if let Some(s) = sysroot {
+        cmd.arg("--sysroot")
+            .arg(s)
+            .args(["--os", "testos", "--deploy"]);
+    }
+    ok(run_raw(&mut cmd)).trim().to_string()
+}
+
+fn strs(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_str().expect("string").to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn status_shows_refs_records_and_deployments_of_a_sysroot() {
+    let w = world();
+    let repo = fresh("status-repo");
+    let sysroot = fresh("status-sysroot");
+    std::fs::create_dir_all(&sysroot).expect("mkdir");
+    assert_eq!(
+        install("example-os-1.0", &w.published, &repo, Some(&sysroot)),
+        w.v1_commit
+    );
+    assert_eq!(
+        install("example-os-2.0", &w.published, &repo, Some(&sysroot)),
+        w.v2_commit
+    );
+    // A ref jigdo did not install: a commit made by the real ostree.
+    let tree = w.dir.join("status-other-tree");
+    remove_tree(&tree);
+    std::fs::create_dir_all(&tree).expect("mkdir");
+    std::fs::write(tree.join("f"), b"other\n").expect("write");
+    let other = run(ostree(&repo)
+        .args(["commit", "-b", "other", "--add-metadata-string=version=9"])
+        .arg(format!("--tree=dir={}", tree.display())))
+    .trim()
+    .to_string();
+
+    let s = json(run_raw(
+        jigdo()
+            .args(["status", "--json", "--repo"])
+            .arg(&repo)
+            .arg("--sysroot")
+            .arg(&sysroot),
+    ));
+    let refs = s["refs"].as_array().expect("refs");
+    assert_eq!(refs.len(), 2, "{s}");
+    let ours = refs.iter().find(|r| r["ref"] == REF).expect("our ref");
+    assert_eq!(ours["commit"], w.v2_commit.as_str());
+    assert_eq!(ours["version"], "2.0");
+    assert_eq!(ours["jigdo_rpm"].as_str(), Some(nevra(&w.v2_rpm).as_str()));
+    let v2_packages = std::fs::read_dir(w.dir.join("v2"))
+        .expect("readdir")
+        .count();
+    assert_eq!(ours["packages"], v2_packages);
+    assert_eq!(ours["verified"], false);
+    let theirs = refs
+        .iter()
+        .find(|r| r["ref"] == "other")
+        .expect("other ref");
+    assert_eq!(theirs["commit"], other.as_str());
+    assert_eq!(theirs["version"], "9");
+    assert!(theirs["jigdo_rpm"].is_null(), "{s}");
+
+    // The deployments, in the order and with the checksums the real ostree lists.
+    let admin = run(Command::new("ostree")
+        .args(["admin", "status", "--sysroot"])
+        .arg(&sysroot));
+    let listed: Vec<&str> = admin
+        .lines()
+        .filter_map(|l| l.trim_start_matches("* ").trim().strip_prefix("testos "))
+        .map(|rest| rest.split('.').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        listed,
+        [w.v2_commit.as_str(), w.v1_commit.as_str()],
+        "{admin}"
+    );
+    let deps = s["deployments"].as_array().expect("deployments");
+    let got: Vec<&str> = deps
+        .iter()
+        .map(|d| d["commit"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(got, listed, "{s}");
+    for (d, (rpm, version)) in deps.iter().zip([(&w.v2_rpm, "2.0"), (&w.v1_rpm, "1.0")]) {
+        assert_eq!(d["os"], "testos");
+        assert_eq!(d["origin"], REF);
+        assert_eq!(d["version"], version);
+        assert_eq!(d["jigdo_rpm"].as_str(), Some(nevra(rpm).as_str()));
+        // A test sysroot is not booted: nothing is booted, staged, pending or rollback.
+        for mark in ["booted", "staged", "pending", "rollback"] {
+            assert_eq!(d[mark], false, "{mark}: {s}");
+        }
+    }
+    // Staging needs a booted OSTree system (ostree refuses it in a test sysroot), so the
+    // `(staged)` mark is covered by the parser's unit test only.
+    let stage = run_raw(
+        Command::new("ostree")
+            .args(["admin", "deploy", "--stage", "--os", "testos", "--sysroot"])
+            .arg(&sysroot)
+            .arg(REF),
+    );
+    assert!(!stage.status.success());
+    assert!(
+        String::from_utf8_lossy(&stage.stderr).contains("Not currently booted"),
+        "{}",
+        String::from_utf8_lossy(&stage.stderr)
+    );
+
+    let human = ok(run_raw(
+        jigdo()
+            .args(["status", "--repo"])
+            .arg(&repo)
+            .arg("--sysroot")
+            .arg(&sysroot),
+    ));
+    assert!(
+        human.contains(&format!("testos {}.", w.v2_commit)),
+        "{human}"
+    );
+    assert!(human.contains("(next boot)"), "{human}");
+    assert!(human.contains(&nevra(&w.v1_rpm)), "{human}");
+    assert!(human.contains("not installed by jigdo"), "{human}");
+}
+
+#[test]
+fn diff_works_offline_from_the_install_records_and_equals_the_diff_of_the_files() {
+    let w = world();
+    let repo = fresh("diff-repo");
+    // Install from a copy of the published repository, then remove it: the diff of
+    // installed commits must need nothing but the repository.
+    let copy = fresh("diff-source");
+    std::fs::create_dir_all(&copy).expect("mkdir");
+    run(Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", w.published.display()))
+        .arg(&copy));
+    install("example-os-1.0", &copy, &repo, None);
+    install("example-os-2.0", &copy, &repo, None);
+    remove_tree(&copy);
+
+    let offline = json(run_raw(
+        jigdo()
+            .args(["diff", &w.v1_commit, REF, "--json", "--repo"])
+            .arg(&repo),
+    ));
+    let v1_dir = w.dir.join("v1");
+    let v2_dir = w.dir.join("v2");
+    let name = |d: &Path, n: &str| {
+        let found = std::fs::read_dir(d)
+            .expect("readdir")
+            .map(|e| e.expect("entry").path())
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|f| f.to_string_lossy().starts_with(n))
+            })
+            .expect("package file");
+        nevra(&found)
+    };
+    assert_eq!(offline["old"]["commit"], w.v1_commit.as_str());
+    assert_eq!(offline["new"]["commit"], w.v2_commit.as_str());
+    assert_eq!(strs(&offline["added"]), [name(&v2_dir, "jt-delta-")]);
+    assert_eq!(strs(&offline["removed"]), [name(&v1_dir, "jt-gamma-")]);
+    let change = |v: &Value| -> Vec<(String, String)> {
+        v.as_array()
+            .expect("array")
+            .iter()
+            .map(|c| {
+                (
+                    c["from"].as_str().expect("from").into(),
+                    c["to"].as_str().expect("to").into(),
+                )
+            })
+            .collect()
+    };
+    // 1.0 -> 1.10 is an upgrade in rpm's version order (not in string order).
+    assert_eq!(
+        change(&offline["upgraded"]),
+        [(name(&v1_dir, "jt-alpha-"), name(&v2_dir, "jt-alpha-"))]
+    );
+    assert_eq!(
+        change(&offline["downgraded"]),
+        [(name(&v1_dir, "jt-beta-"), name(&v2_dir, "jt-beta-"))]
+    );
+    assert_eq!(offline["rebuilt"].as_array().map(Vec::len), Some(0));
+    // Changed files are those no package provides (the compose's own), never package files.
+    let files: Vec<(String, String)> = offline["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().expect("path").into(),
+                f["change"].as_str().expect("change").into(),
+            )
+        })
+        .collect();
+    assert!(
+        files.contains(&("/usr/etc/os-release".into(), "modified".into())),
+        "{files:?}"
+    );
+    assert!(
+        files.iter().all(|(p, _)| !p.starts_with("/usr/bin/")),
+        "{files:?}"
+    );
+    // What an update downloads: the v2 jigdo RPM and the package files v1 does not pin.
+    let size = |p: &Path| std::fs::metadata(p).expect("stat").len();
+    let expected: u64 = size(&w.v2_rpm) + w.v2_only.iter().map(|p| size(p)).sum::<u64>();
+    assert_eq!(offline["download_bytes"], expected);
+    assert_eq!(offline["download_packages"], 3);
+
+    // The same diff from a jigdo RPM file and a NAME-VERSION found in the sources.
+    let from_files = json(run_raw(
+        jigdo()
+            .arg("diff")
+            .arg(&w.v1_rpm)
+            .args(["example-os-2.0", "--json", "--from"])
+            .arg(&w.published),
+    ));
+    for key in [
+        "added",
+        "removed",
+        "upgraded",
+        "downgraded",
+        "files",
+        "download_bytes",
+    ] {
+        assert_eq!(from_files[key], offline[key], "{key}");
+    }
+    let human = ok(run_raw(
+        jigdo()
+            .args(["diff", &w.v1_commit, REF, "--repo"])
+            .arg(&repo),
+    ));
+    assert!(
+        human.contains(&format!(
+            "{} -> {}",
+            name(&v1_dir, "jt-alpha-"),
+            name(&v2_dir, "jt-alpha-")
+        )),
+        "{human}"
+    );
+    assert!(human.contains("Removed:"), "{human}");
+}
+
+#[test]
+fn unpack_records_too_and_a_commit_jigdo_did_not_install_is_refused_by_diff() {
+    let w = world();
+    let repo = fresh("unpack-repo");
+    ok(run_raw(
+        jigdo()
+            .arg("unpack")
+            .arg(&w.v1_rpm)
+            .arg("--from")
+            .arg(&w.published)
+            .arg("--repo")
+            .arg(&repo),
+    ));
+    let s = json(run_raw(
+        jigdo().args(["status", "--json", "--repo"]).arg(&repo),
+    ));
+    assert_eq!(
+        s["refs"][0]["jigdo_rpm"].as_str(),
+        Some(nevra(&w.v1_rpm).as_str())
+    );
+    let canonical = std::fs::canonicalize(&w.v1_rpm).expect("canonicalize");
+    assert_eq!(s["refs"][0]["source"].as_str(), canonical.to_str());
+
+    // A commit made by ostree itself has no record: diff says so, naming it.
+    let tree = w.dir.join("unpack-other-tree");
+    remove_tree(&tree);
+    std::fs::create_dir_all(&tree).expect("mkdir");
+    std::fs::write(tree.join("f"), b"x\n").expect("write");
+    let other = run(ostree(&repo)
+        .args(["commit", "-b", "other"])
+        .arg(format!("--tree=dir={}", tree.display())))
+    .trim()
+    .to_string();
+    let out = run_raw(
+        jigdo()
+            .args(["diff", "example-os", "other", "--repo"])
+            .arg(&repo),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&other) && err.contains("not installed by jigdo"),
+        "{err}"
+    );
+    // A side that is nothing at all, without sources: a clear error.
+    let out = run_raw(
+        jigdo()
+            .args(["diff", "example-os", "nosuch", "--repo"])
+            .arg(&repo),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nosuch:"));
+}

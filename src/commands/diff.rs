@@ -1,0 +1,88 @@
+//! `jigdo diff`: the arguments and the printing; the work is `jigdo_install::diff`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use jigdo_install::{diff, source_specs, DiffOptions, FetchOptions};
+
+/// Arguments of `jigdo diff`.
+#[derive(Args)]
+#[command(
+    after_help = "Each side is a jigdo RPM file, a commit or ref of --repo that jigdo \
+installed (read from the install record jigdo keeps in the repository: no network), or \
+NAME-VERSION[-RELEASE] of a jigdo RPM in the --from sources."
+)]
+pub struct DiffArgs {
+    /// The old side.
+    #[arg(value_name = "OLD")]
+    pub old: String,
+    /// The new side.
+    #[arg(value_name = "NEW")]
+    pub new: String,
+    /// Sources to find NAME-VERSION[-RELEASE] sides in (repeatable, as for install).
+    #[arg(long = "from", value_name = "SOURCE")]
+    pub from: Vec<String>,
+    /// A dnf .repo file; its enabled sections are the sources.
+    #[arg(long, value_name = "FILE")]
+    pub repofile: Option<PathBuf>,
+    /// The OSTree repository whose refs and commits may be sides.
+    #[arg(long, value_name = "PATH")]
+    pub repo: Option<PathBuf>,
+    /// Library that downloads: http or librepo.
+    #[arg(long, default_value = "http", value_parser = super::args::backend())]
+    pub backend: jigdo_install::Backend,
+    /// Print a JSON report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `jigdo diff`.
+pub fn run(args: DiffArgs) -> anyhow::Result<i32> {
+    let opts = DiffOptions {
+        old: args.old,
+        new: args.new,
+        sources: source_specs(&args.from, args.repofile.as_deref(), None)?,
+        repo: args.repo,
+        fetch: FetchOptions::default(),
+        backend: args.backend,
+    };
+    let r = diff(&opts)?;
+    if args.json {
+        crate::output::print_json(&r)?;
+        return Ok(0);
+    }
+    for (label, s) in [("Old", &r.old), ("New", &r.new)] {
+        let version = s.version.as_deref().unwrap_or("-");
+        println!("{label}: {} ({}, version {version})", s.commit, s.jigdo_rpm);
+    }
+    let section = |title: &str, lines: Vec<String>| {
+        if !lines.is_empty() {
+            println!("{title}:");
+            for l in lines {
+                println!("  {l}");
+            }
+        }
+    };
+    let changes = |v: &[jigdo_install::diff::PackageChange]| -> Vec<String> {
+        v.iter()
+            .map(|c| format!("{} -> {}", c.from, c.to))
+            .collect()
+    };
+    section("Upgraded", changes(&r.upgraded));
+    section("Downgraded", changes(&r.downgraded));
+    section("Rebuilt", changes(&r.rebuilt));
+    section("Removed", r.removed.clone());
+    section("Added", r.added.clone());
+    section(
+        "Changed files (not from packages)",
+        r.files
+            .iter()
+            .map(|f| format!("{} {}", f.change, f.path))
+            .collect(),
+    );
+    println!(
+        "Update download: {} bytes ({} packages and the jigdo RPM)",
+        r.download_bytes, r.download_packages
+    );
+    Ok(0)
+}
