@@ -226,8 +226,6 @@ pub fn write_delta(
         new_content.len()
     ));
 
-    std::fs::create_dir_all(&jigdo.rpm.parent().unwrap_or(Path::new(".")))
-        .map_err(|e| PackError::io(&jigdo.rpm, e))?;
     let out_dir = jigdo.rpm.parent().unwrap_or(Path::new(".")).to_path_buf();
     let spool = tempfile::Builder::new()
         .prefix(".jigdo-delta-")
