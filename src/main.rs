@@ -16,6 +16,12 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "jigdo", version, about, long_about = None)]
 struct Cli {
+    /// Print only results and errors: no progress, no notes.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Log more on standard error (-v: info, -vv: debug, -vvv: trace; JIGDO_LOG overrides).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,22 +48,38 @@ enum Command {
     Diff(commands::diff::DiffArgs),
 }
 
-fn main() {
+/// Logs to standard error at the level `--quiet`/`-v` ask for (`JIGDO_LOG` overrides).
+fn init_logging(quiet: bool, verbose: u8) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("JIGDO_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+fn main() {
     // `Cli` is the user-facing tree (what man pages and completions describe); the
     // hidden `generate` subcommand that renders them is added beside it.
     let matches = Cli::command().subcommand(generate::command()).get_matches();
     let cli = match matches.subcommand() {
-        Some(("generate", m)) => finish(generate::run(m, Cli::command())),
+        Some(("generate", m)) => {
+            init_logging(false, 0);
+            finish(generate::run(m, Cli::command()))
+        }
         _ => Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()),
     };
+    init_logging(cli.quiet, cli.verbose);
+    output::set_quiet(cli.quiet);
     finish(match cli.command {
         Command::Info(args) => commands::info::run(args),
         Command::Unpack(args) => commands::unpack::run(args),

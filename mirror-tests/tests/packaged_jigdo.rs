@@ -120,7 +120,11 @@ fn long_flags(path: &[String]) -> BTreeSet<String> {
     run(jigdo().args(path).arg("--help"))
         .split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']')
         .filter(|w| w.starts_with("--") && w.len() > 2)
-        .map(|w| w.split('=').next().unwrap_or(w).to_string())
+        // `--verbose...`: clap's mark of a flag that may be repeated.
+        .map(|w| {
+            let flag = w.split('=').next().unwrap_or(w);
+            flag.trim_end_matches("...").to_string()
+        })
         .collect()
 }
 

@@ -455,3 +455,60 @@ fn unpack_records_too_and_a_commit_jigdo_did_not_install_is_refused_by_diff() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nosuch:"));
 }
+
+#[test]
+fn quiet_and_verbose_work_on_every_command() {
+    let w = world();
+    // Every subcommand takes both (they are global options).
+    let help = ok(run_raw(jigdo().arg("--help")));
+    let subcommands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(subcommands.len() >= 9, "{help}");
+    for sub in &subcommands {
+        for flag in ["--quiet", "-q", "-v", "-vv", "--verbose"] {
+            ok(run_raw(jigdo().args([sub, flag, "--help"])));
+        }
+    }
+    assert!(
+        !run_raw(jigdo().args(["status", "-q", "-v", "--repo", "x"]))
+            .status
+            .success()
+    );
+
+    // unpack says how many packages it imports on standard error; --quiet leaves only
+    // the commit on standard output.
+    let unpack = |repo: &Path, flag: &str| {
+        let mut cmd = jigdo();
+        if !flag.is_empty() {
+            cmd.arg(flag);
+        }
+        cmd.arg("unpack")
+            .arg(&w.v1_rpm)
+            .arg("--from")
+            .arg(&w.published)
+            .arg("--repo")
+            .arg(repo);
+        let out = run_raw(&mut cmd);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (ok(out), stderr)
+    };
+    let (stdout, stderr) = unpack(&fresh("quiet-plain"), "");
+    assert_eq!(stdout.trim(), w.v1_commit);
+    assert!(stderr.contains("packages to import"), "{stderr}");
+    let (stdout, stderr) = unpack(&fresh("quiet-quiet"), "--quiet");
+    assert_eq!(stdout.trim(), w.v1_commit);
+    assert_eq!(stderr, "");
+    // -vv: the debug log of the unpack steps.
+    let (stdout, stderr) = unpack(&fresh("quiet-verbose"), "-vv");
+    assert_eq!(stdout.trim(), w.v1_commit);
+    assert!(
+        stderr.contains("DEBUG") && stderr.contains("plan made"),
+        "{stderr}"
+    );
+}

@@ -172,17 +172,35 @@ pub fn scan_packages(
     previous: Option<HashMap<String, Package>>,
     changelog_limit: usize,
 ) -> Result<(Vec<Package>, usize, usize)> {
+    scan_packages_with_progress(dir, previous, changelog_limit, &|_, _| {})
+}
+
+/// [`scan_packages`], calling `progress(done, total)` after each package.
+pub fn scan_packages_with_progress(
+    dir: &Path,
+    previous: Option<HashMap<String, Package>>,
+    changelog_limit: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(Vec<Package>, usize, usize)> {
     let found = find_rpms(dir)?;
     let previous = previous.unwrap_or_default();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let tick = || {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        progress(n, found.len());
+    };
     let results: Vec<Result<(Package, bool)>> = found
         .par_iter()
         .map(|f| {
             if let Some(p) = previous.get(&f.href) {
                 if p.size_package == f.size && p.time_file == f.mtime {
+                    tick();
                     return Ok((p.clone(), true));
                 }
             }
-            read_package(f, changelog_limit).map(|p| (p, false))
+            let r = read_package(f, changelog_limit).map(|p| (p, false));
+            tick();
+            r
         })
         .collect();
     let mut pkgs = Vec::with_capacity(results.len());
@@ -468,6 +486,15 @@ fn swap_in(new: &Path, current: &Path) -> Result<()> {
 
 /// `jigdo repo create DIR`: indexes every RPM under `dir` and publishes `dir/repodata/`.
 pub fn create_repo(dir: &Path, opts: &CreateOptions) -> Result<CreateReport> {
+    create_repo_with_progress(dir, opts, &|_, _| {})
+}
+
+/// [`create_repo`], calling `progress(done, total)` after each package scanned.
+pub fn create_repo_with_progress(
+    dir: &Path,
+    opts: &CreateOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<CreateReport> {
     if !dir.is_dir() {
         return Err(Error::Io {
             path: dir.to_path_buf(),
@@ -479,7 +506,8 @@ pub fn create_repo(dir: &Path, opts: &CreateOptions) -> Result<CreateReport> {
     } else {
         None
     };
-    let (pkgs, read, reused) = scan_packages(dir, previous, opts.changelog_limit)?;
+    let (pkgs, read, reused) =
+        scan_packages_with_progress(dir, previous, opts.changelog_limit, progress)?;
     let (repomd, kept) = publish(dir, &pkgs, opts)?;
     Ok(CreateReport {
         dir: dir.to_path_buf(),

@@ -32,7 +32,7 @@ pub mod index;
 pub mod repo;
 pub mod signature;
 
-pub use create::{create_repo, CreateOptions, CreateReport};
+pub use create::{create_repo, create_repo_with_progress, CreateOptions, CreateReport};
 pub use index::{IndexEntry, RepoIndex};
 pub use prune::{prune_repo, PruneOptions, PruneReport};
 pub use repo::LocalRepo;

@@ -1,7 +1,6 @@
 //! `jigdo fsck`: verify every object that the given commits (default: every
 //! ref) reach — presence, metadata and content checksums — and list each bad
 //! or missing object with the path it serves.
-use std::io::IsTerminal;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -53,25 +52,26 @@ pub fn run(args: FsckArgs) -> anyhow::Result<i32> {
             }
         }
     }
-    let tty = std::io::stderr().is_terminal();
-    if tty && !args.json {
-        eprintln!(
-            "Verifying {} commit(s) in {} ...",
+    let bar = crate::output::counter(
+        args.json,
+        0,
+        &format!(
+            "verifying {} commit(s) in {}: objects",
             commits.len(),
             args.repo.display()
-        );
-    }
+        ),
+    );
     let start = Instant::now();
-    let show_progress = tty && !args.json;
     let progress = |done: usize, total: usize| {
-        if show_progress {
-            eprint!("\rverified {done}/{total} objects");
-            if done == total {
-                eprintln!();
-            }
+        if let Some(b) = &bar {
+            b.set_length(total as u64);
+            b.set_position(done as u64);
         }
     };
     let report = ostree_store::fsck_with_progress(&repo, &commits, !args.no_parents, &progress);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
     if args.json {
         crate::output::print_json(&JsonReport {
             repo: args.repo.display().to_string(),

@@ -83,7 +83,7 @@ struct Printer {
 
 impl Printer {
     fn new(json: bool) -> Printer {
-        let tty = std::io::stderr().is_terminal() && !json;
+        let tty = std::io::stderr().is_terminal() && !json && !crate::output::quiet();
         let bar = tty.then(|| {
             let b = ProgressBar::new(0);
             b.set_style(
@@ -119,7 +119,7 @@ impl Printer {
 
     fn event(&self, e: &Event) {
         match e {
-            Event::WaitingForLock { path } if !self.json => eprintln!(
+            Event::WaitingForLock { path } if !self.json && !crate::output::quiet() => eprintln!(
                 "waiting for another jigdo install into this repository ({})",
                 path.display()
             ),

@@ -58,14 +58,35 @@ pub fn run(args: MirrorArgs) -> anyhow::Result<i32> {
         trust: Arc::new(SignatureRule::default()),
     };
     let json = args.json;
+    let quiet = json || crate::output::quiet();
+    // On a terminal: a spinner counting the bytes received; a line per jigdo RPM in
+    // place (also without a terminal); nothing with --json or --quiet.
+    let bar = crate::output::spinner(json, "mirroring");
+    if let Some(b) = &bar {
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {msg} {bytes} {binary_bytes_per_sec} {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+    }
+    let sink_bar = bar.clone();
     let report = mirror(
         &opts,
-        Arc::new(move |e: &Event| {
-            if let (Event::Mirrored { nevra, packages }, false) = (e, json) {
-                eprintln!("{nevra}: {packages} pinned packages in place");
+        Arc::new(move |e: &Event| match (e, &sink_bar) {
+            (Event::Bytes(n), Some(b)) => b.inc(*n),
+            (Event::Mirrored { nevra, packages }, Some(b)) => {
+                b.println(format!("{nevra}: {packages} pinned packages in place"))
             }
+            (Event::Mirrored { nevra, packages }, None) if !quiet => {
+                eprintln!("{nevra}: {packages} pinned packages in place")
+            }
+            _ => {}
         }),
     )?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
     if json {
         crate::output::print_json(&report)?;
     } else {

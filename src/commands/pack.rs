@@ -61,11 +61,14 @@ pub fn run(args: PackArgs) -> anyhow::Result<i32> {
         sign_key: args.sign_key,
         delta_from: args.delta_from,
     };
-    let quiet = args.json;
-    let progress = |msg: &str| {
-        if !quiet {
-            eprintln!("{msg}");
-        }
+    // On a terminal a spinner shows the step; otherwise each step is a line on standard
+    // error; nothing with --json or --quiet.
+    let quiet = args.json || crate::output::quiet();
+    let spinner = crate::output::spinner(args.json, "packing");
+    let progress = |msg: &str| match &spinner {
+        Some(s) => s.set_message(msg.to_string()),
+        None if !quiet => eprintln!("{msg}"),
+        None => {}
     };
     let (report, _archive);
     if let Some(archive_path) = &args.commit_archive {
@@ -81,10 +84,14 @@ pub fn run(args: PackArgs) -> anyhow::Result<i32> {
         report = pack(&repo, &opts, &progress)?;
         _archive = None;
     }
+    if let Some(s) = &spinner {
+        s.finish_and_clear();
+    }
     if args.json {
         crate::output::print_json(&report)?;
     } else {
-        eprintln!(
+        if !quiet {
+            eprintln!(
             "packed commit {} ({} files, {} directories)\n  set: {} packages; {} files from packages, {} new files ({} distinct contents, {} bytes)\n  jigdo RPM: {} bytes; index {} bytes; {:.1} metadata bytes per file",
             report.commit,
             report.files,
@@ -98,6 +105,7 @@ pub fn run(args: PackArgs) -> anyhow::Result<i32> {
             report.index_bytes,
             report.metadata_bytes_per_file
         );
+        }
         println!("{}", report.rpm.display());
         for d in &report.deltas {
             eprintln!(

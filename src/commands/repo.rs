@@ -85,7 +85,18 @@ fn create(a: CreateArgs) -> anyhow::Result<i32> {
         keep_generations: a.keep_generations,
         ..Default::default()
     };
-    let report = repodata::create_repo(&a.dir, &opts)?;
+    let bar = crate::output::counter(a.json, 0, "reading packages");
+    let progress = |done: usize, total: usize| {
+        if let Some(b) = &bar {
+            b.set_length(total as u64);
+            b.set_position(done as u64);
+        }
+    };
+    let report = repodata::create_repo_with_progress(&a.dir, &opts, &progress);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let report = report?;
     if a.json {
         crate::output::print_json(&report)?;
     } else {

@@ -56,8 +56,8 @@ pub fn run(args: UnpackArgs) -> anyhow::Result<i32> {
         ref_name: args.target.ref_name,
     };
     // Progress goes to standard error (on a terminal; the count of packages to import
-    // always); with --json only the document is printed.
-    let quiet = args.json;
+    // always); with --json only the document is printed, with --quiet only the commit.
+    let quiet = args.json || crate::output::quiet();
     let tty = std::io::stderr().is_terminal();
     let progress = move |e: &UnpackEvent| {
         if !quiet && (tty || matches!(e, UnpackEvent::Importing { .. })) {
