@@ -18,6 +18,9 @@ pub const DELTA_PROVIDE: &str = "ostree-jigdo-delta(v1)";
 /// Prefix of every delta-marking `Provides:` (`ostree-jigdo-delta(vN)`).
 pub const DELTA_PROVIDE_PREFIX: &str = "ostree-jigdo-delta(v";
 
+/// The version of the delta stream (and of [`DELTA_PROVIDE`]).
+pub const DELTA_VERSION: u64 = 1;
+
 /// Magic bytes that open the decompressed `3-delta` stream.
 pub const DELTA_MAGIC: &[u8; 8] = b"OJIGDODL";
 
@@ -197,7 +200,7 @@ impl<W: Write> DeltaWriter<W> {
         let mut w = DeltaWriter { out: enc };
         let mut buf = Vec::with_capacity(96);
         buf.extend_from_slice(DELTA_MAGIC);
-        put_u(&mut buf, crate::FORMAT_VERSION);
+        put_u(&mut buf, DELTA_VERSION);
         buf.extend_from_slice(&header.base);
         buf.extend_from_slice(&header.target);
         put_u(&mut buf, header.metadata_count);
@@ -300,10 +303,10 @@ impl<R: Read> DeltaReader<R> {
             return Err(FormatError::BadMagic);
         }
         let version = read_u(&mut input, "delta version")?;
-        if version != crate::FORMAT_VERSION {
+        if version != DELTA_VERSION {
             return Err(FormatError::UnsupportedVersion {
                 found: version,
-                supported: crate::FORMAT_VERSION,
+                supported: DELTA_VERSION,
             });
         }
         let mut base = [0u8; 32];

@@ -5,7 +5,7 @@ use std::io::Read;
 
 use crate::pins::PinnedPackage;
 use crate::varint::{put_bytes, put_u, Reader};
-use crate::{FormatError, FORMAT_VERSION};
+use crate::{FormatError, FORMAT_VERSION, READ_VERSIONS};
 
 const MAGIC: &[u8; 8] = b"OJIGDOIX";
 /// Decompressed indexes larger than this are rejected (a decompression bomb guard; a
@@ -171,9 +171,15 @@ impl Index {
     }
 
     fn encode_raw(&self) -> Vec<u8> {
+        self.encode_raw_as(FORMAT_VERSION)
+    }
+
+    /// The uncompressed index in format `version` (1 lacks the pins' locations;
+    /// kept so that tests can make the indexes older clients wrote).
+    fn encode_raw_as(&self, version: u64) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(MAGIC);
-        put_u(&mut out, FORMAT_VERSION);
+        put_u(&mut out, version);
         out.extend_from_slice(&self.commit);
 
         put_u(&mut out, self.packages.len() as u64);
@@ -185,6 +191,9 @@ impl Index {
             put_bytes(&mut out, p.arch.as_bytes());
             out.extend_from_slice(&p.id);
             put_u(&mut out, p.size);
+            if version >= 2 {
+                put_bytes(&mut out, p.location.as_bytes());
+            }
         }
 
         put_u(&mut out, self.xattr_sets.len() as u64);
@@ -256,7 +265,7 @@ impl Index {
             return Err(FormatError::BadMagic);
         }
         let version = r.u("version")?;
-        if version != FORMAT_VERSION {
+        if !READ_VERSIONS.contains(&version) {
             return Err(FormatError::UnsupportedVersion {
                 found: version,
                 supported: FORMAT_VERSION,
@@ -275,6 +284,13 @@ impl Index {
                 arch: r.str("package arch")?.to_owned(),
                 id: r.sha("package id")?,
                 size: r.u("package size")?,
+                location: if version >= 2 {
+                    let l = r.str("package location")?;
+                    check_location(l)?;
+                    l.to_owned()
+                } else {
+                    String::new()
+                },
             });
         }
 
@@ -355,6 +371,25 @@ impl Index {
             root,
         })
     }
+}
+
+/// A pin's location becomes part of a URL or a path under a repository: it must
+/// be relative, without `..`, empty or `.` components, NUL or control bytes, or `\\`.
+fn check_location(l: &str) -> Result<(), FormatError> {
+    if l.is_empty() {
+        return Ok(());
+    }
+    let bad = l.starts_with('/')
+        || l.len() > 4096
+        || l.bytes().any(|b| b < 0x20 || b == 0x7f || b == b'\\')
+        || l.contains("://")
+        || l.split('/').any(|c| c.is_empty() || c == "." || c == "..");
+    if bad {
+        return Err(FormatError::Invalid(format!(
+            "package location {l:?} is not a plain relative path"
+        )));
+    }
+    Ok(())
 }
 
 /// The tree's columns while encoding.
@@ -640,6 +675,7 @@ mod tests {
             arch: "x86_64".into(),
             id: [1; 32],
             size: 1234,
+            location: "Packages/b/bash-5.2.15-2.x86_64.rpm".into(),
         });
         let dir = b.meta(0, 0, 0o40755, &vec![]);
         let file = b.meta(0, 0, 0o100644, &vec![(b"user.a".to_vec(), b"1".to_vec())]);
@@ -733,12 +769,49 @@ mod tests {
     #[test]
     fn unknown_version_is_rejected_with_both_versions() {
         let mut raw = sample().encode_raw();
-        raw[8] = 2;
+        raw[8] = 3;
         let err = Index::decode(&zstd::bulk::compress(&raw, 1).unwrap()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "jigdo format version 2 is not supported (this client reads version 1)"
+            "jigdo format version 3 is not supported (this client reads version 2)"
         );
+    }
+
+    #[test]
+    fn version_1_indexes_still_read_without_locations() {
+        let index = sample();
+        let v1 = index.encode_raw_as(1);
+        assert_eq!(v1[8], 1);
+        let back = Index::decode(&zstd::bulk::compress(&v1, 1).unwrap()).unwrap();
+        assert_eq!(back.packages[0].location, "");
+        let mut expected = index.clone();
+        expected.packages[0].location.clear();
+        assert_eq!(back, expected);
+        // Version 2 carries the location.
+        let back = Index::decode(&index.encode().unwrap()).unwrap();
+        assert_eq!(
+            back.packages[0].location,
+            "Packages/b/bash-5.2.15-2.x86_64.rpm"
+        );
+    }
+
+    #[test]
+    fn locations_that_escape_the_repository_are_rejected() {
+        for bad in [
+            "/etc/passwd",
+            "../x.rpm",
+            "a/../../x.rpm",
+            "a//b.rpm",
+            "./a.rpm",
+            "http://evil/x.rpm",
+            "a\\b.rpm",
+            "a\nb.rpm",
+        ] {
+            let mut index = sample();
+            index.packages[0].location = bad.into();
+            let err = Index::decode(&index.encode().unwrap()).unwrap_err();
+            assert!(err.to_string().contains("location"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -27,11 +27,17 @@ pub use index::{
 };
 pub use pins::{PinnedPackage, Requirement};
 
-/// The format version this crate reads and writes.
-pub const FORMAT_VERSION: u64 = 1;
+/// The format version this crate writes (version 2 adds each pin's location).
+pub const FORMAT_VERSION: u64 = 2;
+
+/// The format versions this crate reads.
+pub const READ_VERSIONS: &[u64] = &[1, 2];
 
 /// The `Provides:` that marks a jigdo RPM of [`FORMAT_VERSION`].
-pub const FORMAT_PROVIDE: &str = "ostree-jigdo(v1)";
+pub const FORMAT_PROVIDE: &str = "ostree-jigdo(v2)";
+
+/// The `Provides:` of every version this crate reads ([`READ_VERSIONS`]).
+pub const READ_PROVIDES: &[&str] = &["ostree-jigdo(v1)", "ostree-jigdo(v2)"];
 
 /// Prefix of every format-marking `Provides:` (`ostree-jigdo(vN)`).
 pub const FORMAT_PROVIDE_PREFIX: &str = "ostree-jigdo(v";

@@ -20,6 +20,11 @@ pub struct PinnedPackage {
     pub id: [u8; 32],
     /// Size of the package file in bytes.
     pub size: u64,
+    /// Where the package was found at pack time, relative to its repository or
+    /// pool directory (`Packages/b/bash-5.2-1.x86_64.rpm`, the rpm-md `href`):
+    /// a client fetches `baseurl + location` without reading any primary.
+    /// Empty when unknown (indexes of format version 1).
+    pub location: String,
 }
 
 impl PinnedPackage {
@@ -89,6 +94,7 @@ mod tests {
             arch: arch.into(),
             id: [7; 32],
             size: 10,
+            location: String::new(),
         }
     }
 

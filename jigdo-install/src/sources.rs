@@ -6,7 +6,7 @@
 //! [`Repos::open`] reads each repository's `repomd.xml` and its primary metadata
 //! (verified against repomd's checksums) into a [`repodata::RepoIndex`];
 //! [`Repos::find_jigdo`] resolves `NAME[-VERSION[-RELEASE]]` to the newest jigdo RPM (a
-//! package providing [`FORMAT_PROVIDE`]); [`Repos::fetch_entry`] downloads it verified
+//! package providing one of [`READ_PROVIDES`]); [`Repos::fetch_entry`] downloads it verified
 //! against the repodata checksum; [`Repos::fetch_pins`] downloads pinned packages in
 //! parallel, each verified against its pin's size and SHA-256 while it is fetched and
 //! before it is renamed into place, failing over to the next repository that has it.
@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use jigdo_format::{PinnedPackage, FORMAT_PROVIDE};
+use jigdo_format::{PinnedPackage, READ_PROVIDES};
 use repo_fetch::{
     Checksum, DigestAlgorithm, Downloader, Expect, FetchError, FetchRequest, MirrorSet, Origin,
     RepoConfig, RepoFile, Source, Vars,
@@ -177,7 +177,10 @@ impl Repos {
     pub fn find_jigdo(&self, spec: &str) -> Result<Found, InstallError> {
         let mut best: Option<Found> = None;
         for (r, repo) in self.list.iter().enumerate() {
-            for e in repo.index.what_provides(FORMAT_PROVIDE, None) {
+            let jigdos = READ_PROVIDES
+                .iter()
+                .flat_map(|p| repo.index.what_provides(p, None));
+            for e in jigdos {
                 if !matches_spec(e, spec) {
                     continue;
                 }
@@ -495,6 +498,7 @@ mod tests {
             arch: "x86_64".into(),
             id: [7; 32],
             size: 1,
+            location: String::new(),
         };
         let mut idx = RepoIndex::default();
         idx.push(entry("a", "1.0-2"));

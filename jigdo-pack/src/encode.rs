@@ -75,6 +75,11 @@ pub fn write(
 
     let mut b = rpm_package::PackageBuilder::new(&name, &version, &opts.release, &arch);
     b.apply_template(&template);
+    // The build time is the commit's timestamp: the same commit packs into the
+    // same header, and the repository's `jigdo` record lists it as the commit's.
+    if let Ok(t) = u32::try_from(commit.timestamp) {
+        b.source_date(t);
+    }
     b.provides(jigdo_format::FORMAT_PROVIDE, None);
     b.provides(&jigdo_format::commit_provide(&hex), None);
     for pin in &encoded.index.packages {
@@ -156,6 +161,7 @@ fn pin_packages(pool: &Pool, chosen: &[u32]) -> Result<Vec<PinnedPackage>, PackE
                 arch: h.arch.clone(),
                 id,
                 size,
+                location: pkg.href.clone(),
             })
         })
         .collect()

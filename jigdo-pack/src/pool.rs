@@ -12,6 +12,9 @@ use crate::PackError;
 pub struct PoolPackage {
     /// The package file.
     pub path: PathBuf,
+    /// Its path relative to the pool directory it was found in, with `/` (the
+    /// `href` createrepo_c gives it when the directory is an rpm-md repository).
+    pub href: String,
     /// Its header (file list with digests, modes and link targets).
     pub header: PackageHeader,
 }
@@ -54,17 +57,17 @@ impl Pool {
             paths.extend(
                 found
                     .into_iter()
-                    .map(|f| f.path)
-                    .filter(|p| !p.to_string_lossy().ends_with(".src.rpm")),
+                    .map(|f| (f.path, f.href))
+                    .filter(|(p, _)| !p.to_string_lossy().ends_with(".src.rpm")),
             );
         }
         paths.sort();
-        paths.dedup();
+        paths.dedup_by(|a, b| a.0 == b.0);
         let headers: Vec<Result<PoolPackage, PackError>> = paths
             .into_par_iter()
-            .map(|path| {
+            .map(|(path, href)| {
                 let header = PackageHeader::open(&path)?;
-                Ok(PoolPackage { path, header })
+                Ok(PoolPackage { path, href, header })
             })
             .collect();
         let mut packages = Vec::new();

@@ -82,7 +82,7 @@ fn packs_a_composed_tree_into_a_valid_jigdo_rpm() {
     let deps = run(Command::new("rpm")
         .args(["-qp", "--nosignature", "--provides", "--requires"])
         .arg(&report.rpm));
-    assert!(deps.contains("ostree-jigdo(v1)"), "{deps}");
+    assert!(deps.contains("ostree-jigdo(v2)"), "{deps}");
     assert!(
         deps.contains(&format!("ostree-jigdo-commit({commit})")),
         "{deps}"

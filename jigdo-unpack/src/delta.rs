@@ -98,7 +98,7 @@ impl DeltaRpm {
                     Some(v) => UnpackError::UnsupportedVersion {
                         path,
                         found: v.to_string(),
-                        supported: jigdo_format::FORMAT_VERSION,
+                        supported: jigdo_format::delta::DELTA_VERSION,
                     },
                     None => UnpackError::NotJigdo {
                         path,

@@ -29,7 +29,7 @@ pub enum UnpackError {
     },
     /// The jigdo RPM uses a format version this client does not read.
     #[error(
-        "{}: jigdo format {found} is not supported (this client reads ostree-jigdo(v{supported}))",
+        "{}: jigdo format {found} is not supported (this client reads ostree-jigdo(v1) to ostree-jigdo(v{supported}))",
         path.display()
     )]
     UnsupportedVersion {
@@ -37,7 +37,7 @@ pub enum UnpackError {
         path: PathBuf,
         /// The version it declares (as written: `ostree-jigdo(v2)`, or `index version 2`).
         found: String,
-        /// The version this client reads.
+        /// The newest version this client reads.
         supported: u64,
     },
     /// The index (`2-index`) could not be decoded.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use jigdo_format::{
     parse_commit_provide, FormatError, Index, NewContent, PayloadFile, Requirement, FORMAT_PROVIDE,
-    FORMAT_PROVIDE_PREFIX, FORMAT_VERSION,
+    FORMAT_PROVIDE_PREFIX, FORMAT_VERSION, READ_PROVIDES,
 };
 use ostree_store::{Checksum, Commit};
 use rpm_package::{PackageHeader, PayloadReader};
@@ -83,7 +83,7 @@ impl JigdoRpm {
             .map(|p| p.name.as_str())
             .filter(|n| n.starts_with(FORMAT_PROVIDE_PREFIX))
             .collect();
-        if !versions.contains(&FORMAT_PROVIDE) {
+        if !versions.iter().any(|v| READ_PROVIDES.contains(v)) {
             return Err(match versions.first() {
                 Some(v) => UnpackError::UnsupportedVersion {
                     path,

@@ -252,6 +252,7 @@ mod tests {
             arch: "noarch".into(),
             id: [0; 32],
             size: 1,
+            location: String::new(),
         });
         let dm = b.meta(0, 0, S_IFDIR | 0o755, &vec![]);
         let m1 = b.meta(0, 0, S_IFREG | 0o644, &vec![]);

@@ -423,6 +423,7 @@ mod tests {
             arch: "noarch".into(),
             id: Sha256::digest(bytes).into(),
             size: bytes.len() as u64,
+            location: String::new(),
         }
     }
 

@@ -258,3 +258,126 @@ fn prune_keeps_the_newest_jigdo_rpms_and_what_they_pin() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("error: ") && err.contains("nope"), "{err}");
 }
+
+/// A fake jigdo RPM of format version 2 naming `commit`.
+fn jigdo_spec(name: &str, version: u32, commit: &str) -> (String, String) {
+    (
+        format!("{name}-{version}"),
+        format!(
+            "Name: {name}\nVersion: {version}\nRelease: 1\nSummary: j\nLicense: MIT\nBuildArch: noarch\n\
+             Provides: ostree-jigdo(v2)\nProvides: ostree-jigdo-commit({commit})\n\
+             Requires: app = 0:1.0-1\n%description\nj\n%files\n"
+        ),
+    )
+}
+
+/// The `jigdo` record of the repository at `dir` (repomd.xml checksums verified).
+fn jigdo_record(dir: &Path) -> Vec<repodata::JigdoEntry> {
+    let repo = repodata::LocalRepo::open(dir).unwrap();
+    repo.verify_all().unwrap();
+    let (path, stream) = repo.open_verified("jigdo").unwrap();
+    repodata::jigdo_record::parse(stream, &path).unwrap()
+}
+
+#[test]
+fn jigdo_record_lists_the_jigdo_rpms_and_standard_tools_keep_working() {
+    require_tool("createrepo_c");
+    require_tool("modifyrepo_c");
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let (c1, c2) = ("1a".repeat(32), "2b".repeat(32));
+    let mut specs: Vec<(String, String)> = SPECS
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
+    specs.push(jigdo_spec("os-jigdo", 1, &c1));
+    specs.push(jigdo_spec("os-jigdo", 2, &c2));
+    let specs: Vec<(&str, String)> = specs.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+    rpmbuild(&specs, &repo);
+    run(jigdo().args(["repo", "create"]).arg(&repo));
+
+    // The record lists both jigdo RPMs and nothing else, each with what a client needs.
+    let mut entries = jigdo_record(&repo);
+    entries.sort_by(|a, b| a.version.cmp(&b.version));
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    for (e, commit) in entries.iter().zip([&c1, &c2]) {
+        assert_eq!(&e.commit, commit);
+        let file = repo.join(&e.location);
+        assert_eq!(e.sha256, sha256(&file));
+        assert_eq!(e.size, std::fs::metadata(&file).unwrap().len());
+        assert_eq!(
+            format!(
+                "{}-{}:{}-{}.{}",
+                e.name, e.epoch, e.version, e.release, e.arch
+            ),
+            rpm_q(&file, "%{NAME}-%{EPOCHNUM}:%{VERSION}-%{RELEASE}.%{ARCH}")
+        );
+        assert_eq!(
+            e.timestamp.to_string(),
+            rpm_q(&file, "%{BUILDTIME}"),
+            "{}",
+            e.nevra()
+        );
+    }
+
+    // dnf reads the repository with the extra record: repoquery, makecache, and
+    // reposync --download-metadata (which copies the record too).
+    let dnf_tmp = tmp.path().join("dnf");
+    std::fs::create_dir_all(&dnf_tmp).unwrap();
+    let listed = run(dnf(&dnf_tmp, &repo).args(["repoquery", "--qf", "%{name}-%{version}"]));
+    assert!(listed.contains("os-jigdo-2"), "{listed}");
+    assert!(listed.contains("app-1.0"), "{listed}");
+    run(dnf(&dnf_tmp, &repo).arg("makecache"));
+    let synced = tmp.path().join("synced");
+    run(dnf(&dnf_tmp, &repo)
+        .args(["reposync", "--download-metadata", "--download-path"])
+        .arg(&synced));
+    let synced_repo = synced.join("t");
+    assert_eq!(jigdo_record(&synced_repo), jigdo_record(&repo));
+
+    // createrepo_c --update on our repository keeps working and dnf still reads it.
+    run(Command::new("createrepo_c")
+        .args(["--update", "--quiet", "--no-database"])
+        .arg(&repo));
+    repodata::LocalRepo::open(&repo)
+        .unwrap()
+        .verify_all()
+        .unwrap();
+    let dnf_tmp2 = tmp.path().join("dnf2");
+    std::fs::create_dir_all(&dnf_tmp2).unwrap();
+    let listed = run(dnf(&dnf_tmp2, &repo).args(["repoquery", "--qf", "%{name}-%{version}"]));
+    assert!(listed.contains("os-jigdo-2"), "{listed}");
+
+    // A repository made by createrepo_c gets the same record through
+    // `jigdo repo record` and modifyrepo_c.
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    for f in rpms(&repo) {
+        std::fs::copy(&f, other.join(f.file_name().unwrap())).unwrap();
+    }
+    run(Command::new("createrepo_c")
+        .args(["--quiet", "--no-database"])
+        .arg(&other));
+    let file = tmp.path().join("jigdo.xml");
+    run(jigdo()
+        .args(["repo", "record"])
+        .arg(&other)
+        .arg("-o")
+        .arg(&file));
+    run(Command::new("modifyrepo_c")
+        .args(["--mdtype=jigdo"])
+        .arg(&file)
+        .arg(other.join("repodata")));
+    let mut theirs = jigdo_record(&other);
+    theirs.sort_by(|a, b| a.version.cmp(&b.version));
+    // Same packages and files; only where they sit differs (flat copy).
+    let strip = |v: &[repodata::JigdoEntry]| -> Vec<(String, String, String, u64)> {
+        v.iter()
+            .map(|e| (e.nevra(), e.commit.clone(), e.sha256.clone(), e.size))
+            .collect()
+    };
+    assert_eq!(strip(&theirs), strip(&entries));
+    let dnf_tmp3 = tmp.path().join("dnf3");
+    std::fs::create_dir_all(&dnf_tmp3).unwrap();
+    run(dnf(&dnf_tmp3, &other).arg("makecache"));
+}

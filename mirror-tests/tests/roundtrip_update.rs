@@ -350,7 +350,7 @@ fn unknown_format_version_is_rejected_naming_both_versions() {
         )],
     );
     future.preamble = vec![
-        "Provides: ostree-jigdo(v2)".into(),
+        "Provides: ostree-jigdo(v3)".into(),
         format!("Provides: ostree-jigdo-commit({})", "ab".repeat(32)),
     ];
     let rpm = build_rpm(&w.dir.join("future"), &future);
@@ -358,9 +358,9 @@ fn unknown_format_version_is_rejected_naming_both_versions() {
         "client-future",
         &rpm,
         &w.v2_pkgs,
-        &["ostree-jigdo(v2)", "v1"],
+        &["ostree-jigdo(v3)", "v2"],
     );
     let out = run_raw(jigdo().arg("info").arg(&rpm));
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("ostree-jigdo(v2)"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ostree-jigdo(v3)"));
 }

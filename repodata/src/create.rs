@@ -325,6 +325,44 @@ fn write_metadata(
     })
 }
 
+/// Writes a small data file (already in memory) into `tmp`, compressed, named
+/// `<checksum>-<kind>.xml<suffix>`, and returns its repomd record.
+pub(crate) fn write_record_file(
+    tmp: &Path,
+    kind: &str,
+    content: &[u8],
+    comp: Compression,
+    now: u64,
+) -> Result<RepomdRecord> {
+    let part = tmp.join(format!("{kind}.xml{}.part", comp.suffix()));
+    let f = File::create(&part).map_err(io_err(&part))?;
+    let outer = HashingWriter::new(BufWriter::new(f), ChecksumType::Sha256);
+    let mut enc = Encoder::new(outer, comp).map_err(io_err(&part))?;
+    enc.write_all(content).map_err(io_err(&part))?;
+    let (mut bw, sum, size) = enc.finish().map_err(io_err(&part))?.finish();
+    bw.flush().map_err(io_err(&part))?;
+    bw.get_ref().sync_all().map_err(io_err(&part))?;
+    let mut open = HashingWriter::new(std::io::sink(), ChecksumType::Sha256);
+    open.write_all(content).map_err(io_err(&part))?;
+    let (_, open_sum, open_size) = open.finish();
+    let name = format!("{}-{kind}.xml{}", sum.hex, comp.suffix());
+    let final_path = tmp.join(&name);
+    fs::rename(&part, &final_path).map_err(io_err(&final_path))?;
+    Ok(RepomdRecord {
+        data_type: kind.to_string(),
+        location_href: format!("repodata/{name}"),
+        location_base: None,
+        checksum: Some(sum),
+        open_checksum: Some(open_sum),
+        header_checksum: None,
+        size: Some(size),
+        open_size: Some(open_size),
+        header_size: None,
+        timestamp: Some(now),
+        database_version: None,
+    })
+}
+
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -369,9 +407,24 @@ fn publish_into(
             )
         },
     );
+    let mut records = vec![primary?, filelists?, other?];
+    // The `jigdo` record, when the repository holds jigdo RPMs (issue 13): a
+    // client learns what is available from it without reading primary.
+    let jigdos = crate::jigdo_record::entries_of(pkgs);
+    if !jigdos.is_empty() {
+        let mut xml = Vec::new();
+        crate::jigdo_record::write(&mut xml, &jigdos).map_err(io_err(tmp))?;
+        records.push(write_record_file(
+            tmp,
+            crate::jigdo_record::RECORD_TYPE,
+            &xml,
+            comp,
+            now,
+        )?);
+    }
     let repomd = Repomd {
         revision: Some(now.to_string()),
-        records: vec![primary?, filelists?, other?],
+        records,
         ..Default::default()
     };
     let md_path = tmp.join("repomd.xml");

@@ -101,7 +101,14 @@ pub fn package_from_header(
         .collect();
     let file_set: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let provides: Vec<Dependency> = h.provides.iter().map(|d| convert_dep(d, false)).collect();
-    let provided: HashSet<&str> = h.provides.iter().map(|d| d.name.as_str()).collect();
+    // createrepo_c drops a require only when the package provides exactly it:
+    // same name, same comparison, same EVR string (its key is name+flags+version;
+    // so `perl >= 5.006` stays beside `Provides: perl = 4:5.36.0`).
+    let provided: HashSet<(&str, Option<Relation>, &str)> = h
+        .provides
+        .iter()
+        .map(|d| (d.name.as_str(), d.flags.relation(), d.evr.as_str()))
+        .collect();
 
     let mut requires = Vec::new();
     let mut libc_highest: Option<(&str, Dependency)> = None;
@@ -115,11 +122,11 @@ pub fn package_from_header(
         if file_set.contains(name) && is_primary_file(name) {
             continue;
         }
-        if provided.contains(name) {
+        let flags = d.flags.relation();
+        if provided.contains(&(name, flags, d.evr.as_str())) {
             continue;
         }
         let pre = d.flags.is_pre();
-        let flags = d.flags.relation();
         if let Some(&(f, evr, p)) = seen.get(name) {
             if f == flags && evr == d.evr && p == pre {
                 continue;

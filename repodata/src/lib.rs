@@ -15,6 +15,7 @@ pub mod compress;
 pub mod create;
 pub mod error;
 pub mod fromheader;
+pub mod jigdo_record;
 pub mod model;
 pub mod parse;
 pub mod prune;
@@ -34,5 +35,6 @@ pub mod signature;
 
 pub use create::{create_repo, create_repo_with_progress, CreateOptions, CreateReport};
 pub use index::{IndexEntry, RepoIndex};
+pub use jigdo_record::JigdoEntry;
 pub use prune::{prune_repo, PruneOptions, PruneReport};
 pub use repo::LocalRepo;

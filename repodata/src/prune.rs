@@ -5,7 +5,7 @@
 use crate::create::{previous_records, publish, scan_packages, CreateOptions};
 use crate::error::{io_err, Result};
 use crate::model::Package;
-use jigdo_format::FORMAT_PROVIDE;
+use jigdo_format::READ_PROVIDES;
 use rpm_package::evr::{Evr, Relation};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -45,9 +45,11 @@ pub struct PruneReport {
     pub missing_pins: Vec<String>,
 }
 
-/// Whether a package is a jigdo RPM.
+/// Whether a package is a jigdo RPM (of any format version this client reads).
 pub fn is_jigdo(p: &Package) -> bool {
-    p.provides.iter().any(|d| d.name == FORMAT_PROVIDE)
+    p.provides
+        .iter()
+        .any(|d| READ_PROVIDES.contains(&d.name.as_str()))
 }
 
 /// A pin of a jigdo RPM: `name(arch) = E:V-R` (arch packages) or `name = E:V-R` (noarch).

@@ -96,6 +96,31 @@ gamma
 %files
 "#,
     ),
+    (
+        // Requires the package itself provides: createrepo_c drops only those
+        // equal to a provide in name, comparison and EVR (like `perl` requiring
+        // `perl >= 5.006`, kept; `selfcap = 1.0`, dropped).
+        "selfdep",
+        r#"Name: selfdep
+Version: 1.0
+Release: 1
+Summary: selfdep
+License: MIT
+BuildArch: noarch
+Provides: selfcap = 1.0
+Provides: plaincap
+Provides: perl(Self::Mod)
+Requires: selfcap = 1.0
+Requires: selfcap >= 0.5
+Requires: plaincap
+Requires: plaincap > 0
+Requires: selfdep >= 0.9
+Requires: perl(Self::Mod)
+%description
+selfdep
+%files
+"#,
+    ),
 ];
 
 /// Builds the spec packages into `out` with the real rpmbuild; returns their paths.

@@ -252,7 +252,8 @@ impl RawHeader {
             .unwrap_or(&[])
     }
 
-    /// Strings of a STRING, STRING_ARRAY or I18NSTRING entry (lossily decoded).
+    /// Strings of a STRING, STRING_ARRAY or I18NSTRING entry, decoded by
+    /// [`decode_header_string`] (UTF-8, or Latin-1 as createrepo_c reads it).
     pub fn strings(&self, tag: u32) -> Option<Vec<String>> {
         let e = self.entry(tag)?;
         if !matches!(e.ty, ty::STRING | ty::STRING_ARRAY | ty::I18NSTRING) {
@@ -262,7 +263,7 @@ impl RawHeader {
         let mut rest = self.store().get(e.offset as usize..)?;
         for _ in 0..e.count {
             let nul = memchr::memchr(0, rest)?;
-            out.push(String::from_utf8_lossy(&rest[..nul]).into_owned());
+            out.push(decode_header_string(&rest[..nul]));
             rest = &rest[nul + 1..];
         }
         Some(out)
@@ -373,6 +374,30 @@ fn validate_entry(e: &IndexEntry, store: &[u8]) -> Result<(), String> {
     }
 }
 
+/// Decodes one header string. Valid UTF-8 is taken as is; anything else is read
+/// as ISO-8859-1 with createrepo_c's rule (its `cr_latin1_to_utf8`, applied to
+/// every non-UTF-8 string it writes), so our rpm-md metadata equals its output:
+/// bytes 0xC0..=0xFF become their Latin-1 character, bytes 0x80..=0xBF (C1
+/// controls, most likely mis-encoded CP-1252) and C0 controls other than tab,
+/// newline and carriage return are dropped. (createrepo_c also re-reads valid
+/// UTF-8 that holds C0 controls this way; we keep such strings as UTF-8 so
+/// header file names keep matching the payload's, and our XML writer drops
+/// the controls.)
+pub fn decode_header_string(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => bytes
+            .iter()
+            .filter(|&&b| match b {
+                0x80..=0xBF => false,
+                0..=0x1F => matches!(b, b'\t' | b'\n' | b'\r'),
+                _ => true,
+            })
+            .map(|&b| char::from(b))
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,12 +416,24 @@ mod tests {
     }
 
     #[test]
+    fn non_utf8_strings_decode_like_createrepo_c() {
+        assert_eq!(decode_header_string("žluťoučký".as_bytes()), "žluťoučký");
+        // ISO-8859-2 bytes read as Latin-1: 0x80..=0xBF dropped, the rest mapped.
+        assert_eq!(
+            decode_header_string(b"\xbelu\xbbou\xe8k\xfd k\xf9\xf2"),
+            "luouèký kùò"
+        );
+        assert_eq!(decode_header_string(b"a\x01\tb\x85\xe9"), "a\tbé");
+    }
+
+    #[test]
     fn parses_strings_and_ints() {
         let store = b"name\0a\0b\xff\0\0\0\0\x07";
         let b = blob(&[(1000, 6, 0, 1), (1001, 8, 5, 2), (1002, 4, 10, 1)], store);
         let h = RawHeader::from_bytes(b, "test").unwrap();
         assert_eq!(h.string(1000).unwrap(), "name");
-        assert_eq!(h.strings(1001).unwrap(), vec!["a", "b\u{fffd}"]);
+        // not UTF-8: Latin-1, as createrepo_c reads it (issue 13)
+        assert_eq!(h.strings(1001).unwrap(), vec!["a", "b\u{ff}"]);
         assert_eq!(h.int(1002), Some(7));
         assert_eq!(h.ints(1000), None);
     }

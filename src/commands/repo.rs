@@ -19,6 +19,19 @@ enum RepoCommand {
     Create(CreateArgs),
     /// Keep the newest N versions of each jigdo RPM and what they pin; remove the rest.
     Prune(PruneArgs),
+    /// Write the `jigdo` metadata record of DIR's jigdo RPMs to FILE, for
+    /// `modifyrepo_c --mdtype=jigdo FILE DIR/repodata` (repos made by other tools).
+    Record(RecordArgs),
+}
+
+/// Arguments of `jigdo repo record`.
+#[derive(Args)]
+struct RecordArgs {
+    /// The repository directory (with repodata/ from any tool).
+    dir: PathBuf,
+    /// The file to write (uncompressed XML; modifyrepo_c compresses it).
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
 }
 
 /// Arguments of `jigdo repo create`.
@@ -74,7 +87,29 @@ pub fn run(args: RepoArgs) -> anyhow::Result<i32> {
     match args.command {
         RepoCommand::Create(a) => create(a),
         RepoCommand::Prune(a) => prune(a),
+        RepoCommand::Record(a) => record(a),
     }
+}
+
+fn record(a: RecordArgs) -> anyhow::Result<i32> {
+    let repo = repodata::LocalRepo::open(&a.dir)?;
+    let mut entries = Vec::new();
+    for p in repo.primary()? {
+        if let Some(e) = repodata::JigdoEntry::from_package(&p?) {
+            entries.push(e);
+        }
+    }
+    let mut out = Vec::new();
+    repodata::jigdo_record::write(&mut out, &entries)?;
+    std::fs::write(&a.output, &out).with_context(|| format!("writing {}", a.output.display()))?;
+    println!(
+        "{}: {} jigdo RPMs (add it with: modifyrepo_c --mdtype=jigdo {} {})",
+        a.output.display(),
+        entries.len(),
+        a.output.display(),
+        a.dir.join("repodata").display()
+    );
+    Ok(0)
 }
 
 fn create(a: CreateArgs) -> anyhow::Result<i32> {

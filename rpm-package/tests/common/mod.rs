@@ -31,14 +31,26 @@ pub fn try_run(tool: &str, args: &[&str]) -> (bool, String) {
     (out.status.success(), s)
 }
 
-/// `rpm -qp --qf FMT PKG` as (lossy) text.
+/// `rpm -qp --qf FMT PKG` as text: rpm prints header strings as stored, so each
+/// piece between the separators (control characters) is decoded on its own with
+/// the rule our header reader uses (UTF-8, else Latin-1 as createrepo_c reads it;
+/// tested on its own in rpm-package's unit tests).
 pub fn rpm_qf(pkg: &Path, fmt: &str) -> String {
     let p = pkg.to_str().unwrap();
-    String::from_utf8_lossy(&run(
+    let out = run(
         "rpm",
         &["-qp", "--nosignature", "--nodigest", "--qf", fmt, p],
-    ))
-    .into_owned()
+    );
+    let mut text = String::new();
+    for piece in out.split_inclusive(|&b| b < 0x20) {
+        let (body, sep) = match piece.last() {
+            Some(&b) if b < 0x20 => (&piece[..piece.len() - 1], Some(char::from(b))),
+            _ => (piece, None),
+        };
+        text.push_str(&rpm_package::raw::decode_header_string(body));
+        text.extend(sep);
+    }
+    text
 }
 
 /// The test packages of specs/, built once per test binary.
