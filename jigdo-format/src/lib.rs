@@ -13,10 +13,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod delta;
 mod index;
 mod pins;
 mod varint;
 
+pub use delta::{
+    DeltaHeader, DeltaObject, DeltaObjectHeader, DeltaOp, DeltaPayloadFile, DeltaReader,
+    DeltaWriter,
+};
 pub use index::{
     Directory, FileEntry, Index, IndexBuilder, NewContent, ObjectMeta, Source, XattrSet,
 };

@@ -59,6 +59,20 @@ pub enum Event<'a> {
     PackagesReady,
     /// Progress of the rebuild of the commit.
     Unpack(UnpackEvent<'a>),
+    /// The update goes through a delta RPM (the repository holds its base).
+    DeltaChosen {
+        /// The delta RPM's NEVRA.
+        nevra: &'a str,
+        /// Its size.
+        bytes: u64,
+    },
+    /// The delta RPM could not be used; the jigdo RPM path is taken instead.
+    DeltaFailed {
+        /// The delta RPM's NEVRA.
+        nevra: &'a str,
+        /// Why.
+        reason: &'a str,
+    },
     /// `mirror`: a jigdo RPM and every package it pins are in place.
     Mirrored {
         /// The jigdo RPM's NEVRA.

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jigdo_format::PinnedPackage;
-use jigdo_unpack::{HandedOver, PendingRecord, Target, UnpackJob, UnpackReport};
+use jigdo_unpack::{DeltaJob, HandedOver, PendingRecord, Target, UnpackJob, UnpackReport};
 use ostree_store::{Repo, RepoMode};
 use repo_fetch::{Backend, FetchOptions, Origin};
 use serde::Serialize;
@@ -79,6 +79,10 @@ pub struct InstallReport {
     pub bytes_downloaded: u64,
     /// Whether a deployment was made (not when the OS's newest one already was it).
     pub deployed: bool,
+    /// How the commit arrived: `"jigdo"` (the jigdo RPM and the packages) or `"delta"`.
+    pub path: &'static str,
+    /// The delta RPM's NEVRA, when the delta path was taken.
+    pub delta_rpm: Option<String>,
     /// What the rebuild did.
     pub unpack: UnpackReport,
     /// What authenticated the commit (or that nothing did, with `--nogpgcheck`).
@@ -190,6 +194,17 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
                 nevra: &nevra,
                 source: &repo.name,
             });
+            // The delta path needs the base commit, so only an existing repository
+            // (whose install lock `work` holds) can take it.
+            if let Some(w) = &work {
+                if let Some(mut report) = try_delta(opts, &repos, &found, w, &events) {
+                    if let Some(d) = &opts.deployment {
+                        report.deployed =
+                            deploy(&opts.repo, &report.ref_name, &report.commit, d)?;
+                    }
+                    return Ok(report);
+                }
+            }
             let path = repos.fetch_entry(&found, &jigdo_dir)?;
             let origin = JigdoOrigin::Repository {
                 name: repo.name.clone(),
@@ -311,7 +326,135 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         packages_downloaded,
         bytes_downloaded: repos.bytes_downloaded(),
         deployed,
+        path: "jigdo",
+        delta_rpm: None,
         unpack: report,
         trust,
     })
+}
+
+/// The smallest delta RPM in the sources whose target is the commit of `found` and whose
+/// base the repository holds (complete).
+fn find_delta(repos: &Repos, found: &Found, repo: &Repo) -> Option<Found> {
+    let target = found
+        .entry
+        .provides
+        .iter()
+        .find_map(|p| jigdo_format::parse_commit_provide(&p.name))?
+        .to_ascii_lowercase();
+    let provide = jigdo_format::delta::delta_target_provide(&target);
+    let mut best: Option<Found> = None;
+    for (r, source) in repos.list.iter().enumerate() {
+        for e in source.index.what_provides(&provide, None) {
+            let Some(base) = e
+                .provides
+                .iter()
+                .find_map(|p| jigdo_format::delta::parse_delta_base_provide(&p.name))
+                .and_then(|b| {
+                    b.to_ascii_lowercase()
+                        .parse::<ostree_store::Checksum>()
+                        .ok()
+                })
+            else {
+                continue;
+            };
+            let held = repo.has_object(ostree_store::ObjectType::Commit, &base)
+                && !repo.is_commit_partial(&base);
+            if held && best.as_ref().is_none_or(|b| e.size < b.entry.size) {
+                best = Some(Found {
+                    repo: r,
+                    entry: e.clone(),
+                });
+            }
+        }
+    }
+    best
+}
+
+/// The delta path: fetch the delta RPM, the trust step, apply. `Ok(None)` (after a
+/// warning event) when the delta cannot be used: the caller takes the jigdo RPM path.
+fn try_delta(
+    opts: &InstallOptions,
+    repos: &Repos,
+    found: &Found,
+    work: &Workspace,
+    events: &EventSink,
+) -> Option<InstallReport> {
+    let repo = Repo::open(&opts.repo).ok()?;
+    let delta = find_delta(repos, found, &repo)?;
+    drop(repo);
+    let nevra = delta.entry.nevra();
+    events(&Event::DeltaChosen {
+        nevra: &nevra,
+        bytes: delta.entry.size,
+    });
+    let attempt = || -> Result<InstallReport, String> {
+        let source = &repos.list[delta.repo];
+        let path = repos
+            .fetch_entry(&delta, &work.downloads.join("delta"))
+            .map_err(|e| e.to_string())?;
+        let origin = JigdoOrigin::Repository {
+            name: source.name.clone(),
+            gpgcheck: source.gpgcheck,
+            gpgkeys: source.gpgkeys.clone(),
+        };
+        // The same trust rule as the jigdo RPM path: the delta RPM's signature or the
+        // target commit's own signatures.
+        let mut trust = TrustReport::default();
+        opts.trust
+            .check_jigdo_rpm(&path, &origin, &mut trust)
+            .map_err(|e| format!("untrusted: {e}"))?;
+        let job = DeltaJob::open(&path).map_err(|e| e.to_string())?;
+        opts.trust
+            .check_commit(&job.delta().as_jigdo(), &origin, &mut trust)
+            .map_err(|e| format!("untrusted: {e}"))?;
+        opts.trust
+            .decide(&mut trust)
+            .map_err(|e| format!("untrusted: {e}"))?;
+        events(&Event::Trust(&trust));
+        let files = job.delta().index.file_count();
+        let directories = job.delta().index.dir_count();
+        let packages_total = job.delta().index.packages.len();
+        let applied = job
+            .apply(&opts.repo, opts.ref_name.as_deref())
+            .map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_dir_all(work.downloads.join("delta"));
+        Ok(InstallReport {
+            commit: applied.commit.clone(),
+            ref_name: applied.ref_name.clone(),
+            jigdo_rpm: found.entry.nevra(),
+            packages_total,
+            packages_needed: 0,
+            packages_downloaded: 0,
+            bytes_downloaded: repos.bytes_downloaded(),
+            deployed: false,
+            path: "delta",
+            delta_rpm: Some(nevra.clone()),
+            unpack: UnpackReport {
+                commit: applied.commit,
+                ref_name: applied.ref_name,
+                repo: applied.repo,
+                already_present: applied.already_present,
+                packages_total,
+                packages_imported: 0,
+                imported: Vec::new(),
+                objects_written: applied.objects_written,
+                bytes_read: applied.delta_bytes,
+                files,
+                directories,
+            },
+            trust,
+        })
+    };
+    match attempt() {
+        Ok(r) => Some(r),
+        Err(reason) => {
+            let _ = std::fs::remove_dir_all(work.downloads.join("delta"));
+            events(&Event::DeltaFailed {
+                nevra: &nevra,
+                reason: &reason,
+            });
+            None
+        }
+    }
 }

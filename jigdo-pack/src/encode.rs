@@ -32,7 +32,7 @@ pub fn write(
     pool: &Pool,
     selection: &Selection,
     opts: &PackOptions,
-) -> Result<PackReport, PackError> {
+) -> Result<(PackReport, Vec<u8>), PackError> {
     let pins = pin_packages(pool, &selection.packages)?;
     let encoded = encode_index(commit_id, tree, pool, selection, pins)?;
     let index_bytes = encoded.index.encode()?;
@@ -112,7 +112,7 @@ pub fn write(
             NewContent::Symlink { .. } => 0,
         })
         .sum();
-    Ok(PackReport {
+    let report = PackReport {
         rpm: out_path,
         name,
         version,
@@ -134,7 +134,9 @@ pub fn write(
         rpm_size,
         index_bytes: index_bytes.len() as u64,
         metadata_bytes_per_file: metadata as f64 / files.max(1) as f64,
-    })
+        deltas: Vec::new(),
+    };
+    Ok((report, index_bytes))
 }
 
 /// Pins each chosen package: NEVRA from its header, id and size from its file.

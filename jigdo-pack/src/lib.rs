@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod delta;
 pub mod encode;
 pub mod pool;
 pub mod select;
@@ -45,6 +46,9 @@ pub struct PackOptions {
     pub spec: Option<PathBuf>,
     /// OpenPGP secret key to sign the jigdo RPM with.
     pub sign_key: Option<PathBuf>,
+    /// Bases to write a delta RPM from (`--delta-from`): revs in the repository or jigdo
+    /// RPM paths.
+    pub delta_from: Vec<String>,
 }
 
 /// What `pack` did, for people and scripts.
@@ -82,6 +86,8 @@ pub struct PackReport {
     pub index_bytes: u64,
     /// Metadata bytes per file: (index + commit + detached metadata) / files.
     pub metadata_bytes_per_file: f64,
+    /// The delta RPMs written (`--delta-from`).
+    pub deltas: Vec<delta::DeltaReport>,
 }
 
 /// Errors of `jigdo pack`.
@@ -154,5 +160,30 @@ pub fn pack(
         "{} packages in the set; writing the jigdo RPM",
         selection.packages.len()
     ));
-    encode::write(repo, &commit_id, &commit, &tree, &pool, &selection, opts)
+    // The bases are resolved before anything is written: a bad one fails early.
+    let bases = opts
+        .delta_from
+        .iter()
+        .map(|rev| delta::resolve_base(repo, rev))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (mut report, index_bytes) =
+        encode::write(repo, &commit_id, &commit, &tree, &pool, &selection, opts)?;
+    for base in bases {
+        if base == commit_id {
+            progress(&format!("no delta from {base}: it is the packed commit"));
+            continue;
+        }
+        let d = delta::write_delta(
+            repo,
+            &commit_id,
+            &tree,
+            &base,
+            &index_bytes,
+            &report,
+            opts.sign_key.as_deref(),
+            progress,
+        )?;
+        report.deltas.push(d);
+    }
+    Ok(report)
 }

@@ -38,6 +38,7 @@ fn packs_a_composed_tree_into_a_valid_jigdo_rpm() {
             release: "1".into(),
             spec: None,
             sign_key: None,
+            delta_from: Vec::new(),
         },
         &|_| {},
     )
@@ -174,6 +175,7 @@ fn an_unknown_revision_is_a_clear_error() {
             release: "1".into(),
             spec: None,
             sign_key: None,
+            delta_from: Vec::new(),
         },
         &|_| {},
     )

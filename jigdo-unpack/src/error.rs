@@ -148,6 +148,20 @@ pub enum UnpackError {
         /// The file's path in the tree.
         path: String,
     },
+    /// A delta RPM's base commit is not (complete) in the repository.
+    #[error(
+        "{}: the repository {} does not hold the delta's base commit {base}",
+        path.display(),
+        repo.display()
+    )]
+    DeltaBaseMissing {
+        /// The delta RPM.
+        path: PathBuf,
+        /// Its base commit.
+        base: String,
+        /// The repository.
+        repo: PathBuf,
+    },
     /// An install record (`extensions/jigdo/commits/COMMIT.json` or `.index`) cannot be
     /// read or names something else than its file name says.
     #[error("{}: install record: {reason}", path.display())]

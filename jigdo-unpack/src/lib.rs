@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod cache;
+pub mod delta;
 pub mod error;
 pub mod event;
 pub mod info;
@@ -35,6 +36,9 @@ pub mod source;
 pub mod unpack;
 
 pub use cache::{ObjectKey, PackageCache};
+pub use delta::{
+    apply_delta, delta_info, is_delta_rpm, DeltaApplyReport, DeltaInfo, DeltaJob, DeltaRpm,
+};
 pub use error::{Result, UnpackError};
 pub use event::UnpackEvent;
 pub use info::{info, InfoPackage, InfoReport};

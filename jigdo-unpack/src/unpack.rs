@@ -461,7 +461,7 @@ impl UnpackJob {
     }
 }
 
-fn check_ref(ref_name: &str) -> Result<()> {
+pub(crate) fn check_ref(ref_name: &str) -> Result<()> {
     let name = match ref_name.split_once(':') {
         Some((remote, name)) => {
             ostree_store::validate_ref_name(remote)?;

@@ -46,6 +46,7 @@ fn packs_and_unpacks_bit_for_bit() {
             release: "1".into(),
             spec: None,
             sign_key: None,
+            delta_from: Vec::new(),
         },
         &|_| {},
     )

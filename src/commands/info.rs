@@ -17,6 +17,24 @@ pub struct InfoArgs {
 
 /// Runs `jigdo info`.
 pub fn run(args: InfoArgs) -> anyhow::Result<i32> {
+    if jigdo_unpack::is_delta_rpm(&args.jigdo_rpm)? {
+        let r = jigdo_unpack::delta_info(&args.jigdo_rpm)?;
+        if args.json {
+            crate::output::print_json(&r)?;
+            return Ok(0);
+        }
+        println!("delta RPM:  {} ({})", r.path.display(), r.nevra);
+        println!("base:       {}", r.base);
+        println!("commit:     {}", r.commit);
+        println!("version:    {}", r.version.as_deref().unwrap_or("(none)"));
+        println!("for:        {} (the jigdo RPM name)", r.jigdo_name);
+        println!(
+            "contents:   {} metadata objects, {} content objects ({} whole, {} bytes; {} patched, {} bytes of patches)",
+            r.metadata_objects, r.content_objects, r.whole_objects, r.whole_bytes, r.patched_objects, r.patch_bytes
+        );
+        println!("size:       {} bytes", r.rpm_size);
+        return Ok(0);
+    }
     let r = jigdo_unpack::info(&args.jigdo_rpm)?;
     if args.json {
         crate::output::print_json(&r)?;

@@ -172,6 +172,14 @@ impl Printer {
                 }
             }
             Event::Unpack(u) => self.say(u),
+            Event::DeltaChosen { nevra, bytes } if !self.json => {
+                eprintln!("update through delta RPM {nevra} ({bytes} bytes)")
+            }
+            Event::DeltaFailed { nevra, reason } => {
+                eprintln!(
+                    "warning: delta RPM {nevra} not used: {reason}; taking the jigdo RPM path"
+                )
+            }
             _ => {}
         }
     }

@@ -40,6 +40,10 @@ pub struct PackArgs {
     /// OpenPGP secret key to sign the jigdo RPM with.
     #[arg(long, value_name = "FILE")]
     pub sign_key: Option<PathBuf>,
+    /// Also write a delta RPM from this base (repeatable): a rev in --repo or a jigdo RPM
+    /// path whose commit --repo holds.
+    #[arg(long = "delta-from", value_name = "REV")]
+    pub delta_from: Vec<String>,
     /// Print a JSON report instead of text.
     #[arg(long)]
     pub json: bool,
@@ -55,6 +59,7 @@ pub fn run(args: PackArgs) -> anyhow::Result<i32> {
         release: args.release,
         spec: args.spec,
         sign_key: args.sign_key,
+        delta_from: args.delta_from,
     };
     // On a terminal a spinner shows the step; otherwise each step is a line on standard
     // error; nothing with --json or --quiet.
@@ -102,6 +107,20 @@ pub fn run(args: PackArgs) -> anyhow::Result<i32> {
         );
         }
         println!("{}", report.rpm.display());
+        for d in &report.deltas {
+            eprintln!(
+                "  delta from {}: {} bytes ({} metadata objects, {} whole objects of {} bytes, {} patched objects of {} bytes as {} bytes of patches)",
+                d.base,
+                d.rpm_size,
+                d.metadata_objects,
+                d.whole_objects,
+                d.whole_bytes,
+                d.patched_objects,
+                d.patched_object_bytes,
+                d.patch_bytes
+            );
+            println!("{}", d.rpm.display());
+        }
     }
     Ok(0)
 }

@@ -13,8 +13,9 @@ pub struct UnpackArgs {
     #[arg(value_name = "JIGDO_RPM")]
     pub jigdo_rpm: PathBuf,
     /// Where the pinned RPMs come from (repeatable, tried in order): a directory of RPMs
-    /// (searched recursively) or a local rpm-md repository.
-    #[arg(long = "from", value_name = "SOURCE", required = true)]
+    /// (searched recursively) or a local rpm-md repository. Not needed for a delta RPM
+    /// (the repository must then hold its base commit).
+    #[arg(long = "from", value_name = "SOURCE")]
     pub from: Vec<String>,
     #[command(flatten)]
     pub target: super::args::TargetArgs,
@@ -25,6 +26,28 @@ pub struct UnpackArgs {
 
 /// Runs `jigdo unpack`.
 pub fn run(args: UnpackArgs) -> anyhow::Result<i32> {
+    if jigdo_unpack::is_delta_rpm(&args.jigdo_rpm)? {
+        let report = jigdo_unpack::apply_delta(
+            &args.jigdo_rpm,
+            &args.target.repo,
+            args.target.ref_name.as_deref(),
+        )?;
+        if args.json {
+            crate::output::print_json(&report)?;
+        } else {
+            if !report.already_present {
+                eprintln!(
+                    "applied delta from {} ({} bytes): {} objects written, {} from patches",
+                    report.base, report.delta_bytes, report.objects_written, report.patched_objects
+                );
+            }
+            println!("{}", report.commit);
+        }
+        return Ok(0);
+    }
+    if args.from.is_empty() {
+        anyhow::bail!("--from SOURCE is required to unpack a jigdo RPM");
+    }
     let opts = UnpackOptions {
         jigdo_rpm: args.jigdo_rpm,
         sources: args.from,

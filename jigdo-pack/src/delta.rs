@@ -1,0 +1,428 @@
+//! `jigdo pack --delta-from REV`: the delta RPM from a base commit to the packed commit
+//! (specs/jigdo-format.md §6).
+//!
+//! Every object the target reaches and the base does not is carried: dirtrees and dirmetas
+//! verbatim, content objects whole or as a zstd patch (`--patch-from`) against the base
+//! object at the same path, else at the most similar path (the same path once digits are
+//! ignored: `libfoo.so.1.2.3` → `libfoo.so.1.2.4`, `/usr/lib/modules/6.1.1/…` →
+//! `/usr/lib/modules/6.1.2/…`). Patches are made in parallel and spooled to disk, so
+//! memory holds at most one base object, one target object and one patch per worker.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use jigdo_format::delta::{
+    delta_base_provide, delta_package_name, delta_target_provide, OBJTYPE_DIRMETA, OBJTYPE_DIRTREE,
+};
+use jigdo_format::{
+    DeltaHeader, DeltaObject, DeltaObjectHeader, DeltaOp, DeltaPayloadFile, DeltaWriter,
+};
+use ostree_store::{Checksum, ObjectType, Repo};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::tree::{Tree, TreeDir};
+use crate::PackError;
+
+/// zstd level of patches and of the delta stream.
+const LEVEL: i32 = 19;
+/// log2 of the delta stream's window (the client's decoder accepts up to 2^27).
+const STREAM_WINDOW_LOG: u32 = 24;
+/// Objects smaller than this are carried whole: a patch would not pay for its record.
+const MIN_PATCH_SIZE: u64 = 512;
+/// Objects (base + target) larger than this are carried whole (bounds memory).
+const MAX_PATCH_INPUT: u64 = 1 << 29;
+
+/// What one delta RPM holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeltaReport {
+    /// Path of the delta RPM.
+    pub rpm: PathBuf,
+    /// The base commit.
+    pub base: String,
+    /// The target commit.
+    pub target: String,
+    /// Size of the delta RPM file.
+    pub rpm_size: u64,
+    /// Dirtrees and dirmetas carried.
+    pub metadata_objects: usize,
+    /// Content objects carried whole.
+    pub whole_objects: usize,
+    /// Bytes of the content objects carried whole (uncompressed).
+    pub whole_bytes: u64,
+    /// Content objects carried as patches.
+    pub patched_objects: usize,
+    /// Bytes of the objects carried as patches (their full size).
+    pub patched_object_bytes: u64,
+    /// Bytes of those patches.
+    pub patch_bytes: u64,
+}
+
+/// Resolves a `--delta-from` argument: a jigdo RPM path (its commit) or a rev in `repo`.
+pub fn resolve_base(repo: &Repo, rev: &str) -> Result<Checksum, PackError> {
+    let path = Path::new(rev);
+    if rev.ends_with(".rpm") && path.is_file() {
+        let file = std::fs::File::open(path).map_err(|e| PackError::io(path, e))?;
+        let mut r = std::io::BufReader::new(file);
+        let header = rpm_package::PackageHeader::read(&mut r, &path.display().to_string())?;
+        let hex = header
+            .provides
+            .iter()
+            .find_map(|p| jigdo_format::parse_commit_provide(&p.name))
+            .ok_or_else(|| {
+                PackError::Invalid(format!(
+                    "--delta-from {rev}: not a jigdo RPM (no ostree-jigdo-commit provide)"
+                ))
+            })?;
+        let c: Checksum = hex
+            .parse()
+            .map_err(|_| PackError::Invalid(format!("--delta-from {rev}: bad commit {hex}")))?;
+        if !repo.has_object(ObjectType::Commit, &c) {
+            return Err(PackError::Invalid(format!(
+                "--delta-from {rev}: its commit {c} is not in the repository"
+            )));
+        }
+        return Ok(c);
+    }
+    Ok(repo.resolve_rev(rev)?)
+}
+
+/// The base's file objects by path, by digit-free path, and every object it reaches.
+struct Base {
+    by_path: HashMap<String, Checksum>,
+    by_stem: HashMap<String, Vec<Checksum>>,
+    objects: HashSet<(ObjectType, Checksum)>,
+}
+
+fn stem(path: &str) -> String {
+    path.chars().filter(|c| !c.is_ascii_digit()).collect()
+}
+
+fn load_base(repo: &Repo, base: &Checksum) -> Result<Base, PackError> {
+    let t = repo.traverse_commit(base);
+    if let Some((obj, err)) = t.errors.into_iter().next() {
+        return Err(PackError::Invalid(format!(
+            "base commit {base}: cannot read {} at {}: {err}",
+            obj.objtype, obj.path
+        )));
+    }
+    let objects: HashSet<(ObjectType, Checksum)> =
+        t.objects.iter().map(|o| (o.objtype, o.checksum)).collect();
+    let mut by_path = HashMap::new();
+    for o in &t.objects {
+        if o.objtype == ObjectType::DirTree {
+            let dt = repo.read_dirtree(&o.checksum)?;
+            for (name, c) in &dt.files {
+                let p = if o.path == "/" {
+                    format!("/{name}")
+                } else {
+                    format!("{}/{name}", o.path)
+                };
+                by_path.insert(p, *c);
+            }
+        }
+    }
+    // Note: a dirtree shared by several directories is listed once (first path); the
+    // other paths only lose their same-path candidate, never correctness.
+    let mut by_stem: HashMap<String, Vec<Checksum>> = HashMap::new();
+    for (p, c) in &by_path {
+        by_stem.entry(stem(p)).or_default().push(*c);
+    }
+    for v in by_stem.values_mut() {
+        v.sort();
+        v.dedup();
+    }
+    Ok(Base {
+        by_path,
+        by_stem,
+        objects,
+    })
+}
+
+fn collect_files<'a>(dir: &'a TreeDir, path: &str, out: &mut Vec<(String, &'a Checksum)>) {
+    for (name, c) in &dir.files {
+        out.push((format!("{path}/{name}"), c));
+    }
+    for (name, sub) in &dir.dirs {
+        collect_files(sub, &format!("{path}/{name}"), out);
+    }
+}
+
+/// How one new content object is carried, decided before the stream is written.
+enum Carry {
+    Whole,
+    Patch {
+        base: Checksum,
+        spool: PathBuf,
+        len: u64,
+        window_log: u32,
+    },
+}
+
+fn read_object(repo: &Repo, c: &Checksum) -> Result<Vec<u8>, PackError> {
+    let (_, mut r) = repo.read_file(c)?;
+    let mut v = Vec::new();
+    r.read_to_end(&mut v)
+        .map_err(|e| PackError::Invalid(format!("reading object {c}: {e}")))?;
+    Ok(v)
+}
+
+/// The zstd patch of `target` against `base`, and the window it needs.
+fn make_patch(base: &[u8], target: &[u8]) -> std::io::Result<(Vec<u8>, u32)> {
+    let span = (base.len() + target.len()).max(1 << 10) as u64;
+    let window_log = (64 - (span - 1).leading_zeros()).clamp(10, 30);
+    let mut enc = zstd::stream::write::Encoder::with_ref_prefix(Vec::new(), LEVEL, base)?;
+    enc.window_log(window_log)?;
+    enc.long_distance_matching(true)?;
+    enc.set_pledged_src_size(Some(target.len() as u64))?;
+    enc.include_contentsize(true)?;
+    enc.write_all(target)?;
+    Ok((enc.finish()?, window_log))
+}
+
+/// Writes the delta RPM from `base` to the packed commit into `out_dir`.
+#[allow(clippy::too_many_arguments)]
+pub fn write_delta(
+    repo: &Repo,
+    target_id: &Checksum,
+    tree: &Tree,
+    base_id: &Checksum,
+    index_bytes: &[u8],
+    jigdo: &crate::PackReport,
+    sign_key: Option<&Path>,
+    progress: &dyn Fn(&str),
+) -> Result<DeltaReport, PackError> {
+    let base = load_base(repo, base_id)?;
+    let target_t = repo.traverse_commit(target_id);
+    if let Some((obj, err)) = target_t.errors.into_iter().next() {
+        return Err(PackError::Invalid(format!(
+            "commit {target_id}: cannot read {} at {}: {err}",
+            obj.objtype, obj.path
+        )));
+    }
+    let new_meta: Vec<(ObjectType, Checksum)> = target_t
+        .objects
+        .iter()
+        .filter(|o| matches!(o.objtype, ObjectType::DirTree | ObjectType::DirMeta))
+        .map(|o| (o.objtype, o.checksum))
+        .filter(|k| !base.objects.contains(k))
+        .collect();
+    // New content objects, each with the first path that uses it (sorted by checksum for
+    // a deterministic stream).
+    let mut files = Vec::new();
+    collect_files(&tree.root, "", &mut files);
+    let mut first_path: HashMap<Checksum, String> = HashMap::new();
+    for (p, c) in files {
+        if !base.objects.contains(&(ObjectType::File, *c)) {
+            first_path.entry(*c).or_insert(p);
+        }
+    }
+    let mut new_content: Vec<(Checksum, String)> = first_path.into_iter().collect();
+    new_content.sort();
+    progress(&format!(
+        "delta from {base_id}: {} metadata and {} content objects the base lacks",
+        new_meta.len(),
+        new_content.len()
+    ));
+
+    let out_dir = jigdo.rpm.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let spool = tempfile::Builder::new()
+        .prefix(".jigdo-delta-")
+        .tempdir_in(&out_dir)
+        .map_err(|e| PackError::io(&out_dir, e))?;
+
+    // Patches, in parallel, spooled to disk; biggest objects first.
+    let mut order: Vec<usize> = (0..new_content.len()).collect();
+    order.sort_by_key(|&i| {
+        std::cmp::Reverse(tree.objects.get(&new_content[i].0).map_or(0, |o| o.size))
+    });
+    let carried: Vec<(usize, Carry)> = order
+        .par_iter()
+        .map(|&i| -> Result<(usize, Carry), PackError> {
+            let (c, path) = &new_content[i];
+            let Some(info) = tree.objects.get(c) else {
+                return Ok((i, Carry::Whole));
+            };
+            if info.header.is_symlink() || info.size < MIN_PATCH_SIZE {
+                return Ok((i, Carry::Whole));
+            }
+            let candidate = base.by_path.get(path).copied().or_else(|| {
+                base.by_stem
+                    .get(&stem(path))
+                    .and_then(|v| v.first().copied())
+            });
+            let Some(b) = candidate else {
+                return Ok((i, Carry::Whole));
+            };
+            let (bh, _) = repo.read_file(&b)?;
+            if !bh.is_regular() {
+                return Ok((i, Carry::Whole));
+            }
+            let base_bytes = read_object(repo, &b)?;
+            if base_bytes.len() as u64 + info.size > MAX_PATCH_INPUT {
+                return Ok((i, Carry::Whole));
+            }
+            let target_bytes = read_object(repo, c)?;
+            let (patch, window_log) = make_patch(&base_bytes, &target_bytes)
+                .map_err(|e| PackError::Invalid(format!("patching {path}: {e}")))?;
+            if patch.len() as u64 >= info.size {
+                return Ok((i, Carry::Whole));
+            }
+            let spool_path = spool.path().join(format!("{i:08}"));
+            std::fs::write(&spool_path, &patch).map_err(|e| PackError::io(&spool_path, e))?;
+            Ok((
+                i,
+                Carry::Patch {
+                    base: b,
+                    spool: spool_path,
+                    len: patch.len() as u64,
+                    window_log,
+                },
+            ))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut carry: Vec<Option<Carry>> = (0..new_content.len()).map(|_| None).collect();
+    for (i, c) in carried {
+        carry[i] = Some(c);
+    }
+
+    // The stream.
+    let base_hex = base_id.to_hex();
+    let target_hex = target_id.to_hex();
+    let stream_path = spool.path().join("3-delta");
+    let out = std::fs::File::create(&stream_path).map_err(|e| PackError::io(&stream_path, e))?;
+    let header = DeltaHeader {
+        base: base_id.0,
+        target: target_id.0,
+        metadata_count: new_meta.len() as u64,
+        content_count: new_content.len() as u64,
+    };
+    let io_err = |e: std::io::Error| PackError::io(&stream_path, e);
+    let mut w =
+        DeltaWriter::new(BufWriter::new(out), LEVEL, STREAM_WINDOW_LOG, &header).map_err(io_err)?;
+    for (t, c) in &new_meta {
+        let bytes = repo.read_metadata(*t, c)?;
+        let code = if *t == ObjectType::DirTree {
+            OBJTYPE_DIRTREE
+        } else {
+            OBJTYPE_DIRMETA
+        };
+        w.metadata(code, &bytes).map_err(io_err)?;
+    }
+    let mut report = DeltaReport {
+        rpm: PathBuf::new(),
+        base: base_hex.clone(),
+        target: target_hex.clone(),
+        rpm_size: 0,
+        metadata_objects: new_meta.len(),
+        whole_objects: 0,
+        whole_bytes: 0,
+        patched_objects: 0,
+        patched_object_bytes: 0,
+        patch_bytes: 0,
+    };
+    for ((c, _), how) in new_content.iter().zip(carry) {
+        let (h, mut content) = repo.read_file(c)?;
+        let header = DeltaObjectHeader {
+            uid: h.uid,
+            gid: h.gid,
+            mode: h.mode,
+            xattrs: ostree_store::gvariant::write_xattrs(&h.xattrs),
+            symlink: h.is_symlink().then(|| h.symlink_target.clone()),
+        };
+        let size = tree.objects.get(c).map_or(0, |o| o.size);
+        match how.unwrap_or(Carry::Whole) {
+            Carry::Whole => {
+                let size = if h.is_symlink() { 0 } else { size };
+                report.whole_objects += 1;
+                report.whole_bytes += size;
+                let object = DeltaObject {
+                    checksum: c.0,
+                    header,
+                    op: DeltaOp::Whole { size },
+                };
+                w.content(&object, &mut content).map_err(io_err)?;
+            }
+            Carry::Patch {
+                base,
+                spool,
+                len,
+                window_log,
+            } => {
+                report.patched_objects += 1;
+                report.patched_object_bytes += size;
+                report.patch_bytes += len;
+                let object = DeltaObject {
+                    checksum: c.0,
+                    header,
+                    op: DeltaOp::Patch {
+                        base: base.0,
+                        size,
+                        patch_len: len,
+                        window_log,
+                    },
+                };
+                let mut f = std::fs::File::open(&spool).map_err(|e| PackError::io(&spool, e))?;
+                w.content(&object, &mut f).map_err(io_err)?;
+                let _ = std::fs::remove_file(&spool);
+            }
+        }
+    }
+    let mut out = w.finish().map_err(io_err)?;
+    out.flush().map_err(io_err)?;
+    drop(out);
+
+    // The RPM: uncompressed payload (the stream is compressed already).
+    let name = delta_package_name(&jigdo.name, &base_hex);
+    let mut b =
+        rpm_package::PackageBuilder::new(&name, &jigdo.version, &jigdo.release, &jigdo.arch);
+    b.summary(&format!(
+        "ostree-jigdo delta from {} to {} ({})",
+        &base_hex[..12],
+        &target_hex[..12],
+        jigdo.name
+    ));
+    b.license("MIT OR Apache-2.0");
+    b.description(&format!(
+        "What an OSTree repository holding commit {base_hex} needs to reach commit {target_hex}."
+    ));
+    b.compression("none", None)?;
+    b.provides(jigdo_format::delta::DELTA_PROVIDE, None);
+    b.provides(&delta_base_provide(&base_hex), None);
+    b.provides(&delta_target_provide(&target_hex), None);
+    let commit_bytes = repo.read_metadata(ObjectType::Commit, target_id)?;
+    b.add_file_bytes(
+        &DeltaPayloadFile::Commit.path(&base_hex, &target_hex),
+        commit_bytes,
+        0o644,
+    );
+    if let Some(d) = repo.read_commit_detached_metadata(target_id)? {
+        b.add_file_bytes(
+            &DeltaPayloadFile::CommitMeta.path(&base_hex, &target_hex),
+            d,
+            0o644,
+        );
+    }
+    b.add_file_bytes(
+        &DeltaPayloadFile::Index.path(&base_hex, &target_hex),
+        index_bytes.to_vec(),
+        0o644,
+    );
+    b.add_file_path(
+        &DeltaPayloadFile::Delta.path(&base_hex, &target_hex),
+        &stream_path,
+        0o644,
+    );
+    let file_name = format!(
+        "{name}-{}-{}.{}.rpm",
+        jigdo.version, jigdo.release, jigdo.arch
+    );
+    let out_path = out_dir.join(file_name);
+    b.write_to(&out_path, sign_key)?;
+    report.rpm_size = std::fs::metadata(&out_path)
+        .map_err(|e| PackError::io(&out_path, e))?
+        .len();
+    report.rpm = out_path;
+    Ok(report)
+}

@@ -1,0 +1,663 @@
+//! Applying a delta RPM (specs/jigdo-format.md §6) to a repository that holds its base
+//! commit.
+//!
+//! Order of work, as for `unpack`, so that a failure or a `kill -9` at any point leaves no
+//! ref on an incomplete commit and a rerun finishes the job:
+//! 1. read the delta RPM's header and `0-commit`, `1-commitmeta`, `2-index`, and check them
+//!    against each other (commit checksum, base and target provides);
+//! 2. check that the repository holds the base commit, complete;
+//! 3. write the target commit object (marked partial) and its detached metadata;
+//! 4. in one transaction, write every dirtree and dirmeta of the stream (each named by the
+//!    SHA-256 of its bytes), then every content object, each checked against the checksum
+//!    its record names before it is stored (a patch is applied to the base object);
+//! 5. check that everything the target reaches is present, clear the partial mark, record
+//!    what the target's packages became (the package caches), then set the ref.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use jigdo_format::delta::{
+    parse_delta_base_provide, parse_delta_target_provide, DELTA_PROVIDE, DELTA_PROVIDE_PREFIX,
+    OBJTYPE_DIRTREE,
+};
+use jigdo_format::{DeltaOp, DeltaPayloadFile, DeltaReader, FormatError, Index};
+use ostree_store::{Checksum, Commit, FileHeader, ObjectType, Repo};
+use rpm_package::{PackageHeader, PayloadReader};
+use serde::Serialize;
+
+use crate::error::{IoContext, Result, UnpackError};
+
+/// Largest commit object or detached metadata accepted (held in memory).
+const MAX_SMALL_FILE: u64 = 64 << 20;
+/// Largest compressed index accepted (held in memory).
+const MAX_INDEX_FILE: u64 = 1 << 30;
+
+type Payload = PayloadReader<BufReader<File>>;
+
+/// A delta RPM read and checked up to its `3-delta` stream.
+#[derive(Debug)]
+pub struct DeltaRpm {
+    /// Path of the delta RPM.
+    pub path: PathBuf,
+    /// Size of the file in bytes.
+    pub file_size: u64,
+    /// Package name.
+    pub name: String,
+    /// Package version (the target's).
+    pub version: String,
+    /// Package release.
+    pub release: String,
+    /// Package arch.
+    pub arch: String,
+    /// The base commit.
+    pub base: Checksum,
+    /// The target commit.
+    pub target: Checksum,
+    /// The target commit object.
+    pub commit_bytes: Vec<u8>,
+    /// It, decoded.
+    pub commit_object: Commit,
+    /// The target's detached metadata.
+    pub commitmeta: Option<Vec<u8>>,
+    /// The target's index.
+    pub index: Index,
+}
+
+/// Whether the RPM at `path` is a delta RPM (by its `ostree-jigdo-delta(vN)` provide).
+pub fn is_delta_rpm(path: &Path) -> Result<bool> {
+    let file = File::open(path).at(path)?;
+    let mut r = BufReader::new(file);
+    let header = PackageHeader::read(&mut r, &path.display().to_string())?;
+    Ok(header
+        .provides
+        .iter()
+        .any(|p| p.name.starts_with(DELTA_PROVIDE_PREFIX)))
+}
+
+impl DeltaRpm {
+    /// Reads and checks the delta RPM up to (not including) its delta stream.
+    pub fn open(path: impl AsRef<Path>) -> Result<DeltaRpm> {
+        Ok(Self::open_with_payload(path.as_ref())?.0)
+    }
+
+    fn open_with_payload(path: &Path) -> Result<(DeltaRpm, Payload)> {
+        let path = path.to_path_buf();
+        let corrupt = |reason: String| UnpackError::Corrupt {
+            path: path.clone(),
+            reason,
+        };
+        let file = File::open(&path).at(&path)?;
+        let file_size = file.metadata().at(&path)?.len();
+        let mut r = BufReader::with_capacity(256 * 1024, file);
+        let header = PackageHeader::read(&mut r, &path.display().to_string())?;
+        let names: Vec<&str> = header.provides.iter().map(|p| p.name.as_str()).collect();
+        if !names.contains(&DELTA_PROVIDE) {
+            return Err(
+                match names.iter().find(|n| n.starts_with(DELTA_PROVIDE_PREFIX)) {
+                    Some(v) => UnpackError::UnsupportedVersion {
+                        path,
+                        found: v.to_string(),
+                        supported: jigdo_format::delta::DELTA_VERSION,
+                    },
+                    None => UnpackError::NotJigdo {
+                        path,
+                        reason: format!("it has no `Provides: {DELTA_PROVIDE}`"),
+                    },
+                },
+            );
+        }
+        let one = |what: &str, found: Vec<&str>| -> Result<Checksum> {
+            match found.as_slice() {
+                [c] => c
+                    .to_ascii_lowercase()
+                    .parse()
+                    .map_err(|_| corrupt(format!("bad {what} checksum {c}"))),
+                _ => Err(corrupt(format!(
+                    "it must provide exactly one ostree-jigdo-delta-{what}(…)"
+                ))),
+            }
+        };
+        let base = one(
+            "base",
+            names
+                .iter()
+                .filter_map(|n| parse_delta_base_provide(n))
+                .collect(),
+        )?;
+        let target = one(
+            "target",
+            names
+                .iter()
+                .filter_map(|n| parse_delta_target_provide(n))
+                .collect(),
+        )?;
+        let (name, version, release, arch) = (
+            header.name.clone(),
+            header.version.clone(),
+            header.release.clone(),
+            header.arch.clone(),
+        );
+        let (bh, th) = (base.to_hex(), target.to_hex());
+        let mut payload = PayloadReader::new(header, r)?;
+        let mut commit_bytes = None;
+        let mut commitmeta = None;
+        let mut index_data = None;
+        while index_data.is_none() {
+            let Some(mut entry) = payload.next_entry()? else {
+                break;
+            };
+            let info = entry.info().clone();
+            if entry.file().is_dir() {
+                continue;
+            }
+            let (slot, limit) = match DeltaPayloadFile::parse(&info.path, &bh, &th) {
+                Some(DeltaPayloadFile::Commit) if commit_bytes.is_none() => {
+                    (&mut commit_bytes, MAX_SMALL_FILE)
+                }
+                Some(DeltaPayloadFile::CommitMeta)
+                    if commit_bytes.is_some() && commitmeta.is_none() =>
+                {
+                    (&mut commitmeta, MAX_SMALL_FILE)
+                }
+                Some(DeltaPayloadFile::Index) if commit_bytes.is_some() => {
+                    (&mut index_data, MAX_INDEX_FILE)
+                }
+                _ => {
+                    return Err(corrupt(format!(
+                        "unexpected or out-of-order payload file {}",
+                        info.path
+                    )))
+                }
+            };
+            if !entry.file().is_regular() || info.size > limit {
+                return Err(corrupt(format!(
+                    "payload file {} is not a regular file of at most {limit} bytes",
+                    info.path
+                )));
+            }
+            let mut buf = Vec::with_capacity(info.size as usize);
+            entry
+                .read_to_end(&mut buf)
+                .map_err(|e| corrupt(format!("reading {}: {e}", info.path)))?;
+            *slot = Some(buf);
+        }
+        let (Some(commit_bytes), Some(index_data)) = (commit_bytes, index_data) else {
+            return Err(corrupt("the payload lacks 0-commit or 2-index".into()));
+        };
+        if Checksum::of_bytes(&commit_bytes) != target {
+            return Err(corrupt(format!(
+                "0-commit has SHA-256 {}, but the RPM provides ostree-jigdo-delta-target({target})",
+                Checksum::of_bytes(&commit_bytes)
+            )));
+        }
+        let commit_object = Commit::decode(&commit_bytes)
+            .map_err(|e| corrupt(format!("0-commit is not a commit object: {e}")))?;
+        if let Some(m) = &commitmeta {
+            ostree_store::parse_metadata(m)
+                .map_err(|e| corrupt(format!("1-commitmeta is not a{{sv}} metadata: {e}")))?;
+        }
+        let index = Index::decode(&index_data).map_err(|source| UnpackError::Format {
+            path: path.clone(),
+            source,
+        })?;
+        if index.commit != target.0 {
+            return Err(corrupt(format!(
+                "the index is for commit {}, the delta's target is {target}",
+                index.commit_hex()
+            )));
+        }
+        Ok((
+            DeltaRpm {
+                path,
+                file_size,
+                name,
+                version,
+                release,
+                arch,
+                base,
+                target,
+                commit_bytes,
+                commit_object,
+                commitmeta,
+                index,
+            },
+            payload,
+        ))
+    }
+
+    /// The name of the jigdo RPM this delta belongs to (the package name without its
+    /// `-delta-BASE` suffix): the default ref.
+    pub fn jigdo_name(&self) -> &str {
+        jigdo_name_of(&self.name)
+    }
+
+    /// The target as a [`JigdoRpm`] view (commit, detached metadata, index), for checks
+    /// written for jigdo RPMs (the trust step's commit check).
+    pub fn as_jigdo(&self) -> crate::JigdoRpm {
+        crate::JigdoRpm {
+            path: self.path.clone(),
+            file_size: self.file_size,
+            name: self.jigdo_name().to_string(),
+            epoch: None,
+            version: self.version.clone(),
+            release: self.release.clone(),
+            arch: self.arch.clone(),
+            commit: self.target,
+            commit_bytes: self.commit_bytes.clone(),
+            commit_object: self.commit_object.clone(),
+            commitmeta: self.commitmeta.clone(),
+            index: self.index.clone(),
+            index_bytes: 0,
+        }
+    }
+}
+
+/// The jigdo RPM name of a delta RPM named `name` (without its `-delta-BASE` suffix).
+fn jigdo_name_of(name: &str) -> &str {
+    {
+        match name.rsplit_once("-delta-") {
+            Some((n, _)) if !n.is_empty() => n,
+            _ => name,
+        }
+    }
+}
+
+/// What applying a delta did.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeltaApplyReport {
+    /// The target commit.
+    pub commit: String,
+    /// The base commit.
+    pub base: String,
+    /// The ref set.
+    #[serde(rename = "ref")]
+    pub ref_name: String,
+    /// The repository.
+    pub repo: PathBuf,
+    /// Whether the target was complete already (only the ref was set).
+    pub already_present: bool,
+    /// Size of the delta RPM.
+    pub delta_bytes: u64,
+    /// Objects written (commit, dirtrees, dirmetas, content).
+    pub objects_written: u64,
+    /// Content objects rebuilt from patches.
+    pub patched_objects: u64,
+}
+
+fn delta_err(path: &Path, e: FormatError) -> UnpackError {
+    UnpackError::Format {
+        path: path.to_path_buf(),
+        source: e,
+    }
+}
+
+/// Applies the delta RPM at `path` to the repository `repo_path` (which must hold the
+/// base commit) and sets `ref_name` (default: the jigdo RPM's name) to the target.
+pub fn apply_delta(
+    path: &Path,
+    repo_path: &Path,
+    ref_name: Option<&str>,
+) -> Result<DeltaApplyReport> {
+    DeltaJob::open(path)?.apply(repo_path, ref_name)
+}
+
+/// A delta RPM opened once: its checked metadata (for the trust step) and its stream,
+/// applied by [`DeltaJob::apply`].
+pub struct DeltaJob {
+    delta: DeltaRpm,
+    payload: Payload,
+}
+
+impl DeltaJob {
+    /// Reads and checks the delta RPM up to its stream.
+    pub fn open(path: &Path) -> Result<DeltaJob> {
+        let (delta, payload) = DeltaRpm::open_with_payload(path)?;
+        Ok(DeltaJob { delta, payload })
+    }
+
+    /// The delta RPM's checked metadata.
+    pub fn delta(&self) -> &DeltaRpm {
+        &self.delta
+    }
+
+    /// Applies the delta (see the module docs) and sets `ref_name` (default: the jigdo
+    /// RPM's name).
+    pub fn apply(self, repo_path: &Path, ref_name: Option<&str>) -> Result<DeltaApplyReport> {
+        let DeltaJob { delta, mut payload } = self;
+        let path = delta.path.clone();
+        let path = path.as_path();
+        let ref_name = ref_name.unwrap_or(delta.jigdo_name()).to_string();
+        crate::unpack::check_ref(&ref_name)?;
+        let corrupt = |reason: String| UnpackError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let base = delta.base;
+        let commit = delta.target;
+        let missing_base = || UnpackError::DeltaBaseMissing {
+            path: path.to_path_buf(),
+            base: base.to_hex(),
+            repo: repo_path.to_path_buf(),
+        };
+        if !repo_path.join("config").exists() {
+            return Err(missing_base());
+        }
+        let repo = Repo::open(repo_path)?;
+        let _lock = repo.lock(ostree_store::LockKind::Shared)?;
+        if !repo.has_object(ObjectType::Commit, &base) || repo.is_commit_partial(&base) {
+            return Err(missing_base());
+        }
+        let mut report = DeltaApplyReport {
+            commit: commit.to_hex(),
+            base: base.to_hex(),
+            ref_name: ref_name.clone(),
+            repo: repo_path.to_path_buf(),
+            already_present: false,
+            delta_bytes: delta.file_size,
+            objects_written: 0,
+            patched_objects: 0,
+        };
+        if repo.has_object(ObjectType::Commit, &commit)
+            && !repo.is_commit_partial(&commit)
+            && repo.is_commit_complete(&commit)
+        {
+            if let (Some(m), Ok(None)) = (
+                &delta.commitmeta,
+                repo.read_commit_detached_metadata(&commit),
+            ) {
+                repo.write_commit_detached_metadata(&commit, Some(m))?;
+            }
+            repo.set_ref(&ref_name, Some(&commit))?;
+            report.already_present = true;
+            return Ok(report);
+        }
+
+        // 3. The commit, partial, and its detached metadata.
+        repo.mark_commit_partial(&commit, true)?;
+        {
+            let tx = repo.transaction()?;
+            tx.write_metadata(ObjectType::Commit, &delta.commit_bytes)?;
+            tx.commit()?;
+            report.objects_written += 1;
+        }
+        if let Some(m) = &delta.commitmeta {
+            repo.write_commit_detached_metadata(&commit, Some(m))?;
+        }
+
+        // 4. The stream.
+        let (bh, th) = (base.to_hex(), commit.to_hex());
+        let tx = repo.transaction()?;
+        {
+            let mut entry = loop {
+                let Some(entry) = payload.next_entry()? else {
+                    return Err(corrupt("the payload lacks 3-delta".into()));
+                };
+                if entry.file().is_dir() {
+                    continue;
+                }
+                if DeltaPayloadFile::parse(&entry.info().path, &bh, &th)
+                    != Some(DeltaPayloadFile::Delta)
+                {
+                    return Err(corrupt(format!(
+                        "unexpected payload file {} (3-delta expected)",
+                        entry.info().path
+                    )));
+                }
+                break entry;
+            };
+            let mut r = DeltaReader::new(&mut entry).map_err(|e| delta_err(path, e))?;
+            if r.header.base != base.0 || r.header.target != commit.0 {
+                return Err(corrupt(
+                    "the delta stream names other commits than the RPM's provides".into(),
+                ));
+            }
+            while let Some((code, bytes)) = r.next_metadata().map_err(|e| delta_err(path, e))? {
+                let t = if code == OBJTYPE_DIRTREE {
+                    ObjectType::DirTree
+                } else {
+                    ObjectType::DirMeta
+                };
+                if !repo.has_object(t, &Checksum::of_bytes(&bytes)) {
+                    tx.write_metadata(t, &bytes)?;
+                    report.objects_written += 1;
+                }
+            }
+            while let Some(obj) = r.next_content().map_err(|e| delta_err(path, e))? {
+                let c = Checksum(obj.checksum);
+                let h = &obj.header;
+                let xattrs = ostree_store::gvariant::read_xattrs(&h.xattrs)
+                    .map_err(|e| corrupt(format!("object {c}: bad xattrs: {e}")))?;
+                let header = match &h.symlink {
+                    Some(t) => {
+                        let mut fh = FileHeader::symlink(h.uid, h.gid, t);
+                        fh.mode = h.mode;
+                        fh.xattrs = xattrs;
+                        fh
+                    }
+                    None => {
+                        let mut fh = FileHeader::regular(h.uid, h.gid, h.mode);
+                        fh.xattrs = xattrs;
+                        fh
+                    }
+                };
+                if repo.has_object(ObjectType::File, &c) {
+                    continue; // next_content skips the unread bytes
+                }
+                match obj.op {
+                    DeltaOp::Whole { .. } => {
+                        tx.write_content_with_checksum(&c, &header, r.data())?;
+                    }
+                    DeltaOp::Patch {
+                        base: b,
+                        size,
+                        window_log,
+                        ..
+                    } => {
+                        let b = Checksum(b);
+                        let mut patch = Vec::new();
+                        r.data().read_to_end(&mut patch).at(path)?;
+                        let (bhdr, mut br) = repo.read_file(&b)?;
+                        if !bhdr.is_regular() {
+                            return Err(corrupt(format!(
+                                "object {c}: patch base {b} is not a regular file"
+                            )));
+                        }
+                        let mut base_bytes = Vec::new();
+                        br.read_to_end(&mut base_bytes)
+                            .at(repo.loose_path(ObjectType::File, &b))?;
+                        let mut dec =
+                            zstd::stream::read::Decoder::with_ref_prefix(&patch[..], &base_bytes)
+                                .at(path)?;
+                        dec.window_log_max(window_log).at(path)?;
+                        tx.write_content_with_checksum(&c, &header, dec.take(size))?;
+                        report.patched_objects += 1;
+                    }
+                }
+                report.objects_written += 1;
+            }
+            drop(r);
+            // Read to the end, so that the payload's digests are checked.
+            std::io::copy(&mut entry, &mut std::io::sink()).at(path)?;
+        }
+        // Nothing may follow, and the payload must end properly (a truncated RPM does not).
+        if let Some(entry) = payload.next_entry()? {
+            return Err(corrupt(format!(
+                "unexpected payload file {} after 3-delta",
+                entry.info().path
+            )));
+        }
+        tx.commit()?;
+
+        // 5. Complete: clear the mark, record the packages, set the ref.
+        let t = repo.traverse_commit(&commit);
+        if let Some((obj, err)) = t.errors.into_iter().next() {
+            return Err(UnpackError::Unreadable {
+                commit: commit.to_hex(),
+                path: obj.path,
+                error: Box::new(err),
+            });
+        }
+        if let Some(o) = t
+            .objects
+            .iter()
+            .find(|o| !repo.has_object(o.objtype, &o.checksum))
+        {
+            return Err(UnpackError::Missing {
+                commit: commit.to_hex(),
+                object: format!("{}.{}", o.checksum, o.objtype),
+                path: o.path.clone(),
+            });
+        }
+        repo.mark_commit_partial(&commit, false)?;
+        record_packages(&repo, &delta)?;
+        repo.set_ref(&ref_name, Some(&commit))?;
+        Ok(report)
+    }
+}
+
+/// Records in the package caches what the target's package files became (as an unpack
+/// does), so that a later update through the jigdo RPM path does not fetch a package
+/// whose objects the delta delivered. The index is checked against the stored tree
+/// first (it must rebuild the commit's root exactly); if it does not, nothing is
+/// recorded (the caches are an optimisation, never trusted for correctness).
+fn record_packages(repo: &Repo, delta: &DeltaRpm) -> Result<()> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    let index = &delta.index;
+    // The stored tree's files by path ("usr/bin/bash").
+    let mut files: HashMap<String, Checksum> = HashMap::new();
+    let mut stack = vec![(delta.commit_object.root_tree, String::new())];
+    while let Some((tree, prefix)) = stack.pop() {
+        let dt = repo.read_dirtree(&tree)?;
+        for (name, c) in &dt.files {
+            files.insert(format!("{prefix}{name}"), *c);
+        }
+        for (name, t, _) in &dt.dirs {
+            stack.push((*t, format!("{prefix}{name}/")));
+        }
+    }
+    let sums: RefCell<Vec<(u32, String, u32, Checksum)>> = RefCell::new(Vec::new());
+    let resolve = |tree_path: &str, entry: &jigdo_format::FileEntry| -> Option<Checksum> {
+        let c = files.get(tree_path).copied()?;
+        if let jigdo_format::Source::Package { package, .. } = &entry.source {
+            let ppath = Index::package_path(tree_path, entry)?;
+            sums.borrow_mut().push((*package, ppath, entry.meta, c));
+        }
+        Some(c)
+    };
+    let rebuilt = match crate::rebuild::rebuild_tree(index, &resolve) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(
+                "delta {}: index does not match the tree ({e}); package caches not updated",
+                delta.path.display()
+            );
+            return Ok(());
+        }
+    };
+    if rebuilt.root_tree != delta.commit_object.root_tree
+        || rebuilt.root_meta != delta.commit_object.root_meta
+    {
+        tracing::warn!(
+            "delta {}: index does not rebuild the commit; package caches not updated",
+            delta.path.display()
+        );
+        return Ok(());
+    }
+    let fsync = !matches!(repo.config().get("core", "fsync"), Some("false"));
+    let mut by_package: HashMap<u32, Vec<(String, u32, Checksum)>> = HashMap::new();
+    for (p, path, meta, c) in sums.into_inner() {
+        by_package.entry(p).or_default().push((path, meta, c));
+    }
+    for (p, entries) in by_package {
+        let Some(pin) = index.packages.get(p as usize) else {
+            continue;
+        };
+        let mut cache = crate::cache::PackageCache::load(repo.path(), &pin.id);
+        for (path, meta, c) in entries {
+            cache.insert(crate::plan::object_key(index, &path, meta), c);
+        }
+        cache.save(fsync)?;
+    }
+    Ok(())
+}
+
+/// What `jigdo info` reports of a delta RPM.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeltaInfo {
+    /// The delta RPM.
+    pub path: PathBuf,
+    /// Its `name-version-release.arch`.
+    pub nevra: String,
+    /// The jigdo RPM name it belongs to (the default ref).
+    pub jigdo_name: String,
+    /// The base commit.
+    pub base: String,
+    /// The target commit.
+    pub commit: String,
+    /// The target commit's `version` metadata.
+    pub version: Option<String>,
+    /// Dirtrees and dirmetas carried.
+    pub metadata_objects: u64,
+    /// Content objects carried.
+    pub content_objects: u64,
+    /// Content objects carried whole.
+    pub whole_objects: u64,
+    /// Their bytes.
+    pub whole_bytes: u64,
+    /// Content objects carried as patches.
+    pub patched_objects: u64,
+    /// Bytes of the patches.
+    pub patch_bytes: u64,
+    /// Size of the delta RPM file.
+    pub rpm_size: u64,
+}
+
+/// Describes the delta RPM at `path` (reads its whole stream, writes nothing).
+pub fn delta_info(path: &Path) -> Result<DeltaInfo> {
+    let (delta, mut payload) = DeltaRpm::open_with_payload(path)?;
+    let mut info = DeltaInfo {
+        path: path.to_path_buf(),
+        nevra: format!(
+            "{}-{}-{}.{}",
+            delta.name, delta.version, delta.release, delta.arch
+        ),
+        jigdo_name: delta.jigdo_name().to_string(),
+        base: delta.base.to_hex(),
+        commit: delta.target.to_hex(),
+        version: delta.commit_object.version(),
+        metadata_objects: 0,
+        content_objects: 0,
+        whole_objects: 0,
+        whole_bytes: 0,
+        patched_objects: 0,
+        patch_bytes: 0,
+        rpm_size: delta.file_size,
+    };
+    let (bh, th) = (delta.base.to_hex(), delta.target.to_hex());
+    while let Some(mut entry) = payload.next_entry()? {
+        if DeltaPayloadFile::parse(&entry.info().path, &bh, &th) != Some(DeltaPayloadFile::Delta) {
+            continue;
+        }
+        let mut r = DeltaReader::new(&mut entry).map_err(|e| delta_err(path, e))?;
+        while r.next_metadata().map_err(|e| delta_err(path, e))?.is_some() {
+            info.metadata_objects += 1;
+        }
+        while let Some(o) = r.next_content().map_err(|e| delta_err(path, e))? {
+            info.content_objects += 1;
+            match o.op {
+                DeltaOp::Whole { size } => {
+                    info.whole_objects += 1;
+                    info.whole_bytes += size;
+                }
+                DeltaOp::Patch { patch_len, .. } => {
+                    info.patched_objects += 1;
+                    info.patch_bytes += patch_len;
+                }
+            }
+        }
+        break;
+    }
+    Ok(info)
+}

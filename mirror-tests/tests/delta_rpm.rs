@@ -1,0 +1,505 @@
+//! Delta RPMs (issue 14, specs/jigdo-format.md §6), with packages built by the real
+//! `rpmbuild`, trees committed by the real `ostree` (examples/compose-tree.sh), checked
+//! with the real `ostree fsck`:
+//! - `jigdo pack --delta-from` writes an ordinary RPM (`rpm -qp --provides` reads it)
+//!   naming base and target; a library renamed with its version
+//!   (`libjtalpha.so.1.0.0` → `libjtalpha.so.1.0.1`) and a big file changed in a few
+//!   places travel as patches, and the delta is much smaller than the changed packages;
+//! - `jigdo unpack DELTA --repo` on a repository holding the base rebuilds the exact
+//!   target (same checksum, same `ostree ls -R`, `ostree fsck` clean), without any
+//!   package source; without the base it fails and changes nothing;
+//! - a damaged delta (truncated, bytes flipped) fails cleanly: no ref moves, fsck clean;
+//! - `jigdo info` describes a delta.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use mirror_tests::*;
+
+jigdo_command!();
+
+const REF: &str = "example/os";
+
+struct World {
+    dir: PathBuf,
+    v1_pkgs: PathBuf,
+    compose: PathBuf,
+    v1_commit: String,
+    v2_commit: String,
+    v1_rpm: PathBuf,
+    v2_rpm: PathBuf,
+    delta_rpm: PathBuf,
+    v2_pkgs_bytes: u64,
+    v3_pkgs: PathBuf,
+    v3_rpm: PathBuf,
+}
+
+/// v1 and v2 of a library package: v2 renames the library with its version and changes
+/// a few bytes of it and of a big data file.
+fn alpha(version: &str, lib_name: &str, edits: &[(usize, u8)]) -> TestPackage {
+    let mut lib = pseudo_random(2, 300_000);
+    let mut data = pseudo_random(9, 1_200_000);
+    for &(at, b) in edits {
+        lib[at] = b;
+        data[at * 3] = b;
+    }
+    TestPackage::new(
+        "jt-alpha",
+        version,
+        "",
+        vec![
+            TestFile::regular(&format!("/usr/lib64/{lib_name}"), lib, 0o755),
+            TestFile::Symlink {
+                path: "/usr/lib64/libjtalpha.so".into(),
+                target: lib_name.into(),
+            },
+            TestFile::regular("/usr/share/jt-alpha/data.bin", data, 0o644),
+            TestFile::regular("/etc/jt-alpha.conf", b"alpha = yes\n".to_vec(), 0o644),
+        ],
+    )
+}
+
+fn world() -> &'static World {
+    static W: OnceLock<World> = OnceLock::new();
+    W.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("delta_rpm");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let v1_pkgs = dir.join("v1");
+        let v2_pkgs = dir.join("v2");
+        let beta = TestPackage::new(
+            "jt-beta",
+            "2.1",
+            "noarch",
+            vec![TestFile::regular(
+                "/usr/share/jt-beta/data.txt",
+                b"beta data\n".repeat(500),
+                0o644,
+            )],
+        );
+        build_rpm(&v1_pkgs, &alpha("1.0", "libjtalpha.so.1.0.0", &[]));
+        let rpm = build_rpm(&v1_pkgs, &beta);
+        std::fs::create_dir_all(&v2_pkgs).expect("mkdir");
+        std::fs::copy(&rpm, v2_pkgs.join(rpm.file_name().expect("name"))).expect("copy");
+        let alpha2 = build_rpm(
+            &v2_pkgs,
+            &alpha(
+                "1.1",
+                "libjtalpha.so.1.0.1",
+                &[(100, 1), (50_000, 2), (250_000, 3)],
+            ),
+        );
+        let v2_pkgs_bytes = std::fs::metadata(&alpha2).expect("stat").len();
+
+        let compose = dir.join("compose");
+        let v1_commit = compose_tree(&v1_pkgs, &compose, REF, "1.0", None);
+        let v1_rpm = pack(&compose, &v1_commit, &v1_pkgs, &dir.join("jigdo-v1"), &[]);
+        let v2_commit = compose_tree(&v2_pkgs, &compose, REF, "2.0", Some(REF));
+        let out = dir.join("jigdo-v2");
+        let printed = run(&mut pack_cmd(
+            &compose,
+            &v2_commit,
+            &v2_pkgs,
+            &out,
+            &[&v1_commit],
+        ));
+        let lines: Vec<&str> = printed.lines().collect();
+        assert_eq!(lines.len(), 2, "jigdo RPM and one delta RPM: {printed}");
+        // v3: v2's packages plus a new one.
+        let v3_pkgs = dir.join("v3");
+        std::fs::create_dir_all(&v3_pkgs).expect("mkdir");
+        for e in std::fs::read_dir(&v2_pkgs).expect("readdir") {
+            let p = e.expect("entry").path();
+            std::fs::copy(&p, v3_pkgs.join(p.file_name().expect("name"))).expect("copy");
+        }
+        let gamma = TestPackage::new(
+            "jt-gamma",
+            "0.5",
+            "noarch",
+            vec![TestFile::regular(
+                "/usr/share/jt-gamma/readme",
+                b"gamma\n".to_vec(),
+                0o644,
+            )],
+        );
+        build_rpm(&v3_pkgs, &gamma);
+        let v3_commit = compose_tree(&v3_pkgs, &compose, REF, "3.0", Some(REF));
+        let v3_rpm = pack(&compose, &v3_commit, &v3_pkgs, &dir.join("jigdo-v3"), &[]);
+        World {
+            dir,
+            v1_pkgs,
+            compose,
+            v1_commit,
+            v2_commit,
+            v1_rpm,
+            v2_rpm: PathBuf::from(lines[0]),
+            delta_rpm: PathBuf::from(lines[1]),
+            v2_pkgs_bytes,
+            v3_pkgs,
+            v3_rpm,
+        }
+    })
+}
+
+fn pack_cmd(repo: &Path, rev: &str, pkgs: &Path, out: &Path, bases: &[&str]) -> Command {
+    let mut cmd = jigdo();
+    cmd.args(["pack", "--repo"])
+        .arg(repo)
+        .args(["--rev", rev, "--from"])
+        .arg(pkgs)
+        .arg("--output")
+        .arg(out)
+        .args(["--name", "example-os"]);
+    for b in bases {
+        cmd.args(["--delta-from", b]);
+    }
+    cmd
+}
+
+fn pack(repo: &Path, rev: &str, pkgs: &Path, out: &Path, bases: &[&str]) -> PathBuf {
+    let printed = run(&mut pack_cmd(repo, rev, pkgs, out, bases));
+    PathBuf::from(printed.lines().next().expect("jigdo RPM path"))
+}
+
+fn apply(delta: &Path, repo: &Path, json: bool) -> Output {
+    let mut cmd = jigdo();
+    cmd.arg("unpack")
+        .arg(delta)
+        .arg("--repo")
+        .arg(repo)
+        .args(["--ref", REF]);
+    if json {
+        cmd.arg("--json");
+    }
+    run_raw(&mut cmd)
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "jigdo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A fresh repository holding v1 (unpacked from its jigdo RPM).
+fn repo_with_v1(name: &str) -> PathBuf {
+    let w = world();
+    let repo = w.dir.join(name);
+    let _ = std::fs::remove_dir_all(&repo);
+    let out = ok(run_raw(
+        jigdo()
+            .arg("unpack")
+            .arg(&w.v1_rpm)
+            .arg("--from")
+            .arg(&w.v1_pkgs)
+            .arg("--repo")
+            .arg(&repo)
+            .args(["--ref", REF]),
+    ));
+    assert_eq!(out.trim(), w.v1_commit);
+    repo
+}
+
+#[test]
+fn delta_is_an_ordinary_rpm_naming_base_and_target() {
+    let w = world();
+    let provides = run(Command::new("rpm")
+        .args(["-qp", "--provides", "--nosignature"])
+        .arg(&w.delta_rpm));
+    assert!(provides.contains("ostree-jigdo-delta(v1)"), "{provides}");
+    assert!(
+        provides.contains(&format!("ostree-jigdo-delta-base({})", w.v1_commit)),
+        "{provides}"
+    );
+    assert!(
+        provides.contains(&format!("ostree-jigdo-delta-target({})", w.v2_commit)),
+        "{provides}"
+    );
+    let name = w.delta_rpm.file_name().expect("name").to_string_lossy();
+    assert!(
+        name.starts_with(&format!("example-os-delta-{}-2.0-1.", &w.v1_commit[..12])),
+        "{name}"
+    );
+    // Both carry the new random vmlinuz of the compose; the changed package costs the
+    // delta less than a quarter of its size (patches).
+    let size = std::fs::metadata(&w.delta_rpm).expect("stat").len();
+    let jigdo_size = std::fs::metadata(&w.v2_rpm).expect("stat").len();
+    assert!(
+        size < jigdo_size + w.v2_pkgs_bytes / 4,
+        "delta {size} bytes vs jigdo RPM {jigdo_size} + changed package {} bytes",
+        w.v2_pkgs_bytes
+    );
+    let info = ok(run_raw(jigdo().args(["info", "--json"]).arg(&w.delta_rpm)));
+    assert!(
+        info.contains(&format!("\"base\": \"{}\"", w.v1_commit)),
+        "{info}"
+    );
+    assert!(
+        info.contains(&format!("\"commit\": \"{}\"", w.v2_commit)),
+        "{info}"
+    );
+    assert!(info.contains("\"jigdo_name\": \"example-os\""), "{info}");
+    // The library (renamed) and the data file (same path) are patches.
+    let patched: u64 = info
+        .split("\"patched_objects\": ")
+        .nth(1)
+        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|s| s.parse().ok())
+        .expect("patched_objects");
+    assert!(patched >= 2, "{info}");
+    let human = ok(run_raw(jigdo().arg("info").arg(&w.delta_rpm)));
+    assert!(human.contains("delta RPM:"), "{human}");
+}
+
+#[test]
+fn delta_rebuilds_the_exact_target_without_packages() {
+    let w = world();
+    let repo = repo_with_v1("client-delta");
+    let json = ok(apply(&w.delta_rpm, &repo, true));
+    assert!(
+        json.contains(&format!("\"commit\": \"{}\"", w.v2_commit)),
+        "{json}"
+    );
+    assert_eq!(
+        run(ostree(&repo).args(["rev-parse", REF])).trim(),
+        w.v2_commit
+    );
+    assert_fsck_clean(&repo);
+    for c in [&w.v1_commit, &w.v2_commit] {
+        assert_eq!(ostree_listing(&repo, c), ostree_listing(&w.compose, c));
+    }
+    // Again: already complete, only the ref.
+    let again = ok(apply(&w.delta_rpm, &repo, true));
+    assert!(again.contains("\"already_present\": true"), "{again}");
+}
+
+#[test]
+fn full_update_after_a_delta_reads_only_packages_the_delta_did_not_deliver() {
+    let w = world();
+    let repo = repo_with_v1("client-delta-then-full");
+    ok(apply(&w.delta_rpm, &repo, false));
+    let json = ok(run_raw(
+        jigdo()
+            .arg("unpack")
+            .arg(&w.v3_rpm)
+            .arg("--from")
+            .arg(&w.v3_pkgs)
+            .arg("--repo")
+            .arg(&repo)
+            .args(["--ref", REF, "--json"]),
+    ));
+    // jt-alpha 1.1 came with the delta, jt-beta with v1: only jt-gamma is read.
+    assert!(json.contains("\"packages_imported\": 1"), "{json}");
+    assert!(json.contains("\"jt-gamma-0.5-1.noarch\""), "{json}");
+    assert_fsck_clean(&repo);
+}
+
+#[test]
+fn delta_without_its_base_fails_and_changes_nothing() {
+    let w = world();
+    let empty = w.dir.join("client-no-base");
+    let _ = std::fs::remove_dir_all(&empty);
+    let out = apply(&w.delta_rpm, &empty, false);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("base commit"), "{stderr}");
+    assert!(!empty.exists(), "no repository may be created");
+}
+
+/// Applies a damaged delta to a v1 repository: it must fail, leave the ref on v1, keep
+/// fsck clean and leave the v2 commit absent or partial.
+fn damaged_fails_cleanly(name: &str, bytes: &[u8]) {
+    let w = world();
+    let repo = repo_with_v1(name);
+    let bad = w.dir.join(format!("{name}.rpm"));
+    std::fs::write(&bad, bytes).expect("write");
+    let before = refs_state(&repo);
+    let out = apply(&bad, &repo, false);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "a damaged delta was accepted: {stderr}"
+    );
+    assert!(
+        stderr
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .starts_with("error: "),
+        "{stderr}"
+    );
+    assert_eq!(refs_state(&repo), before, "refs changed");
+    assert_fsck_clean(&repo);
+    let commit = repo.join(format!(
+        "objects/{}/{}.commit",
+        &w.v2_commit[..2],
+        &w.v2_commit[2..]
+    ));
+    assert!(
+        !commit.exists()
+            || repo
+                .join(format!("state/{}.commitpartial", w.v2_commit))
+                .exists(),
+        "the v2 commit must not look complete"
+    );
+    // The good delta still completes the job afterwards.
+    ok(apply(&w.delta_rpm, &repo, false));
+    assert_fsck_clean(&repo);
+    assert_eq!(
+        ostree_listing(&repo, &w.v2_commit),
+        ostree_listing(&w.compose, &w.v2_commit)
+    );
+}
+
+#[test]
+fn truncated_delta_fails_cleanly() {
+    let w = world();
+    let bytes = std::fs::read(&w.delta_rpm).expect("read");
+    for (i, len) in [300usize, bytes.len() / 2, bytes.len() - 100]
+        .into_iter()
+        .enumerate()
+    {
+        damaged_fails_cleanly(&format!("client-truncated-{i}"), &bytes[..len]);
+    }
+}
+
+#[test]
+fn flipped_bytes_in_a_delta_fail_cleanly() {
+    let w = world();
+    let bytes = std::fs::read(&w.delta_rpm).expect("read");
+    for (i, at) in [bytes.len() * 2 / 3, bytes.len() - 200]
+        .into_iter()
+        .enumerate()
+    {
+        let mut bad = bytes.clone();
+        bad[at] ^= 0x55;
+        damaged_fails_cleanly(&format!("client-flipped-{i}"), &bad);
+    }
+}
+
+/// A published rpm-md repository (v2's jigdo RPM, the v1→v2 delta, v2's packages),
+/// damaged by `damage` after (or before, `before_create`) `jigdo repo create`.
+fn published(name: &str, before_create: bool, damage: &dyn Fn(&Path)) -> PathBuf {
+    let w = world();
+    let dir = w.dir.join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("Packages")).expect("mkdir");
+    for p in [&w.v2_rpm, &w.delta_rpm] {
+        std::fs::copy(p, dir.join(p.file_name().expect("name"))).expect("copy");
+    }
+    for e in std::fs::read_dir(w.dir.join("v2")).expect("readdir") {
+        let p = e.expect("entry").path();
+        std::fs::copy(&p, dir.join("Packages").join(p.file_name().expect("name"))).expect("copy");
+    }
+    let delta = dir.join(w.delta_rpm.file_name().expect("name"));
+    if before_create {
+        damage(&delta);
+    }
+    run(jigdo().args(["repo", "create"]).arg(&dir));
+    if !before_create {
+        damage(&delta);
+    }
+    dir
+}
+
+/// `jigdo install example-os` over nginx into a repository holding v1.
+fn install_over_nginx(name: &str, published: &Path) -> (String, String, Vec<String>) {
+    let w = world();
+    let repo = repo_with_v1(name);
+    let tmp = w.dir.join(format!("{name}-nginx"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let nginx = mirror_tests::nginx::Nginx::start(published, &tmp);
+    let out = run_raw(
+        jigdo()
+            .args(["install", "example-os", "--from", &nginx.url(), "--repo"])
+            .arg(&repo)
+            .args(["--ref", REF, "--json"]),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = ok(out);
+    assert!(
+        json.contains(&format!("\"commit\": \"{}\"", w.v2_commit)),
+        "{json}"
+    );
+    assert_eq!(
+        run(ostree(&repo).args(["rev-parse", REF])).trim(),
+        w.v2_commit
+    );
+    assert_fsck_clean(&repo);
+    assert_eq!(
+        ostree_listing(&repo, &w.v2_commit),
+        ostree_listing(&w.compose, &w.v2_commit)
+    );
+    (json, stderr, nginx.requests())
+}
+
+#[test]
+fn install_takes_the_delta_when_the_repository_holds_its_base() {
+    let w = world();
+    let dir = published("published-good", false, &|_| {});
+    let (json, _, requests) = install_over_nginx("client-install-delta", &dir);
+    assert!(json.contains("\"path\": \"delta\""), "{json}");
+    let delta_name = w.delta_rpm.file_name().expect("name").to_string_lossy();
+    assert!(
+        requests.iter().any(|r| r.ends_with(&*delta_name)),
+        "{requests:?}"
+    );
+    // Neither the jigdo RPM nor any package was fetched.
+    let jigdo_name = w.v2_rpm.file_name().expect("name").to_string_lossy();
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.ends_with(&*jigdo_name) || r.contains("Packages/")),
+        "{requests:?}"
+    );
+}
+
+/// Each damage: install falls back to the jigdo RPM path with a warning and still
+/// installs exactly v2.
+fn falls_back(name: &str, before_create: bool, damage: &dyn Fn(&Path)) {
+    let dir = published(&format!("published-{name}"), before_create, damage);
+    let (json, stderr, requests) = install_over_nginx(&format!("client-{name}"), &dir);
+    assert!(json.contains("\"path\": \"jigdo\""), "{json}");
+    assert!(
+        stderr.contains("warning: delta RPM") && stderr.contains("taking the jigdo RPM path"),
+        "{stderr}"
+    );
+    assert!(
+        requests.iter().any(|r| r.contains("Packages/jt-alpha-1.1")),
+        "{requests:?}"
+    );
+}
+
+#[test]
+fn install_falls_back_when_the_delta_is_missing() {
+    falls_back("missing", false, &|p| std::fs::remove_file(p).expect("rm"));
+}
+
+#[test]
+fn install_falls_back_when_the_delta_is_truncated() {
+    falls_back("truncated", false, &|p| {
+        let b = std::fs::read(p).expect("read");
+        std::fs::write(p, &b[..b.len() / 2]).expect("write");
+    });
+}
+
+#[test]
+fn install_falls_back_when_the_delta_has_wrong_bytes() {
+    // After repo create: the download check (repodata checksum) catches it.
+    falls_back("wrong-bytes", false, &|p| {
+        let mut b = std::fs::read(p).expect("read");
+        let at = b.len() * 2 / 3;
+        b[at] ^= 0x55;
+        std::fs::write(p, &b).expect("write");
+    });
+    // Before repo create (the repodata agrees with the bad file): applying it fails.
+    falls_back("wrong-bytes-published", true, &|p| {
+        let mut b = std::fs::read(p).expect("read");
+        let at = b.len() * 2 / 3;
+        b[at] ^= 0x55;
+        std::fs::write(p, &b).expect("write");
+    });
+}
