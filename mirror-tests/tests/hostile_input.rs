@@ -267,15 +267,10 @@ fn a_pin_name_that_climbs_out_is_refused_by_install_and_mirror() {
     assert_eq!(named(&top, "escaped"), Vec::<PathBuf>::new());
 }
 
-/// `jigdo install` arguments that accept an unsigned jigdo RPM, where this build has a
-/// trust policy that refuses them by default.
+/// `jigdo install`/`mirror` arguments that accept the unsigned test jigdo RPMs (the trust
+/// policy refuses them by default; trust.rs tests it).
 fn unsigned_ok() -> Vec<&'static str> {
-    let help = run(jigdo().args(["install", "--help"]));
-    if help.contains("--nogpgcheck") {
-        vec!["--nogpgcheck"]
-    } else {
-        Vec::new()
-    }
+    vec!["--nogpgcheck"]
 }
 
 /// `jigdo install example-os` from `from` into `repo` (plus `extra`).
@@ -336,7 +331,8 @@ fn mirror_from_a_plain_directory_copies_the_pins() {
         .args(["mirror", "example-os", "--from"])
         .arg(&plain)
         .arg("--to")
-        .arg(&to));
+        .arg(&to)
+        .args(unsigned_ok()));
     assert_eq!(rpm_names(&to), rpm_names(&plain));
     std::fs::remove_dir_all(&plain).expect("rm");
     let out = install(&to, &top.join("repo"), &[]);
@@ -434,7 +430,8 @@ fn keep_zero_is_refused_and_mirror_keep_one_keeps_the_newest() {
         .arg(&src)
         .arg("--to")
         .arg(&to)
-        .args(["--keep", "1", "--json"]));
+        .args(["--keep", "1", "--json"])
+        .args(unsigned_ok()));
     assert!(json.contains("\"pruned\": 1"), "{json}");
     let mut want: Vec<String> = rpm_names(&world().pkgs);
     want.push("example-os-1.0-2.noarch.rpm".into());

@@ -259,7 +259,8 @@ fn status_shows_refs_records_and_deployments_of_a_sysroot() {
         .arg(&w.published)
         .arg("--repo")
         .arg(&repo)
-        .args(["--ref", REF, "--os", "testos", "--deploy", "--sysroot"])
+        .args(["--ref", REF, "--os", "testos", "--deploy", "--nogpgcheck"])
+        .arg("--sysroot")
         .arg(&sysroot);
     let report = json(run_raw(&mut again));
     assert_eq!(report["deployed"], false, "{report}");
@@ -276,7 +277,15 @@ fn status_shows_refs_records_and_deployments_of_a_sysroot() {
         .arg(&w.published)
         .arg("--repo")
         .arg(&repo)
-        .args(["--ref", REF, "--os", "testos", "--deploy", "--stage"])
+        .args([
+            "--ref",
+            REF,
+            "--os",
+            "testos",
+            "--deploy",
+            "--stage",
+            "--nogpgcheck",
+        ])
         .arg("--sysroot")
         .arg(&sysroot);
     let out = run_raw(&mut staged);

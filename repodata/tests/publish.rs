@@ -22,9 +22,10 @@ fn open_checksums(dir: &Path) -> Vec<String> {
 fn update_gives_the_same_result_as_a_full_run_and_keeps_old_generations() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("repo");
-    build_specs(&dir);
+    // However many test packages common.rs builds (createrepo_c.rs adds its own to them).
+    let n = build_specs(&dir).len();
     let first = create_repo(&dir, &CreateOptions::default()).unwrap();
-    assert_eq!((first.packages, first.read, first.reused), (3, 3, 0));
+    assert_eq!((first.packages, first.read, first.reused), (n, n, 0));
     let full = open_checksums(&dir);
 
     let opts = CreateOptions {
@@ -32,7 +33,7 @@ fn update_gives_the_same_result_as_a_full_run_and_keeps_old_generations() {
         ..Default::default()
     };
     let upd = create_repo(&dir, &opts).unwrap();
-    assert_eq!((upd.packages, upd.read, upd.reused), (3, 0, 3));
+    assert_eq!((upd.packages, upd.read, upd.reused), (n, 0, n));
     assert_eq!(open_checksums(&dir), full);
     // The first generation's files are still there for clients mid-sync.
     for r in &first.records {
@@ -51,7 +52,7 @@ fn update_gives_the_same_result_as_a_full_run_and_keeps_old_generations() {
         .unwrap();
     std::fs::remove_file(&gamma).unwrap();
     let upd2 = create_repo(&dir, &opts).unwrap();
-    assert_eq!((upd2.packages, upd2.read, upd2.reused), (2, 0, 2));
+    assert_eq!((upd2.packages, upd2.read, upd2.reused), (n - 1, 0, n - 1));
     assert!(!upd2.kept_old_files.is_empty());
     for r in &first.records {
         assert!(
