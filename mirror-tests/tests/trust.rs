@@ -249,7 +249,7 @@ fn world() -> &'static World {
             vec![ostree_store::MetaEntry {
                 key: "ostree.sign.ed25519".into(),
                 type_str: "aay".into(),
-                value: aay(&[sig.clone()]),
+                value: aay(std::slice::from_ref(&sig)),
             }],
         );
         // The real ostree reads it back as that array.
