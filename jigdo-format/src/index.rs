@@ -873,11 +873,14 @@ mod tests {
         ));
     }
 
+    /// A field a case spoils, how it spoils it, and the word the error must contain.
+    type SpoiledPin = (&'static str, fn(&mut PinnedPackage), &'static str);
+
     /// A pin's name, version, release and arch become a download file name: a hostile
     /// index must not be able to name a path outside the download directory.
     #[test]
     fn pins_with_path_like_or_control_fields_are_rejected_naming_the_field() {
-        let cases: [(&str, fn(&mut PinnedPackage), &str); 8] = [
+        let cases: [SpoiledPin; 8] = [
             ("name", |p| p.name = "../../../etc/evil".into(), "name"),
             ("name", |p| p.name = "a/b".into(), "name"),
             ("version", |p| p.version = ".hidden".into(), "version"),

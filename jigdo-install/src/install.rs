@@ -199,8 +199,7 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
             if let Some(w) = &work {
                 if let Some(mut report) = try_delta(opts, &repos, &found, w, &events) {
                     if let Some(d) = &opts.deployment {
-                        report.deployed =
-                            deploy(&opts.repo, &report.ref_name, &report.commit, d)?;
+                        report.deployed = deploy(&opts.repo, &report.ref_name, &report.commit, d)?;
                     }
                     return Ok(report);
                 }
