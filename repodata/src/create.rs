@@ -8,7 +8,7 @@ use crate::checksum::{HashingReader, HashingWriter};
 use crate::compress::{Compression, Encoder};
 use crate::error::{io_err, Error, Result};
 use crate::fromheader::{package_from_header, DEFAULT_CHANGELOG_LIMIT};
-use crate::model::{ChecksumType, Package};
+use crate::model::{Checksum, ChecksumType, Package};
 use crate::repo::LocalRepo;
 use crate::repomd::{Repomd, RepomdRecord};
 use crate::xmlwrite;
@@ -304,25 +304,17 @@ fn write_metadata(
         source: e.into_error(),
     })?;
     let outer = enc.finish().map_err(io_err(&part))?;
-    let (mut bw, sum, size) = outer.finish();
-    bw.flush().map_err(io_err(&part))?;
-    bw.get_ref().sync_all().map_err(io_err(&part))?;
-    let name = format!("{}-{kind}.xml{}", sum.hex, comp.suffix());
-    let final_path = tmp.join(&name);
-    fs::rename(&part, &final_path).map_err(io_err(&final_path))?;
-    Ok(RepomdRecord {
-        data_type: kind.to_string(),
-        location_href: format!("repodata/{name}"),
-        location_base: None,
-        checksum: Some(sum),
-        open_checksum: Some(open_sum),
-        header_checksum: None,
-        size: Some(size),
-        open_size: Some(open_size),
-        header_size: None,
-        timestamp: Some(now),
-        database_version: None,
-    })
+    let (bw, sum, size) = outer.finish();
+    publish_record_file(
+        tmp,
+        &part,
+        bw,
+        kind,
+        comp,
+        (sum, size),
+        (open_sum, open_size),
+        now,
+    )
 }
 
 /// Writes a small data file (already in memory) into `tmp`, compressed, named
@@ -339,15 +331,41 @@ pub(crate) fn write_record_file(
     let outer = HashingWriter::new(BufWriter::new(f), ChecksumType::Sha256);
     let mut enc = Encoder::new(outer, comp).map_err(io_err(&part))?;
     enc.write_all(content).map_err(io_err(&part))?;
-    let (mut bw, sum, size) = enc.finish().map_err(io_err(&part))?.finish();
-    bw.flush().map_err(io_err(&part))?;
-    bw.get_ref().sync_all().map_err(io_err(&part))?;
+    let (bw, sum, size) = enc.finish().map_err(io_err(&part))?.finish();
     let mut open = HashingWriter::new(std::io::sink(), ChecksumType::Sha256);
     open.write_all(content).map_err(io_err(&part))?;
     let (_, open_sum, open_size) = open.finish();
+    publish_record_file(
+        tmp,
+        &part,
+        bw,
+        kind,
+        comp,
+        (sum, size),
+        (open_sum, open_size),
+        now,
+    )
+}
+
+/// Syncs the compressed data file `part` (written through `bw`), renames it to
+/// `<checksum>-<kind>.xml<suffix>` inside `tmp` and returns its repomd record, given the
+/// checksum and size of the compressed file and of the data it holds.
+#[allow(clippy::too_many_arguments)]
+fn publish_record_file(
+    tmp: &Path,
+    part: &Path,
+    mut bw: BufWriter<File>,
+    kind: &str,
+    comp: Compression,
+    (sum, size): (Checksum, u64),
+    (open_sum, open_size): (Checksum, u64),
+    now: u64,
+) -> Result<RepomdRecord> {
+    bw.flush().map_err(io_err(part))?;
+    bw.get_ref().sync_all().map_err(io_err(part))?;
     let name = format!("{}-{kind}.xml{}", sum.hex, comp.suffix());
     let final_path = tmp.join(&name);
-    fs::rename(&part, &final_path).map_err(io_err(&final_path))?;
+    fs::rename(part, &final_path).map_err(io_err(&final_path))?;
     Ok(RepomdRecord {
         data_type: kind.to_string(),
         location_href: format!("repodata/{name}"),
