@@ -341,12 +341,7 @@ impl<R: Read> DeltaReader<R> {
                 "delta metadata object type {objtype} (only dirtree 2 and dirmeta 3 are allowed)"
             )));
         }
-        let len = read_u(&mut self.input, "metadata object size")?;
-        if len > MAX_DELTA_METADATA {
-            return Err(FormatError::Invalid(format!(
-                "delta metadata object of {len} bytes (limit {MAX_DELTA_METADATA})"
-            )));
-        }
+        let len = read_bounded(&mut self.input, "metadata object size", MAX_DELTA_METADATA)?;
         let mut bytes = Vec::new();
         (&mut self.input)
             .take(len)
@@ -388,10 +383,7 @@ impl<R: Read> DeltaReader<R> {
         let uid = read_u32(&mut self.input, "uid")?;
         let gid = read_u32(&mut self.input, "gid")?;
         let mode = read_u32(&mut self.input, "mode")?;
-        let xlen = read_u(&mut self.input, "xattrs size")?;
-        if xlen > MAX_DELTA_METADATA {
-            return Err(FormatError::Invalid(format!("xattrs of {xlen} bytes")));
-        }
+        let xlen = read_bounded(&mut self.input, "xattrs size", MAX_DELTA_METADATA)?;
         let mut xattrs = vec![0u8; xlen as usize];
         read_exact(&mut self.input, &mut xattrs, "xattrs")?;
         let kind = read_u(&mut self.input, "record kind")?;
@@ -411,30 +403,18 @@ impl<R: Read> DeltaReader<R> {
                         "patch window 2^{window_log} (limit 2^{MAX_DELTA_WINDOW_LOG})"
                     )));
                 }
-                let patch_len = read_u(&mut self.input, "patch size")?;
-                if patch_len > MAX_DELTA_PATCH {
-                    return Err(FormatError::Invalid(format!(
-                        "patch of {patch_len} bytes (limit {MAX_DELTA_PATCH})"
-                    )));
-                }
+                let patch_len = read_bounded(&mut self.input, "patch size", MAX_DELTA_PATCH)?;
                 self.pending = patch_len;
-                (
-                    None,
-                    DeltaOp::Patch {
-                        base,
-                        size,
-                        patch_len,
-                        window_log,
-                    },
-                )
+                let patch = DeltaOp::Patch {
+                    base,
+                    size,
+                    patch_len,
+                    window_log,
+                };
+                (None, patch)
             }
             2 => {
-                let len = read_u(&mut self.input, "symlink target size")?;
-                if len > 4096 {
-                    return Err(FormatError::Invalid(format!(
-                        "symlink target of {len} bytes"
-                    )));
-                }
+                let len = read_bounded(&mut self.input, "symlink target size", 4096)?;
                 let mut t = vec![0u8; len as usize];
                 read_exact(&mut self.input, &mut t, "symlink target")?;
                 let t = String::from_utf8(t)
@@ -499,6 +479,18 @@ fn read_exact(r: &mut impl Read, buf: &mut [u8], what: &'static str) -> Result<(
         io::ErrorKind::UnexpectedEof => truncated(what),
         _ => FormatError::Compression(e),
     })
+}
+
+/// A size field ([`read_u`]) that may not exceed `limit`: every size read from the stream
+/// is bounded before anything is allocated for it.
+fn read_bounded(r: &mut impl Read, what: &'static str, limit: u64) -> Result<u64, FormatError> {
+    let value = read_u(r, what)?;
+    if value > limit {
+        return Err(FormatError::Invalid(format!(
+            "delta {what} {value} exceeds the limit {limit}"
+        )));
+    }
+    Ok(value)
 }
 
 fn read_u(r: &mut impl Read, what: &'static str) -> Result<u64, FormatError> {

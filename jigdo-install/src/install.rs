@@ -405,15 +405,15 @@ fn try_delta(
             .map_err(|e| format!("untrusted: {e}"))?;
         let job = DeltaJob::open(&path).map_err(|e| e.to_string())?;
         opts.trust
-            .check_commit(&job.delta().as_jigdo(), &origin, &mut trust)
+            .check_commit(&job.delta().target, &origin, &mut trust)
             .map_err(|e| format!("untrusted: {e}"))?;
         opts.trust
             .decide(&mut trust)
             .map_err(|e| format!("untrusted: {e}"))?;
         events(&Event::Trust(&trust));
-        let files = job.delta().index.file_count();
-        let directories = job.delta().index.dir_count();
-        let packages_total = job.delta().index.packages.len();
+        let files = job.delta().target.index.file_count();
+        let directories = job.delta().target.index.dir_count();
+        let packages_total = job.delta().target.index.packages.len();
         let applied = job
             .apply(&opts.repo, opts.ref_name.as_deref())
             .map_err(|e| e.to_string())?;

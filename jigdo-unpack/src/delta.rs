@@ -13,62 +13,38 @@
 //! 5. check that everything the target reaches is present, clear the partial mark, record
 //!    what the target's packages became (the package caches), then set the ref.
 
-use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use jigdo_format::delta::{
     parse_delta_base_provide, parse_delta_target_provide, DELTA_PROVIDE, DELTA_PROVIDE_PREFIX,
     OBJTYPE_DIRTREE,
 };
-use jigdo_format::{DeltaOp, DeltaPayloadFile, DeltaReader, FormatError, Index};
-use ostree_store::{Checksum, Commit, FileHeader, ObjectType, Repo};
-use rpm_package::{PackageHeader, PayloadReader};
+use jigdo_format::{DeltaOp, DeltaPayloadFile, DeltaReader, FormatError, Index, PayloadFile};
+use ostree_store::{Checksum, FileHeader, ObjectType, Repo};
+use rpm_package::PayloadReader;
 use serde::Serialize;
 
 use crate::error::{IoContext, Result, UnpackError};
-
-/// Largest commit object or detached metadata accepted (held in memory).
-const MAX_SMALL_FILE: u64 = 64 << 20;
-/// Largest compressed index accepted (held in memory).
-const MAX_INDEX_FILE: u64 = 1 << 30;
-
-type Payload = PayloadReader<BufReader<File>>;
+use crate::jigdo_rpm::{open_rpm_header, read_payload_head, JigdoRpm, Payload};
+use crate::unpack::check_commit_complete;
 
 /// A delta RPM read and checked up to its `3-delta` stream.
 #[derive(Debug)]
 pub struct DeltaRpm {
-    /// Path of the delta RPM.
-    pub path: PathBuf,
-    /// Size of the file in bytes.
-    pub file_size: u64,
-    /// Package name.
+    /// Package name of the delta RPM (`JIGDO-delta-BASE`).
     pub name: String,
-    /// Package version (the target's).
-    pub version: String,
-    /// Package release.
-    pub release: String,
-    /// Package arch.
-    pub arch: String,
     /// The base commit.
     pub base: Checksum,
-    /// The target commit.
-    pub target: Checksum,
-    /// The target commit object.
-    pub commit_bytes: Vec<u8>,
-    /// It, decoded.
-    pub commit_object: Commit,
-    /// The target's detached metadata.
-    pub commitmeta: Option<Vec<u8>>,
-    /// The target's index.
-    pub index: Index,
+    /// The target: its commit, detached metadata and index, as the jigdo RPM of the same
+    /// version would hold them; its path, size, version, release and arch are the delta
+    /// RPM's, its name the jigdo RPM's (the default ref).
+    pub target: JigdoRpm,
 }
 
 /// Whether the RPM at `path` is a delta RPM (by its `ostree-jigdo-delta(vN)` provide).
 pub fn is_delta_rpm(path: &Path) -> Result<bool> {
-    let file = File::open(path).at(path)?;
-    let mut r = BufReader::new(file);
-    let header = PackageHeader::read(&mut r, &path.display().to_string())?;
+    let (header, _, _) = open_rpm_header(path)?;
     Ok(header
         .provides
         .iter()
@@ -87,10 +63,7 @@ impl DeltaRpm {
             path: path.clone(),
             reason,
         };
-        let file = File::open(&path).at(&path)?;
-        let file_size = file.metadata().at(&path)?.len();
-        let mut r = BufReader::with_capacity(256 * 1024, file);
-        let header = PackageHeader::read(&mut r, &path.display().to_string())?;
+        let (header, r, file_size) = open_rpm_header(&path)?;
         let names: Vec<&str> = header.provides.iter().map(|p| p.name.as_str()).collect();
         if !names.contains(&DELTA_PROVIDE) {
             return Err(
@@ -132,124 +105,29 @@ impl DeltaRpm {
                 .filter_map(|n| parse_delta_target_provide(n))
                 .collect(),
         )?;
-        let (name, version, release, arch) = (
-            header.name.clone(),
-            header.version.clone(),
-            header.release.clone(),
-            header.arch.clone(),
-        );
+        let name = header.name.clone();
         let (bh, th) = (base.to_hex(), target.to_hex());
         let mut payload = PayloadReader::new(header, r)?;
-        let mut commit_bytes = None;
-        let mut commitmeta = None;
-        let mut index_data = None;
-        while index_data.is_none() {
-            let Some(mut entry) = payload.next_entry()? else {
-                break;
-            };
-            let info = entry.info().clone();
-            if entry.file().is_dir() {
-                continue;
-            }
-            let (slot, limit) = match DeltaPayloadFile::parse(&info.path, &bh, &th) {
-                Some(DeltaPayloadFile::Commit) if commit_bytes.is_none() => {
-                    (&mut commit_bytes, MAX_SMALL_FILE)
-                }
-                Some(DeltaPayloadFile::CommitMeta)
-                    if commit_bytes.is_some() && commitmeta.is_none() =>
-                {
-                    (&mut commitmeta, MAX_SMALL_FILE)
-                }
-                Some(DeltaPayloadFile::Index) if commit_bytes.is_some() => {
-                    (&mut index_data, MAX_INDEX_FILE)
-                }
-                _ => {
-                    return Err(corrupt(format!(
-                        "unexpected or out-of-order payload file {}",
-                        info.path
-                    )))
-                }
-            };
-            if !entry.file().is_regular() || info.size > limit {
-                return Err(corrupt(format!(
-                    "payload file {} is not a regular file of at most {limit} bytes",
-                    info.path
-                )));
-            }
-            let mut buf = Vec::with_capacity(info.size as usize);
-            entry
-                .read_to_end(&mut buf)
-                .map_err(|e| corrupt(format!("reading {}: {e}", info.path)))?;
-            *slot = Some(buf);
-        }
-        let (Some(commit_bytes), Some(index_data)) = (commit_bytes, index_data) else {
-            return Err(corrupt("the payload lacks 0-commit or 2-index".into()));
-        };
-        if Checksum::of_bytes(&commit_bytes) != target {
-            return Err(corrupt(format!(
-                "0-commit has SHA-256 {}, but the RPM provides ostree-jigdo-delta-target({target})",
-                Checksum::of_bytes(&commit_bytes)
-            )));
-        }
-        let commit_object = Commit::decode(&commit_bytes)
-            .map_err(|e| corrupt(format!("0-commit is not a commit object: {e}")))?;
-        if let Some(m) = &commitmeta {
-            ostree_store::parse_metadata(m)
-                .map_err(|e| corrupt(format!("1-commitmeta is not a{{sv}} metadata: {e}")))?;
-        }
-        let index = Index::decode(&index_data).map_err(|source| UnpackError::Format {
-            path: path.clone(),
-            source,
-        })?;
-        if index.commit != target.0 {
-            return Err(corrupt(format!(
-                "the index is for commit {}, the delta's target is {target}",
-                index.commit_hex()
-            )));
-        }
-        Ok((
-            DeltaRpm {
-                path,
-                file_size,
-                name,
-                version,
-                release,
-                arch,
-                base,
-                target,
-                commit_bytes,
-                commit_object,
-                commitmeta,
-                index,
+        let target = read_payload_head(
+            &mut payload,
+            (&path, file_size),
+            jigdo_name_of(&name).to_string(),
+            target,
+            "ostree-jigdo-delta-target",
+            |p| match DeltaPayloadFile::parse(p, &bh, &th)? {
+                DeltaPayloadFile::Commit => Some(PayloadFile::Commit),
+                DeltaPayloadFile::CommitMeta => Some(PayloadFile::CommitMeta),
+                DeltaPayloadFile::Index => Some(PayloadFile::Index),
+                DeltaPayloadFile::Delta => None,
             },
-            payload,
-        ))
+        )?;
+        Ok((DeltaRpm { name, base, target }, payload))
     }
 
     /// The name of the jigdo RPM this delta belongs to (the package name without its
     /// `-delta-BASE` suffix): the default ref.
     pub fn jigdo_name(&self) -> &str {
-        jigdo_name_of(&self.name)
-    }
-
-    /// The target as a [`JigdoRpm`] view (commit, detached metadata, index), for checks
-    /// written for jigdo RPMs (the trust step's commit check).
-    pub fn as_jigdo(&self) -> crate::JigdoRpm {
-        crate::JigdoRpm {
-            path: self.path.clone(),
-            file_size: self.file_size,
-            name: self.jigdo_name().to_string(),
-            epoch: None,
-            version: self.version.clone(),
-            release: self.release.clone(),
-            arch: self.arch.clone(),
-            commit: self.target,
-            commit_bytes: self.commit_bytes.clone(),
-            commit_object: self.commit_object.clone(),
-            commitmeta: self.commitmeta.clone(),
-            index: self.index.clone(),
-            index_bytes: 0,
-        }
+        &self.target.name
     }
 }
 
@@ -325,7 +203,7 @@ impl DeltaJob {
     /// RPM's name).
     pub fn apply(self, repo_path: &Path, ref_name: Option<&str>) -> Result<DeltaApplyReport> {
         let DeltaJob { delta, mut payload } = self;
-        let path = delta.path.clone();
+        let path = delta.target.path.clone();
         let path = path.as_path();
         let ref_name = ref_name.unwrap_or(delta.jigdo_name()).to_string();
         crate::unpack::check_ref(&ref_name)?;
@@ -334,7 +212,7 @@ impl DeltaJob {
             reason,
         };
         let base = delta.base;
-        let commit = delta.target;
+        let commit = delta.target.commit;
         let missing_base = || UnpackError::DeltaBaseMissing {
             path: path.to_path_buf(),
             base: base.to_hex(),
@@ -354,7 +232,7 @@ impl DeltaJob {
             ref_name: ref_name.clone(),
             repo: repo_path.to_path_buf(),
             already_present: false,
-            delta_bytes: delta.file_size,
+            delta_bytes: delta.target.file_size,
             objects_written: 0,
             patched_objects: 0,
         };
@@ -363,7 +241,7 @@ impl DeltaJob {
             && repo.is_commit_complete(&commit)
         {
             if let (Some(m), Ok(None)) = (
-                &delta.commitmeta,
+                &delta.target.commitmeta,
                 repo.read_commit_detached_metadata(&commit),
             ) {
                 repo.write_commit_detached_metadata(&commit, Some(m))?;
@@ -377,11 +255,11 @@ impl DeltaJob {
         repo.mark_commit_partial(&commit, true)?;
         {
             let tx = repo.transaction()?;
-            tx.write_metadata(ObjectType::Commit, &delta.commit_bytes)?;
+            tx.write_metadata(ObjectType::Commit, &delta.target.commit_bytes)?;
             tx.commit()?;
             report.objects_written += 1;
         }
-        if let Some(m) = &delta.commitmeta {
+        if let Some(m) = &delta.target.commitmeta {
             repo.write_commit_detached_metadata(&commit, Some(m))?;
         }
 
@@ -490,25 +368,7 @@ impl DeltaJob {
         tx.commit()?;
 
         // 5. Complete: clear the mark, record the packages, set the ref.
-        let t = repo.traverse_commit(&commit);
-        if let Some((obj, err)) = t.errors.into_iter().next() {
-            return Err(UnpackError::Unreadable {
-                commit: commit.to_hex(),
-                path: obj.path,
-                error: Box::new(err),
-            });
-        }
-        if let Some(o) = t
-            .objects
-            .iter()
-            .find(|o| !repo.has_object(o.objtype, &o.checksum))
-        {
-            return Err(UnpackError::Missing {
-                commit: commit.to_hex(),
-                object: format!("{}.{}", o.checksum, o.objtype),
-                path: o.path.clone(),
-            });
-        }
+        check_commit_complete(&repo, &commit)?;
         repo.mark_commit_partial(&commit, false)?;
         record_packages(&repo, &delta)?;
         repo.set_ref(&ref_name, Some(&commit))?;
@@ -524,10 +384,10 @@ impl DeltaJob {
 fn record_packages(repo: &Repo, delta: &DeltaRpm) -> Result<()> {
     use std::cell::RefCell;
     use std::collections::HashMap;
-    let index = &delta.index;
+    let index = &delta.target.index;
     // The stored tree's files by path ("usr/bin/bash").
     let mut files: HashMap<String, Checksum> = HashMap::new();
-    let mut stack = vec![(delta.commit_object.root_tree, String::new())];
+    let mut stack = vec![(delta.target.commit_object.root_tree, String::new())];
     while let Some((tree, prefix)) = stack.pop() {
         let dt = repo.read_dirtree(&tree)?;
         for (name, c) in &dt.files {
@@ -551,17 +411,17 @@ fn record_packages(repo: &Repo, delta: &DeltaRpm) -> Result<()> {
         Err(e) => {
             tracing::warn!(
                 "delta {}: index does not match the tree ({e}); package caches not updated",
-                delta.path.display()
+                delta.target.path.display()
             );
             return Ok(());
         }
     };
-    if rebuilt.root_tree != delta.commit_object.root_tree
-        || rebuilt.root_meta != delta.commit_object.root_meta
+    if rebuilt.root_tree != delta.target.commit_object.root_tree
+        || rebuilt.root_meta != delta.target.commit_object.root_meta
     {
         tracing::warn!(
             "delta {}: index does not rebuild the commit; package caches not updated",
-            delta.path.display()
+            delta.target.path.display()
         );
         return Ok(());
     }
@@ -621,21 +481,21 @@ pub fn delta_info(path: &Path) -> Result<DeltaInfo> {
         path: path.to_path_buf(),
         nevra: format!(
             "{}-{}-{}.{}",
-            delta.name, delta.version, delta.release, delta.arch
+            delta.name, delta.target.version, delta.target.release, delta.target.arch
         ),
         jigdo_name: delta.jigdo_name().to_string(),
         base: delta.base.to_hex(),
-        commit: delta.target.to_hex(),
-        version: delta.commit_object.version(),
+        commit: delta.target.commit.to_hex(),
+        version: delta.target.commit_object.version(),
         metadata_objects: 0,
         content_objects: 0,
         whole_objects: 0,
         whole_bytes: 0,
         patched_objects: 0,
         patch_bytes: 0,
-        rpm_size: delta.file_size,
+        rpm_size: delta.target.file_size,
     };
-    let (bh, th) = (delta.base.to_hex(), delta.target.to_hex());
+    let (bh, th) = (delta.base.to_hex(), delta.target.commit.to_hex());
     while let Some(mut entry) = payload.next_entry()? {
         if DeltaPayloadFile::parse(&entry.info().path, &bh, &th) != Some(DeltaPayloadFile::Delta) {
             continue;

@@ -21,7 +21,7 @@ const MAX_SMALL_FILE: u64 = 64 << 20;
 /// Largest compressed index accepted (it is held in memory).
 const MAX_INDEX_FILE: u64 = 1 << 30;
 
-type Payload = PayloadReader<BufReader<File>>;
+pub(crate) type Payload = PayloadReader<BufReader<File>>;
 
 /// The checked metadata of a jigdo RPM (everything but the new-content blobs).
 #[derive(Debug)]
@@ -70,11 +70,7 @@ impl JigdoRpm {
             path: path.clone(),
             reason,
         };
-        let file = File::open(&path).at(&path)?;
-        let file_size = file.metadata().at(&path)?.len();
-        let mut r = BufReader::with_capacity(256 * 1024, file);
-        let label = path.display().to_string();
-        let header = PackageHeader::read(&mut r, &label)?;
+        let (header, r, file_size) = open_rpm_header(&path)?;
 
         // The format version, before anything else.
         let versions: Vec<&str> = header
@@ -123,108 +119,18 @@ impl JigdoRpm {
                 evr: d.evr.clone(),
             })
             .collect();
-        let (name, epoch, version, release, arch) = (
-            header.name.clone(),
-            header.epoch,
-            header.version.clone(),
-            header.release.clone(),
-            header.arch.clone(),
-        );
-
+        let name = header.name.clone();
         let mut payload = PayloadReader::new(header, r)?;
-        let mut commit_bytes = None;
-        let mut commitmeta = None;
-        let mut index_data = None;
-        let mut last_order = -1;
-        while index_data.is_none() {
-            let Some(mut entry) = payload.next_entry()? else {
-                break;
-            };
-            let info = entry.info().clone();
-            if entry.file().is_dir() {
-                continue;
-            }
-            let role = PayloadFile::parse(&info.path, &commit_hex);
-            let (slot, limit, order) = match role {
-                Some(PayloadFile::Commit) => (&mut commit_bytes, MAX_SMALL_FILE, 0),
-                Some(PayloadFile::CommitMeta) => (&mut commitmeta, MAX_SMALL_FILE, 1),
-                Some(PayloadFile::Index) => (&mut index_data, MAX_INDEX_FILE, 2),
-                _ => {
-                    return Err(corrupt(format!(
-                        "unexpected payload file {} before the index",
-                        info.path
-                    )))
-                }
-            };
-            if order <= last_order || (order > 0 && last_order < 0) {
-                return Err(corrupt(format!("payload file {} out of order", info.path)));
-            }
-            if !entry.file().is_regular() || info.size > limit {
-                return Err(corrupt(format!(
-                    "payload file {} is not a regular file of at most {limit} bytes",
-                    info.path
-                )));
-            }
-            let mut buf = Vec::with_capacity(info.size as usize);
-            entry
-                .read_to_end(&mut buf)
-                .map_err(|e| corrupt(format!("reading {}: {e}", info.path)))?;
-            *slot = Some(buf);
-            last_order = order;
-        }
-        let (Some(commit_bytes), Some(index_data)) = (commit_bytes, index_data) else {
-            return Err(corrupt("the payload lacks 0-commit or 2-index".to_string()));
-        };
-
-        if Checksum::of_bytes(&commit_bytes) != commit {
-            return Err(corrupt(format!(
-                "0-commit has SHA-256 {}, but the RPM provides ostree-jigdo-commit({commit})",
-                Checksum::of_bytes(&commit_bytes)
-            )));
-        }
-        let commit_object = Commit::decode(&commit_bytes)
-            .map_err(|e| corrupt(format!("0-commit is not a commit object: {e}")))?;
-        if let Some(m) = &commitmeta {
-            ostree_store::parse_metadata(m)
-                .map_err(|e| corrupt(format!("1-commitmeta is not a{{sv}} metadata: {e}")))?;
-        }
-        let index = Index::decode(&index_data).map_err(|e| match e {
-            FormatError::UnsupportedVersion { found, supported } => {
-                UnpackError::UnsupportedVersion {
-                    path: path.clone(),
-                    found: format!("index version {found}"),
-                    supported,
-                }
-            }
-            source => UnpackError::Format {
-                path: path.clone(),
-                source,
-            },
-        })?;
-        if index.commit != commit.0 {
-            return Err(corrupt(format!(
-                "the index is for commit {}, the RPM for {commit}",
-                index.commit_hex()
-            )));
-        }
-        check_pins(&index, &pins).map_err(corrupt)?;
-
-        let blobs = index.blob_entries();
-        let jigdo = JigdoRpm {
-            path: path.clone(),
-            file_size,
+        let jigdo = read_payload_head(
+            &mut payload,
+            (&path, file_size),
             name,
-            epoch,
-            version,
-            release,
-            arch,
             commit,
-            commit_bytes,
-            commit_object,
-            commitmeta,
-            index,
-            index_bytes: index_data.len() as u64,
-        };
+            "ostree-jigdo-commit",
+            |p| PayloadFile::parse(p, &commit_hex),
+        )?;
+        check_pins(&jigdo.index, &pins).map_err(corrupt)?;
+        let blobs = jigdo.index.blob_entries();
         let stream = BlobStream {
             path,
             commit_hex,
@@ -264,6 +170,130 @@ impl JigdoRpm {
             + self.commitmeta.as_ref().map_or(0, |m| m.len() as u64);
         meta as f64 / self.index.file_count().max(1) as f64
     }
+}
+
+/// Opens the RPM at `path` and reads its header: returns the header, the reader
+/// positioned at the payload, and the file's size.
+pub(crate) fn open_rpm_header(path: &Path) -> Result<(PackageHeader, BufReader<File>, u64)> {
+    let file = File::open(path).at(path)?;
+    let file_size = file.metadata().at(path)?.len();
+    let mut r = BufReader::with_capacity(256 * 1024, file);
+    let header = PackageHeader::read(&mut r, &path.display().to_string())?;
+    Ok((header, r, file_size))
+}
+
+/// Reads the head of a jigdo or delta RPM's payload: `0-commit`, `1-commitmeta`
+/// (optional) and `2-index`, in that order, each bounded before it is read into memory,
+/// and checks them against each other and against the commit the RPM's header provides
+/// as `provide(commit)`. `role_of` tells which head file a payload path is (anything else
+/// before the index is an error). Returns them as a [`JigdoRpm`] named `name`, with the
+/// header's epoch, version, release and arch and the file at `path` of `file_size` bytes.
+pub(crate) fn read_payload_head(
+    payload: &mut Payload,
+    (path, file_size): (&Path, u64),
+    name: String,
+    commit: Checksum,
+    provide: &str,
+    role_of: impl Fn(&str) -> Option<PayloadFile>,
+) -> Result<JigdoRpm> {
+    let header = payload.header();
+    let (epoch, version, release, arch) = (
+        header.epoch,
+        header.version.clone(),
+        header.release.clone(),
+        header.arch.clone(),
+    );
+    let corrupt = |reason: String| UnpackError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut commit_bytes = None;
+    let mut commitmeta = None;
+    let mut index_data = None;
+    let mut last_order = -1;
+    while index_data.is_none() {
+        let Some(mut entry) = payload.next_entry()? else {
+            break;
+        };
+        let info = entry.info().clone();
+        if entry.file().is_dir() {
+            continue;
+        }
+        let (slot, limit, order) = match role_of(&info.path) {
+            Some(PayloadFile::Commit) => (&mut commit_bytes, MAX_SMALL_FILE, 0),
+            Some(PayloadFile::CommitMeta) => (&mut commitmeta, MAX_SMALL_FILE, 1),
+            Some(PayloadFile::Index) => (&mut index_data, MAX_INDEX_FILE, 2),
+            _ => {
+                return Err(corrupt(format!(
+                    "unexpected payload file {} before the index",
+                    info.path
+                )))
+            }
+        };
+        if order <= last_order || (order > 0 && last_order < 0) {
+            return Err(corrupt(format!("payload file {} out of order", info.path)));
+        }
+        if !entry.file().is_regular() || info.size > limit {
+            return Err(corrupt(format!(
+                "payload file {} is not a regular file of at most {limit} bytes",
+                info.path
+            )));
+        }
+        let mut buf = Vec::with_capacity(info.size as usize);
+        entry
+            .read_to_end(&mut buf)
+            .map_err(|e| corrupt(format!("reading {}: {e}", info.path)))?;
+        *slot = Some(buf);
+        last_order = order;
+    }
+    let (Some(commit_bytes), Some(index_data)) = (commit_bytes, index_data) else {
+        return Err(corrupt("the payload lacks 0-commit or 2-index".to_string()));
+    };
+
+    if Checksum::of_bytes(&commit_bytes) != commit {
+        return Err(corrupt(format!(
+            "0-commit has SHA-256 {}, but the RPM provides {provide}({commit})",
+            Checksum::of_bytes(&commit_bytes)
+        )));
+    }
+    let commit_object = Commit::decode(&commit_bytes)
+        .map_err(|e| corrupt(format!("0-commit is not a commit object: {e}")))?;
+    if let Some(m) = &commitmeta {
+        ostree_store::parse_metadata(m)
+            .map_err(|e| corrupt(format!("1-commitmeta is not a{{sv}} metadata: {e}")))?;
+    }
+    let index = Index::decode(&index_data).map_err(|e| match e {
+        FormatError::UnsupportedVersion { found, supported } => UnpackError::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found: format!("index version {found}"),
+            supported,
+        },
+        source => UnpackError::Format {
+            path: path.to_path_buf(),
+            source,
+        },
+    })?;
+    if index.commit != commit.0 {
+        return Err(corrupt(format!(
+            "the index is for commit {}, the RPM for {commit}",
+            index.commit_hex()
+        )));
+    }
+    Ok(JigdoRpm {
+        path: path.to_path_buf(),
+        file_size,
+        name,
+        epoch,
+        version,
+        release,
+        arch,
+        commit,
+        commit_bytes,
+        commit_object,
+        commitmeta,
+        index,
+        index_bytes: index_data.len() as u64,
+    })
 }
 
 /// Checks that the `Requires:` pins and the index's package set name exactly the same

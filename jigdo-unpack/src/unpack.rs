@@ -433,25 +433,7 @@ impl UnpackJob {
         step("package caches saved");
 
         // 6. Complete: clear the mark, then set the ref.
-        let t = repo.traverse_commit(&commit);
-        if let Some((obj, err)) = t.errors.into_iter().next() {
-            return Err(UnpackError::Unreadable {
-                commit: commit.to_hex(),
-                path: obj.path,
-                error: Box::new(err),
-            });
-        }
-        if let Some(o) = t
-            .objects
-            .iter()
-            .find(|o| !repo.has_object(o.objtype, &o.checksum))
-        {
-            return Err(UnpackError::Missing {
-                commit: commit.to_hex(),
-                object: format!("{}.{}", o.checksum, o.objtype),
-                path: o.path.clone(),
-            });
-        }
+        check_commit_complete(&repo, &commit)?;
         step("commit checked self.complete");
         repo.mark_commit_partial(&commit, false)?;
         repo.set_ref(&self.ref_name, Some(&commit))?;
@@ -831,6 +813,31 @@ pub const DEFAULT_MODE: RepoMode = RepoMode::BareUser;
 /// The path of a repository's jigdo state (`REPO/extensions/jigdo`).
 pub fn state_dir(repo: &Path) -> PathBuf {
     repo.join("extensions/jigdo")
+}
+
+/// Checks that every object `commit` reaches is present and readable in `repo`: the last
+/// check before the partial mark is cleared and the ref set.
+pub(crate) fn check_commit_complete(repo: &Repo, commit: &Checksum) -> Result<()> {
+    let t = repo.traverse_commit(commit);
+    if let Some((obj, err)) = t.errors.into_iter().next() {
+        return Err(UnpackError::Unreadable {
+            commit: commit.to_hex(),
+            path: obj.path,
+            error: Box::new(err),
+        });
+    }
+    if let Some(o) = t
+        .objects
+        .iter()
+        .find(|o| !repo.has_object(o.objtype, &o.checksum))
+    {
+        return Err(UnpackError::Missing {
+            commit: commit.to_hex(),
+            object: format!("{}.{}", o.checksum, o.objtype),
+            path: o.path.clone(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use crate::checksum::{HashingReader, HashingWriter};
 use crate::compress::{Compression, Encoder};
 use crate::error::{io_err, Error, Result};
 use crate::fromheader::{package_from_header, DEFAULT_CHANGELOG_LIMIT};
-use crate::model::{Checksum, ChecksumType, Package};
+use crate::model::{ChecksumType, Package};
 use crate::repo::LocalRepo;
 use crate::repomd::{Repomd, RepomdRecord};
 use crate::xmlwrite;
@@ -278,43 +278,13 @@ fn write_metadata(
         body,
         footer,
     } = *file;
-    let part = tmp.join(format!("{kind}.xml{}.part", comp.suffix()));
-    let f = File::create(&part).map_err(io_err(&part))?;
-    let outer = HashingWriter::new(
-        BufWriter::with_capacity(256 * 1024, f),
-        ChecksumType::Sha256,
-    );
-    let enc = Encoder::new(outer, comp).map_err(io_err(&part))?;
-    let mut inner = HashingWriter::new(
-        BufWriter::with_capacity(256 * 1024, enc),
-        ChecksumType::Sha256,
-    );
-    let res: std::io::Result<()> = (|| {
-        header(&mut inner, pkgs.len())?;
+    write_data_file(tmp, kind, comp, now, |w| {
+        header(w, pkgs.len())?;
         for p in pkgs {
-            body(&mut inner, p)?;
+            body(w, p)?;
         }
-        inner.write_all(footer.as_bytes())?;
-        Ok(())
-    })();
-    res.map_err(io_err(&part))?;
-    let (buf, open_sum, open_size) = inner.finish();
-    let enc = buf.into_inner().map_err(|e| Error::Io {
-        path: part.clone(),
-        source: e.into_error(),
-    })?;
-    let outer = enc.finish().map_err(io_err(&part))?;
-    let (bw, sum, size) = outer.finish();
-    publish_record_file(
-        tmp,
-        &part,
-        bw,
-        kind,
-        comp,
-        (sum, size),
-        (open_sum, open_size),
-        now,
-    )
+        w.write_all(footer.as_bytes())
+    })
 }
 
 /// Writes a small data file (already in memory) into `tmp`, compressed, named
@@ -326,46 +296,44 @@ pub(crate) fn write_record_file(
     comp: Compression,
     now: u64,
 ) -> Result<RepomdRecord> {
-    let part = tmp.join(format!("{kind}.xml{}.part", comp.suffix()));
-    let f = File::create(&part).map_err(io_err(&part))?;
-    let outer = HashingWriter::new(BufWriter::new(f), ChecksumType::Sha256);
-    let mut enc = Encoder::new(outer, comp).map_err(io_err(&part))?;
-    enc.write_all(content).map_err(io_err(&part))?;
-    let (bw, sum, size) = enc.finish().map_err(io_err(&part))?.finish();
-    let mut open = HashingWriter::new(std::io::sink(), ChecksumType::Sha256);
-    open.write_all(content).map_err(io_err(&part))?;
-    let (_, open_sum, open_size) = open.finish();
-    publish_record_file(
-        tmp,
-        &part,
-        bw,
-        kind,
-        comp,
-        (sum, size),
-        (open_sum, open_size),
-        now,
-    )
+    write_data_file(tmp, kind, comp, now, |w| w.write_all(content))
 }
 
-/// Syncs the compressed data file `part` (written through `bw`), renames it to
-/// `<checksum>-<kind>.xml<suffix>` inside `tmp` and returns its repomd record, given the
-/// checksum and size of the compressed file and of the data it holds.
-#[allow(clippy::too_many_arguments)]
-fn publish_record_file(
+/// Writes a data file into `tmp`, compressed, named `<checksum>-<kind>.xml<suffix>`:
+/// `fill` streams its uncompressed content, hashed on both sides of the compressor as it
+/// goes. Returns its repomd record.
+fn write_data_file(
     tmp: &Path,
-    part: &Path,
-    mut bw: BufWriter<File>,
     kind: &str,
     comp: Compression,
-    (sum, size): (Checksum, u64),
-    (open_sum, open_size): (Checksum, u64),
     now: u64,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<RepomdRecord> {
-    bw.flush().map_err(io_err(part))?;
-    bw.get_ref().sync_all().map_err(io_err(part))?;
+    let part = tmp.join(format!("{kind}.xml{}.part", comp.suffix()));
+    let f = File::create(&part).map_err(io_err(&part))?;
+    let outer = HashingWriter::new(
+        BufWriter::with_capacity(256 * 1024, f),
+        ChecksumType::Sha256,
+    );
+    let enc = Encoder::new(outer, comp).map_err(io_err(&part))?;
+    let mut inner = HashingWriter::new(
+        BufWriter::with_capacity(256 * 1024, enc),
+        ChecksumType::Sha256,
+    );
+    fill(&mut inner).map_err(io_err(&part))?;
+    let (buf, open_sum, open_size) = inner.finish();
+    let enc = buf.into_inner().map_err(|e| Error::Io {
+        path: part.clone(),
+        source: e.into_error(),
+    })?;
+    let outer = enc.finish().map_err(io_err(&part))?;
+    let (mut bw, sum, size) = outer.finish();
+    // Durable under its final, checksum-bearing name before repomd.xml can name it.
+    bw.flush().map_err(io_err(&part))?;
+    bw.get_ref().sync_all().map_err(io_err(&part))?;
     let name = format!("{}-{kind}.xml{}", sum.hex, comp.suffix());
     let final_path = tmp.join(&name);
-    fs::rename(part, &final_path).map_err(io_err(&final_path))?;
+    fs::rename(&part, &final_path).map_err(io_err(&final_path))?;
     Ok(RepomdRecord {
         data_type: kind.to_string(),
         location_href: format!("repodata/{name}"),

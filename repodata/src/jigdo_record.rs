@@ -86,13 +86,8 @@ impl JigdoEntry {
 
     /// `name-[epoch:]version-release.arch`.
     pub fn nevra(&self) -> String {
-        rpm_package::nevra(
-            &self.name,
-            self.epoch,
-            &self.version,
-            &self.release,
-            &self.arch,
-        )
+        let e = self;
+        rpm_package::nevra(&e.name, e.epoch, &e.version, &e.release, &e.arch)
     }
 }
 
