@@ -9,11 +9,15 @@
 //!   target (same checksum, same `ostree ls -R`, `ostree fsck` clean), without any
 //!   package source; without the base it fails and changes nothing;
 //! - a damaged delta (truncated, bytes flipped) fails cleanly: no ref moves, fsck clean;
+//! - `kill -9` while a delta is being applied leaves no ref on an incomplete commit, and a
+//!   rerun completes the exact target;
 //! - `jigdo info` describes a delta.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use mirror_tests::*;
 
@@ -307,6 +311,67 @@ fn delta_without_its_base_fails_and_changes_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("base commit"), "{stderr}");
     assert!(!empty.exists(), "no repository may be created");
+}
+
+/// `kill -9` while the delta is being applied: the child is killed as soon as the target
+/// commit is marked partial in the repository (the apply has begun writing), several
+/// times, each on a fresh repository holding v1. After each kill that landed (the child
+/// died by SIGKILL), every ref points at v1, or at a complete v2, and `ostree fsck` is
+/// clean; a rerun then completes the exact target.
+#[test]
+fn kill_9_mid_delta_then_rerun_completes() {
+    let w = world();
+    let mut landed = 0;
+    let mut attempts = 0;
+    while landed < 3 && attempts < 30 {
+        attempts += 1;
+        let repo = repo_with_v1(&format!("killed-{attempts}"));
+        let partial = repo.join(format!("state/{}.commitpartial", w.v2_commit));
+        let mut child = jigdo()
+            .arg("unpack")
+            .arg(&w.delta_rpm)
+            .arg("--repo")
+            .arg(&repo)
+            .args(["--ref", REF])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn jigdo");
+        loop {
+            if partial.exists() {
+                let _ = child.kill(); // SIGKILL
+                break;
+            }
+            if child.try_wait().expect("try_wait").is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        let status = child.wait().expect("wait");
+        if status.signal() != Some(9) {
+            continue; // finished before the kill: not a kill mid-apply
+        }
+        landed += 1;
+        for (r, c) in refs_state(&repo) {
+            assert!(
+                c == w.v1_commit || (c == w.v2_commit && !partial.exists()),
+                "after a kill mid-apply, ref {r} points at {c}"
+            );
+        }
+        assert_fsck_clean(&repo);
+        ok(apply(&w.delta_rpm, &repo, false));
+        assert_fsck_clean(&repo);
+        assert!(!partial.exists(), "the rerun left v2 marked partial");
+        assert_eq!(
+            ostree_listing(&repo, REF),
+            ostree_listing(&w.compose, &w.v2_commit)
+        );
+    }
+    assert!(
+        landed > 0,
+        "no kill landed mid-apply in {attempts} attempts: the test proves nothing"
+    );
+    eprintln!("kills mid-apply: {landed} of {attempts} attempts");
 }
 
 /// Applies a damaged delta to a v1 repository: it must fail, leave the ref on v1, keep
