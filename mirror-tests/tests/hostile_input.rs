@@ -636,3 +636,70 @@ fn fsck_exit_codes_and_json_name_the_corrupt_object() {
         "{text}"
     );
 }
+
+/// The SHA-256 of a file, lower-case hex (by the real `sha256sum`).
+fn sha256_hex(path: &Path) -> String {
+    let out = run(Command::new("sha256sum").arg(path));
+    out.split_whitespace().next().expect("digest").to_string()
+}
+
+/// A source that lists a pinned package's NEVRA with another SHA-256 (another build of
+/// the same name, version and release) is named in the error with the NEVRA, the SHA-256
+/// it lists and the one the jigdo RPM pins, for `install` and for `mirror`; nothing is
+/// reported as "not listed by any source".
+#[test]
+fn a_pin_listed_with_another_sha256_names_the_source_and_both_digests() {
+    let w = world();
+    let top = fresh("other-build");
+    let served = top.join("served");
+    copy_files(&w.pkgs, &served);
+    std::fs::copy(&w.jigdo, served.join(w.jigdo.file_name().expect("name"))).expect("copy");
+    let pinned = served.join("jt-other-2.0-1.noarch.rpm");
+    let pinned_sha = sha256_hex(&pinned);
+    std::fs::remove_file(&pinned).expect("rm");
+    // Another build of jt-other-2.0-1.noarch: same NEVRA, other bytes.
+    let rebuilt = build_rpm(
+        &served,
+        &TestPackage::new(
+            "jt-other",
+            "2.0",
+            "noarch",
+            vec![TestFile::regular(
+                "/usr/share/jt-other/data",
+                pseudo_random(99, 20_000),
+                0o644,
+            )],
+        ),
+    );
+    assert_eq!(rebuilt, pinned);
+    let listed_sha = sha256_hex(&rebuilt);
+    assert_ne!(listed_sha, pinned_sha);
+    run(jigdo().args(["repo", "create"]).arg(&served));
+    let source = served.to_string_lossy().into_owned();
+
+    let out = install(&served, &top.join("repo"), &[]);
+    let err = failed(&out);
+    for (what, needle) in [
+        ("the source", source.as_str()),
+        ("the NEVRA", "jt-other-2.0-1.noarch"),
+        ("the SHA-256 listed", listed_sha.as_str()),
+        ("the SHA-256 pinned", pinned_sha.as_str()),
+    ] {
+        assert!(err.contains(needle), "does not name {what}: {err}");
+    }
+    assert!(!err.contains("not listed by any source"), "{err}");
+
+    let out = run_raw(
+        jigdo()
+            .args(["mirror", "example-os", "--from"])
+            .arg(&served)
+            .arg("--to")
+            .arg(top.join("to"))
+            .args(unsigned_ok()),
+    );
+    let err = failed(&out);
+    assert!(
+        err.contains(&listed_sha) && err.contains(&pinned_sha) && err.contains(&source),
+        "{err}"
+    );
+}
