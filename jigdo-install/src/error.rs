@@ -192,6 +192,13 @@ pub enum PinAttempt {
         /// What failed.
         error: FetchError,
     },
+    /// The repository lists the pinned NEVRA with another SHA-256 (another build).
+    OtherBuild {
+        /// The repository.
+        source_name: String,
+        /// The SHA-256 it lists (hex).
+        listed: String,
+    },
     /// The copy in a plain directory of RPMs is not the pinned package.
     Local {
         /// The directory.
@@ -205,6 +212,10 @@ impl fmt::Display for PinAttempt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PinAttempt::Download { source_name, error } => write!(f, "{source_name}: {error}"),
+            PinAttempt::OtherBuild {
+                source_name,
+                listed,
+            } => write!(f, "{source_name} lists it with sha256 {listed}"),
             PinAttempt::Local { source_name, error } => write!(f, "{source_name}: {error}"),
         }
     }
@@ -236,6 +247,19 @@ impl fmt::Display for PinFailure {
                 f.write_str("; ")?;
             }
             write!(f, "{a}")?;
+        }
+        if self
+            .attempts
+            .iter()
+            .any(|a| matches!(a, PinAttempt::OtherBuild { .. }))
+        {
+            write!(
+                f,
+                ", but the jigdo RPM pins sha256 {} (another build of the same NEVRA: give \
+                 the repository the jigdo RPM was published with, or use a jigdo RPM made \
+                 from these packages)",
+                self.id
+            )?;
         }
         Ok(())
     }

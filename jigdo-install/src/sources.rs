@@ -267,6 +267,14 @@ impl Repos {
                     continue;
                 }
                 let Some(e) = lookup(&repo.index, pin) else {
+                    // The NEVRA listed with another SHA-256: another build, named in the
+                    // error instead of "not listed".
+                    if let Some(other) = other_build(&repo.index, pin) {
+                        attempts[i].push(PinAttempt::OtherBuild {
+                            source_name: repo.name.clone(),
+                            listed: other.checksum.hex.clone(),
+                        });
+                    }
                     continue;
                 };
                 match &repo.location {
@@ -395,6 +403,19 @@ fn lookup<'a>(idx: &'a RepoIndex, pin: &PinnedPackage) -> Option<&'a IndexEntry>
             && e.evr.version == pin.version
             && e.evr.release().unwrap_or("") == pin.release
             && (e.checksum.kind != DigestAlgorithm::Sha256 || e.checksum.hex == pin.id_hex())
+    })
+}
+
+/// The entry of `idx` with the pinned package's name, EVR and arch but another SHA-256
+/// (another build of the same NEVRA), if any.
+fn other_build<'a>(idx: &'a RepoIndex, pin: &PinnedPackage) -> Option<&'a IndexEntry> {
+    idx.by_name(&pin.name).into_iter().find(|e| {
+        e.arch == pin.arch
+            && pin.epoch == e.evr.epoch.unwrap_or(0)
+            && e.evr.version == pin.version
+            && e.evr.release().unwrap_or("") == pin.release
+            && e.checksum.kind == DigestAlgorithm::Sha256
+            && e.checksum.hex != pin.id_hex()
     })
 }
 
