@@ -107,50 +107,60 @@ fn unpack_payload(rpm: &Path) -> tempfile::TempDir {
 /// edited by `edit`, its `Requires:` made from the edited pins (as `jigdo pack` does).
 fn craft(out_dir: &Path, edit: impl FnOnce(&mut Index)) -> PathBuf {
     let w = world();
-    let x = unpack_payload(&w.jigdo);
-    let payload = |f: PayloadFile| x.path().join(f.path(&w.commit).trim_start_matches('/'));
+    craft_from(&w.jigdo, &w.commit, out_dir, edit)
+}
+
+/// [`craft`] from the jigdo RPM `jigdo` of `commit`.
+fn craft_from(
+    jigdo: &Path,
+    commit: &str,
+    out_dir: &Path,
+    edit: impl FnOnce(&mut Index),
+) -> PathBuf {
+    let x = unpack_payload(jigdo);
+    let payload = |f: PayloadFile| x.path().join(f.path(commit).trim_start_matches('/'));
     let mut index = Index::decode(&std::fs::read(payload(PayloadFile::Index)).expect("read"))
         .expect("decode the real index");
     edit(&mut index);
     let q = run(Command::new("rpm")
         .args(["-qp", "--qf", "%{NAME} %{VERSION} %{RELEASE} %{ARCH}"])
-        .arg(&w.jigdo));
+        .arg(jigdo));
     let nvra: Vec<&str> = q.split_whitespace().collect();
     let mut b = rpm_package::PackageBuilder::new(nvra[0], nvra[1], nvra[2], nvra[3]);
     b.provides(jigdo_format::FORMAT_PROVIDE, None);
-    b.provides(&jigdo_format::commit_provide(&w.commit), None);
+    b.provides(&jigdo_format::commit_provide(commit), None);
     for pin in &index.packages {
         let r = pin.requirement();
         b.requires_equal(&r.name, &r.evr);
     }
     b.add_file_bytes(
-        &PayloadFile::Commit.path(&w.commit),
+        &PayloadFile::Commit.path(commit),
         std::fs::read(payload(PayloadFile::Commit)).expect("read"),
         0o644,
     );
     if payload(PayloadFile::CommitMeta).exists() {
         b.add_file_bytes(
-            &PayloadFile::CommitMeta.path(&w.commit),
+            &PayloadFile::CommitMeta.path(commit),
             std::fs::read(payload(PayloadFile::CommitMeta)).expect("read"),
             0o644,
         );
     }
     b.add_file_bytes(
-        &PayloadFile::Index.path(&w.commit),
+        &PayloadFile::Index.path(commit),
         index.encode().expect("encode"),
         0o644,
     );
     let mut n = 0;
     while payload(PayloadFile::Content(n)).exists() {
         b.add_file_path(
-            &PayloadFile::Content(n).path(&w.commit),
+            &PayloadFile::Content(n).path(commit),
             payload(PayloadFile::Content(n)),
             0o644,
         );
         n += 1;
     }
     std::fs::create_dir_all(out_dir).expect("mkdir");
-    let out = out_dir.join(w.jigdo.file_name().expect("name"));
+    let out = out_dir.join(jigdo.file_name().expect("name"));
     b.write_to(&out, None).expect("write the crafted jigdo RPM");
     out
 }
@@ -702,4 +712,155 @@ fn a_pin_listed_with_another_sha256_names_the_source_and_both_digests() {
         err.contains(&listed_sha) && err.contains(&pinned_sha) && err.contains(&source),
         "{err}"
     );
+}
+
+/// The file entry of the tree path `path` (`usr/bin/x`) in `index`.
+fn file_entry<'a>(index: &'a mut Index, path: &str) -> &'a mut jigdo_format::FileEntry {
+    let (dirs, name) = path.rsplit_once('/').expect("a path with a directory");
+    let mut dir = &mut index.root;
+    for part in dirs.split('/') {
+        dir = &mut dir
+            .dirs
+            .iter_mut()
+            .find(|(n, _)| n == part)
+            .unwrap_or_else(|| panic!("no directory {part} in {path}"))
+            .1;
+    }
+    dir.files
+        .iter_mut()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no file {path}"))
+}
+
+/// The lie: `usr/share/jt-hostile/a` is said to be the bytes of `/usr/share/jt-hostile/b`
+/// of the (correctly pinned) package jt-hostile.
+fn lie_about_a(index: &mut Index) {
+    let p = index
+        .packages
+        .iter()
+        .position(|p| p.name == "jt-hostile")
+        .expect("pin") as u32;
+    file_entry(index, "usr/share/jt-hostile/a").source = jigdo_format::Source::Package {
+        package: p,
+        path: Some("/usr/share/jt-hostile/b".into()),
+    };
+}
+
+/// The content object checksum of `path` in `commit` of `repo` (by the real ostree).
+fn object_at(repo: &Path, commit: &str, path: &str) -> String {
+    let listing = run(ostree(repo).args(["ls", "-C", commit, path]));
+    listing
+        .split_whitespace()
+        .find(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("no checksum in {listing}"))
+        .to_string()
+}
+
+/// A lying index (issue 11 §4): a jigdo RPM whose index says a file's bytes are those of
+/// another file of a correctly pinned package. `unpack` and `install` fail with an error
+/// that names the commit and the jigdo RPM and says what to do, set no ref, and leave
+/// nothing half-written (a rerun with the honest jigdo RPM completes). When the
+/// repository holds the commit's directory listings (here: another commit of the same
+/// tree), the error names the file, the object the commit has there, the one rebuilt,
+/// and the package it was made from.
+#[test]
+fn a_lying_index_names_the_file_and_package_and_leaves_nothing_half_written() {
+    let w = world();
+    let top = fresh("lying-index");
+    let lying = craft(&top.join("lying"), lie_about_a);
+    let jigdo_name = lying
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let assert_clear = |err: &str| {
+        assert!(err.contains(&w.commit), "does not name the commit: {err}");
+        assert!(err.contains(&jigdo_name), "does not name the jigdo RPM: {err}");
+        assert!(err.contains("no ref was set"), "{err}");
+        assert!(
+            err.contains("publisher"),
+            "does not say what to do: {err}"
+        );
+    };
+
+    // unpack, fresh repository.
+    let repo = top.join("repo");
+    let unpack = |jigdo: &Path, repo: &Path| {
+        run_raw(
+            jigdo()
+                .arg("unpack")
+                .arg(jigdo)
+                .arg("--from")
+                .arg(&w.pkgs)
+                .arg("--repo")
+                .arg(repo)
+                .args(["--ref", REF]),
+        )
+    };
+    let err = failed(&unpack(&lying, &repo));
+    assert_clear(&err);
+    assert_eq!(refs_state(&repo), Vec::new());
+    let out = unpack(&w.jigdo, &repo);
+    assert_eq!(ok(&out).trim(), w.commit);
+    assert_fsck_clean(&repo);
+
+    // install from a repository serving the lying jigdo RPM; then the honest one.
+    let served = top.join("served");
+    copy_files(&w.pkgs, &served);
+    std::fs::copy(&lying, served.join(&jigdo_name)).expect("copy");
+    run(jigdo().args(["repo", "create"]).arg(&served));
+    let irepo = top.join("irepo");
+    let err = failed(&install(&served, &irepo, &[]));
+    assert_clear(&err);
+    assert_eq!(refs_state(&irepo), Vec::new());
+    std::fs::copy(&w.jigdo, served.join(&jigdo_name)).expect("copy");
+    run(jigdo().args(["repo", "create"]).arg(&served));
+    let out = install(&served, &irepo, &[]);
+    assert_eq!(ok(&out).trim(), w.commit);
+    assert_fsck_clean(&irepo);
+
+    // Another commit of the same tree, whose listings `repo` holds: the file is named.
+    let commit2 = run(ostree(&w.compose)
+        .args(["commit", "--branch", "hostile/again", "--subject", "again"])
+        .arg(format!("--tree=ref={}", w.commit)))
+    .trim()
+    .to_string();
+    assert_ne!(commit2, w.commit);
+    let printed = run(jigdo()
+        .args(["pack", "--repo"])
+        .arg(&w.compose)
+        .args(["--rev", &commit2, "--from"])
+        .arg(&w.pkgs)
+        .arg("--output")
+        .arg(top.join("again"))
+        .args(["--name", "example-os", "--release", "2"]));
+    let lying2 = craft_from(
+        Path::new(printed.trim()),
+        &commit2,
+        &top.join("lying2"),
+        lie_about_a,
+    );
+    let out = run_raw(
+        jigdo()
+            .arg("unpack")
+            .arg(&lying2)
+            .arg("--from")
+            .arg(&w.pkgs)
+            .arg("--repo")
+            .arg(&repo)
+            .args(["--ref", "hostile/again"]),
+    );
+    let err = failed(&out);
+    let expected = object_at(&w.compose, &w.commit, "/usr/share/jt-hostile/a");
+    let rebuilt = object_at(&w.compose, &w.commit, "/usr/share/jt-hostile/b");
+    for (what, needle) in [
+        ("the file", "usr/share/jt-hostile/a"),
+        ("the package", "jt-hostile-1.0-1.noarch"),
+        ("the file in the package", "/usr/share/jt-hostile/b"),
+        ("the object the commit has", expected.as_str()),
+        ("the object rebuilt", rebuilt.as_str()),
+    ] {
+        assert!(err.contains(needle), "does not name {what}: {err}");
+    }
+    assert_eq!(refs_state(&repo), vec![(REF.to_string(), w.commit.clone())]);
 }
