@@ -518,3 +518,93 @@ fn a_bad_commit_key_line_is_reported() {
     let err = assert_refused(&out, &repo, "bad key line");
     assert!(err.contains(&format!("{}:2", bad.display())), "{err}");
 }
+
+/// The published jigdo RPM file of release `release` (`trust-os-1.0-RELEASE`).
+fn published_jigdo(release: &str) -> PathBuf {
+    let prefix = format!("trust-os-1.0-{release}.");
+    files_under(&world().published)
+        .into_iter()
+        .find(|f| {
+            f.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+        })
+        .unwrap_or_else(|| panic!("no {prefix}*.rpm"))
+}
+
+fn unpack(jigdo_rpm: &Path, repo: &Path, extra: &[&str]) -> Output {
+    run_raw(
+        jigdo()
+            .arg("unpack")
+            .arg(jigdo_rpm)
+            .arg("--from")
+            .arg(&world().pkgs)
+            .arg("--repo")
+            .arg(repo)
+            .args(["--ref", REF])
+            .args(extra),
+    )
+}
+
+/// `jigdo unpack` (local files) runs the same trust step when keys are given: each link
+/// verifies and is named (line and `--json`), a wrong key refuses before anything is
+/// created; with no key it unpacks and prints one warning line that nothing was
+/// verified (`trust` in `--json` says so too).
+#[test]
+fn unpack_verifies_with_keys_and_warns_without() {
+    let w = world();
+    // No key: unpacked, one warning.
+    let repo = fresh("unpack-nokey");
+    let out = unpack(&w.unsigned, &repo, &[]);
+    assert_eq!(ok(&out).trim(), w.commit);
+    let err = stderr(&out);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning: ")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("not verified"), "{err}");
+    let repo = fresh("unpack-nokey-json");
+    let out = unpack(&w.unsigned, &repo, &["--json"]);
+    let json = ok(&out);
+    assert!(json.contains("\"trust\""), "{json}");
+    assert!(json.contains("\"verified\": []"), "{json}");
+    assert!(stderr(&out).contains("warning: "), "{}", stderr(&out));
+
+    // Keys: each link verifies and is named.
+    let key = p(&w.key.public);
+    let ed = std::fs::read_to_string(&w.ed25519_public)
+        .expect("key")
+        .trim()
+        .to_string();
+    for (release, args, link, key_id) in [
+        ("2", vec!["--gpgkey", key], "jigdo RPM signature", &w.key.fingerprint),
+        ("3", vec!["--gpgkey", key], "commit GPG signature", &w.key.fingerprint),
+        (
+            "4",
+            vec!["--commit-key", p(&w.ed25519_public)],
+            "commit ed25519 signature",
+            &ed,
+        ),
+    ] {
+        let repo = fresh(&format!("unpack-{release}"));
+        let out = unpack(&published_jigdo(release), &repo, &args);
+        assert_eq!(ok(&out).trim(), w.commit, "{release}");
+        let line = verified_line(&out);
+        assert!(line.contains(link), "{release}: {line}");
+        assert!(line.contains(key_id.as_str()), "{release}: {line}");
+        assert!(!stderr(&out).contains("warning: "), "{}", stderr(&out));
+        let repo = fresh(&format!("unpack-{release}-json"));
+        let mut json_args = args.clone();
+        json_args.push("--json");
+        let json = ok(&unpack(&published_jigdo(release), &repo, &json_args));
+        assert!(json.contains("\"trust\"") && json.contains(key_id.as_str()), "{json}");
+    }
+
+    // A key that verifies nothing: refused, nothing created.
+    for (release, args) in [
+        ("3", vec!["--gpgkey", p(&w.other.public)]),
+        ("4", vec!["--commit-key", p(&w.ed25519_other)]),
+    ] {
+        let repo = fresh(&format!("unpack-wrong-{release}"));
+        let out = unpack(&published_jigdo(release), &repo, &args);
+        let err = assert_refused(&out, &repo, release);
+        assert!(err.contains("--nogpgcheck"), "{err}");
+    }
+}
