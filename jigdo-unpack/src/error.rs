@@ -90,10 +90,15 @@ pub enum UnpackError {
     },
     /// The rebuilt tree does not hash to what the commit names.
     #[error(
-        "rebuilt commit {commit} does not match: {what} is {actual}, the commit names {expected}; \
-         the commit stays partial and no ref was set"
+        "{}: rebuilt commit {commit} does not match: {what} is {actual}, the commit names \
+         {expected}; {difference}. The jigdo RPM's index does not describe its commit \
+         (damaged or hostile): the commit stays partial and no ref was set; do not use this \
+         jigdo RPM: fetch it again, or report it to its publisher",
+        jigdo.display()
     )]
     TreeMismatch {
+        /// The jigdo RPM.
+        jigdo: PathBuf,
         /// The commit checksum.
         commit: String,
         /// Which object (root dirtree or root dirmeta).
@@ -102,6 +107,24 @@ pub enum UnpackError {
         expected: String,
         /// What was rebuilt.
         actual: String,
+        /// Where the rebuilt tree first differs, as far as it could be found.
+        difference: String,
+    },
+    /// An object's bytes do not hash to the checksum computed for it when the jigdo RPM
+    /// was read.
+    #[error(
+        "content does not match: object {object} (/{path}) made from {from} has checksum \
+         {actual}; the file changed while it was read or is damaged: fetch it again"
+    )]
+    ContentMismatch {
+        /// The object expected.
+        object: String,
+        /// What the bytes hash to.
+        actual: String,
+        /// Its path in the tree.
+        path: String,
+        /// Where its bytes came from.
+        from: String,
     },
     /// A `--from` source cannot be used by `jigdo unpack`.
     #[error("source {spec}: {reason}")]

@@ -18,6 +18,9 @@ pub struct RebuiltTree {
     pub root_meta: Checksum,
     /// Every distinct dirtree and dirmeta object, encoded, children before parents.
     pub objects: Vec<(ObjectType, Vec<u8>)>,
+    /// The (dirtree, dirmeta) of every directory by its path (`""` for the root, else
+    /// `usr/`, `usr/bin/`, …), to find where a rebuilt tree differs from the commit's.
+    pub dirs: HashMap<String, (Checksum, Checksum)>,
 }
 
 /// Rebuilds the dirtrees and dirmetas of `index`'s tree. `resolve` gives the content
@@ -33,6 +36,7 @@ pub fn rebuild_tree(
         metas: HashMap::new(),
         seen: HashSet::new(),
         objects: Vec::new(),
+        dirs: HashMap::new(),
     };
     let mut prefix = String::new();
     let (root_tree, root_meta) = state.dir(&index.root, &mut prefix)?;
@@ -40,6 +44,7 @@ pub fn rebuild_tree(
         root_tree,
         root_meta,
         objects: state.objects,
+        dirs: state.dirs,
     })
 }
 
@@ -49,6 +54,7 @@ struct State<'a> {
     metas: HashMap<u32, Checksum>,
     seen: HashSet<Checksum>,
     objects: Vec<(ObjectType, Vec<u8>)>,
+    dirs: HashMap<String, (Checksum, Checksum)>,
 }
 
 impl State<'_> {
@@ -90,6 +96,137 @@ impl State<'_> {
         if self.seen.insert(c) {
             self.objects.push((ObjectType::DirTree, bytes));
         }
-        Ok((c, self.meta(dir.meta)))
+        let m = self.meta(dir.meta);
+        self.dirs.insert(prefix.clone(), (c, m));
+        Ok((c, m))
+    }
+}
+
+/// Where a rebuilt tree first differs from the commit's, found by walking down the
+/// commit's dirtrees as far as a repository holds them ([`locate_difference`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Difference {
+    /// A file's rebuilt content object is not the commit's (`expected` is `None` when
+    /// the commit has no file of that name).
+    File {
+        /// Its path in the tree (`usr/bin/x`).
+        path: String,
+        /// Its entry in the index.
+        entry: FileEntry,
+        /// The object the commit has there.
+        expected: Option<Checksum>,
+        /// The object rebuilt.
+        rebuilt: Checksum,
+    },
+    /// A directory's rebuilt dirmeta is not the commit's (`""` is the root).
+    DirMeta {
+        /// Its path in the tree (`usr/bin/`).
+        path: String,
+        /// The dirmeta the commit names.
+        expected: Checksum,
+        /// The dirmeta rebuilt.
+        rebuilt: Checksum,
+    },
+    /// The commit has a file or directory (`NAME/`) that the index lacks, or the index
+    /// a directory that the commit lacks.
+    Entry {
+        /// Its path in the tree.
+        path: String,
+        /// Whether the commit (true) or the index (false) has it.
+        in_commit: bool,
+    },
+    /// The repository does not hold the commit's dirtree of this directory (`""`: the
+    /// root), so the walk stops there.
+    NotHeld {
+        /// The directory's path in the tree.
+        dir: String,
+    },
+}
+
+/// Walks the commit's tree (root dirtree `expected_root`) and the rebuilt `tree` of
+/// `index` side by side, as far as `repo` holds the commit's dirtrees, to the first
+/// file or directory that differs. `resolve` is the one given to [`rebuild_tree`].
+pub fn locate_difference(
+    repo: &ostree_store::Repo,
+    index: &Index,
+    tree: &RebuiltTree,
+    expected_root: (Checksum, Checksum),
+    resolve: &dyn Fn(&str, &FileEntry) -> Option<Checksum>,
+) -> Difference {
+    if expected_root.1 != tree.root_meta {
+        return Difference::DirMeta {
+            path: String::new(),
+            expected: expected_root.1,
+            rebuilt: tree.root_meta,
+        };
+    }
+    let mut dir = &index.root;
+    let mut prefix = String::new();
+    let mut expected_tree = expected_root.0;
+    'descend: loop {
+        if !repo.has_object(ObjectType::DirTree, &expected_tree) {
+            return Difference::NotHeld { dir: prefix };
+        }
+        let Ok(exp) = repo.read_dirtree(&expected_tree) else {
+            return Difference::NotHeld { dir: prefix };
+        };
+        for f in &dir.files {
+            let path = format!("{prefix}{}", f.name);
+            let Some(rebuilt) = resolve(&path, f) else {
+                continue;
+            };
+            let expected = exp.files.iter().find(|(n, _)| *n == f.name).map(|e| e.1);
+            if expected != Some(rebuilt) {
+                return Difference::File {
+                    path,
+                    entry: f.clone(),
+                    expected,
+                    rebuilt,
+                };
+            }
+        }
+        for (name, _) in &exp.files {
+            if !dir.files.iter().any(|f| f.name == *name) {
+                return Difference::Entry {
+                    path: format!("{prefix}{name}"),
+                    in_commit: true,
+                };
+            }
+        }
+        for (name, _, _) in &exp.dirs {
+            if !dir.dirs.iter().any(|(n, _)| n == name) {
+                return Difference::Entry {
+                    path: format!("{prefix}{name}/"),
+                    in_commit: true,
+                };
+            }
+        }
+        for (name, sub) in &dir.dirs {
+            let path = format!("{prefix}{name}/");
+            let Some(&(rt, rm)) = tree.dirs.get(&path) else {
+                continue;
+            };
+            let Some(&(_, et, em)) = exp.dirs.iter().find(|(n, _, _)| n == name) else {
+                return Difference::Entry {
+                    path,
+                    in_commit: false,
+                };
+            };
+            if em != rm {
+                return Difference::DirMeta {
+                    path,
+                    expected: em,
+                    rebuilt: rm,
+                };
+            }
+            if et != rt {
+                dir = sub;
+                prefix = path;
+                expected_tree = et;
+                continue 'descend;
+            }
+        }
+        // Every entry agrees, yet the dirtree differs (e.g. in the order of entries).
+        return Difference::NotHeld { dir: prefix };
     }
 }

@@ -36,7 +36,7 @@ use crate::error::{IoContext, Result, UnpackError};
 use crate::event::UnpackEvent;
 use crate::jigdo_rpm::JigdoRpm;
 use crate::plan::{file_header, is_symlink_meta, object_key, Plan};
-use crate::rebuild::rebuild_tree;
+use crate::rebuild::{locate_difference, rebuild_tree, Difference};
 use crate::record::PendingRecord;
 use crate::source::{Located, PackageFiles, Sources};
 
@@ -362,6 +362,7 @@ impl UnpackJob {
             let (p, loc) = work[job - 1];
             let pkg = &index.packages[p];
             let (file, path) = files.open(pkg, loc)?;
+            let read_from = path.clone();
             let imported = import_package(
                 &repo,
                 &tx,
@@ -373,13 +374,16 @@ impl UnpackJob {
                 &self.stats,
             )?;
             progress(&UnpackEvent::Imported { package: pkg });
-            Ok(Some((p, imported)))
+            Ok(Some((p, imported, read_from)))
         })?;
         let mut resolved_packages = self.known;
         let mut caches = Vec::with_capacity(self.to_import.len());
-        for (p, (sums, cache)) in done.into_iter().flatten() {
+        // The package files read, for messages.
+        let mut read_from: HashMap<usize, PathBuf> = HashMap::new();
+        for (p, (sums, cache), path) in done.into_iter().flatten() {
             resolved_packages[p].extend(sums);
             caches.push(cache);
+            read_from.insert(p, path);
         }
         report.packages_imported = self.to_import.len();
         report.imported = self
@@ -409,11 +413,20 @@ impl UnpackJob {
             ("the root dirmeta", c.root_meta, tree.root_meta),
         ] {
             if expected != actual {
+                let difference = locate_difference(
+                    &repo,
+                    index,
+                    &tree,
+                    (c.root_tree, c.root_meta),
+                    &resolve,
+                );
                 return Err(UnpackError::TreeMismatch {
+                    jigdo: self.jigdo.path.clone(),
                     commit: commit.to_hex(),
                     what,
                     expected: expected.to_hex(),
                     actual: actual.to_hex(),
+                    difference: describe_difference(index, &difference, &read_from),
                 });
             }
         }
@@ -440,6 +453,71 @@ impl UnpackJob {
         report.objects_written = self.stats.objects_written.load(Ordering::Relaxed);
         report.bytes_read = self.stats.bytes_read.load(Ordering::Relaxed);
         Ok(report)
+    }
+}
+
+/// What a tree mismatch is, in words: the file (its path, the object the commit has
+/// there, the one rebuilt, where its bytes came from) or directory that differs, or how
+/// far the commit's listings could be followed.
+fn describe_difference(
+    index: &Index,
+    difference: &Difference,
+    read_from: &HashMap<usize, PathBuf>,
+) -> String {
+    match difference {
+        Difference::File {
+            path,
+            entry,
+            expected,
+            rebuilt,
+        } => {
+            let from = match &entry.source {
+                Source::New(n) => format!("new content {n} of the jigdo RPM"),
+                Source::Package { package, .. } => {
+                    let p = *package as usize;
+                    let in_pkg = Index::package_path(path, entry).unwrap_or_default();
+                    let nevra = index.packages.get(p).map_or_else(
+                        || format!("package number {p}"),
+                        |pin| format!("package {}", pin.nevra()),
+                    );
+                    let file = read_from.get(&p).map_or_else(
+                        || "known from its package cache".to_string(),
+                        |f| f.display().to_string(),
+                    );
+                    format!("file {in_pkg} of {nevra} ({file})")
+                }
+            };
+            match expected {
+                Some(e) => format!(
+                    "content does not match at /{path}: the commit has object {e} there, the \
+                     rebuilt object {rebuilt} was made from {from}"
+                ),
+                None => format!(
+                    "the index has a file /{path} (object {rebuilt}, made from {from}) that \
+                     the commit does not have"
+                ),
+            }
+        }
+        Difference::DirMeta {
+            path,
+            expected,
+            rebuilt,
+        } => format!(
+            "the owner, mode or xattrs of directory /{path} differ: the commit has dirmeta \
+             {expected}, the rebuilt one is {rebuilt}"
+        ),
+        Difference::Entry {
+            path,
+            in_commit: true,
+        } => format!("the commit has /{path}, which the index lacks"),
+        Difference::Entry {
+            path,
+            in_commit: false,
+        } => format!("the index has /{path}, which the commit lacks"),
+        Difference::NotHeld { dir } => format!(
+            "the repository does not hold the commit's listing of /{dir}, so the file that \
+             differs cannot be named"
+        ),
     }
 }
 
@@ -558,7 +636,21 @@ fn write_new_contents(
                         .get(&(entry_no, m))
                         .copied()
                         .ok_or(UnpackError::Internal("a new content has no checksum"))?;
-                    tx.write_content_with_checksum(&expected, &file_header(index, m, ""), r)?;
+                    tx.write_content_with_checksum(&expected, &file_header(index, m, ""), r)
+                        .map_err(|e| match e {
+                            ostree_store::Error::WrongContent { expected, actual } => {
+                                UnpackError::ContentMismatch {
+                                    object: expected.to_hex(),
+                                    actual: actual.to_hex(),
+                                    path: new_content_path(index, entry_no, m),
+                                    from: format!(
+                                        "new content {entry_no} of {}",
+                                        jigdo.path.display()
+                                    ),
+                                }
+                            }
+                            e => e.into(),
+                        })?;
                     stats.objects_written.fetch_add(1, Ordering::Relaxed);
                     Ok(())
                 };
@@ -579,6 +671,17 @@ fn write_new_contents(
         )?;
     }
     Ok(())
+}
+
+/// The first tree path whose object is new content `n` with metadata `meta`.
+fn new_content_path(index: &Index, n: u32, meta: u32) -> String {
+    let mut found = None;
+    index.for_each_file(|path, e| {
+        if found.is_none() && e.source == Source::New(n) && e.meta == meta {
+            found = Some(path.to_string());
+        }
+    });
+    found.unwrap_or_default()
 }
 
 /// Copies `reader` into an anonymous temporary file in the repository's `tmp/`.
