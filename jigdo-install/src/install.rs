@@ -302,8 +302,7 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         JigdoOrigin::Repository { name, .. } => name.clone(),
     };
     // What verified the commit, as the trust step's line says it (none: --nogpgcheck).
-    let verified_by = (!trust.verified.is_empty())
-        .then(|| trust.line().trim_start_matches("verified: ").to_string());
+    let verified_by = trust.verified_by();
     let record = PendingRecord::new(jigdo, source, verified_by)?;
     let report = job.finish(&files, &|e| events(&Event::Unpack(*e)))?;
     record.write(&opts.repo)?;

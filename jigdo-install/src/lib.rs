@@ -10,6 +10,7 @@
 //! - [`install()`]: `jigdo install` ([`InstallOptions`] → [`InstallReport`]). The jigdo
 //!   RPM is read once, the plan made once, and every package is hashed once: downloads
 //!   are verified while they are fetched and handed to the unpack as verified files.
+//! - [`unpack_local()`]: `jigdo unpack` of local files with the same trust step.
 //! - [`mirror()`]: `jigdo mirror` ([`MirrorOptions`] → [`MirrorReport`]).
 //! - [`Repos`]: the sources of a run ([`SourceSpec`], [`source_specs`]), tried in order.
 //! - [`TrustPolicy`]: the trust step, run before any package is fetched and anything
@@ -31,6 +32,7 @@ pub mod diff;
 pub mod error;
 pub mod event;
 pub mod install;
+pub mod local;
 pub mod mirror;
 pub mod sources;
 pub mod status;
@@ -41,6 +43,7 @@ pub use diff::{diff, DiffOptions, DiffReport};
 pub use error::{InstallError, PinAttempt, PinFailure, TrustFailure};
 pub use event::{Event, EventSink};
 pub use install::{install, InstallOptions, InstallReport};
+pub use local::{unpack_local, LocalUnpackReport};
 pub use mirror::{mirror, MirrorOptions, MirrorReport};
 pub use repo_fetch::{AttemptError, Backend, FetchOptions, Origin};
 pub use sources::{source_specs, FetchedPin, Found, Location, Repo, Repos, SourceSpec};

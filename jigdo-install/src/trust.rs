@@ -125,9 +125,20 @@ impl TrustReport {
         let mut parts = self.not_verified.clone();
         parts.extend(self.notes.iter().cloned());
         format!(
-            "warning: the commit is not verified (--nogpgcheck): {}",
+            "warning: the commit is not verified{}: {}",
+            if self.nogpgcheck {
+                " (--nogpgcheck)"
+            } else {
+                ""
+            },
             parts.join("; ")
         )
+    }
+
+    /// What verified the commit, as [`TrustReport::line`] says it (`None`: nothing).
+    pub fn verified_by(&self) -> Option<String> {
+        (!self.verified.is_empty())
+            .then(|| self.line().trim_start_matches("verified: ").to_string())
     }
 
     fn miss(&mut self, link: Link, why: impl fmt::Display) {
@@ -279,6 +290,16 @@ impl TrustPolicy {
         Err(TrustFailure::Unverified {
             looked_for: report.not_verified.join("; "),
         })
+    }
+
+    /// `jigdo unpack`'s rule (local files, no deployment): with no key configured, a
+    /// commit that nothing verified is accepted and the caller warns; with keys, as
+    /// [`TrustPolicy::decide`].
+    pub fn decide_local(&self, report: &mut TrustReport) -> Result<(), TrustFailure> {
+        if report.verified.is_empty() && !self.has_keys() {
+            return Ok(());
+        }
+        self.decide(report)
     }
 }
 

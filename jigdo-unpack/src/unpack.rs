@@ -120,8 +120,20 @@ pub fn unpack(
             ref_name: opts.ref_name.clone(),
         },
     )?;
+    finish_local(job, opts, None, progress)
+}
+
+/// The rest of [`unpack`] once `job` (opened from `opts`) was checked: the packages
+/// read from `opts.sources`, the commit written, the install record written naming
+/// `verified_by` (what authenticated the commit, if anything did).
+pub fn finish_local(
+    job: UnpackJob,
+    opts: &UnpackOptions,
+    verified_by: Option<String>,
+    progress: &(dyn Fn(&UnpackEvent) + Sync),
+) -> Result<UnpackReport> {
     let source = std::fs::canonicalize(&opts.jigdo_rpm).unwrap_or_else(|_| opts.jigdo_rpm.clone());
-    let record = PendingRecord::new(job.jigdo(), source.display().to_string(), None)?;
+    let record = PendingRecord::new(job.jigdo(), source.display().to_string(), verified_by)?;
     let report = if job.is_complete() {
         job.finish(&Sources::new(Vec::new()), progress)?
     } else {

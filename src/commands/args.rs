@@ -31,8 +31,9 @@ pub struct TargetArgs {
     pub ref_name: Option<String>,
 }
 
-/// The keys and the rule of the trust step (`install`, `mirror`): one link of the chain
-/// of trust must verify with one of these keys, or `--nogpgcheck`.
+/// The keys and the rule of the trust step (`install`, `mirror`, `unpack`): one link of
+/// the chain of trust must verify with one of these keys, or `--nogpgcheck` (`unpack`
+/// with no key unpacks an unverified commit with a warning).
 #[derive(clap::Args)]
 pub struct TrustArgs {
     /// OpenPGP public key file (armored or binary; repeatable), added to every source's

@@ -4,7 +4,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Args;
-use jigdo_unpack::{unpack, UnpackEvent, UnpackOptions};
+use jigdo_install::{unpack_local, TrustReport};
+use jigdo_unpack::{UnpackEvent, UnpackOptions};
 
 /// Arguments of `jigdo unpack`.
 #[derive(Args)]
@@ -19,6 +20,8 @@ pub struct UnpackArgs {
     pub from: Vec<String>,
     #[command(flatten)]
     pub target: super::args::TargetArgs,
+    #[command(flatten)]
+    pub trust: super::args::TrustArgs,
     /// Print a JSON report instead of the commit checksum.
     #[arg(long)]
     pub json: bool,
@@ -64,11 +67,18 @@ pub fn run(args: UnpackArgs) -> anyhow::Result<i32> {
             eprintln!("{e}");
         }
     };
-    let report = unpack(&opts, &progress)?;
+    // One line: what verified with which key (not with --json: the report has it), or
+    // the warning that nothing did (always).
+    let on_trust = move |t: &TrustReport| {
+        if t.verified.is_empty() || !quiet {
+            eprintln!("{}", t.line());
+        }
+    };
+    let report = unpack_local(&opts, &args.trust.policy(), &on_trust, &progress)?;
     if args.json {
         crate::output::print_json(&report)?;
     } else {
-        println!("{}", report.commit);
+        println!("{}", report.unpack.commit);
     }
     Ok(0)
 }

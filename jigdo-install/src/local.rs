@@ -1,0 +1,54 @@
+//! `jigdo unpack` with the trust step: a jigdo RPM and its packages as local files,
+//! checked by the same [`TrustPolicy`] as `install` before anything is written.
+
+use jigdo_unpack::{Target, UnpackEvent, UnpackJob, UnpackOptions, UnpackReport};
+use serde::Serialize;
+
+use crate::error::InstallError;
+use crate::trust::{JigdoOrigin, TrustPolicy, TrustReport};
+
+/// What `jigdo unpack` did (its `--json` document).
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalUnpackReport {
+    /// What the rebuild did.
+    #[serde(flatten)]
+    pub unpack: UnpackReport,
+    /// What authenticated the commit (or that nothing did).
+    pub trust: TrustReport,
+}
+
+/// Unpacks `opts.jigdo_rpm` (see [`jigdo_unpack::unpack`]) after the trust step: the
+/// jigdo RPM's signature and the commit's signatures are checked with `policy`'s keys
+/// before anything is written ([`TrustPolicy::decide_local`]: with keys one link must
+/// verify, without keys the commit is unpacked unverified). `on_trust` receives the
+/// decision before the packages are read.
+pub fn unpack_local(
+    opts: &UnpackOptions,
+    policy: &TrustPolicy,
+    on_trust: &dyn Fn(&TrustReport),
+    progress: &(dyn Fn(&UnpackEvent) + Sync),
+) -> Result<LocalUnpackReport, InstallError> {
+    let untrusted = |reason| InstallError::Untrusted {
+        what: opts.jigdo_rpm.display().to_string(),
+        reason,
+    };
+    let mut trust = TrustReport::default();
+    policy
+        .check_jigdo_rpm(&opts.jigdo_rpm, &JigdoOrigin::File, &mut trust)
+        .map_err(untrusted)?;
+    let job = UnpackJob::open(
+        &opts.jigdo_rpm,
+        Target {
+            repo: opts.repo.clone(),
+            mode: opts.mode,
+            ref_name: opts.ref_name.clone(),
+        },
+    )?;
+    policy
+        .check_commit(job.jigdo(), &JigdoOrigin::File, &mut trust)
+        .map_err(untrusted)?;
+    policy.decide_local(&mut trust).map_err(untrusted)?;
+    on_trust(&trust);
+    let unpack = jigdo_unpack::finish_local(job, opts, trust.verified_by(), progress)?;
+    Ok(LocalUnpackReport { unpack, trust })
+}
