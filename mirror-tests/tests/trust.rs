@@ -608,3 +608,118 @@ fn unpack_verifies_with_keys_and_warns_without() {
         assert!(err.contains("--nogpgcheck"), "{err}");
     }
 }
+
+/// A copy of the unsigned jigdo RPM (`trust-os-1.0-1`) and its packages in `dir`, with
+/// repodata made by `jigdo repo create` (`sign`: with `--sign-key`).
+fn unsigned_repo(dir: &Path, sign: Option<&Path>) {
+    let w = world();
+    let packages = dir.join("Packages");
+    std::fs::create_dir_all(&packages).expect("mkdir");
+    for f in std::iter::once(w.unsigned.clone()).chain(files_under(&w.pkgs)) {
+        std::fs::copy(&f, packages.join(f.file_name().expect("name"))).expect("copy");
+    }
+    let mut cmd = jigdo();
+    cmd.args(["repo", "create"]).arg(dir);
+    if let Some(k) = sign {
+        cmd.arg("--sign-key").arg(k);
+    }
+    run(&mut cmd);
+}
+
+/// `gpg --detach-sign --armor` of the repository's repomd.xml with `key`.
+fn gpg_sign_repomd(dir: &Path, key: &Key) {
+    let repomd = dir.join("repodata/repomd.xml");
+    let asc = dir.join("repodata/repomd.xml.asc");
+    let _ = std::fs::remove_file(&asc);
+    run(Command::new("gpg")
+        .arg("--homedir")
+        .arg(&key.home)
+        .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+        .args(["--detach-sign", "--armor", "--local-user", &key.fingerprint, "-o"])
+        .arg(&asc)
+        .arg(&repomd));
+    let _ = Command::new("gpgconf")
+        .arg("--homedir")
+        .arg(&key.home)
+        .args(["--kill", "gpg-agent"])
+        .output();
+}
+
+/// A `.repo` file with one section `signed` at `baseurl`.
+fn repo_file(dir: &Path, baseurl: &str, extra: &str) -> PathBuf {
+    let f = dir.join("signed.repo");
+    std::fs::write(
+        &f,
+        format!("[signed]\nname=signed\nbaseurl={baseurl}\nenabled=1\n{extra}"),
+    )
+    .expect("repo file");
+    f
+}
+
+/// The signed repomd.xml is a link of the chain (repomd → primary → the jigdo RPM's
+/// SHA-256 → the commit): over nginx, a repomd.xml signed by `jigdo repo create
+/// --sign-key` or by `gpg --detach-sign --armor` authenticates the unsigned jigdo RPM
+/// with `--gpgkey` ("repomd.xml signature by key …"); another key verifies nothing.
+/// `repo_gpgcheck=1` requires it: a missing or bad `repomd.xml.asc` refuses, a good one
+/// installs.
+#[test]
+fn a_signed_repomd_verifies_and_repo_gpgcheck_requires_it() {
+    let w = world();
+    let top = w.dir.join("signed-repomd");
+    let _ = std::fs::remove_dir_all(&top);
+    let by_jigdo = top.join("by-jigdo");
+    unsigned_repo(&by_jigdo, Some(&w.key.secret));
+    let by_gpg = top.join("by-gpg");
+    unsigned_repo(&by_gpg, None);
+    gpg_sign_repomd(&by_gpg, &w.key);
+    let unsigned = top.join("unsigned");
+    unsigned_repo(&unsigned, None);
+    let badly = top.join("badly");
+    unsigned_repo(&badly, None);
+    gpg_sign_repomd(&badly, &w.other);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&top, tmp.path());
+    let url = |d: &str| format!("{}/{d}/", nginx.url().trim_end_matches('/'));
+
+    for d in ["by-jigdo", "by-gpg"] {
+        let repo = fresh(&format!("repomd-{d}"));
+        let out = install("trust-os-1.0-1", &url(d), &repo, &["--gpgkey", p(&w.key.public)]);
+        assert_eq!(ok(&out).trim(), w.commit, "{d}");
+        let line = verified_line(&out);
+        assert!(
+            line.contains("repomd.xml signature") && line.contains(&w.key.fingerprint),
+            "{d}: {line}"
+        );
+        let repo = fresh(&format!("repomd-{d}-other"));
+        let out = install(
+            "trust-os-1.0-1",
+            &url(d),
+            &repo,
+            &["--gpgkey", p(&w.other.public)],
+        );
+        assert_refused(&out, &repo, d);
+    }
+
+    // repo_gpgcheck=1 (gpgcheck=0): the signed repomd.xml is required.
+    let keyline = format!("gpgcheck=0\nrepo_gpgcheck=1\ngpgkey=file://{}\n", p(&w.key.public));
+    for (d, good) in [("by-gpg", true), ("unsigned", false), ("badly", false)] {
+        let repo = fresh(&format!("repo-gpgcheck-{d}"));
+        let f = repo_file(&top, &url(d), &keyline);
+        let out = run_raw(
+            jigdo()
+                .args(["install", "trust-os-1.0-1", "--repofile"])
+                .arg(&f)
+                .arg("--repo")
+                .arg(&repo)
+                .args(["--ref", REF]),
+        );
+        if good {
+            assert_eq!(ok(&out).trim(), w.commit, "{d}");
+            assert!(verified_line(&out).contains("repomd.xml signature"));
+        } else {
+            let err = assert_refused(&out, &repo, d);
+            assert!(err.contains("repomd.xml"), "{d}: {err}");
+            assert!(err.contains("repo_gpgcheck"), "{d}: {err}");
+        }
+    }
+}
