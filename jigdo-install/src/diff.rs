@@ -166,6 +166,7 @@ fn side(
             downloader,
             &opts.sources,
             &work.join("metadata"),
+            &[],
         )?);
     }
     let repos = repos.as_ref().ok_or(InstallError::NoSources)?;

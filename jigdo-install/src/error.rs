@@ -141,6 +141,14 @@ pub enum TrustFailure {
     /// keys, or does not verify.
     #[error("signature check failed (gpgcheck=1): {0}")]
     Signature(rpm_package::Error),
+    /// The signed `repomd.xml`, required by `repo_gpgcheck=1`, is missing or does not
+    /// verify.
+    #[error(
+        "repomd.xml signature check failed (repo_gpgcheck=1): {0}; the repository must \
+         publish repodata/repomd.xml.asc signed by a key of its gpgkey= (jigdo repo create \
+         --sign-key)"
+    )]
+    Repomd(String),
     /// No link of the chain of trust verified with a configured key.
     #[error(
         "refusing a commit that no configured key authenticates (looked for: {looked_for}); \

@@ -181,7 +181,7 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
     let downloader = opts
         .backend
         .downloader(opts.fetch.clone(), Some(fetch_events.clone()))?;
-    let repos = Repos::open(downloader, &opts.sources, &md_dir)?;
+    let repos = Repos::open(downloader, &opts.sources, &md_dir, &opts.trust.gpgkeys)?;
     let (path, origin, what) = match choose(&opts.target, &repos)? {
         Chosen::File(path) => {
             let what = path.display().to_string();
@@ -205,11 +205,7 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
                 }
             }
             let path = repos.fetch_entry(&found, &jigdo_dir)?;
-            let origin = JigdoOrigin::Repository {
-                name: repo.name.clone(),
-                gpgcheck: repo.gpgcheck,
-                gpgkeys: repo.gpgkeys.clone(),
-            };
+            let origin = repos.origin(&found);
             (path, origin, format!("{nevra} from {}", repo.name))
         }
     };
@@ -220,6 +216,9 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         reason,
     };
     let mut trust = TrustReport::default();
+    opts.trust
+        .check_repomd(&origin, &mut trust)
+        .map_err(untrusted)?;
     opts.trust
         .check_jigdo_rpm(&path, &origin, &mut trust)
         .map_err(untrusted)?;
@@ -387,18 +386,16 @@ fn try_delta(
         bytes: delta.entry.size,
     });
     let attempt = || -> Result<InstallReport, String> {
-        let source = &repos.list[delta.repo];
         let path = repos
             .fetch_entry(&delta, &work.downloads.join("delta"))
             .map_err(|e| e.to_string())?;
-        let origin = JigdoOrigin::Repository {
-            name: source.name.clone(),
-            gpgcheck: source.gpgcheck,
-            gpgkeys: source.gpgkeys.clone(),
-        };
-        // The same trust rule as the jigdo RPM path: the delta RPM's signature or the
-        // target commit's own signatures.
+        let origin = repos.origin(&delta);
+        // The same trust rule as the jigdo RPM path: the signed repomd.xml, the delta
+        // RPM's signature or the target commit's own signatures.
         let mut trust = TrustReport::default();
+        opts.trust
+            .check_repomd(&origin, &mut trust)
+            .map_err(|e| format!("untrusted: {e}"))?;
         opts.trust
             .check_jigdo_rpm(&path, &origin, &mut trust)
             .map_err(|e| format!("untrusted: {e}"))?;

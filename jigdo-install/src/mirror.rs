@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::error::InstallError;
 use crate::event::{Event, EventSink, FetchEvents};
 use crate::sources::{file_in, Repos, SourceSpec};
-use crate::trust::{JigdoOrigin, TrustPolicy, TrustReport};
+use crate::trust::{TrustPolicy, TrustReport};
 
 /// What to mirror, from where, into where.
 #[derive(Clone)]
@@ -96,7 +96,7 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
     let downloader = opts
         .backend
         .downloader(opts.fetch.clone(), Some(fetch_events.clone()))?;
-    let repos = Repos::open(downloader, &opts.sources, md.path())?;
+    let repos = Repos::open(downloader, &opts.sources, md.path(), &opts.trust.gpgkeys)?;
     let mut names = Vec::new();
     let mut trusted = Vec::new();
     let mut packages = 0;
@@ -110,16 +110,15 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
         let repo = &repos.list[found.repo];
         let nevra = found.entry.nevra();
         let fetched = repos.fetch_entry(&found, staging.path())?;
-        let origin = JigdoOrigin::Repository {
-            name: repo.name.clone(),
-            gpgcheck: repo.gpgcheck,
-            gpgkeys: repo.gpgkeys.clone(),
-        };
+        let origin = repos.origin(&found);
         let untrusted = |reason| InstallError::Untrusted {
             what: format!("{nevra} from {}", repo.name),
             reason,
         };
         let mut trust = TrustReport::default();
+        opts.trust
+            .check_repomd(&origin, &mut trust)
+            .map_err(untrusted)?;
         opts.trust
             .check_jigdo_rpm(&fetched, &origin, &mut trust)
             .map_err(untrusted)?;

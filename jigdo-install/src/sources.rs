@@ -22,6 +22,7 @@ use repo_fetch::{
 use repodata::{IndexEntry, LocalRepo, RepoIndex};
 
 use crate::error::{InstallError, PinAttempt, PinFailure};
+use crate::trust::JigdoOrigin;
 
 /// Where packages may come from: a `--from` SOURCE or a `.repo` section.
 #[derive(Debug, Clone)]
@@ -68,6 +69,12 @@ pub struct Repo {
     pub gpgcheck: bool,
     /// Public key files (local paths) of its `.repo` section (`gpgkey=`).
     pub gpgkeys: Vec<PathBuf>,
+    /// Whether its `.repo` section requires a signed `repomd.xml` (`repo_gpgcheck=1`).
+    pub repo_gpgcheck: bool,
+    /// The check of `repodata/repomd.xml.asc` over the `repomd.xml` read: the key
+    /// (fingerprint) that verified it, or why it did not; `None` when not looked for
+    /// (no OpenPGP key given and no `repo_gpgcheck=1`, or a plain directory of RPMs).
+    pub repomd_signature: Option<Result<String, String>>,
 }
 
 /// Where a repository's files are.
@@ -119,11 +126,15 @@ fn key_path(s: &str) -> Option<PathBuf> {
 
 impl Repos {
     /// Reads the metadata of every source. `md_dir` receives the downloaded metadata
-    /// (one subdirectory per source).
+    /// (one subdirectory per source). When OpenPGP keys are given (`gpgkeys`, the
+    /// `--gpgkey` files, or a section's `gpgkey=`) or a section says `repo_gpgcheck=1`,
+    /// each repository's `repodata/repomd.xml.asc` is fetched and checked over the
+    /// `repomd.xml` read ([`Repo::repomd_signature`]).
     pub fn open(
         downloader: Arc<dyn Downloader>,
         specs: &[SourceSpec],
         md_dir: &Path,
+        gpgkeys: &[PathBuf],
     ) -> Result<Repos, InstallError> {
         let mut list = Vec::new();
         for (i, spec) in specs.iter().enumerate() {
@@ -135,35 +146,69 @@ impl Repos {
                 name: label.clone(),
                 error,
             };
-            let (location, gpgcheck, gpgkeys) = match spec {
+            let (location, gpgcheck, repo_gpgcheck, section_keys) = match spec {
                 SourceSpec::From(arg) => match Source::parse(arg).map_err(source_err)? {
-                    Source::RpmDir(p) => (Location::Dir(p), false, Vec::new()),
+                    Source::RpmDir(p) => (Location::Dir(p), false, false, Vec::new()),
                     s => {
                         let m = downloader.resolve(&s).map_err(source_err)?;
-                        (Location::Mirrors(m), false, Vec::new())
+                        (Location::Mirrors(m), false, false, Vec::new())
                     }
                 },
                 SourceSpec::Repo(cfg) => {
                     let m = downloader.resolve_repo(cfg).map_err(source_err)?;
                     let keys = cfg.gpgkeys.iter().filter_map(|k| key_path(k)).collect();
-                    (Location::Mirrors(m), cfg.gpgcheck, keys)
+                    (Location::Mirrors(m), cfg.gpgcheck, cfg.repo_gpgcheck, keys)
                 }
             };
-            let index = match &location {
+            let dir = md_dir.join(i.to_string());
+            let (index, repomd_signature) = match &location {
                 Location::Mirrors(m) => {
-                    read_remote_index(downloader.as_ref(), &label, m, &md_dir.join(i.to_string()))?
+                    let index = read_remote_index(downloader.as_ref(), &label, m, &dir)?;
+                    let mut keys = section_keys.clone();
+                    keys.extend(gpgkeys.iter().cloned());
+                    let signature = (repo_gpgcheck || !keys.is_empty())
+                        .then(|| check_repomd_signature(downloader.as_ref(), m, &dir, &keys));
+                    (index, signature)
                 }
-                Location::Dir(d) => read_dir_index(&label, d)?,
+                Location::Dir(d) => (read_dir_index(&label, d)?, None),
             };
             list.push(Repo {
                 name,
                 location,
                 index,
                 gpgcheck,
-                gpgkeys,
+                gpgkeys: section_keys,
+                repo_gpgcheck,
+                repomd_signature,
             });
         }
         Ok(Repos { list, downloader })
+    }
+
+    /// Where `found` (a jigdo or delta RPM) came from, for the trust step: its
+    /// repository's `.repo` rules and keys, and the signed `repomd.xml` link, which
+    /// authenticates the RPM only when primary names it by SHA-256 or SHA-512.
+    pub fn origin(&self, found: &Found) -> JigdoOrigin {
+        let repo = &self.list[found.repo];
+        let strong = matches!(
+            found.entry.checksum.kind,
+            DigestAlgorithm::Sha256 | DigestAlgorithm::Sha512
+        );
+        let repomd = match &repo.repomd_signature {
+            Some(Ok(_)) if !strong => Some(Err(format!(
+                "primary names {} by {:?}, too weak to carry the signature over",
+                found.entry.nevra(),
+                found.entry.checksum.kind
+            ))),
+            other => other.clone(),
+        };
+        JigdoOrigin::Repository {
+            name: repo.name.clone(),
+            gpgcheck: repo.gpgcheck,
+            gpgkeys: repo.gpgkeys.clone(),
+            repo_gpgcheck: repo.repo_gpgcheck,
+            repomd,
+        }
     }
 
     /// The names of the repositories, comma-separated, for messages.
@@ -465,6 +510,32 @@ fn read_remote_index(
     LocalRepo::open(dir)
         .and_then(|local| local.index())
         .map_err(md_err)
+}
+
+/// Fetches `repodata/repomd.xml.asc` from `mirrors` and checks it over the
+/// `repomd.xml` that [`read_remote_index`] put in `dir`, with `keys`: the fingerprint
+/// of the key that verified it, or why nothing did.
+fn check_repomd_signature(
+    d: &dyn Downloader,
+    mirrors: &MirrorSet,
+    dir: &Path,
+    keys: &[PathBuf],
+) -> Result<String, String> {
+    if keys.is_empty() {
+        return Err("no OpenPGP key given (gpgkey= or --gpgkey)".into());
+    }
+    let repomd_path = dir.join("repodata/repomd.xml");
+    let repomd = std::fs::read(&repomd_path).map_err(|e| format!("{}: {e}", repomd_path.display()))?;
+    let asc = d
+        .fetch_bytes(mirrors, "repodata/repomd.xml.asc", &Expect::default())
+        .map_err(|e| format!("repodata/repomd.xml.asc: {e}"))?;
+    let mut loaded = Vec::new();
+    for k in keys {
+        loaded.extend(repodata::signature::load_public_keys(k).map_err(|e| e.to_string())?);
+    }
+    let label = dir.join("repodata/repomd.xml.asc");
+    repodata::signature::verify_detached_bytes(&repomd, &asc, &label, &loaded)
+        .map_err(|e| e.to_string())
 }
 
 /// Indexes a plain directory of RPMs by reading their headers.

@@ -39,6 +39,12 @@ pub enum JigdoOrigin {
         gpgcheck: bool,
         /// Its `.repo` section's public keys (`gpgkey=`), as local files.
         gpgkeys: Vec<PathBuf>,
+        /// Whether its `.repo` section requires a signed `repomd.xml` (`repo_gpgcheck=1`).
+        repo_gpgcheck: bool,
+        /// The signed `repomd.xml` link: the key that verified `repomd.xml.asc` (and
+        /// primary names the RPM by a strong checksum), or why not; `None`: not looked
+        /// for.
+        repomd: Option<Result<String, String>>,
     },
 }
 
@@ -78,7 +84,7 @@ impl Link {
 impl fmt::Display for Link {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Link::RepomdSignature => "signed repomd.xml",
+            Link::RepomdSignature => "repomd.xml signature",
             Link::JigdoRpmSignature => "jigdo RPM signature",
             Link::CommitGpgSignature => "commit GPG signature",
             Link::CommitEd25519Signature => "commit ed25519 signature",
@@ -168,6 +174,36 @@ impl TrustPolicy {
         let mut keys = origin.gpgkeys().to_vec();
         keys.extend(self.gpgkeys.iter().cloned());
         keys
+    }
+
+    /// The signed `repomd.xml` of the repository the RPM came from (repomd → primary
+    /// checksum → the RPM's SHA-256 → the commit): required by `repo_gpgcheck=1` (a
+    /// missing or bad `repomd.xml.asc` refuses), else counted when it verified.
+    pub fn check_repomd(
+        &self,
+        origin: &JigdoOrigin,
+        report: &mut TrustReport,
+    ) -> Result<(), TrustFailure> {
+        let JigdoOrigin::Repository {
+            repo_gpgcheck,
+            repomd,
+            ..
+        } = origin
+        else {
+            return Ok(());
+        };
+        match repomd {
+            Some(Ok(key)) => report.verified.push(Verified {
+                link: Link::RepomdSignature,
+                key: key.clone(),
+            }),
+            Some(Err(why)) if *repo_gpgcheck => {
+                return Err(TrustFailure::Repomd(why.clone()));
+            }
+            Some(Err(why)) => report.miss(Link::RepomdSignature, why),
+            None => report.miss(Link::RepomdSignature, "no OpenPGP key given (--gpgkey)"),
+        }
+        Ok(())
     }
 
     /// The jigdo RPM's OpenPGP signature: required by `gpgcheck=1` (a failure refuses),
@@ -410,6 +446,8 @@ mod tests {
             name: "r".into(),
             gpgcheck,
             gpgkeys: Vec::new(),
+            repo_gpgcheck: false,
+            repomd: None,
         };
         let none = TrustPolicy::default();
         let mut r = TrustReport::default();
