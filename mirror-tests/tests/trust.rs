@@ -723,3 +723,90 @@ fn a_signed_repomd_verifies_and_repo_gpgcheck_requires_it() {
         }
     }
 }
+
+/// `gpgkey=http://…` in a `.repo` file is fetched through the same client (here from
+/// nginx on 127.0.0.1) and used: with `gpgcheck=1` the signed jigdo RPM installs,
+/// verified by that key; a key URL that is not served refuses, naming it.
+#[test]
+fn a_gpgkey_url_in_a_repo_file_is_fetched() {
+    let w = world();
+    let top = w.dir.join("gpgkey-url");
+    let _ = std::fs::remove_dir_all(&top);
+    std::fs::create_dir_all(top.join("keys")).expect("mkdir");
+    std::fs::copy(&w.key.public, top.join("keys/RPM-GPG-KEY-release")).expect("copy");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&w.dir, tmp.path());
+    let base = nginx.url().trim_end_matches('/').to_string();
+    for (key_url, good) in [
+        (format!("{base}/gpgkey-url/keys/RPM-GPG-KEY-release"), true),
+        (format!("{base}/gpgkey-url/keys/missing"), false),
+    ] {
+        let repo = fresh(&format!("gpgkey-url-{good}"));
+        let f = top.join(format!("{good}.repo"));
+        std::fs::write(
+            &f,
+            format!(
+                "[rel]\nname=rel\nbaseurl={base}/published/\nenabled=1\ngpgcheck=1\n\
+                 gpgkey={key_url}\n"
+            ),
+        )
+        .expect("repo file");
+        let out = run_raw(
+            jigdo()
+                .args(["install", "trust-os-1.0-2", "--repofile"])
+                .arg(&f)
+                .arg("--repo")
+                .arg(&repo)
+                .args(["--ref", REF]),
+        );
+        if good {
+            assert_eq!(ok(&out).trim(), w.commit);
+            let line = verified_line(&out);
+            assert!(
+                line.contains("jigdo RPM signature") && line.contains(&w.key.fingerprint),
+                "{line}"
+            );
+        } else {
+            let err = assert_refused(&out, &repo, "missing key");
+            assert!(err.contains(&key_url), "does not name the key URL: {err}");
+        }
+    }
+}
+
+/// A metalink that lists no hash for repomd.xml is named in the warning line of an
+/// unverified install.
+#[test]
+fn a_metalink_without_hashes_is_named_in_the_warning() {
+    let w = world();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&w.dir, tmp.path());
+    let base = nginx.url().trim_end_matches('/').to_string();
+    let ml = w.dir.join("no-hash-metalink.xml");
+    std::fs::write(
+        &ml,
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<metalink version="3.0" xmlns="http://www.metalinker.org/" xmlns:mm0="http://fedorahosted.org/mirrormanager">
+ <files><file name="repomd.xml">
+  <resources>
+   <url protocol="http" preference="100">{base}/published/repodata/repomd.xml</url>
+  </resources></file></files></metalink>"#
+        ),
+    )
+    .expect("metalink");
+    let repo = fresh("metalink-no-hash");
+    let out = install(
+        "trust-os-1.0-1",
+        &format!("metalink={base}/no-hash-metalink.xml"),
+        &repo,
+        &["--nogpgcheck"],
+    );
+    assert_eq!(ok(&out).trim(), w.commit);
+    let err = stderr(&out);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning: ")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0].contains("metalink") && warnings[0].contains("no hash"),
+        "{err}"
+    );
+}
