@@ -23,6 +23,16 @@ pub enum InstallError {
     /// A `.repo` file could not be read.
     #[error(transparent)]
     RepoFile(#[from] FetchError),
+    /// A `.repo` section's `gpgkey=` cannot be used or downloaded.
+    #[error("repository {repo}: gpgkey={url}: {error}")]
+    GpgKey {
+        /// The section id.
+        repo: String,
+        /// The `gpgkey=` value.
+        url: String,
+        /// What failed.
+        error: FetchError,
+    },
     /// A repository's metadata could not be read.
     #[error("{name}: {error}")]
     Metadata {

@@ -113,15 +113,57 @@ pub struct Repos {
     downloader: Arc<dyn Downloader>,
 }
 
-/// Turns a `gpgkey=` value (file:// URL or path) into a local path.
-fn key_path(s: &str) -> Option<PathBuf> {
-    if let Some(p) = s.strip_prefix("file://") {
-        return Some(PathBuf::from(p));
+/// Turns the `gpgkey=` values of a `.repo` section into local files: a path or
+/// `file://` URL is used as it is, an `http://` or `https://` URL is downloaded through
+/// the run's client into `dir` (`gpgkey-N`). Anything else, or a key that cannot be
+/// downloaded, fails naming it.
+fn section_keys(
+    d: &dyn Downloader,
+    repo: &str,
+    values: &[String],
+    dir: &Path,
+) -> Result<Vec<PathBuf>, InstallError> {
+    let mut keys = Vec::new();
+    for (n, v) in values.iter().enumerate() {
+        if let Some(p) = v.strip_prefix("file://") {
+            keys.push(PathBuf::from(p));
+            continue;
+        }
+        if v.starts_with('/') {
+            keys.push(PathBuf::from(v));
+            continue;
+        }
+        let bad = |error| InstallError::GpgKey {
+            repo: repo.to_string(),
+            url: v.clone(),
+            error,
+        };
+        let remote = v.starts_with("http://") || v.starts_with("https://");
+        let (base, file) = match v.rsplit_once('/') {
+            Some((b, f)) if remote && !f.is_empty() => (format!("{b}/"), f),
+            _ => {
+                return Err(bad(FetchError::BadSource {
+                    spec: v.clone(),
+                    reason: "not a key file path, file://, http:// or https:// URL".into(),
+                }))
+            }
+        };
+        let mirrors = MirrorSet::from_urls(&format!("gpgkey={v}"), &[base]).map_err(bad)?;
+        let bytes = d
+            .fetch_bytes(&mirrors, file, &Expect::default())
+            .map_err(bad)?;
+        std::fs::create_dir_all(dir).map_err(|source| InstallError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(format!("gpgkey-{n}"));
+        std::fs::write(&path, bytes).map_err(|source| InstallError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        keys.push(path);
     }
-    if s.starts_with('/') {
-        return Some(PathBuf::from(s));
-    }
-    None
+    Ok(keys)
 }
 
 impl Repos {
@@ -156,7 +198,12 @@ impl Repos {
                 },
                 SourceSpec::Repo(cfg) => {
                     let m = downloader.resolve_repo(cfg).map_err(source_err)?;
-                    let keys = cfg.gpgkeys.iter().filter_map(|k| key_path(k)).collect();
+                    let keys = section_keys(
+                        downloader.as_ref(),
+                        &cfg.id,
+                        &cfg.gpgkeys,
+                        &md_dir.join(format!("{i}-keys")),
+                    )?;
                     (Location::Mirrors(m), cfg.gpgcheck, cfg.repo_gpgcheck, keys)
                 }
             };
