@@ -75,6 +75,9 @@ pub struct Repo {
     /// (fingerprint) that verified it, or why it did not; `None` when not looked for
     /// (no OpenPGP key given and no `repo_gpgcheck=1`, or a plain directory of RPMs).
     pub repomd_signature: Option<Result<String, String>>,
+    /// Weaknesses of the way its metadata came (a metalink without hashes), for the
+    /// trust step's warning.
+    pub notes: Vec<String>,
 }
 
 /// Where a repository's files are.
@@ -208,6 +211,15 @@ impl Repos {
                 }
             };
             let dir = md_dir.join(i.to_string());
+            let mut notes = Vec::new();
+            if let Location::Mirrors(m) = &location {
+                if let Some(url) = m.unchecked_metalink() {
+                    notes.push(format!(
+                        "metalink {url} lists no hash for repomd.xml (its mirrors' metadata \
+                         is checked against nothing)"
+                    ));
+                }
+            }
             let (index, repomd_signature) = match &location {
                 Location::Mirrors(m) => {
                     let index = read_remote_index(downloader.as_ref(), &label, m, &dir)?;
@@ -227,6 +239,7 @@ impl Repos {
                 gpgkeys: section_keys,
                 repo_gpgcheck,
                 repomd_signature,
+                notes,
             });
         }
         Ok(Repos { list, downloader })
@@ -255,6 +268,7 @@ impl Repos {
             gpgkeys: repo.gpgkeys.clone(),
             repo_gpgcheck: repo.repo_gpgcheck,
             repomd,
+            notes: repo.notes.clone(),
         }
     }
 

@@ -45,6 +45,8 @@ pub enum JigdoOrigin {
         /// primary names the RPM by a strong checksum), or why not; `None`: not looked
         /// for.
         repomd: Option<Result<String, String>>,
+        /// Weaknesses of the way its metadata came (see [`TrustReport::notes`]).
+        notes: Vec<String>,
     },
 }
 
@@ -178,7 +180,8 @@ impl TrustPolicy {
 
     /// The signed `repomd.xml` of the repository the RPM came from (repomd → primary
     /// checksum → the RPM's SHA-256 → the commit): required by `repo_gpgcheck=1` (a
-    /// missing or bad `repomd.xml.asc` refuses), else counted when it verified.
+    /// missing or bad `repomd.xml.asc` refuses), else counted when it verified. The
+    /// repository's notes (a metalink without hashes) go into the report.
     pub fn check_repomd(
         &self,
         origin: &JigdoOrigin,
@@ -187,11 +190,13 @@ impl TrustPolicy {
         let JigdoOrigin::Repository {
             repo_gpgcheck,
             repomd,
+            notes,
             ..
         } = origin
         else {
             return Ok(());
         };
+        report.notes.extend(notes.iter().cloned());
         match repomd {
             Some(Ok(key)) => report.verified.push(Verified {
                 link: Link::RepomdSignature,
@@ -448,6 +453,7 @@ mod tests {
             gpgkeys: Vec::new(),
             repo_gpgcheck: false,
             repomd: None,
+            notes: Vec::new(),
         };
         let none = TrustPolicy::default();
         let mut r = TrustReport::default();

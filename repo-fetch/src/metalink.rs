@@ -88,6 +88,13 @@ impl MetalinkFile {
             .any(|v| v.size.is_some() || v.strongest_hash().is_some())
     }
 
+    /// Whether the metalink gives a usable hash for any version of the file.
+    pub fn has_hashes(&self) -> bool {
+        std::iter::once(&self.current)
+            .chain(&self.alternates)
+            .any(|v| v.strongest_hash().is_some())
+    }
+
     /// Checks downloaded content against the current version or any
     /// alternate: size (if given) and the strongest known hash (if any).
     pub fn check(&self, data: &[u8]) -> Result<(), AttemptError> {

@@ -157,5 +157,8 @@ pub fn mirrors_from_metalink(
     if file.has_checks() {
         set.set_repomd_check(Some(file.clone()));
     }
+    if !file.has_hashes() {
+        set.set_unchecked_metalink(Some(origin.to_string()));
+    }
     Ok(set)
 }

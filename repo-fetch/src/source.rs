@@ -118,6 +118,7 @@ pub struct MirrorSet {
     name: String,
     mirrors: Vec<Url>,
     repomd_check: Option<MetalinkFile>,
+    unchecked_metalink: Option<String>,
 }
 
 impl MirrorSet {
@@ -128,6 +129,7 @@ impl MirrorSet {
             name: name.into(),
             mirrors: Vec::new(),
             repomd_check: None,
+            unchecked_metalink: None,
         };
         for m in mirrors {
             set.push(m);
@@ -177,6 +179,18 @@ impl MirrorSet {
         self.repomd_check = check;
     }
 
+    /// The metalink (its URL) the mirrors came from when it lists no hash for
+    /// `repodata/repomd.xml`: the mirrors' copies are then checked against nothing.
+    pub fn unchecked_metalink(&self) -> Option<&str> {
+        self.unchecked_metalink.as_deref()
+    }
+
+    /// Records that the mirrors came from the metalink `url`, which lists no hash for
+    /// `repodata/repomd.xml`.
+    pub fn set_unchecked_metalink(&mut self, url: Option<String>) {
+        self.unchecked_metalink = url;
+    }
+
     /// Appends the mirrors of another set (keeping the first set's metalink
     /// check, or taking the other's if this one has none).
     pub fn extend(&mut self, other: MirrorSet) {
@@ -185,6 +199,9 @@ impl MirrorSet {
         }
         if self.repomd_check.is_none() {
             self.repomd_check = other.repomd_check;
+        }
+        if self.unchecked_metalink.is_none() {
+            self.unchecked_metalink = other.unchecked_metalink;
         }
     }
 }
