@@ -281,9 +281,26 @@ fn kill_9_mid_unpack_then_rerun_completes() {
     let repo = w.dir.join("client-killed");
     let _ = std::fs::remove_dir_all(&repo);
     // Kill at increasing delays; after each kill no ref may point to an incomplete commit
-    // and the repository must be consistent.
+    // and the repository must be consistent. A kill that leaves the commit marked partial
+    // landed mid-unpack (after the commit object was written, before the ref): at least
+    // one must, or the test proves nothing; rounds with finer delays on a fresh
+    // repository are tried until one does.
     let mut finished_early = false;
-    for ms in [5u64, 20, 60, 120, 250, 500] {
+    let mut landed = 0;
+    let partial = repo.join(format!("state/{}.commitpartial", w.commit));
+    let rounds: [&[u64]; 3] = [
+        &[5, 20, 60, 120, 250, 500],
+        &[2, 10, 15, 30, 40, 50, 80, 100, 150, 200],
+        &[1, 3, 4, 6, 8, 12, 18, 25, 35, 45, 55, 70, 90, 110, 130, 170],
+    ];
+    for (round, delays) in rounds.iter().enumerate() {
+        if landed > 0 {
+            break;
+        }
+        if round > 0 {
+            let _ = std::fs::remove_dir_all(&repo);
+        }
+    for &ms in *delays {
         let mut child = jigdo()
             .arg("unpack")
             .arg(&w.jigdo_rpm)
@@ -301,6 +318,9 @@ fn kill_9_mid_unpack_then_rerun_completes() {
         let status = child.wait().expect("wait");
         let refs = refs_state(&repo);
         finished_early |= status.success();
+        if !status.success() && partial.exists() {
+            landed += 1;
+        }
         for (r, c) in &refs {
             assert_eq!(c, &w.commit, "ref {r} points elsewhere");
             assert!(
@@ -312,6 +332,8 @@ fn kill_9_mid_unpack_then_rerun_completes() {
             assert_fsck_clean(&repo);
         }
     }
+    }
+    assert!(landed > 0, "no kill landed mid-unpack");
     let out = unpack(w, &repo, "bare-user");
     assert!(
         out.status.success(),
@@ -321,5 +343,5 @@ fn kill_9_mid_unpack_then_rerun_completes() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), w.commit);
     assert_fsck_clean(&repo);
     assert_eq!(ostree_listing(&repo, REF), ostree_listing(&w.compose, REF));
-    eprintln!("an unkilled run finished before its kill: {finished_early}");
+    eprintln!("kills mid-unpack: {landed}; an unkilled run finished before its kill: {finished_early}");
 }
