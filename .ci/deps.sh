@@ -19,6 +19,7 @@ esac
 packages=(
   ostree rpm cpio createrepo-c dnf dnf-plugins-core nginx
   zstd xz-utils bzip2 gzip gnupg attr e2fsprogs libarchive-tools curl pkg-config openssl time
+  strace  # counts the syncs of ostree-store's fsync_policies test
   librepo-dev
   # man pages, shell completions and systemd units of the packaged jigdo (mirror-tests)
   man-db groff-base bash-completion zsh fish systemd

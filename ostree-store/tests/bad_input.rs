@@ -331,27 +331,67 @@ fn decoders_never_panic() {
 /// `core.per-object-fsync=true` and `core.fsync=false` are honoured paths too.
 #[test]
 fn fsync_policies() {
+    // The writing runs in a child (this test again, told by the environment) under the
+    // real strace, which counts what it syncs: per-object-fsync=true fsyncs every
+    // non-symlink object as it is written, fsync=false syncs nothing at all.
+    let policies = ["per-object-fsync=true", "fsync=false"];
+    if let Ok(path) = std::env::var("OSTREE_STORE_FSYNC_CHILD") {
+        write_three_objects(Path::new(&path));
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
-    for (i, extra) in ["per-object-fsync=true", "fsync=false"].iter().enumerate() {
+    for (i, extra) in policies.iter().enumerate() {
         let path = dir.path().join(format!("r{i}"));
         Repo::init(&path, RepoMode::BareUser).unwrap();
         let cfg = path.join("config");
         let text = fs::read_to_string(&cfg).unwrap();
         fs::write(&cfg, format!("{text}{extra}\n")).unwrap();
-        let repo = Repo::open(&path).unwrap();
-        let tx = repo.transaction().unwrap();
-        let f = tx
-            .write_content(&FileHeader::regular(0, 0, 0o755), &b"#!/bin/sh\n"[..])
-            .unwrap();
-        let l = tx
-            .write_content(&FileHeader::symlink(0, 0, "target"), &b""[..])
-            .unwrap();
-        let m = tx
-            .write_metadata(ObjectType::DirMeta, &DirMeta::default().encode())
-            .unwrap();
-        tx.commit().unwrap();
-        repo.verify_file(&f).unwrap();
-        repo.verify_file(&l).unwrap();
-        assert!(repo.has_object(ObjectType::DirMeta, &m));
+        let log = dir.path().join(format!("strace-{i}"));
+        let out = std::process::Command::new("strace")
+            .args(["-f", "-qq", "-e", "trace=fsync,fdatasync,syncfs,sync", "-o"])
+            .arg(&log)
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", "fsync_policies", "--test-threads=1"])
+            .env("OSTREE_STORE_FSYNC_CHILD", &path)
+            .output()
+            .expect("running strace (apt-get install strace)");
+        assert!(
+            out.status.success(),
+            "{extra}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let calls = fs::read_to_string(&log).unwrap();
+        let count = |name: &str| {
+            calls
+                .lines()
+                .filter(|l| l.split_whitespace().nth(1).is_some_and(|c| c.starts_with(&format!("{name}("))))
+                .count()
+        };
+        let (fsyncs, syncfs) = (count("fsync") + count("fdatasync"), count("syncfs") + count("sync"));
+        match *extra {
+            "per-object-fsync=true" => assert!(fsyncs >= 2, "{extra}: {calls}"),
+            _ => assert_eq!(fsyncs + syncfs, 0, "{extra}: {calls}"),
+        }
     }
+}
+
+/// The writing half of [`fsync_policies`]: a regular file, a symlink and a dirmeta in
+/// one transaction of the repository at `path`, then read back.
+fn write_three_objects(path: &Path) {
+    let repo = Repo::open(path).unwrap();
+    let tx = repo.transaction().unwrap();
+    let f = tx
+        .write_content(&FileHeader::regular(0, 0, 0o755), &b"#!/bin/sh\n"[..])
+        .unwrap();
+    let l = tx
+        .write_content(&FileHeader::symlink(0, 0, "target"), &b""[..])
+        .unwrap();
+    let m = tx
+        .write_metadata(ObjectType::DirMeta, &DirMeta::default().encode())
+        .unwrap();
+    tx.commit().unwrap();
+    repo.verify_file(&f).unwrap();
+    repo.verify_file(&l).unwrap();
+    assert!(repo.has_object(ObjectType::DirMeta, &m));
 }
