@@ -586,7 +586,8 @@ fn check_repomd_signature(
         return Err("no OpenPGP key given (gpgkey= or --gpgkey)".into());
     }
     let repomd_path = dir.join("repodata/repomd.xml");
-    let repomd = std::fs::read(&repomd_path).map_err(|e| format!("{}: {e}", repomd_path.display()))?;
+    let repomd =
+        std::fs::read(&repomd_path).map_err(|e| format!("{}: {e}", repomd_path.display()))?;
     let asc = d
         .fetch_bytes(mirrors, "repodata/repomd.xml.asc", &Expect::default())
         .map_err(|e| format!("repodata/repomd.xml.asc: {e}"))?;

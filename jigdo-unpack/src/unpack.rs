@@ -425,13 +425,8 @@ impl UnpackJob {
             ("the root dirmeta", c.root_meta, tree.root_meta),
         ] {
             if expected != actual {
-                let difference = locate_difference(
-                    &repo,
-                    index,
-                    &tree,
-                    (c.root_tree, c.root_meta),
-                    &resolve,
-                );
+                let difference =
+                    locate_difference(&repo, index, &tree, (c.root_tree, c.root_meta), &resolve);
                 return Err(UnpackError::TreeMismatch {
                     jigdo: self.jigdo.path.clone(),
                     commit: commit.to_hex(),

@@ -775,21 +775,21 @@ fn a_lying_index_names_the_file_and_package_and_leaves_nothing_half_written() {
         .into_owned();
     let assert_clear = |err: &str| {
         assert!(err.contains(&w.commit), "does not name the commit: {err}");
-        assert!(err.contains(&jigdo_name), "does not name the jigdo RPM: {err}");
-        assert!(err.contains("no ref was set"), "{err}");
         assert!(
-            err.contains("publisher"),
-            "does not say what to do: {err}"
+            err.contains(&jigdo_name),
+            "does not name the jigdo RPM: {err}"
         );
+        assert!(err.contains("no ref was set"), "{err}");
+        assert!(err.contains("publisher"), "does not say what to do: {err}");
     };
 
     // unpack, fresh repository.
     let repo = top.join("repo");
-    let unpack = |jigdo: &Path, repo: &Path| {
+    let unpack = |rpm: &Path, repo: &Path| {
         run_raw(
             jigdo()
                 .arg("unpack")
-                .arg(jigdo)
+                .arg(rpm)
                 .arg("--from")
                 .arg(&w.pkgs)
                 .arg("--repo")

@@ -300,38 +300,38 @@ fn kill_9_mid_unpack_then_rerun_completes() {
         if round > 0 {
             let _ = std::fs::remove_dir_all(&repo);
         }
-    for &ms in *delays {
-        let mut child = jigdo()
-            .arg("unpack")
-            .arg(&w.jigdo_rpm)
-            .arg("--from")
-            .arg(&w.pkgs)
-            .arg("--repo")
-            .arg(&repo)
-            .args(["--ref", REF])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn jigdo");
-        std::thread::sleep(Duration::from_millis(ms));
-        let _ = child.kill(); // SIGKILL
-        let status = child.wait().expect("wait");
-        let refs = refs_state(&repo);
-        finished_early |= status.success();
-        if !status.success() && partial.exists() {
-            landed += 1;
+        for &ms in *delays {
+            let mut child = jigdo()
+                .arg("unpack")
+                .arg(&w.jigdo_rpm)
+                .arg("--from")
+                .arg(&w.pkgs)
+                .arg("--repo")
+                .arg(&repo)
+                .args(["--ref", REF])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn jigdo");
+            std::thread::sleep(Duration::from_millis(ms));
+            let _ = child.kill(); // SIGKILL
+            let status = child.wait().expect("wait");
+            let refs = refs_state(&repo);
+            finished_early |= status.success();
+            if !status.success() && partial.exists() {
+                landed += 1;
+            }
+            for (r, c) in &refs {
+                assert_eq!(c, &w.commit, "ref {r} points elsewhere");
+                assert!(
+                    !repo.join(format!("state/{c}.commitpartial")).exists(),
+                    "ref {r} points to a partial commit after kill at {ms} ms"
+                );
+            }
+            if repo.join("config").exists() {
+                assert_fsck_clean(&repo);
+            }
         }
-        for (r, c) in &refs {
-            assert_eq!(c, &w.commit, "ref {r} points elsewhere");
-            assert!(
-                !repo.join(format!("state/{c}.commitpartial")).exists(),
-                "ref {r} points to a partial commit after kill at {ms} ms"
-            );
-        }
-        if repo.join("config").exists() {
-            assert_fsck_clean(&repo);
-        }
-    }
     }
     assert!(landed > 0, "no kill landed mid-unpack");
     let out = unpack(w, &repo, "bare-user");
@@ -343,5 +343,7 @@ fn kill_9_mid_unpack_then_rerun_completes() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), w.commit);
     assert_fsck_clean(&repo);
     assert_eq!(ostree_listing(&repo, REF), ostree_listing(&w.compose, REF));
-    eprintln!("kills mid-unpack: {landed}; an unkilled run finished before its kill: {finished_early}");
+    eprintln!(
+        "kills mid-unpack: {landed}; an unkilled run finished before its kill: {finished_early}"
+    );
 }

@@ -574,8 +574,18 @@ fn unpack_verifies_with_keys_and_warns_without() {
         .trim()
         .to_string();
     for (release, args, link, key_id) in [
-        ("2", vec!["--gpgkey", key], "jigdo RPM signature", &w.key.fingerprint),
-        ("3", vec!["--gpgkey", key], "commit GPG signature", &w.key.fingerprint),
+        (
+            "2",
+            vec!["--gpgkey", key],
+            "jigdo RPM signature",
+            &w.key.fingerprint,
+        ),
+        (
+            "3",
+            vec!["--gpgkey", key],
+            "commit GPG signature",
+            &w.key.fingerprint,
+        ),
         (
             "4",
             vec!["--commit-key", p(&w.ed25519_public)],
@@ -594,7 +604,10 @@ fn unpack_verifies_with_keys_and_warns_without() {
         let mut json_args = args.clone();
         json_args.push("--json");
         let json = ok(&unpack(&published_jigdo(release), &repo, &json_args));
-        assert!(json.contains("\"trust\"") && json.contains(key_id.as_str()), "{json}");
+        assert!(
+            json.contains("\"trust\"") && json.contains(key_id.as_str()),
+            "{json}"
+        );
     }
 
     // A key that verifies nothing: refused, nothing created.
@@ -635,7 +648,13 @@ fn gpg_sign_repomd(dir: &Path, key: &Key) {
         .arg("--homedir")
         .arg(&key.home)
         .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
-        .args(["--detach-sign", "--armor", "--local-user", &key.fingerprint, "-o"])
+        .args([
+            "--detach-sign",
+            "--armor",
+            "--local-user",
+            &key.fingerprint,
+            "-o",
+        ])
         .arg(&asc)
         .arg(&repomd));
     let _ = Command::new("gpgconf")
@@ -683,7 +702,12 @@ fn a_signed_repomd_verifies_and_repo_gpgcheck_requires_it() {
 
     for d in ["by-jigdo", "by-gpg"] {
         let repo = fresh(&format!("repomd-{d}"));
-        let out = install("trust-os-1.0-1", &url(d), &repo, &["--gpgkey", p(&w.key.public)]);
+        let out = install(
+            "trust-os-1.0-1",
+            &url(d),
+            &repo,
+            &["--gpgkey", p(&w.key.public)],
+        );
         assert_eq!(ok(&out).trim(), w.commit, "{d}");
         let line = verified_line(&out);
         assert!(
@@ -701,7 +725,10 @@ fn a_signed_repomd_verifies_and_repo_gpgcheck_requires_it() {
     }
 
     // repo_gpgcheck=1 (gpgcheck=0): the signed repomd.xml is required.
-    let keyline = format!("gpgcheck=0\nrepo_gpgcheck=1\ngpgkey=file://{}\n", p(&w.key.public));
+    let keyline = format!(
+        "gpgcheck=0\nrepo_gpgcheck=1\ngpgkey=file://{}\n",
+        p(&w.key.public)
+    );
     for (d, good) in [("by-gpg", true), ("unsigned", false), ("badly", false)] {
         let repo = fresh(&format!("repo-gpgcheck-{d}"));
         let f = repo_file(&top, &url(d), &keyline);

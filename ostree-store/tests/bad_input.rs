@@ -365,10 +365,17 @@ fn fsync_policies() {
         let count = |name: &str| {
             calls
                 .lines()
-                .filter(|l| l.split_whitespace().nth(1).is_some_and(|c| c.starts_with(&format!("{name}("))))
+                .filter(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .is_some_and(|c| c.starts_with(&format!("{name}(")))
+                })
                 .count()
         };
-        let (fsyncs, syncfs) = (count("fsync") + count("fdatasync"), count("syncfs") + count("sync"));
+        let (fsyncs, syncfs) = (
+            count("fsync") + count("fdatasync"),
+            count("syncfs") + count("sync"),
+        );
         match *extra {
             "per-object-fsync=true" => assert!(fsyncs >= 2, "{extra}: {calls}"),
             _ => assert_eq!(fsyncs + syncfs, 0, "{extra}: {calls}"),
