@@ -68,9 +68,10 @@ pub fn run(args: UnpackArgs) -> anyhow::Result<i32> {
         }
     };
     // One line: what verified with which key (not with --json: the report has it), or
-    // the warning that nothing did (always).
+    // the warning that nothing did (not with --quiet, which leaves only the commit).
     let on_trust = move |t: &TrustReport| {
-        if t.verified.is_empty() || !quiet {
+        let nothing = t.verified.is_empty();
+        if (nothing && !crate::output::quiet()) || (!nothing && !quiet) {
             eprintln!("{}", t.line());
         }
     };
