@@ -90,10 +90,10 @@ pub enum UnpackError {
     },
     /// The rebuilt tree does not hash to what the commit names.
     #[error(
-        "{}: rebuilt commit {commit} does not match: {what} is {actual}, the commit names \
-         {expected}; {difference}. The jigdo RPM's index does not describe its commit \
-         (damaged or hostile): the commit stays partial and no ref was set; do not use this \
-         jigdo RPM: fetch it again, or report it to its publisher",
+        "{}: rebuilt commit {commit} does not match: {mismatch}; {difference}. The jigdo \
+         RPM's index does not describe its commit (damaged or hostile): the commit stays \
+         partial and no ref was set; do not use this jigdo RPM: fetch it again, or report \
+         it to its publisher",
         jigdo.display()
     )]
     TreeMismatch {
@@ -101,12 +101,8 @@ pub enum UnpackError {
         jigdo: PathBuf,
         /// The commit checksum.
         commit: String,
-        /// Which object (root dirtree or root dirmeta).
-        what: &'static str,
-        /// What the commit object names.
-        expected: String,
-        /// What was rebuilt.
-        actual: String,
+        /// Which root object differs (`the root dirtree is X, the commit names Y`).
+        mismatch: String,
         /// Where the rebuilt tree first differs, as far as it could be found.
         difference: String,
     },

@@ -430,9 +430,7 @@ impl UnpackJob {
                 return Err(UnpackError::TreeMismatch {
                     jigdo: self.jigdo.path.clone(),
                     commit: commit.to_hex(),
-                    what,
-                    expected: expected.to_hex(),
-                    actual: actual.to_hex(),
+                    mismatch: format!("{what} is {actual}, the commit names {expected}"),
                     difference: describe_difference(index, &difference, &read_from),
                 });
             }
