@@ -1,7 +1,7 @@
 //! `jigdo unpack` with the trust step: a jigdo RPM and its packages as local files,
 //! checked by the same [`TrustPolicy`] as `install` before anything is written.
 
-use jigdo_unpack::{Target, UnpackEvent, UnpackJob, UnpackOptions, UnpackReport};
+use jigdo_unpack::{UnpackEvent, UnpackJob, UnpackOptions, UnpackReport};
 use serde::Serialize;
 
 use crate::error::InstallError;
@@ -36,14 +36,7 @@ pub fn unpack_local(
     policy
         .check_jigdo_rpm(&opts.jigdo_rpm, &JigdoOrigin::File, &mut trust)
         .map_err(untrusted)?;
-    let job = UnpackJob::open(
-        &opts.jigdo_rpm,
-        Target {
-            repo: opts.repo.clone(),
-            mode: opts.mode,
-            ref_name: opts.ref_name.clone(),
-        },
-    )?;
+    let job = UnpackJob::open(&opts.jigdo_rpm, opts.target())?;
     policy
         .check_commit(job.jigdo(), &JigdoOrigin::File, &mut trust)
         .map_err(untrusted)?;

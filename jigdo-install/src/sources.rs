@@ -503,25 +503,27 @@ pub fn matches_spec(e: &IndexEntry, spec: &str) -> bool {
 /// The entry of `idx` that is the pinned package: same name, EVR and arch, and (when the
 /// repodata has a SHA-256) the same package id.
 fn lookup<'a>(idx: &'a RepoIndex, pin: &PinnedPackage) -> Option<&'a IndexEntry> {
-    idx.by_name(&pin.name).into_iter().find(|e| {
-        e.arch == pin.arch
-            && pin.epoch == e.evr.epoch.unwrap_or(0)
-            && e.evr.version == pin.version
-            && e.evr.release().unwrap_or("") == pin.release
-            && (e.checksum.kind != DigestAlgorithm::Sha256 || e.checksum.hex == pin.id_hex())
-    })
+    same_nevra(idx, pin)
+        .find(|e| e.checksum.kind != DigestAlgorithm::Sha256 || e.checksum.hex == pin.id_hex())
 }
 
 /// The entry of `idx` with the pinned package's name, EVR and arch but another SHA-256
 /// (another build of the same NEVRA), if any.
 fn other_build<'a>(idx: &'a RepoIndex, pin: &PinnedPackage) -> Option<&'a IndexEntry> {
-    idx.by_name(&pin.name).into_iter().find(|e| {
+    same_nevra(idx, pin)
+        .find(|e| e.checksum.kind == DigestAlgorithm::Sha256 && e.checksum.hex != pin.id_hex())
+}
+
+/// The entries of `idx` with the pinned package's name, EVR and arch.
+fn same_nevra<'a>(
+    idx: &'a RepoIndex,
+    pin: &'a PinnedPackage,
+) -> impl Iterator<Item = &'a IndexEntry> + 'a {
+    idx.by_name(&pin.name).into_iter().filter(|e| {
         e.arch == pin.arch
             && pin.epoch == e.evr.epoch.unwrap_or(0)
             && e.evr.version == pin.version
             && e.evr.release().unwrap_or("") == pin.release
-            && e.checksum.kind == DigestAlgorithm::Sha256
-            && e.checksum.hex != pin.id_hex()
     })
 }
 

@@ -55,6 +55,17 @@ pub struct UnpackOptions {
     pub ref_name: Option<String>,
 }
 
+impl UnpackOptions {
+    /// Where the unpack writes.
+    pub fn target(&self) -> Target {
+        Target {
+            repo: self.repo.clone(),
+            mode: self.mode,
+            ref_name: self.ref_name.clone(),
+        }
+    }
+}
+
 /// Where an unpack writes: the repository (created with `mode` if absent) and the ref.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -112,14 +123,7 @@ pub fn unpack(
     opts: &UnpackOptions,
     progress: &(dyn Fn(&UnpackEvent) + Sync),
 ) -> Result<UnpackReport> {
-    let job = UnpackJob::open(
-        &opts.jigdo_rpm,
-        Target {
-            repo: opts.repo.clone(),
-            mode: opts.mode,
-            ref_name: opts.ref_name.clone(),
-        },
-    )?;
+    let job = UnpackJob::open(&opts.jigdo_rpm, opts.target())?;
     finish_local(job, opts, None, progress)
 }
 

@@ -313,6 +313,13 @@ fn copy_files(from: &Path, to: &Path) {
     }
 }
 
+/// Copies the pinned packages and the jigdo RPM into `to`.
+fn copy_pins_and_jigdo(to: &Path) {
+    let w = world();
+    copy_files(&w.pkgs, to);
+    std::fs::copy(&w.jigdo, to.join(w.jigdo.file_name().expect("name"))).expect("copy");
+}
+
 /// File names of the `.rpm` files under `dir`, sorted.
 fn rpm_names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = files_under(dir)
@@ -334,8 +341,7 @@ fn mirror_from_a_plain_directory_copies_the_pins() {
     let w = world();
     let top = fresh("plain-mirror");
     let plain = top.join("plain");
-    copy_files(&w.pkgs, &plain);
-    std::fs::copy(&w.jigdo, plain.join(w.jigdo.file_name().expect("name"))).expect("copy");
+    copy_pins_and_jigdo(&plain);
     let to = top.join("to");
     run(jigdo()
         .args(["mirror", "example-os", "--from"])
@@ -355,8 +361,7 @@ fn mirror_from_a_plain_directory_copies_the_pins() {
 fn two_releases(top: &Path) -> PathBuf {
     let w = world();
     let src = top.join("src");
-    copy_files(&w.pkgs, &src);
-    std::fs::copy(&w.jigdo, src.join(w.jigdo.file_name().expect("name"))).expect("copy");
+    copy_pins_and_jigdo(&src);
     let spec = top.join("custom.spec");
     std::fs::write(
         &spec,
@@ -574,8 +579,7 @@ fn install_cache_serves_packages_the_mirror_no_longer_has() {
     let w = world();
     let top = fresh("cache");
     let served = top.join("served");
-    copy_files(&w.pkgs, &served);
-    std::fs::copy(&w.jigdo, served.join(w.jigdo.file_name().expect("name"))).expect("copy");
+    copy_pins_and_jigdo(&served);
     run(jigdo().args(["repo", "create"]).arg(&served));
     let cache = top.join("cache");
     let cache_arg = cache.to_string_lossy().into_owned();
@@ -662,8 +666,7 @@ fn a_pin_listed_with_another_sha256_names_the_source_and_both_digests() {
     let w = world();
     let top = fresh("other-build");
     let served = top.join("served");
-    copy_files(&w.pkgs, &served);
-    std::fs::copy(&w.jigdo, served.join(w.jigdo.file_name().expect("name"))).expect("copy");
+    copy_pins_and_jigdo(&served);
     let pinned = served.join("jt-other-2.0-1.noarch.rpm");
     let pinned_sha = sha256_hex(&pinned);
     std::fs::remove_file(&pinned).expect("rm");
