@@ -502,14 +502,14 @@ pub fn matches_spec(e: &IndexEntry, spec: &str) -> bool {
 
 /// The entry of `idx` that is the pinned package: same name, EVR and arch, and (when the
 /// repodata has a SHA-256) the same package id.
-fn lookup<'a>(idx: &'a RepoIndex, pin: &PinnedPackage) -> Option<&'a IndexEntry> {
+fn lookup<'a>(idx: &'a RepoIndex, pin: &'a PinnedPackage) -> Option<&'a IndexEntry> {
     same_nevra(idx, pin)
         .find(|e| e.checksum.kind != DigestAlgorithm::Sha256 || e.checksum.hex == pin.id_hex())
 }
 
 /// The entry of `idx` with the pinned package's name, EVR and arch but another SHA-256
 /// (another build of the same NEVRA), if any.
-fn other_build<'a>(idx: &'a RepoIndex, pin: &PinnedPackage) -> Option<&'a IndexEntry> {
+fn other_build<'a>(idx: &'a RepoIndex, pin: &'a PinnedPackage) -> Option<&'a IndexEntry> {
     same_nevra(idx, pin)
         .find(|e| e.checksum.kind == DigestAlgorithm::Sha256 && e.checksum.hex != pin.id_hex())
 }

@@ -663,7 +663,6 @@ fn sha256_hex(path: &Path) -> String {
 /// reported as "not listed by any source".
 #[test]
 fn a_pin_listed_with_another_sha256_names_the_source_and_both_digests() {
-    let w = world();
     let top = fresh("other-build");
     let served = top.join("served");
     copy_pins_and_jigdo(&served);
