@@ -4,8 +4,7 @@
 #   2. ostree pull of v2 over v1 from an archive repository served by the same nginx;
 #   3. dnf download of the RPMs that v2 changed (the ones jigdo had to fetch).
 # Prints wall time and bytes downloaded (bytes counted from nginx's access log).
-# Uses the corpus of mirror-tests/corpus/build-corpus.sh ($JIGDO_CORPUS, default
-# /var/tmp/jigdo-corpus) if it exists, else the test packages built here with rpmbuild.
+# The two versions come from versions.sh (the bench corpus, or the test packages).
 # Usage: mirror-tests/bench/update.sh [JIGDO_BIN]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,33 +17,9 @@ w=$(mktemp -d /var/tmp/jigdo-bench-update.XXXXXX)
 . "$here/mirror-tests/bench/nginx.sh"
 trap 'stop_nginx; rm -rf "$w"' EXIT
 
-corpus=${JIGDO_CORPUS:-/var/tmp/jigdo-corpus}
-if [ -f "$corpus/corpus.env" ]; then
-    echo "corpus: $corpus (see mirror-tests/corpus/README.md)"
-    # shellcheck disable=SC1091
-    . "$corpus/corpus.env"
-    # The two versions' package sets, linked (not copied) out of the corpus pool.
-    mkdir -p "$w/v1" "$w/v2"
-    while read -r f; do ln "$RPMS/$f" "$w/v1/$f"; done < "$V1_RPMS_LIST"
-    while read -r f; do ln "$RPMS/$f" "$w/v2/$f"; done < "$V2_RPMS_LIST"
-    v1=$w/v1; v2=$w/v2
-    compose=$REPO; c1=$V1_COMMIT; c2=$V2_COMMIT
-else
-    echo "packages: the test packages (specs/build-test-packages.sh), v2 = v1 with jt-xz rebuilt"
-    bash "$here/specs/build-test-packages.sh" "$w/v1" >/dev/null
-    mkdir -p "$w/v2"; cp "$w"/v1/*.rpm "$w/v2/"
-    # v2: one package changed (a new release of jt-xz with other content).
-    sed -e 's/^Release:.*/Release: 99/' "$here/specs/jt-xz.spec" > "$w/jt-xz-v2.spec"
-    rpmbuild -bb --quiet --define "_topdir $w/rb" --define "_rpmdir $w/rbout" "$w/jt-xz-v2.spec" >/dev/null 2>&1 || true
-    new=$(find "$w/rbout" -name 'jt-xz-*.rpm' 2>/dev/null | head -n1)
-    if [ -n "$new" ]; then rm -f "$w"/v2/jt-xz-*.rpm; cp "$new" "$w/v2/"; fi
-    v1=$w/v1; v2=$w/v2
-    compose=$w/compose
-    bash "$here/examples/compose-tree.sh" "$v1" "$compose" bench/os 1.0 >/dev/null
-    bash "$here/examples/compose-tree.sh" "$v2" "$compose" bench/os 2.0 bench/os >/dev/null
-    c2=$(ostree --repo="$compose" rev-parse bench/os)
-    c1=$(ostree --repo="$compose" rev-parse bench/os^)
-fi
+# shellcheck source=versions.sh
+. "$here/mirror-tests/bench/versions.sh"
+load_versions "$w"
 mkdir -p "$w/www/rpm/Packages"
 "$jigdo" pack --repo "$compose" --rev "$c1" --from "$v1" --output "$w/www/rpm" --name bench-os >/dev/null
 "$jigdo" pack --repo "$compose" --rev "$c2" --from "$v2" --output "$w/www/rpm" --name bench-os >/dev/null

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Delta RPM (specs/jigdo-format.md §6) against ostree's own static delta, for the same
+# v1 -> v2 pair, one run:
+#   size      the delta RPM vs the static delta (superblock + parts) vs the full update
+#             (jigdo RPM + the RPMs v2 changed);
+#   generate  jigdo pack --delta-from (minus a plain pack of v2) vs ostree static-delta
+#             generate, wall time and peak memory;
+#   apply     jigdo unpack DELTA vs ostree static-delta apply-offline, each into a
+#             bare-user repository holding v1, wall time and peak memory.
+# The two versions come from versions.sh (the bench corpus, or the test packages).
+# Usage: mirror-tests/bench/delta.sh [JIGDO_BIN]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+jigdo=${1:-${JIGDO_BIN:-${CARGO_TARGET_DIR:-$here/target}/release/jigdo}}
+[ -x "$jigdo" ] || { echo "build jigdo first (cargo build --release --bin jigdo)" >&2; exit 1; }
+for t in ostree rpmbuild /usr/bin/time; do command -v $t >/dev/null || { echo "needs $t" >&2; exit 1; }; done
+w=$(mktemp -d /var/tmp/jigdo-bench-delta.XXXXXX)
+trap 'rm -rf "$w"' EXIT
+# shellcheck source=versions.sh
+. "$here/mirror-tests/bench/versions.sh"
+load_versions "$w"
+
+# measure LABEL CMD...: runs CMD, records "seconds peak-KiB" in $w/LABEL.time.
+measure() {
+    local label=$1; shift
+    /usr/bin/time -f "%e %M" -o "$w/$label.time" "$@" >/dev/null 2>"$w/$label.err" || { cat "$w/$label.err" >&2; return 1; }
+}
+secs() { cut -d' ' -f1 "$w/$1.time"; }
+mib() { awk '{printf "%.0f", $2 / 1024}' "$w/$1.time"; }
+
+# Producer side.
+"$jigdo" pack --repo "$compose" --rev "$c1" --from "$v1" --output "$w/v1-jigdo" --name bench-os >/dev/null 2>&1
+measure pack "$jigdo" pack --repo "$compose" --rev "$c2" --from "$v2" --output "$w/plain" --name bench-os
+measure pack-delta "$jigdo" pack --repo "$compose" --rev "$c2" --from "$v2" --output "$w/out" \
+    --name bench-os --delta-from "$c1"
+delta=$(find "$w/out" -name '*-delta-*.rpm' | head -n1)
+full=$(find "$w/out" -name '*.rpm' ! -name '*-delta-*' | head -n1)
+[ -n "$delta" ] || { echo "pack wrote no delta RPM" >&2; exit 1; }
+
+ostree --repo="$w/archive" init --mode=archive
+ostree --repo="$w/archive" pull-local "$compose" "$c1" >/dev/null
+ostree --repo="$w/archive" pull-local "$compose" "$c2" >/dev/null
+measure static "ostree" --repo="$w/archive" static-delta generate --from="$c1" --to="$c2"
+static_bytes=$(find "$w/archive/deltas" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+superblock=$(find "$w/archive/deltas" -name superblock | head -n1)
+
+# What the full update downloads: the jigdo RPM and the RPMs v2 has and v1 lacks.
+changed_bytes=$(comm -13 <(ls "$v1") <(ls "$v2") | while read -r f; do stat -c %s "$v2/$f"; done |
+    awk '{s += $1} END {print s + 0}')
+full_bytes=$(( $(stat -c %s "$full") + changed_bytes ))
+
+# Consumer side: two bare-user repositories holding v1.
+for r in jigdo-client ostree-client; do
+    ostree --repo="$w/$r" init --mode=bare-user
+    ostree --repo="$w/$r" pull-local "$w/archive" "$c1" >/dev/null
+    ostree --repo="$w/$r" refs --create=bench/os "$c1"
+done
+measure apply "$jigdo" unpack "$delta" --repo "$w/jigdo-client" --ref bench/os
+[ "$(ostree --repo="$w/jigdo-client" rev-parse bench/os)" = "$c2" ] || { echo "jigdo gave the wrong commit" >&2; exit 1; }
+measure static-apply ostree --repo="$w/ostree-client" static-delta apply-offline "$superblock"
+ostree --repo="$w/ostree-client" show "$c2" >/dev/null || { echo "ostree did not apply its delta" >&2; exit 1; }
+
+printf '%-44s %14s\n' "v1 -> v2" "bytes"
+printf '%-44s %14d\n' "delta RPM" "$(stat -c %s "$delta")"
+printf '%-44s %14d\n' "ostree static delta (superblock + parts)" "$static_bytes"
+printf '%-44s %14d\n' "full update (jigdo RPM + changed RPMs)" "$full_bytes"
+printf 'ratio delta RPM / static delta: %.2f\n' "$(echo "$(stat -c %s "$delta") / $static_bytes" | bc -l)"
+printf '%-44s %10s %10s\n' "" "wall s" "peak MiB"
+printf '%-44s %10s %10s\n' "jigdo pack v2 (no delta)" "$(secs pack)" "$(mib pack)"
+printf '%-44s %10s %10s\n' "jigdo pack v2 --delta-from v1" "$(secs pack-delta)" "$(mib pack-delta)"
+printf '%-44s %10s %10s\n' "ostree static-delta generate" "$(secs static)" "$(mib static)"
+printf '%-44s %10s %10s\n' "jigdo unpack DELTA (bare-user, holds v1)" "$(secs apply)" "$(mib apply)"
+printf '%-44s %10s %10s\n' "ostree static-delta apply-offline" "$(secs static-apply)" "$(mib static-apply)"

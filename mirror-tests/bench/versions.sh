@@ -1,0 +1,39 @@
+# Sourced by the bench scripts that compare two versions of a tree (update.sh, delta.sh):
+#
+#   load_versions WORKDIR   sets v1, v2 (directories of each version's RPMs), compose (an
+#                           OSTree repository holding both commits), c1 and c2 (the
+#                           commits), and prints where they come from.
+#
+# The corpus of mirror-tests/corpus/build-corpus.sh ($JIGDO_CORPUS, default
+# /var/tmp/jigdo-corpus) if it exists, else the test packages built with rpmbuild, v2 being
+# v1 with jt-xz rebuilt.
+load_versions() {
+    local w=$1 here corpus new
+    here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    corpus=${JIGDO_CORPUS:-/var/tmp/jigdo-corpus}
+    mkdir -p "$w/v1" "$w/v2"
+    v1=$w/v1; v2=$w/v2
+    if [ -f "$corpus/corpus.env" ]; then
+        echo "corpus: $corpus (see mirror-tests/corpus/README.md)"
+        # shellcheck disable=SC1091
+        . "$corpus/corpus.env"
+        # The two versions' package sets, linked (not copied) out of the corpus pool.
+        while read -r f; do ln "$RPMS/$f" "$w/v1/$f"; done < "$V1_RPMS_LIST"
+        while read -r f; do ln "$RPMS/$f" "$w/v2/$f"; done < "$V2_RPMS_LIST"
+        compose=$REPO; c1=$V1_COMMIT; c2=$V2_COMMIT
+        return
+    fi
+    echo "packages: the test packages (specs/build-test-packages.sh), v2 = v1 with jt-xz rebuilt"
+    bash "$here/specs/build-test-packages.sh" "$w/v1" >/dev/null
+    cp "$w"/v1/*.rpm "$w/v2/"
+    # v2: one package changed (a new release of jt-xz with other content).
+    sed -e 's/^Release:.*/Release: 99/' "$here/specs/jt-xz.spec" > "$w/jt-xz-v2.spec"
+    rpmbuild -bb --quiet --define "_topdir $w/rb" --define "_rpmdir $w/rbout" "$w/jt-xz-v2.spec" >/dev/null 2>&1 || true
+    new=$(find "$w/rbout" -name 'jt-xz-*.rpm' 2>/dev/null | head -n1)
+    if [ -n "$new" ]; then rm -f "$w"/v2/jt-xz-*.rpm; cp "$new" "$w/v2/"; fi
+    compose=$w/compose
+    bash "$here/examples/compose-tree.sh" "$v1" "$compose" bench/os 1.0 >/dev/null
+    bash "$here/examples/compose-tree.sh" "$v2" "$compose" bench/os 2.0 bench/os >/dev/null
+    c2=$(ostree --repo="$compose" rev-parse bench/os)
+    c1=$(ostree --repo="$compose" rev-parse bench/os^)
+}
