@@ -11,7 +11,9 @@
 //! - a damaged delta (truncated, bytes flipped) fails cleanly: no ref moves, fsck clean;
 //! - `kill -9` while a delta is being applied leaves no ref on an incomplete commit, and a
 //!   rerun completes the exact target;
-//! - `jigdo info` describes a delta.
+//! - `jigdo info` describes a delta;
+//! - `jigdo repo prune` keeps a delta RPM while it keeps the delta's target, and removes
+//!   it with its target.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -569,4 +571,87 @@ fn install_falls_back_when_the_delta_has_wrong_bytes() {
         b[at] ^= 0x55;
         std::fs::write(p, &b).expect("write");
     });
+}
+
+/// `jigdo repo prune` keeps the delta RPMs whose target commit it keeps (no jigdo RPM pins
+/// a delta, yet clients holding the base need it), and removes those whose target goes.
+#[test]
+fn prune_keeps_a_delta_while_it_keeps_its_target() {
+    let w = world();
+    let repo = w.dir.join("prune-repo");
+    remove_tree(&repo);
+    let packages = repo.join("Packages");
+    std::fs::create_dir_all(&packages).expect("mkdir");
+    let copy_into = |file: &Path, dir: &Path| {
+        std::fs::copy(file, dir.join(file.file_name().expect("name"))).expect("copy");
+    };
+    for f in [&w.v1_rpm, &w.v2_rpm, &w.v3_rpm, &w.delta_rpm] {
+        copy_into(f, &repo);
+    }
+    for dir in [&w.v1_pkgs, &w.dir.join("v2"), &w.v3_pkgs] {
+        for e in std::fs::read_dir(dir).expect("readdir") {
+            let p = e.expect("entry").path();
+            if p.extension().is_some_and(|x| x == "rpm") {
+                copy_into(&p, &packages);
+            }
+        }
+    }
+    run(jigdo().args(["repo", "create"]).arg(&repo));
+    let delta_file = w
+        .delta_rpm
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let prune = |keep: &str| -> serde_json::Value {
+        let out = run(jigdo()
+            .args(["repo", "prune", "--keep", keep, "--json"])
+            .arg(&repo));
+        serde_json::from_str(&out).expect("prune --json")
+    };
+    let locations = |report: &serde_json::Value, key: &str| -> Vec<String> {
+        report[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {key} in {report}"))
+            .iter()
+            .map(|p| p["location"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    // Keep 2: v2 and v3 stay, so the v1 -> v2 delta stays (and v1 goes).
+    let report = prune("2");
+    assert!(
+        locations(&report, "kept_deltas").contains(&delta_file),
+        "the delta to a kept commit was not kept: {report}"
+    );
+    assert!(
+        repo.join(&delta_file).is_file(),
+        "the delta file was deleted"
+    );
+    let v1_file = w
+        .v1_rpm
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    assert!(locations(&report, "removed").contains(&v1_file), "{report}");
+    let dnf_tmp = w.dir.join("prune-dnf");
+    remove_tree(&dnf_tmp);
+    std::fs::create_dir_all(&dnf_tmp).expect("mkdir");
+    let listed = run(dnf(&dnf_tmp, &repo).args([
+        "repoquery",
+        "-q",
+        "--whatprovides",
+        &format!("ostree-jigdo-delta-target({})", w.v2_commit),
+    ]));
+    assert!(
+        !listed.trim().is_empty(),
+        "the republished metadata lacks the delta"
+    );
+    // Keep 1: only v3 stays; the delta's target is gone, so the delta goes too.
+    let report = prune("1");
+    assert!(
+        locations(&report, "removed").contains(&delta_file),
+        "the delta to a removed commit was kept: {report}"
+    );
+    assert!(!repo.join(&delta_file).exists());
 }
