@@ -1,6 +1,6 @@
-//! `jigdo repo prune`: keep the newest N versions of each jigdo RPM name and
-//! exactly the packages the kept jigdo RPMs pin; remove everything else and
-//! republish the metadata.
+//! `jigdo repo prune`: keep the newest N versions of each jigdo RPM name, exactly the
+//! packages the kept jigdo RPMs pin and the delta RPMs whose target a kept jigdo RPM
+//! holds; remove everything else and republish the metadata.
 
 use crate::create::{previous_records, publish, scan_packages, CreateOptions};
 use crate::error::{io_err, Result};
@@ -39,6 +39,8 @@ pub struct PruneReport {
     pub kept_jigdo: Vec<PrunedPackage>,
     /// Other packages kept (pinned by a kept jigdo RPM).
     pub kept_pinned: Vec<PrunedPackage>,
+    /// Delta RPMs kept (their target is the commit of a kept jigdo RPM).
+    pub kept_deltas: Vec<PrunedPackage>,
     /// Packages removed (older jigdo RPMs and unpinned packages).
     pub removed: Vec<PrunedPackage>,
     /// Pins of kept jigdo RPMs that no package in the repository satisfies.
@@ -85,6 +87,14 @@ fn matches_pin(p: &Package, pin: &Pin) -> bool {
         && p.epoch == pin.evr.epoch.unwrap_or(0)
         && p.version == pin.evr.version
         && pin.evr.release().is_none_or(|r| r == p.release)
+}
+
+/// The first commit checksum (lowercase) that `parse` finds in the provides of `p`.
+fn provided(p: &Package, parse: fn(&str) -> Option<&str>) -> Option<String> {
+    p.provides
+        .iter()
+        .find_map(|d| parse(&d.name))
+        .map(str::to_ascii_lowercase)
 }
 
 fn entry(p: &Package) -> PrunedPackage {
@@ -142,11 +152,26 @@ pub fn prune_repo(dir: &Path, opts: &PruneOptions) -> Result<PruneReport> {
             }
         }
     }
+    // Delta RPMs to a kept commit: whoever holds their base still updates through them.
+    let kept_commits: HashSet<String> = kept_jigdo
+        .iter()
+        .filter_map(|&j| provided(&pkgs[j], jigdo_format::parse_commit_provide))
+        .collect();
+    let mut deltas = Vec::new();
+    for (i, p) in pkgs.iter().enumerate() {
+        if provided(p, jigdo_format::delta::parse_delta_target_provide)
+            .is_some_and(|target| kept_commits.contains(&target))
+            && keep.insert(i)
+        {
+            deltas.push(i);
+        }
+    }
     let removed: Vec<usize> = (0..pkgs.len()).filter(|i| !keep.contains(i)).collect();
     let report = PruneReport {
         dry_run: opts.dry_run,
         kept_jigdo: kept_jigdo.iter().map(|&i| entry(&pkgs[i])).collect(),
         kept_pinned: pinned.iter().map(|&i| entry(&pkgs[i])).collect(),
+        kept_deltas: deltas.iter().map(|&i| entry(&pkgs[i])).collect(),
         removed: removed.iter().map(|&i| entry(&pkgs[i])).collect(),
         missing_pins,
     };

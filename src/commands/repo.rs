@@ -172,9 +172,10 @@ fn prune(a: PruneArgs) -> anyhow::Result<i32> {
             eprintln!("warning: pinned package missing: {p}");
         }
         println!(
-            "kept {} jigdo RPMs and {} pinned packages; {verb} {}",
+            "kept {} jigdo RPMs, {} pinned packages and {} delta RPMs; {verb} {}",
             report.kept_jigdo.len(),
             report.kept_pinned.len(),
+            report.kept_deltas.len(),
             report.removed.len()
         );
     }
