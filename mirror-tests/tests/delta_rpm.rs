@@ -655,3 +655,66 @@ fn prune_keeps_a_delta_while_it_keeps_its_target() {
     );
     assert!(!repo.join(&delta_file).exists());
 }
+
+/// `jigdo unpack` of a delta RPM runs the same trust step as of a jigdo RPM: a delta RPM
+/// signed by `jigdo pack --sign-key` verifies with `--gpgkey` (the line names the key);
+/// an unsigned one with a key given is refused before anything is written (refs stay
+/// on v1), and with no key it is applied with one warning line (`trust` in `--json`).
+#[test]
+fn unpack_of_a_delta_runs_the_trust_step() {
+    let w = world();
+    let (secret, public) = gen_signing_key(&w.dir.join("gk"), "Delta <delta@example.org>");
+    let signed_out = w.dir.join("jigdo-v2-signed");
+    let printed = run(pack_cmd(
+        &w.compose,
+        &w.v2_commit,
+        &w.dir.join("v2"),
+        &signed_out,
+        &[&w.v1_commit],
+    )
+    .arg("--sign-key")
+    .arg(&secret));
+    let signed_delta = PathBuf::from(printed.lines().nth(1).expect("delta RPM path"));
+    let with = |delta: &Path, repo: &Path, extra: &[&str]| {
+        run_raw(
+            jigdo()
+                .arg("unpack")
+                .arg(delta)
+                .arg("--repo")
+                .arg(repo)
+                .args(["--ref", REF])
+                .args(extra),
+        )
+    };
+    let key = public.to_str().expect("utf-8");
+
+    let repo = repo_with_v1("client-delta-signed");
+    let out = with(&signed_delta, &repo, &["--gpgkey", key]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(ok(out).trim(), w.v2_commit);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("verified: ") && l.contains("jigdo RPM signature")),
+        "{err}"
+    );
+
+    let repo = repo_with_v1("client-delta-unsigned-key");
+    let before = refs_state(&repo);
+    let out = with(&w.delta_rpm, &repo, &["--gpgkey", key]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "an unverified delta was applied: {err}"
+    );
+    assert!(err.contains("--nogpgcheck"), "{err}");
+    assert_eq!(refs_state(&repo), before, "refs changed");
+
+    let repo = repo_with_v1("client-delta-nokey");
+    let out = with(&w.delta_rpm, &repo, &["--json"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = ok(out);
+    assert!(json.contains("\"trust\""), "{json}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning: ")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("not verified"), "{err}");
+}
