@@ -43,7 +43,7 @@ pub use diff::{diff, DiffOptions, DiffReport};
 pub use error::{InstallError, PinAttempt, PinFailure, TrustFailure};
 pub use event::{Event, EventSink};
 pub use install::{install, InstallOptions, InstallReport};
-pub use local::{unpack_local, LocalUnpackReport};
+pub use local::{apply_delta_local, unpack_local, LocalDeltaReport, LocalUnpackReport};
 pub use mirror::{mirror, MirrorOptions, MirrorReport};
 pub use repo_fetch::{AttemptError, Backend, FetchOptions, Origin};
 pub use sources::{source_specs, FetchedPin, Found, Location, Repo, Repos, SourceSpec};

@@ -1,7 +1,12 @@
-//! `jigdo unpack` with the trust step: a jigdo RPM and its packages as local files,
-//! checked by the same [`TrustPolicy`] as `install` before anything is written.
+//! `jigdo unpack` with the trust step: a jigdo RPM and its packages, or a delta RPM, as
+//! local files, checked by the same [`TrustPolicy`] as `install` before anything is
+//! written.
 
-use jigdo_unpack::{UnpackEvent, UnpackJob, UnpackOptions, UnpackReport};
+use std::path::Path;
+
+use jigdo_unpack::{
+    DeltaApplyReport, DeltaJob, UnpackEvent, UnpackJob, UnpackOptions, UnpackReport,
+};
 use serde::Serialize;
 
 use crate::error::InstallError;
@@ -44,4 +49,43 @@ pub fn unpack_local(
     on_trust(&trust);
     let unpack = jigdo_unpack::finish_local(job, opts, trust.verified_by(), progress)?;
     Ok(LocalUnpackReport { unpack, trust })
+}
+
+/// What `jigdo unpack` of a delta RPM did (its `--json` document).
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalDeltaReport {
+    /// What applying the delta did.
+    #[serde(flatten)]
+    pub apply: DeltaApplyReport,
+    /// What authenticated the target commit (or that nothing did).
+    pub trust: TrustReport,
+}
+
+/// Applies the delta RPM at `path` to the repository `repo` (see
+/// [`jigdo_unpack::apply_delta`]) after the same trust step as [`unpack_local`]: the
+/// delta RPM's signature and the target commit's signatures, checked with `policy`'s
+/// keys before anything is written.
+pub fn apply_delta_local(
+    path: &Path,
+    repo: &Path,
+    ref_name: Option<&str>,
+    policy: &TrustPolicy,
+    on_trust: &dyn Fn(&TrustReport),
+) -> Result<LocalDeltaReport, InstallError> {
+    let untrusted = |reason| InstallError::Untrusted {
+        what: path.display().to_string(),
+        reason,
+    };
+    let mut trust = TrustReport::default();
+    policy
+        .check_jigdo_rpm(path, &JigdoOrigin::File, &mut trust)
+        .map_err(untrusted)?;
+    let job = DeltaJob::open(path)?;
+    policy
+        .check_commit(&job.delta().target, &JigdoOrigin::File, &mut trust)
+        .map_err(untrusted)?;
+    policy.decide_local(&mut trust).map_err(untrusted)?;
+    on_trust(&trust);
+    let apply = job.apply(repo, ref_name)?;
+    Ok(LocalDeltaReport { apply, trust })
 }

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Args;
-use jigdo_install::{unpack_local, TrustReport};
+use jigdo_install::{apply_delta_local, unpack_local, TrustReport};
 use jigdo_unpack::{UnpackEvent, UnpackOptions};
 
 /// Arguments of `jigdo unpack`.
@@ -29,22 +29,38 @@ pub struct UnpackArgs {
 
 /// Runs `jigdo unpack`.
 pub fn run(args: UnpackArgs) -> anyhow::Result<i32> {
+    // Progress goes to standard error (on a terminal; the count of packages to import
+    // always); with --json only the document is printed, with --quiet only the commit.
+    let quiet = args.json || crate::output::quiet();
+    let tty = std::io::stderr().is_terminal();
+    // One line: what verified with which key (not with --json: the report has it), or
+    // the warning that nothing did (not with --quiet, which leaves only the commit).
+    let on_trust = move |t: &TrustReport| {
+        let nothing = t.verified.is_empty();
+        if (nothing && !crate::output::quiet()) || (!nothing && !quiet) {
+            eprintln!("{}", t.line());
+        }
+    };
+    let policy = args.trust.policy();
     if jigdo_unpack::is_delta_rpm(&args.jigdo_rpm)? {
-        let report = jigdo_unpack::apply_delta(
+        let report = apply_delta_local(
             &args.jigdo_rpm,
             &args.target.repo,
             args.target.ref_name.as_deref(),
+            &policy,
+            &on_trust,
         )?;
         if args.json {
             crate::output::print_json(&report)?;
         } else {
-            if !report.already_present {
+            let a = &report.apply;
+            if !a.already_present {
                 eprintln!(
                     "applied delta from {} ({} bytes): {} objects written, {} from patches",
-                    report.base, report.delta_bytes, report.objects_written, report.patched_objects
+                    a.base, a.delta_bytes, a.objects_written, a.patched_objects
                 );
             }
-            println!("{}", report.commit);
+            println!("{}", a.commit);
         }
         return Ok(0);
     }
@@ -58,24 +74,12 @@ pub fn run(args: UnpackArgs) -> anyhow::Result<i32> {
         mode: args.target.mode,
         ref_name: args.target.ref_name,
     };
-    // Progress goes to standard error (on a terminal; the count of packages to import
-    // always); with --json only the document is printed, with --quiet only the commit.
-    let quiet = args.json || crate::output::quiet();
-    let tty = std::io::stderr().is_terminal();
     let progress = move |e: &UnpackEvent| {
         if !quiet && (tty || matches!(e, UnpackEvent::Importing { .. })) {
             eprintln!("{e}");
         }
     };
-    // One line: what verified with which key (not with --json: the report has it), or
-    // the warning that nothing did (not with --quiet, which leaves only the commit).
-    let on_trust = move |t: &TrustReport| {
-        let nothing = t.verified.is_empty();
-        if (nothing && !crate::output::quiet()) || (!nothing && !quiet) {
-            eprintln!("{}", t.line());
-        }
-    };
-    let report = unpack_local(&opts, &args.trust.policy(), &on_trust, &progress)?;
+    let report = unpack_local(&opts, &policy, &on_trust, &progress)?;
     if args.json {
         crate::output::print_json(&report)?;
     } else {
