@@ -167,6 +167,7 @@ fn side(
             &opts.sources,
             &work.join("metadata"),
             &[],
+            &(std::sync::Arc::new(|_: &crate::event::Event<'_>| {}) as crate::event::EventSink),
         )?);
     }
     let repos = repos.as_ref().ok_or(InstallError::NoSources)?;

@@ -248,23 +248,26 @@ pub struct PinFailure {
     pub id: String,
     /// Every repository that lists it, and how it failed there (empty: none lists it).
     pub attempts: Vec<PinAttempt>,
+    /// The sources that could not be reached (they were not asked).
+    pub unreachable: Vec<String>,
 }
 
 impl fmt::Display for PinFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.attempts.is_empty() {
-            return write!(
+            write!(
                 f,
                 "pinned package {} (sha256 {}) is not listed by any source",
                 self.nevra, self.id
-            );
-        }
-        write!(f, "cannot download pinned package {}: ", self.nevra)?;
-        for (i, a) in self.attempts.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
+            )?;
+        } else {
+            write!(f, "cannot download pinned package {}: ", self.nevra)?;
+            for (i, a) in self.attempts.iter().enumerate() {
+                if i > 0 {
+                    f.write_str("; ")?;
+                }
+                write!(f, "{a}")?;
             }
-            write!(f, "{a}")?;
         }
         if self
             .attempts
@@ -278,6 +281,9 @@ impl fmt::Display for PinFailure {
                  from these packages)",
                 self.id
             )?;
+        }
+        if !self.unreachable.is_empty() {
+            write!(f, " (unreachable: {})", self.unreachable.join(", "))?;
         }
         Ok(())
     }

@@ -17,6 +17,23 @@ pub enum Event<'a> {
         /// The lock file.
         path: &'a Path,
     },
+    /// A source cannot be reached: it is skipped (the others are tried).
+    SourceUnreachable {
+        /// The source (SOURCE or `.repo` section id).
+        source: &'a str,
+        /// Why.
+        error: &'a str,
+    },
+    /// The ref already points at the newest matching jigdo RPM's commit: nothing is
+    /// downloaded.
+    UpToDate {
+        /// The jigdo RPM's NEVRA.
+        nevra: &'a str,
+        /// The commit.
+        commit: &'a str,
+        /// The ref.
+        ref_name: &'a str,
+    },
     /// The jigdo RPM to install was found in a source.
     JigdoFound {
         /// Its NEVRA.

@@ -5,7 +5,11 @@
 //! 1. if the repository exists, take its install lock (a second install into the same
 //!    repository waits here); if it does not, nothing is created before step 3 passed
 //!    (the metadata and the jigdo RPM go to a temporary directory beside it);
-//! 2. read the metadata of every source; choose the jigdo RPM and fetch it;
+//! 2. read the metadata of every source (`repomd.xml`, and the small `jigdo` record where
+//!    there is one; a source that cannot be reached is reported and skipped); choose the
+//!    jigdo RPM. When the ref already points at its commit, nothing is new: stop here
+//!    (deploy if asked), having downloaded neither primary metadata nor the jigdo RPM.
+//!    Else fetch it;
 //! 3. the trust step ([`TrustPolicy`]): the jigdo RPM's signature, then read and check
 //!    the whole jigdo RPM once ([`UnpackJob::open`]: the plan is made once and what the
 //!    repository still needs is decided once), then the commit's own signatures; one
@@ -79,8 +83,11 @@ pub struct InstallReport {
     pub bytes_downloaded: u64,
     /// Whether a deployment was made (not when the OS's newest one already was it).
     pub deployed: bool,
-    /// How the commit arrived: `"jigdo"` (the jigdo RPM and the packages) or `"delta"`.
+    /// How the commit arrived: `"jigdo"` (the jigdo RPM and the packages), `"delta"`, or
+    /// `"none"` (nothing was new: the ref already pointed at it).
     pub path: &'static str,
+    /// Whether the ref already pointed at the newest commit (nothing was downloaded).
+    pub up_to_date: bool,
     /// The delta RPM's NEVRA, when the delta path was taken.
     pub delta_rpm: Option<String>,
     /// What the rebuild did.
@@ -181,7 +188,13 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
     let downloader = opts
         .backend
         .downloader(opts.fetch.clone(), Some(fetch_events.clone()))?;
-    let repos = Repos::open(downloader, &opts.sources, &md_dir, &opts.trust.gpgkeys)?;
+    let repos = Repos::open(
+        downloader,
+        &opts.sources,
+        &md_dir,
+        &opts.trust.gpgkeys,
+        &events,
+    )?;
     let (path, origin, what) = match choose(&opts.target, &repos)? {
         Chosen::File(path) => {
             let what = path.display().to_string();
@@ -194,6 +207,15 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
                 nevra: &nevra,
                 source: &repo.name,
             });
+            if work.is_some() {
+                if let Some(mut report) = up_to_date(opts, &found, &events) {
+                    if let Some(d) = &opts.deployment {
+                        report.deployed = deploy(&opts.repo, &report.ref_name, &report.commit, d)?;
+                    }
+                    report.bytes_downloaded = repos.bytes_downloaded();
+                    return Ok(report);
+                }
+            }
             // The delta path needs the base commit, so only an existing repository
             // (whose install lock `work` holds) can take it.
             if let Some(w) = &work {
@@ -324,25 +346,101 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         bytes_downloaded: repos.bytes_downloaded(),
         deployed,
         path: "jigdo",
+        up_to_date: false,
         delta_rpm: None,
         unpack: report,
         trust,
     })
 }
 
-/// The smallest delta RPM in the sources whose target is the commit of `found` and whose
-/// base the repository holds (complete).
+/// The report of an install with nothing new, when the ref (`--ref`, else the jigdo RPM's
+/// name) of the existing repository already points at the commit of `found`, complete
+/// there; `None` otherwise. Reads only the repository (and its install record).
+fn up_to_date(opts: &InstallOptions, found: &Found, events: &EventSink) -> Option<InstallReport> {
+    let commit = found.commit()?;
+    let ref_name = opts
+        .ref_name
+        .clone()
+        .unwrap_or_else(|| found.entry.name.clone());
+    if ref_commit(&opts.repo, &ref_name)? != commit {
+        return None;
+    }
+    let nevra = found.entry.nevra();
+    events(&Event::UpToDate {
+        nevra: &nevra,
+        commit: &commit,
+        ref_name: &ref_name,
+    });
+    let record = jigdo_unpack::record::InstallRecord::load(&opts.repo, &commit)
+        .ok()
+        .flatten();
+    let index = jigdo_unpack::record::InstallRecord::load_index(&opts.repo, &commit).ok();
+    let packages_total = record.as_ref().map_or(0, |r| r.packages.len());
+    Some(InstallReport {
+        commit: commit.clone(),
+        ref_name: ref_name.clone(),
+        jigdo_rpm: nevra,
+        packages_total,
+        packages_needed: 0,
+        packages_downloaded: 0,
+        bytes_downloaded: 0,
+        deployed: false,
+        path: "none",
+        up_to_date: true,
+        delta_rpm: None,
+        unpack: UnpackReport {
+            commit,
+            ref_name,
+            repo: opts.repo.clone(),
+            already_present: true,
+            packages_total,
+            packages_imported: 0,
+            imported: Vec::new(),
+            objects_written: 0,
+            bytes_read: 0,
+            files: index.as_ref().map_or(0, |i| i.file_count()),
+            directories: index.as_ref().map_or(0, |i| i.dir_count()),
+        },
+        trust: TrustReport::default(),
+    })
+}
+
+/// The commit (hex) that ref `ref_name` of the repository at `repo` points at, when the
+/// repository exists and holds that commit complete.
+pub(crate) fn ref_commit(repo: &Path, ref_name: &str) -> Option<String> {
+    if !repo.join("config").exists() {
+        return None;
+    }
+    let r = Repo::open(repo).ok()?;
+    let entry = r
+        .list_refs()
+        .ok()?
+        .into_iter()
+        .find(|e| e.display_name() == ref_name)?;
+    let c = entry.checksum;
+    (r.has_object(ostree_store::ObjectType::Commit, &c) && !r.is_commit_partial(&c))
+        .then(|| c.to_hex())
+}
+
+/// The smallest delta RPM whose target is the commit of `found` and whose base the
+/// repository holds (complete), among those listed in the primary metadata of the jigdo
+/// RPM's repository (read here if it was not yet: delta RPMs are published beside the
+/// jigdo RPMs, and the `jigdo` record does not list them) and of every repository whose
+/// primary was already read.
 fn find_delta(repos: &Repos, found: &Found, repo: &Repo) -> Option<Found> {
-    let target = found
-        .entry
-        .provides
-        .iter()
-        .find_map(|p| jigdo_format::parse_commit_provide(&p.name))?
-        .to_ascii_lowercase();
+    let target = found.commit()?;
     let provide = jigdo_format::delta::delta_target_provide(&target);
     let mut best: Option<Found> = None;
-    for (r, source) in repos.list.iter().enumerate() {
-        for e in source.index.what_provides(&provide, None) {
+    for r in 0..repos.list.len() {
+        let index = if r == found.repo {
+            repos.index(r).ok()
+        } else {
+            repos.index_if_read(r)
+        };
+        for e in index
+            .into_iter()
+            .flat_map(|i| i.what_provides(&provide, None))
+        {
             let Some(base) = e
                 .provides
                 .iter()
@@ -424,6 +522,7 @@ fn try_delta(
             bytes_downloaded: repos.bytes_downloaded(),
             deployed: false,
             path: "delta",
+            up_to_date: false,
             delta_rpm: Some(nevra.clone()),
             unpack: UnpackReport {
                 commit: applied.commit,

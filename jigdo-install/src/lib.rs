@@ -11,6 +11,8 @@
 //!   RPM is read once, the plan made once, and every package is hashed once: downloads
 //!   are verified while they are fetched and handed to the unpack as verified files.
 //! - [`unpack_local()`]: `jigdo unpack` of local files with the same trust step.
+//! - [`check()`]: `jigdo install --check` ([`InstallOptions`] → [`CheckReport`]): is a
+//!   newer commit available, and what would the update download; writes nothing.
 //! - [`mirror()`]: `jigdo mirror` ([`MirrorOptions`] → [`MirrorReport`]).
 //! - [`Repos`]: the sources of a run ([`SourceSpec`], [`source_specs`]), tried in order.
 //! - [`TrustPolicy`]: the trust step, run before any package is fetched and anything
@@ -27,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod deploy;
 pub mod diff;
 pub mod error;
@@ -38,6 +41,7 @@ pub mod sources;
 pub mod status;
 pub mod trust;
 
+pub use check::{check, CheckReport};
 pub use deploy::{deploy, Deployment};
 pub use diff::{diff, DiffOptions, DiffReport};
 pub use error::{InstallError, PinAttempt, PinFailure, TrustFailure};

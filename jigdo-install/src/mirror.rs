@@ -96,7 +96,13 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
     let downloader = opts
         .backend
         .downloader(opts.fetch.clone(), Some(fetch_events.clone()))?;
-    let repos = Repos::open(downloader, &opts.sources, md.path(), &opts.trust.gpgkeys)?;
+    let repos = Repos::open(
+        downloader,
+        &opts.sources,
+        md.path(),
+        &opts.trust.gpgkeys,
+        &events,
+    )?;
     let mut names = Vec::new();
     let mut trusted = Vec::new();
     let mut packages = 0;

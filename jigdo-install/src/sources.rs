@@ -3,26 +3,37 @@
 //! `https://` base URLs, `mirrorlist=`, `metalink=`, dnf `.repo` sections) and plain
 //! directories of RPMs.
 //!
-//! [`Repos::open`] reads each repository's `repomd.xml` and its primary metadata
-//! (verified against repomd's checksums) into a [`repodata::RepoIndex`];
-//! [`Repos::find_jigdo`] resolves `NAME[-VERSION[-RELEASE]]` to the newest jigdo RPM (a
-//! package providing one of [`READ_PROVIDES`]); [`Repos::fetch_entry`] downloads it verified
-//! against the repodata checksum; [`Repos::fetch_pins`] downloads pinned packages in
-//! parallel, each verified against its pin's size and SHA-256 while it is fetched and
-//! before it is renamed into place, failing over to the next repository that has it.
+//! [`Repos::open`] reads each repository's `repomd.xml` and, when it has one, its small
+//! `jigdo` record (`specs/jigdo-record.md`); a source that cannot be reached is reported
+//! ([`Event::SourceUnreachable`]) and skipped. A repository's primary metadata (verified
+//! against repomd's checksums) is read only when it is needed ([`Repos::index`]).
+//! [`Repos::find_jigdo`] resolves `NAME[-VERSION[-RELEASE]]` to the newest jigdo RPM (from
+//! the `jigdo` records, else from primary: a package providing one of [`READ_PROVIDES`]);
+//! [`Repos::fetch_entry`] downloads it verified against the record's checksum;
+//! [`Repos::fetch_pins`] downloads pinned packages in parallel, each verified against its
+//! pin's size and SHA-256 while it is fetched and before it is renamed into place: at the
+//! pin's location (index format v2) in each repository in turn, and through the
+//! repositories' primary metadata only for the pins no location served.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use jigdo_format::{PinnedPackage, READ_PROVIDES};
 use repo_fetch::{
     Checksum, DigestAlgorithm, Downloader, Expect, FetchError, FetchRequest, MirrorSet, Origin,
     RepoConfig, RepoFile, Source, Vars,
 };
-use repodata::{IndexEntry, LocalRepo, RepoIndex};
+use repodata::{Dependency, Evr, IndexEntry, JigdoEntry, LocalRepo, RepoIndex, RepomdRecord};
 
 use crate::error::{InstallError, PinAttempt, PinFailure};
+use crate::event::{Event, EventSink};
 use crate::trust::JigdoOrigin;
+
+/// A primary metadata file this small (compressed, as repomd.xml gives its size) is read
+/// rather than guessing the pins' locations: one request for exact locations instead of
+/// a failed request for each pin stored elsewhere. Larger ones (a distribution's primary
+/// is tens of MB) are read only for the pins no location served.
+pub const SMALL_PRIMARY: u64 = 16 * 1024;
 
 /// Where packages may come from: a `--from` SOURCE or a `.repo` section.
 #[derive(Debug, Clone)]
@@ -57,14 +68,13 @@ pub fn source_specs(
     Ok(specs)
 }
 
-/// One repository whose metadata was read.
+/// One repository of a run: its `repomd.xml` was read; its package index is read on
+/// first use ([`Repos::index`]).
 pub struct Repo {
     /// Name in messages (the SOURCE or the `.repo` section id).
     pub name: String,
     /// Where its files are.
     pub location: Location,
-    /// Its packages.
-    pub index: RepoIndex,
     /// Whether its `.repo` section asks for signed packages (`gpgcheck=1`).
     pub gpgcheck: bool,
     /// Public key files (local paths) of its `.repo` section (`gpgkey=`).
@@ -78,6 +88,28 @@ pub struct Repo {
     /// Weaknesses of the way its metadata came (a metalink without hashes), for the
     /// trust step's warning.
     pub notes: Vec<String>,
+    /// The jigdo RPMs its `jigdo` record lists (`None`: it has no such record).
+    pub jigdo_record: Option<Vec<JigdoEntry>>,
+    /// `source SOURCE` or `repository ID`, for errors.
+    label: String,
+    /// The `primary` record of its repomd.xml (`None` for a plain directory).
+    primary: Option<RepomdRecord>,
+    /// Where its metadata is downloaded to.
+    md_dir: PathBuf,
+    /// Its packages, once read.
+    index: OnceLock<RepoIndex>,
+}
+
+impl Repo {
+    /// Whether its primary metadata is small enough to read rather than guess locations
+    /// ([`SMALL_PRIMARY`]), or already read.
+    fn index_is_cheap(&self) -> bool {
+        self.index.get().is_some()
+            || self
+                .primary
+                .as_ref()
+                .is_some_and(|p| p.size.is_some_and(|s| s <= SMALL_PRIMARY))
+    }
 }
 
 /// Where a repository's files are.
@@ -93,8 +125,20 @@ pub enum Location {
 pub struct Found {
     /// Index into [`Repos::list`].
     pub repo: usize,
-    /// The package's repodata entry.
+    /// The package's repodata entry (from primary, or made from the `jigdo` record: then
+    /// its only provide is the commit's).
     pub entry: IndexEntry,
+}
+
+impl Found {
+    /// The commit the jigdo RPM carries (lowercase hex), from its provides.
+    pub fn commit(&self) -> Option<String> {
+        self.entry
+            .provides
+            .iter()
+            .find_map(|p| jigdo_format::parse_commit_provide(&p.name))
+            .map(str::to_ascii_lowercase)
+    }
 }
 
 /// A pinned package in place.
@@ -107,13 +151,33 @@ pub struct FetchedPin {
     /// directory of RPMs (checked when chosen, and again when it is read, since others
     /// may write that directory).
     pub origin: Option<Origin>,
+    /// The repository that served it (index into [`Repos::list`]).
+    pub repo: usize,
 }
 
 /// The ordered repositories of one `install` or `mirror` run.
 pub struct Repos {
-    /// Repositories in the order given.
+    /// Repositories in the order given (those that could be reached).
     pub list: Vec<Repo>,
+    /// Sources that could not be reached (skipped): name and why.
+    pub unreachable: Vec<(String, String)>,
     downloader: Arc<dyn Downloader>,
+}
+
+/// Where a pin is in one repository, as [`Repos::fetch_pins`] asks each.
+enum PinAt {
+    /// At this path relative to the repository.
+    Path(String),
+    /// Not there (nothing to record).
+    Absent,
+    /// Not there, and why (to name in the error).
+    Failed(PinAttempt),
+}
+
+/// What [`Repos::fetch_pins`] has so far, per pin: where it is, and what failed.
+struct PinProgress {
+    done: Vec<Option<FetchedPin>>,
+    attempts: Vec<Vec<PinAttempt>>,
 }
 
 /// Turns the `gpgkey=` values of a `.repo` section into local files: a path or
@@ -169,85 +233,88 @@ fn section_keys(
     Ok(keys)
 }
 
+/// Whether opening a source failed because it cannot be reached (no mirror answered,
+/// a mirror list or metalink could not be had), not because what it served is wrong.
+fn is_unreachable(e: &InstallError) -> bool {
+    matches!(
+        e,
+        InstallError::Source {
+            error: FetchError::AllMirrorsFailed { .. }
+                | FetchError::NoMirrors { .. }
+                | FetchError::Metalink { .. }
+                | FetchError::Mirrorlist { .. }
+                | FetchError::Io { .. },
+            ..
+        }
+    )
+}
+
+/// The index entry of a jigdo RPM listed by a `jigdo` record; its one provide is the
+/// commit's.
+fn record_entry(e: &JigdoEntry) -> IndexEntry {
+    IndexEntry {
+        name: e.name.clone(),
+        arch: e.arch.clone(),
+        evr: Evr::new(Some(e.epoch), e.version.clone(), Some(e.release.clone())),
+        location_href: e.location.clone(),
+        location_base: None,
+        checksum: Checksum {
+            kind: DigestAlgorithm::Sha256,
+            hex: e.sha256.clone(),
+        },
+        size: e.size,
+        provides: vec![Dependency::unversioned(jigdo_format::commit_provide(
+            &e.commit,
+        ))],
+        files: Vec::new(),
+    }
+}
+
 impl Repos {
-    /// Reads the metadata of every source. `md_dir` receives the downloaded metadata
-    /// (one subdirectory per source). When OpenPGP keys are given (`gpgkeys`, the
-    /// `--gpgkey` files, or a section's `gpgkey=`) or a section says `repo_gpgcheck=1`,
-    /// each repository's `repodata/repomd.xml.asc` is fetched and checked over the
-    /// `repomd.xml` read ([`Repo::repomd_signature`]).
+    /// Reads `repomd.xml` (and the `jigdo` record, if any) of every source; a source that
+    /// cannot be reached is reported to `events` and skipped. `md_dir` receives the
+    /// downloaded metadata (one subdirectory per source). When OpenPGP keys are given
+    /// (`gpgkeys`, the `--gpgkey` files, or a section's `gpgkey=`) or a section says
+    /// `repo_gpgcheck=1`, each repository's `repodata/repomd.xml.asc` is fetched and
+    /// checked over the `repomd.xml` read ([`Repo::repomd_signature`]).
     pub fn open(
         downloader: Arc<dyn Downloader>,
         specs: &[SourceSpec],
         md_dir: &Path,
         gpgkeys: &[PathBuf],
+        events: &EventSink,
     ) -> Result<Repos, InstallError> {
         let mut list = Vec::new();
+        let mut unreachable = Vec::new();
         for (i, spec) in specs.iter().enumerate() {
-            let (name, label) = match spec {
-                SourceSpec::From(arg) => (arg.clone(), format!("source {arg}")),
-                SourceSpec::Repo(cfg) => (cfg.id.clone(), format!("repository {}", cfg.id)),
+            let name = match spec {
+                SourceSpec::From(arg) => arg.clone(),
+                SourceSpec::Repo(cfg) => cfg.id.clone(),
             };
-            let source_err = |error| InstallError::Source {
-                name: label.clone(),
-                error,
-            };
-            let (location, gpgcheck, repo_gpgcheck, section_keys) = match spec {
-                SourceSpec::From(arg) => match Source::parse(arg).map_err(source_err)? {
-                    Source::RpmDir(p) => (Location::Dir(p), false, false, Vec::new()),
-                    s => {
-                        let m = downloader.resolve(&s).map_err(source_err)?;
-                        (Location::Mirrors(m), false, false, Vec::new())
-                    }
-                },
-                SourceSpec::Repo(cfg) => {
-                    let m = downloader.resolve_repo(cfg).map_err(source_err)?;
-                    let keys = section_keys(
-                        downloader.as_ref(),
-                        &cfg.id,
-                        &cfg.gpgkeys,
-                        &md_dir.join(format!("{i}-keys")),
-                    )?;
-                    (Location::Mirrors(m), cfg.gpgcheck, cfg.repo_gpgcheck, keys)
+            match open_one(downloader.as_ref(), spec, md_dir, i, gpgkeys) {
+                Ok(repo) => list.push(repo),
+                Err(e) if is_unreachable(&e) => {
+                    let error = e.to_string();
+                    events(&Event::SourceUnreachable {
+                        source: &name,
+                        error: &error,
+                    });
+                    unreachable.push((name, error));
                 }
-            };
-            let dir = md_dir.join(i.to_string());
-            let mut notes = Vec::new();
-            if let Location::Mirrors(m) = &location {
-                if let Some(url) = m.unchecked_metalink() {
-                    notes.push(format!(
-                        "metalink {url} lists no hash for repomd.xml (its mirrors' metadata \
-                         is checked against nothing)"
-                    ));
-                }
+                Err(e) => return Err(e),
             }
-            let (index, repomd_signature) = match &location {
-                Location::Mirrors(m) => {
-                    let index = read_remote_index(downloader.as_ref(), &label, m, &dir)?;
-                    let mut keys = section_keys.clone();
-                    keys.extend(gpgkeys.iter().cloned());
-                    let signature = (repo_gpgcheck || !keys.is_empty())
-                        .then(|| check_repomd_signature(downloader.as_ref(), m, &dir, &keys));
-                    (index, signature)
-                }
-                Location::Dir(d) => (read_dir_index(&label, d)?, None),
-            };
-            list.push(Repo {
-                name,
-                location,
-                index,
-                gpgcheck,
-                gpgkeys: section_keys,
-                repo_gpgcheck,
-                repomd_signature,
-                notes,
-            });
         }
-        Ok(Repos { list, downloader })
+        Ok(Repos {
+            list,
+            unreachable,
+            downloader,
+        })
     }
 
     /// Where `found` (a jigdo or delta RPM) came from, for the trust step: its
     /// repository's `.repo` rules and keys, and the signed `repomd.xml` link, which
-    /// authenticates the RPM only when primary names it by SHA-256 or SHA-512.
+    /// authenticates the RPM only when primary (or the `jigdo` record) names it by
+    /// SHA-256 or SHA-512.
     pub fn origin(&self, found: &Found) -> JigdoOrigin {
         let repo = &self.list[found.repo];
         let strong = matches!(
@@ -272,29 +339,80 @@ impl Repos {
         }
     }
 
-    /// The names of the repositories, comma-separated, for messages.
+    /// The names of the repositories, comma-separated, for messages (with the sources
+    /// that could not be reached).
     pub fn names(&self) -> String {
-        let names: Vec<&str> = self.list.iter().map(|r| r.name.as_str()).collect();
+        let mut names: Vec<String> = self.list.iter().map(|r| r.name.clone()).collect();
+        names.extend(
+            self.unreachable
+                .iter()
+                .map(|(n, _)| format!("{n} (unreachable)")),
+        );
         names.join(", ")
     }
 
+    /// The package index of repository `r` (its primary metadata, downloaded and
+    /// verified against repomd.xml on first use, or the headers of a plain directory).
+    pub fn index(&self, r: usize) -> Result<&RepoIndex, InstallError> {
+        let repo = &self.list[r];
+        if let Some(idx) = repo.index.get() {
+            return Ok(idx);
+        }
+        let idx = match (&repo.location, &repo.primary) {
+            (Location::Mirrors(m), Some(rec)) => {
+                read_primary(self.downloader.as_ref(), &repo.label, m, rec, &repo.md_dir)?
+            }
+            (Location::Mirrors(_), None) => RepoIndex::default(),
+            (Location::Dir(d), _) => read_dir_index(&repo.label, d)?,
+        };
+        Ok(repo.index.get_or_init(|| idx))
+    }
+
+    /// The package index of repository `r` if it was already read.
+    pub fn index_if_read(&self, r: usize) -> Option<&RepoIndex> {
+        self.list.get(r).and_then(|repo| repo.index.get())
+    }
+
     /// The newest jigdo RPM matching `spec` (`NAME`, `NAME-VERSION` or
-    /// `NAME-VERSION-RELEASE`) over all repositories; on a tie the first repository wins.
+    /// `NAME-VERSION-RELEASE`); on a tie the first repository wins. Repositories with a
+    /// `jigdo` record are searched through it, plain directories through their headers;
+    /// the primary metadata of the other repositories is read only when none of those
+    /// has a match.
     pub fn find_jigdo(&self, spec: &str) -> Result<Found, InstallError> {
         let mut best: Option<Found> = None;
-        for (r, repo) in self.list.iter().enumerate() {
-            let jigdos = READ_PROVIDES
+        let consider = |r: usize, e: &IndexEntry, best: &mut Option<Found>| {
+            if matches_spec(e, spec) && best.as_ref().is_none_or(|b| e.evr > b.entry.evr) {
+                *best = Some(Found {
+                    repo: r,
+                    entry: e.clone(),
+                });
+            }
+        };
+        let provides = |index: &RepoIndex| -> Vec<IndexEntry> {
+            READ_PROVIDES
                 .iter()
-                .flat_map(|p| repo.index.what_provides(p, None));
-            for e in jigdos {
-                if !matches_spec(e, spec) {
+                .flat_map(|p| index.what_provides(p, None))
+                .cloned()
+                .collect()
+        };
+        for (r, repo) in self.list.iter().enumerate() {
+            for e in repo.jigdo_record.iter().flatten() {
+                consider(r, &record_entry(e), &mut best);
+            }
+            // A plain directory is read locally: always searched.
+            if matches!(repo.location, Location::Dir(_)) {
+                for e in provides(self.index(r)?) {
+                    consider(r, &e, &mut best);
+                }
+            }
+        }
+        if best.is_none() {
+            for (r, repo) in self.list.iter().enumerate() {
+                if repo.jigdo_record.is_some() || matches!(repo.location, Location::Dir(_)) {
                     continue;
                 }
-                if best.as_ref().is_none_or(|b| e.evr > b.entry.evr) {
-                    best = Some(Found {
-                        repo: r,
-                        entry: e.clone(),
-                    });
+                for e in provides(self.index(r)?) {
+                    consider(r, &e, &mut best);
                 }
             }
         }
@@ -349,11 +467,13 @@ impl Repos {
     /// Puts every package of `pins` in place: downloaded into `dest_dir` as
     /// `NAME-VERSION-RELEASE.ARCH.rpm`, in parallel, each verified against its pin (size
     /// and SHA-256) before it is put in place (files already there and correct are
-    /// kept), or found in a plain directory of RPMs and checked there. Each pin is tried
-    /// in every repository that lists it, in order; the requests carry the pin's index in
-    /// `pins` as their [`FetchRequest::tag`]. Returns one [`FetchedPin`] per pin, in
-    /// order. A failure names every package that could not be had and each repository
-    /// tried.
+    /// kept), or found in a plain directory of RPMs and checked there. First each
+    /// repository in turn is asked for the pins at their locations (index format v2;
+    /// where a repository's primary is small or already read, it is looked up there
+    /// instead); the pins no location served are then looked up in the primary of each
+    /// repository in turn. The requests carry the pin's index in `pins` as their
+    /// [`FetchRequest::tag`]. Returns one [`FetchedPin`] per pin, in order. A failure
+    /// names every package that could not be had and each repository tried.
     pub fn fetch_pins(
         &self,
         pins: &[PinnedPackage],
@@ -363,84 +483,44 @@ impl Repos {
             path: dest_dir.into(),
             source,
         })?;
-        let mut done: Vec<Option<FetchedPin>> = vec![None; pins.len()];
-        let mut attempts: Vec<Vec<PinAttempt>> = (0..pins.len()).map(|_| Vec::new()).collect();
-        for repo in &self.list {
-            // Pins still missing that this repository lists with compatible metadata.
-            let mut batch: Vec<(usize, FetchRequest)> = Vec::new();
-            for (i, pin) in pins.iter().enumerate() {
-                if done[i].is_some() {
-                    continue;
-                }
-                let Some(e) = lookup(&repo.index, pin) else {
-                    // The NEVRA listed with another SHA-256: another build, named in the
-                    // error instead of "not listed".
-                    if let Some(other) = other_build(&repo.index, pin) {
-                        attempts[i].push(PinAttempt::OtherBuild {
-                            source_name: repo.name.clone(),
-                            listed: other.checksum.hex.clone(),
-                        });
-                    }
-                    continue;
-                };
+        let mut progress = PinProgress {
+            done: vec![None; pins.len()],
+            attempts: (0..pins.len()).map(|_| Vec::new()).collect(),
+        };
+        let mut searched = vec![false; self.list.len()];
+        // 1. By location (or through a primary that costs less than guessing).
+        for (r, repo) in self.list.iter().enumerate() {
+            if repo.index_is_cheap() {
+                searched[r] = true;
+                self.fetch_listed(r, pins, dest_dir, &mut progress)?;
+                continue;
+            }
+            self.fetch_at(r, pins, dest_dir, &mut progress, &|pin| {
+                let at = |d: &Path| d.join(&pin.location).is_file();
                 match &repo.location {
-                    Location::Dir(d) => {
-                        let src = d.join(&e.location_href);
-                        match jigdo_unpack::source::verify_pin(&src, pin) {
-                            Ok(_) => {
-                                done[i] = Some(FetchedPin {
-                                    path: src,
-                                    origin: None,
-                                })
-                            }
-                            Err(error) => attempts[i].push(PinAttempt::Local {
-                                source_name: repo.name.clone(),
-                                error,
-                            }),
-                        }
-                    }
-                    Location::Mirrors(_) => {
-                        let name = jigdo_unpack::source::package_file_name(pin);
-                        let dest = file_in(dest_dir, &name)?;
-                        let req = FetchRequest::new(e.location_href.clone(), pin_expect(pin), dest)
-                            .with_label(pin.nevra())
-                            .with_tag(i);
-                        batch.push((i, req));
-                    }
+                    _ if pin.location.is_empty() => PinAt::Absent,
+                    Location::Dir(d) if !at(d) => PinAt::Absent,
+                    _ => PinAt::Path(pin.location.clone()),
                 }
-            }
-            let Location::Mirrors(m) = &repo.location else {
-                continue;
-            };
-            if batch.is_empty() {
+            })?;
+        }
+        // 2. The rest through each repository's primary metadata.
+        for (r, searched) in searched.into_iter().enumerate() {
+            if searched || progress.done.iter().all(Option::is_some) {
                 continue;
             }
-            let reqs: Vec<FetchRequest> = batch.iter().map(|(_, r)| r.clone()).collect();
-            let results = self.downloader.fetch_many(m, &reqs);
-            for ((i, req), res) in batch.into_iter().zip(results) {
-                match res {
-                    Ok(report) => {
-                        done[i] = Some(FetchedPin {
-                            path: req.dest,
-                            origin: Some(report.origin),
-                        })
-                    }
-                    Err(error) => attempts[i].push(PinAttempt::Download {
-                        source_name: repo.name.clone(),
-                        error,
-                    }),
-                }
-            }
+            self.fetch_listed(r, pins, dest_dir, &mut progress)?;
         }
         let mut out = Vec::with_capacity(pins.len());
         let mut failures = Vec::new();
-        for ((pin, fetched), attempts) in pins.iter().zip(done).zip(attempts) {
+        for ((pin, fetched), attempts) in pins.iter().zip(progress.done).zip(progress.attempts) {
             match fetched {
                 Some(f) => out.push(f),
                 None => failures.push(PinFailure {
                     nevra: pin.nevra(),
                     id: pin.id_hex(),
                     attempts,
+                    unreachable: self.unreachable.iter().map(|(n, _)| n.clone()).collect(),
                 }),
             }
         }
@@ -448,6 +528,116 @@ impl Repos {
             return Err(InstallError::PackagesUnavailable(failures));
         }
         Ok(out)
+    }
+
+    /// Puts in place the pins still missing that repository `r` lists in its package
+    /// index (read on first use) with their package id; a pin listed with another
+    /// SHA-256 (another build of the NEVRA) is recorded as such.
+    fn fetch_listed(
+        &self,
+        r: usize,
+        pins: &[PinnedPackage],
+        dest_dir: &Path,
+        progress: &mut PinProgress,
+    ) -> Result<(), InstallError> {
+        let index = self.index(r)?;
+        let name = &self.list[r].name;
+        self.fetch_at(
+            r,
+            pins,
+            dest_dir,
+            progress,
+            &|pin| match lookup(index, pin) {
+                Some(e) => PinAt::Path(e.location_href.clone()),
+                // The NEVRA listed with another SHA-256: another build, named in the error
+                // instead of "not listed".
+                None => match other_build(index, pin) {
+                    Some(other) => PinAt::Failed(PinAttempt::OtherBuild {
+                        source_name: name.clone(),
+                        listed: other.checksum.hex.clone(),
+                    }),
+                    None => PinAt::Absent,
+                },
+            },
+        )
+    }
+
+    /// Puts in place the pins still missing for which `rel_of` gives a path relative to
+    /// repository `r` (recording the failures it gives): checked where they are in a
+    /// plain directory, else downloaded from its mirrors in parallel.
+    fn fetch_at(
+        &self,
+        r: usize,
+        pins: &[PinnedPackage],
+        dest_dir: &Path,
+        progress: &mut PinProgress,
+        rel_of: &dyn Fn(&PinnedPackage) -> PinAt,
+    ) -> Result<(), InstallError> {
+        let repo = &self.list[r];
+        let mut batch: Vec<(usize, FetchRequest)> = Vec::new();
+        for (i, pin) in pins.iter().enumerate() {
+            if progress.done[i].is_some() {
+                continue;
+            }
+            let rel = match rel_of(pin) {
+                PinAt::Path(rel) => rel,
+                PinAt::Absent => continue,
+                PinAt::Failed(attempt) => {
+                    progress.attempts[i].push(attempt);
+                    continue;
+                }
+            };
+            match &repo.location {
+                Location::Dir(d) => {
+                    let src = d.join(&rel);
+                    match jigdo_unpack::source::verify_pin(&src, pin) {
+                        Ok(_) => {
+                            progress.done[i] = Some(FetchedPin {
+                                path: src,
+                                origin: None,
+                                repo: r,
+                            })
+                        }
+                        Err(error) => progress.attempts[i].push(PinAttempt::Local {
+                            source_name: repo.name.clone(),
+                            error,
+                        }),
+                    }
+                }
+                Location::Mirrors(_) => {
+                    let name = jigdo_unpack::source::package_file_name(pin);
+                    let dest = file_in(dest_dir, &name)?;
+                    let req = FetchRequest::new(rel, pin_expect(pin), dest)
+                        .with_label(pin.nevra())
+                        .with_tag(i);
+                    batch.push((i, req));
+                }
+            }
+        }
+        let Location::Mirrors(m) = &repo.location else {
+            return Ok(());
+        };
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let reqs: Vec<FetchRequest> = batch.iter().map(|(_, r)| r.clone()).collect();
+        let results = self.downloader.fetch_many(m, &reqs);
+        for ((i, req), res) in batch.into_iter().zip(results) {
+            match res {
+                Ok(report) => {
+                    progress.done[i] = Some(FetchedPin {
+                        path: req.dest,
+                        origin: Some(report.origin),
+                        repo: r,
+                    })
+                }
+                Err(error) => progress.attempts[i].push(PinAttempt::Download {
+                    source_name: repo.name.clone(),
+                    error,
+                }),
+            }
+        }
+        Ok(())
     }
 
     /// Bytes received over the network so far.
@@ -527,14 +717,101 @@ fn same_nevra<'a>(
     })
 }
 
-/// Downloads `repomd.xml` and the primary metadata of `mirrors` into `dir` (keeping the
-/// repository's layout) and indexes it; primary is verified against repomd.
-fn read_remote_index(
+/// Opens source number `i`: its mirrors (or directory), `repomd.xml`, its signature when
+/// keys are given (`gpgkeys` and the section's) or required, and the `jigdo` record.
+fn open_one(
+    d: &dyn Downloader,
+    spec: &SourceSpec,
+    md_dir: &Path,
+    i: usize,
+    gpgkeys: &[PathBuf],
+) -> Result<Repo, InstallError> {
+    let (name, label) = match spec {
+        SourceSpec::From(arg) => (arg.clone(), format!("source {arg}")),
+        SourceSpec::Repo(cfg) => (cfg.id.clone(), format!("repository {}", cfg.id)),
+    };
+    let source_err = |error| InstallError::Source {
+        name: label.clone(),
+        error,
+    };
+    let (location, gpgcheck, repo_gpgcheck, keys) = match spec {
+        SourceSpec::From(arg) => match Source::parse(arg).map_err(source_err)? {
+            Source::RpmDir(p) => (Location::Dir(p), false, false, Vec::new()),
+            s => {
+                let m = d.resolve(&s).map_err(source_err)?;
+                (Location::Mirrors(m), false, false, Vec::new())
+            }
+        },
+        SourceSpec::Repo(cfg) => {
+            let m = d.resolve_repo(cfg).map_err(source_err)?;
+            let keys = section_keys(d, &cfg.id, &cfg.gpgkeys, &md_dir.join(format!("{i}-keys")))?;
+            (Location::Mirrors(m), cfg.gpgcheck, cfg.repo_gpgcheck, keys)
+        }
+    };
+    let dir = md_dir.join(i.to_string());
+    let mut notes = Vec::new();
+    let (primary, jigdo_record, repomd_signature) = match &location {
+        Location::Mirrors(m) => {
+            if let Some(url) = m.unchecked_metalink() {
+                notes.push(format!(
+                    "metalink {url} lists no hash for repomd.xml (its mirrors' metadata is \
+                     checked against nothing)"
+                ));
+            }
+            let (primary, record) = read_repomd(d, &label, m, &dir)?;
+            let mut all_keys = keys.clone();
+            all_keys.extend(gpgkeys.iter().cloned());
+            let signature = (repo_gpgcheck || !all_keys.is_empty())
+                .then(|| check_repomd_signature(d, m, &dir, &all_keys));
+            (Some(primary), record, signature)
+        }
+        Location::Dir(_) => (None, None, None),
+    };
+    Ok(Repo {
+        name,
+        location,
+        gpgcheck,
+        gpgkeys: keys,
+        repo_gpgcheck,
+        repomd_signature,
+        notes,
+        jigdo_record,
+        label,
+        primary,
+        md_dir: dir,
+        index: OnceLock::new(),
+    })
+}
+
+/// A metadata file's location from repomd.xml, refused when it leaves the repository.
+fn record_href<'a>(rec: &'a RepomdRecord, repomd: &Path) -> Result<&'a str, InstallError> {
+    let rel = rec.location_href.as_str();
+    if rel.contains("..") || rel.starts_with('/') {
+        return Err(InstallError::BadRepomd {
+            path: repomd.to_path_buf(),
+            reason: format!("bad {} location {rel:?}", rec.data_type),
+        });
+    }
+    Ok(rel)
+}
+
+/// What repomd.xml promises of a record's file: its size and checksum.
+fn record_expect(rec: &RepomdRecord) -> Expect {
+    Expect {
+        size: rec.size,
+        checksum: rec.checksum.clone(),
+    }
+}
+
+/// Downloads `repomd.xml` of `mirrors` into `dir/repodata` and, when it has a `jigdo`
+/// record, that record's file (verified against repomd.xml), parsed. Returns the primary
+/// record and the jigdo RPMs listed.
+fn read_repomd(
     d: &dyn Downloader,
     name: &str,
     mirrors: &MirrorSet,
     dir: &Path,
-) -> Result<RepoIndex, InstallError> {
+) -> Result<(RepomdRecord, Option<Vec<JigdoEntry>>), InstallError> {
     let fetch_err = |error: FetchError| InstallError::Source {
         name: name.to_string(),
         error,
@@ -543,41 +820,77 @@ fn read_remote_index(
         name: name.to_string(),
         error,
     };
-    let io_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| InstallError::Io { path, source }
-    };
     let rd = dir.join("repodata");
-    std::fs::create_dir_all(&rd).map_err(io_err(&rd))?;
+    std::fs::create_dir_all(&rd).map_err(|source| InstallError::Io {
+        path: rd.clone(),
+        source,
+    })?;
     let repomd = d.fetch_repomd(mirrors).map_err(fetch_err)?;
     let path = rd.join("repomd.xml");
-    std::fs::write(&path, &repomd).map_err(io_err(&path))?;
-    let parsed = repodata::Repomd::parse(&repomd[..], &path).map_err(md_err)?;
-    let bad = |reason: String| InstallError::BadRepomd {
+    std::fs::write(&path, &repomd).map_err(|source| InstallError::Io {
         path: path.clone(),
-        reason,
-    };
-    let rec = parsed
+        source,
+    })?;
+    let parsed = repodata::Repomd::parse(&repomd[..], &path).map_err(md_err)?;
+    let primary = parsed
         .record("primary")
-        .ok_or_else(|| bad("no primary record".into()))?;
-    let expect = Expect {
-        size: rec.size,
-        checksum: rec.checksum.clone(),
+        .cloned()
+        .ok_or_else(|| InstallError::BadRepomd {
+            path: path.clone(),
+            reason: "no primary record".into(),
+        })?;
+    record_href(&primary, &path)?;
+    let Some(rec) = parsed.record(repodata::jigdo_record::RECORD_TYPE) else {
+        return Ok((primary, None));
     };
-    let rel = rec.location_href.clone();
-    if rel.contains("..") || rel.starts_with('/') {
-        return Err(bad(format!("bad primary location {rel:?}")));
-    }
-    let req = FetchRequest::new(rel.clone(), expect, dir.join(&rel)).with_label("primary metadata");
-    d.fetch_file(mirrors, &req).map_err(fetch_err)?;
+    let rel = record_href(rec, &path)?;
+    let data = d
+        .fetch_bytes(mirrors, rel, &record_expect(rec))
+        .map_err(fetch_err)?;
+    let file = dir.join(rel);
+    let decoded =
+        repodata::compress::decoder_limited(&data[..], MAX_JIGDO_RECORD).map_err(|source| {
+            InstallError::Io {
+                path: file.clone(),
+                source,
+            }
+        })?;
+    let entries = repodata::jigdo_record::parse(decoded, &file).map_err(md_err)?;
+    Ok((primary, Some(entries)))
+}
+
+/// Largest decompressed `jigdo` record read (it lists a few jigdo RPMs: a few KB).
+const MAX_JIGDO_RECORD: u64 = 64 << 20;
+
+/// Downloads the primary metadata `rec` of `mirrors` into `dir` (beside the
+/// `repodata/repomd.xml` [`read_repomd`] wrote, keeping the repository's layout), verified
+/// against repomd, and indexes it.
+fn read_primary(
+    d: &dyn Downloader,
+    name: &str,
+    mirrors: &MirrorSet,
+    rec: &RepomdRecord,
+    dir: &Path,
+) -> Result<RepoIndex, InstallError> {
+    let rel = record_href(rec, &dir.join("repodata/repomd.xml"))?;
+    let req =
+        FetchRequest::new(rel, record_expect(rec), dir.join(rel)).with_label("primary metadata");
+    d.fetch_file(mirrors, &req)
+        .map_err(|error| InstallError::Source {
+            name: name.to_string(),
+            error,
+        })?;
     LocalRepo::open(dir)
         .and_then(|local| local.index())
-        .map_err(md_err)
+        .map_err(|error| InstallError::Metadata {
+            name: name.to_string(),
+            error,
+        })
 }
 
 /// Fetches `repodata/repomd.xml.asc` from `mirrors` and checks it over the
-/// `repomd.xml` that [`read_remote_index`] put in `dir`, with `keys`: the fingerprint
-/// of the key that verified it, or why nothing did.
+/// `repomd.xml` that [`read_repomd`] put in `dir`, with `keys`: the fingerprint of the
+/// key that verified it, or why nothing did.
 fn check_repomd_signature(
     d: &dyn Downloader,
     mirrors: &MirrorSet,
@@ -622,7 +935,6 @@ fn read_dir_index(name: &str, dir: &Path) -> Result<RepoIndex, InstallError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use repodata::Evr;
 
     fn entry(name: &str, evr: &str) -> IndexEntry {
         IndexEntry {

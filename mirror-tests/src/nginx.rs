@@ -1,5 +1,6 @@
 //! Real nginx as a loopback mirror: serves a directory (e.g. one `jigdo repo create`
-//! published) on 127.0.0.1 and a random port, and reports the paths it was asked for.
+//! published) on 127.0.0.1 and a random port, and reports the paths it was asked for and
+//! the bytes each request cost on the wire.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -31,7 +32,9 @@ impl Nginx {
         let conf = format!(
             "user root;\nworker_processes 1;\nerror_log {t}/error.log;\npid {t}/nginx.pid;\n\
              events {{ worker_connections 64; }}\n\
-             http {{\n access_log {log};\n client_body_temp_path {t}/tmp;\n proxy_temp_path {t}/tmp;\n\
+             http {{\n log_format wire '$remote_addr - $remote_user [$time_local] \"$request\" \
+             $status $bytes_sent $request_length \"$http_referer\" \"$http_user_agent\"';\n\
+             access_log {log} wire;\n client_body_temp_path {t}/tmp;\n proxy_temp_path {t}/tmp;\n\
              fastcgi_temp_path {t}/tmp;\n uwsgi_temp_path {t}/tmp;\n scgi_temp_path {t}/tmp;\n\
              types {{ application/x-rpm rpm; }}\n\
              server {{ listen 127.0.0.1:{port}; root {root}; location / {{ autoindex on; }} }}\n}}\n",
@@ -73,6 +76,45 @@ impl Nginx {
             .filter_map(|l| l.split('"').nth(1))
             .filter_map(|r| r.split_whitespace().nth(1).map(str::to_string))
             .collect()
+    }
+
+    /// Every request so far, from the access log, in order.
+    pub fn log(&self) -> Vec<LoggedRequest> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.split('"');
+                let request = parts.nth(1)?;
+                let mut nums = parts.next()?.split_whitespace().map(str::parse::<u64>);
+                Some(LoggedRequest {
+                    path: request.split_whitespace().nth(1)?.to_string(),
+                    status: nums.next()?.ok()?,
+                    bytes_sent: nums.next()?.ok()?,
+                    request_length: nums.next()?.ok()?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// One request of nginx's access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// The path asked for.
+    pub path: String,
+    /// The response status.
+    pub status: u64,
+    /// Bytes sent to the client (headers and body).
+    pub bytes_sent: u64,
+    /// Bytes of the request (line, headers and body).
+    pub request_length: u64,
+}
+
+impl LoggedRequest {
+    /// Bytes on the wire both ways (above TCP).
+    pub fn wire_bytes(&self) -> u64 {
+        self.bytes_sent + self.request_length
     }
 }
 

@@ -693,3 +693,400 @@ fn repo_files_with_gpgcheck_install_only_signed_jigdo_rpms() {
         assert!(refs_state(&repo).is_empty(), "{what}: a ref moved");
     }
 }
+
+/// A loopback URL where nothing listens.
+fn dead_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    format!("http://127.0.0.1:{port}/")
+}
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The error line of an install that must have failed (its last line), and all stderr.
+fn failure(out: &Output) -> (String, String) {
+    assert!(!out.status.success(), "installed: {}", stderr_of(out));
+    let err = stderr_of(out);
+    let last = err.trim_end().lines().last().unwrap_or("").to_string();
+    assert!(last.starts_with("error: "), "{err}");
+    (last, err)
+}
+
+/// Give up on a dead source at once.
+const QUICK: &[&str] = &["--timeout", "2", "--retries", "0"];
+
+/// A directory holding only the published jigdo RPMs, published with `jigdo repo create`
+/// (its repomd.xml has the `jigdo` record).
+fn jigdo_only_repo(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    for e in std::fs::read_dir(&world().published).expect("readdir") {
+        let p = e.expect("entry").path();
+        if p.extension().is_some_and(|x| x == "rpm") {
+            std::fs::copy(&p, dir.join(p.file_name().expect("name"))).expect("copy");
+        }
+    }
+    run(jigdo().args(["repo", "create"]).arg(dir));
+}
+
+/// An OS package repository as a distribution's: every package of v1 and v2 where `jigdo
+/// pack` found it (the pins' locations), beside a package with thousands of provides so
+/// that its primary metadata is larger than the client reads instead of using locations.
+fn os_repo(dir: &Path) {
+    let w = world();
+    std::fs::create_dir_all(dir).expect("mkdir");
+    for d in [w.dir.join("v1"), w.dir.join("v2")] {
+        for e in std::fs::read_dir(&d).expect("readdir") {
+            let p = e.expect("entry").path();
+            std::fs::copy(&p, dir.join(p.file_name().expect("name"))).expect("copy");
+        }
+    }
+    let mut filler = TestPackage::new(
+        "jt-filler",
+        "1.0",
+        "noarch",
+        vec![TestFile::regular(
+            "/usr/share/jt-filler/readme",
+            b"filler\n".to_vec(),
+            0o644,
+        )],
+    );
+    filler.preamble = (0..3000u64)
+        .map(|i| format!("Provides: jt-cap-{}", hex_of(&pseudo_random(i + 1000, 12))))
+        .collect();
+    build_rpm(dir, &filler);
+    run(jigdo().args(["repo", "create"]).arg(dir));
+    let repomd = std::fs::read_to_string(dir.join("repodata/repomd.xml")).expect("repomd");
+    assert!(!repomd.contains("type=\"jigdo\""), "{repomd}");
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Sources are tried in order: a dead source first (`--from` or a `.repo` section) is
+/// reported in one warning line and skipped; the install fails only when something
+/// needed is nowhere, naming it and the sources tried.
+#[test]
+fn a_dead_source_is_skipped_and_what_is_nowhere_is_named() {
+    let w = world();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&w.published, &tmp.path().join("nginx"));
+    let dead = dead_url();
+
+    let repo = fresh("dead-first-client");
+    let out = install(
+        "http",
+        "example-os-1.0",
+        &[dead.clone(), nginx.url()],
+        &repo,
+        QUICK,
+    );
+    assert_eq!(ok(&out).trim(), w.v1_commit);
+    let err = stderr_of(&out);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains(&dead)).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0].starts_with("warning: ") && warnings[0].contains("cannot be reached"),
+        "{err}"
+    );
+
+    // The same with a .repo file whose first section is dead.
+    let repo_file = tmp.path().join("dead-first.repo");
+    std::fs::write(
+        &repo_file,
+        format!(
+            "[dead]\nname=Dead\nbaseurl={dead}\nenabled=1\ngpgcheck=0\n\n\
+             [os]\nname=OS\nbaseurl={}\nenabled=1\ngpgcheck=0\n",
+            nginx.url()
+        ),
+    )
+    .expect("repo file");
+    let repo = fresh("dead-first-repofile-client");
+    let out = run_raw(
+        jigdo()
+            .args(["install", "example-os", "--nogpgcheck", "--repofile"])
+            .arg(&repo_file)
+            .arg("--repo")
+            .arg(&repo)
+            .args(["--ref", REF])
+            .args(QUICK),
+    );
+    assert_eq!(ok(&out).trim(), w.v2_commit);
+    let err = stderr_of(&out);
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.starts_with("warning: dead cannot be reached"))
+            .count(),
+        1,
+        "{err}"
+    );
+
+    // Only the dead source: the jigdo RPM is nowhere; the error names it and the source.
+    let repo = fresh("dead-only-client");
+    let out = install(
+        "http",
+        "example-os-1.0",
+        std::slice::from_ref(&dead),
+        &repo,
+        QUICK,
+    );
+    let (last, err) = failure(&out);
+    assert!(
+        last.contains("example-os-1.0") && last.contains(&dead),
+        "{err}"
+    );
+    assert!(
+        !repo.exists(),
+        "a refused install created {}",
+        repo.display()
+    );
+
+    // The jigdo RPM is found but its packages are nowhere: the error names a pinned
+    // package and the sources tried.
+    let jigdo_dir = fresh("dead-jigdo-only");
+    jigdo_only_repo(&jigdo_dir);
+    let repo = fresh("dead-packages-client");
+    let out = install(
+        "http",
+        "example-os-1.0",
+        &[dead.clone(), jigdo_dir.display().to_string()],
+        &repo,
+        QUICK,
+    );
+    let (last, err) = failure(&out);
+    assert!(last.contains("jt-beta-2.1-1.noarch"), "{err}");
+    assert!(
+        last.contains(&dead),
+        "the error does not name {dead}: {err}"
+    );
+    assert!(refs_state(&repo).is_empty());
+}
+
+/// With the `jigdo` record, a second `install` with nothing new reads repomd.xml and
+/// the record only: no primary metadata, no jigdo RPM; at most 4 requests and 16 KB on
+/// the wire (counted in nginx's access log, both ways). A repository without the record
+/// (createrepo_c's) still serves through its primary.
+#[test]
+fn nothing_new_costs_a_few_kilobytes() {
+    let w = world();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&w.published, &tmp.path().join("nginx"));
+    let repo = fresh("nothing-new-client");
+    let from = vec![nginx.url()];
+    let out = ok(&install("http", "example-os", &from, &repo, &[]));
+    assert_eq!(out.trim(), w.v2_commit);
+    let before = nginx.log().len();
+
+    let out = install("http", "example-os", &from, &repo, &[]);
+    assert_eq!(ok(&out).trim(), w.v2_commit);
+    assert!(
+        stderr_of(&out).contains("nothing new"),
+        "{}",
+        stderr_of(&out)
+    );
+    let again: Vec<_> = nginx.log().split_off(before);
+    let bytes: u64 = again.iter().map(|r| r.wire_bytes()).sum();
+    eprintln!(
+        "nothing new: {} requests, {bytes} bytes on the wire: {again:?}",
+        again.len()
+    );
+    assert!(again.len() <= 4, "{again:?}");
+    assert!(bytes <= 16 * 1024, "{bytes} bytes: {again:?}");
+    assert!(
+        again
+            .iter()
+            .all(|r| !r.path.contains("primary") && !r.path.ends_with(".rpm")),
+        "{again:?}"
+    );
+
+    let json = ok(&install("http", "example-os", &from, &repo, &["--json"]));
+    assert!(json.contains("\"up_to_date\": true"), "{json}");
+    assert!(json.contains(&w.v2_commit), "{json}");
+    assert_eq!(
+        refs_state(&repo),
+        vec![(REF.to_string(), w.v2_commit.clone())]
+    );
+
+    // Without the record: createrepo_c's repodata, read through primary.
+    require_tool("createrepo_c");
+    let plain = fresh("no-record-mirror");
+    run(Command::new("cp").arg("-a").arg(&w.published).arg(&plain));
+    run(Command::new("createrepo_c")
+        .args(["--quiet", "--no-database"])
+        .arg(&plain));
+    let repomd = std::fs::read_to_string(plain.join("repodata/repomd.xml")).expect("repomd");
+    assert!(!repomd.contains("type=\"jigdo\""), "{repomd}");
+    let repo = fresh("no-record-client");
+    let out = install(
+        "http",
+        "example-os-1.0",
+        &[plain.display().to_string()],
+        &repo,
+        &[],
+    );
+    assert_eq!(ok(&out).trim(), w.v1_commit);
+}
+
+/// The jigdo RPMs in one repository, the packages in another (`--from JIGDO --from OS`):
+/// the packages are fetched at their locations and the OS repository's primary metadata
+/// is never downloaded; where a location is not served (a 404), that repository's
+/// primary is read as the fallback and the package still found.
+#[test]
+fn packages_are_fetched_by_location_without_the_os_primary() {
+    let w = world();
+    let top = fresh("by-location");
+    jigdo_only_repo(&top.join("jigdo"));
+    os_repo(&top.join("os"));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&top, &tmp.path().join("nginx"));
+    let from = vec![
+        format!("{}jigdo/", nginx.url()),
+        format!("{}os/", nginx.url()),
+    ];
+
+    let repo = top.join("client");
+    let out = ok(&install(
+        "http",
+        "example-os-1.0",
+        &from,
+        &repo,
+        &["--json"],
+    ));
+    assert!(out.contains(&w.v1_commit), "{out}");
+    assert_eq!(json_u64(&out, "packages_downloaded"), 3, "{out}");
+    let out = ok(&install("http", "example-os", &from, &repo, &["--json"]));
+    assert!(out.contains(&w.v2_commit), "{out}");
+    assert_eq!(json_u64(&out, "packages_downloaded"), 2, "{out}");
+    let log = nginx.log();
+    let os_metadata: Vec<&str> = log
+        .iter()
+        .map(|r| r.path.as_str())
+        .filter(|p| p.starts_with("/os/repodata/") && !p.ends_with("repomd.xml"))
+        .collect();
+    assert!(os_metadata.is_empty(), "{os_metadata:?}");
+    let os_rpms = log
+        .iter()
+        .filter(|r| r.path.starts_with("/os/") && r.path.ends_with(".rpm") && r.status == 200)
+        .count();
+    assert_eq!(os_rpms, 5, "{log:?}");
+    assert_fsck_clean(&repo);
+
+    // One package moved: its location is a 404, the OS primary is read for it.
+    let moved = top.join("os").join("Packages").join("x");
+    std::fs::create_dir_all(&moved).expect("mkdir");
+    let name = "jt-gamma-0.5-1.noarch.rpm";
+    std::fs::rename(top.join("os").join(name), moved.join(name)).expect("move");
+    run(jigdo().args(["repo", "create"]).arg(top.join("os")));
+    let before = nginx.log().len();
+    let repo = top.join("client-fallback");
+    let out = install("http", "example-os-1.0", &from, &repo, &[]);
+    assert_eq!(ok(&out).trim(), w.v1_commit);
+    let log: Vec<String> = nginx
+        .log()
+        .split_off(before)
+        .into_iter()
+        .map(|r| format!("{} {}", r.status, r.path))
+        .collect();
+    assert!(log.contains(&format!("404 /os/{name}")), "{log:?}");
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("200 /os/repodata/") && l.contains("primary")),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&format!("200 /os/Packages/x/{name}")),
+        "{log:?}"
+    );
+}
+
+/// All files under `dir`, with their sizes.
+fn listing(dir: &Path) -> Vec<(PathBuf, u64)> {
+    dev_support::files_under(dir)
+        .into_iter()
+        .map(|p| {
+            let len = std::fs::symlink_metadata(&p).map_or(0, |m| m.len());
+            (p, len)
+        })
+        .collect()
+}
+
+/// `jigdo install --check`: exit 100 and the update's version and bytes when a newer
+/// commit is available, 0 when not; `--json`; nothing written to the repository.
+#[test]
+fn check_says_whether_an_update_is_available() {
+    let w = world();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&w.published, &tmp.path().join("nginx"));
+    let from = vec![nginx.url()];
+    let repo = fresh("check-client");
+    ok(&install("http", "example-os-1.0", &from, &repo, &[]));
+    let files = listing(&repo);
+
+    let out = install("http", "example-os", &from, &repo, &["--check", "--json"]);
+    assert_eq!(out.status.code(), Some(100), "{}", stderr_of(&out));
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(json.contains("\"update_available\": true"), "{json}");
+    assert!(json.contains("\"version\": \"2.0\""), "{json}");
+    assert!(
+        json.contains(&format!("\"commit\": \"{}\"", w.v2_commit)),
+        "{json}"
+    );
+    assert!(
+        json.contains(&format!("\"current_commit\": \"{}\"", w.v1_commit)),
+        "{json}"
+    );
+    let jigdo_bytes = json_u64(&json, "jigdo_rpm_bytes");
+    let v2_rpm = std::fs::read_dir(&w.published)
+        .expect("readdir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("example-os-2.0"))
+        })
+        .expect("v2 jigdo RPM");
+    assert_eq!(jigdo_bytes, std::fs::metadata(&v2_rpm).expect("stat").len());
+    // The two changed packages (alpha 1.1, delta).
+    assert_eq!(json_u64(&json, "packages_needed"), 2, "{json}");
+    let changed: u64 = ["jt-alpha-1.1-1.noarch.rpm", "jt-delta-1.0-1.noarch.rpm"]
+        .iter()
+        .map(|n| {
+            std::fs::metadata(w.published.join("Packages").join(n))
+                .expect("stat")
+                .len()
+        })
+        .sum();
+    assert_eq!(json_u64(&json, "packages_bytes"), changed, "{json}");
+    assert_eq!(
+        json_u64(&json, "update_bytes"),
+        jigdo_bytes + changed,
+        "{json}"
+    );
+    assert_eq!(listing(&repo), files, "--check wrote into the repository");
+    assert_eq!(
+        refs_state(&repo),
+        vec![(REF.to_string(), w.v1_commit.clone())]
+    );
+
+    let out = install("http", "example-os", &from, &repo, &["--check"]);
+    assert_eq!(out.status.code(), Some(100), "{}", stderr_of(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("update available") && text.contains("example-os-2.0"),
+        "{text}"
+    );
+
+    ok(&install("http", "example-os", &from, &repo, &[]));
+    let before = nginx.log().len();
+    let out = install("http", "example-os", &from, &repo, &["--check", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(json.contains("\"update_available\": false"), "{json}");
+    assert_eq!(json_u64(&json, "update_bytes"), 0, "{json}");
+    let again = nginx.log().split_off(before);
+    assert!(again.iter().all(|r| !r.path.ends_with(".rpm")), "{again:?}");
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use jigdo_install::{
-    install, source_specs, Backend, Deployment, Event, FetchOptions, InstallOptions,
+    check, install, source_specs, Backend, Deployment, Event, FetchOptions, InstallOptions,
 };
 
 /// Arguments of `jigdo install`.
@@ -75,6 +75,11 @@ pub struct InstallArgs {
     /// booted deployment untouched; needs a booted OSTree system).
     #[arg(long, requires = "deploy")]
     pub stage: bool,
+    /// Only check: print whether a newer jigdo RPM than the ref's commit is available,
+    /// its version and the bytes an update would download; exit 100 when one is, 0 when
+    /// not (as `dnf check-update`). Writes nothing to the repository.
+    #[arg(long, conflicts_with_all = ["sysroot", "deploy", "stage"])]
+    pub check: bool,
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,
@@ -133,6 +138,17 @@ impl Printer {
                 path.display()
             ),
             Event::JigdoFound { nevra, source } => self.say(&format!("{nevra} from {source}")),
+            // Always (also with --json): the install goes on without that source.
+            Event::SourceUnreachable { source, error } => {
+                eprintln!("warning: {source} cannot be reached, skipped: {error}")
+            }
+            Event::UpToDate {
+                nevra,
+                commit,
+                ref_name,
+            } if !self.json && !crate::output::quiet() => {
+                eprintln!("nothing new: {ref_name} already is {nevra} (commit {commit})")
+            }
             // One line: what verified with which key (not with --json: the report has
             // it), or the warning that nothing did (always).
             Event::Trust(t) if t.nogpgcheck || !(self.json || crate::output::quiet()) => {
@@ -221,6 +237,31 @@ pub fn run(args: InstallArgs) -> anyhow::Result<i32> {
     };
     let printer = Arc::new(Printer::new(args.json));
     let sink = printer.clone();
+    if args.check {
+        let report = check(&opts, Arc::new(move |e: &Event| sink.event(e)))?;
+        if args.json {
+            crate::output::print_json(&report)?;
+        } else if report.update_available {
+            println!(
+                "update available: {} (version {}, commit {}) from {}: {} bytes to download \
+                 (jigdo RPM {} bytes, {} packages {} bytes)",
+                report.jigdo_rpm,
+                report.version,
+                report.commit,
+                report.source,
+                report.update_bytes,
+                report.jigdo_rpm_bytes,
+                report.packages_needed,
+                report.packages_bytes
+            );
+        } else {
+            println!(
+                "up to date: {} is {} (version {}, commit {})",
+                report.ref_name, report.jigdo_rpm, report.version, report.commit
+            );
+        }
+        return Ok(if report.update_available { 100 } else { 0 });
+    }
     let report = install(&opts, Arc::new(move |e: &Event| sink.event(e)))?;
     if args.json {
         crate::output::print_json(&report)?;

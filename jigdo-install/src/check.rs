@@ -1,0 +1,128 @@
+//! `jigdo install --check`: whether the sources have a jigdo RPM whose commit the ref
+//! does not point at yet, its version and what an update would download. Contacts the
+//! sources as `install` does (`repomd.xml` and the `jigdo` record where there is one) and
+//! writes nothing into the repository.
+//!
+//! When nothing is new, only `repomd.xml` and the `jigdo` record are downloaded. When
+//! something is, the jigdo RPM is downloaded into a temporary directory (or the download
+//! cache, `--cache`, where the install finds it again) and read: its pins and the
+//! repository decide which packages an update would fetch.
+
+use std::sync::Arc;
+
+use jigdo_unpack::{Target, UnpackJob};
+use serde::Serialize;
+
+use crate::error::InstallError;
+use crate::event::{EventSink, FetchEvents};
+use crate::install::{ref_commit, InstallOptions};
+use crate::sources::Repos;
+
+/// What `jigdo install --check` found (its `--json` document).
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// Whether the newest matching jigdo RPM carries another commit than the ref's.
+    pub update_available: bool,
+    /// The ref checked (`--ref`, else the jigdo RPM's name).
+    #[serde(rename = "ref")]
+    pub ref_name: String,
+    /// The commit the ref points at now (`None`: no such ref, or no repository).
+    pub current_commit: Option<String>,
+    /// The newest matching jigdo RPM's NEVRA.
+    pub jigdo_rpm: String,
+    /// Its version (the commit's version).
+    pub version: String,
+    /// Its commit.
+    pub commit: String,
+    /// The source that has it.
+    pub source: String,
+    /// Bytes an update would download: the jigdo RPM and the pinned packages the
+    /// repository does not already hold (0 when no update is available).
+    pub update_bytes: u64,
+    /// Of those, the jigdo RPM's size.
+    pub jigdo_rpm_bytes: u64,
+    /// Pinned packages an update would download.
+    pub packages_needed: usize,
+    /// Their total size.
+    pub packages_bytes: u64,
+    /// Bytes this check received over the network.
+    pub bytes_downloaded: u64,
+}
+
+/// Runs `jigdo install --check` for `opts` (its deployment is ignored), reporting
+/// events (unreachable sources) to `events`.
+pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, InstallError> {
+    if opts.sources.is_empty() {
+        return Err(InstallError::NoSources);
+    }
+    let io = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| InstallError::Io { path, source }
+    };
+    let tmp = std::env::temp_dir();
+    let work = tempfile::Builder::new()
+        .prefix(".jigdo-check-")
+        .tempdir_in(&tmp)
+        .map_err(io(&tmp))?;
+    let fetch_events = Arc::new(FetchEvents::new(events.clone()));
+    let downloader = opts
+        .backend
+        .downloader(opts.fetch.clone(), Some(fetch_events))?;
+    let repos = Repos::open(
+        downloader,
+        &opts.sources,
+        &work.path().join("metadata"),
+        &opts.trust.gpgkeys,
+        &events,
+    )?;
+    let found = repos.find_jigdo(&opts.target)?;
+    let commit = found.commit().ok_or_else(|| InstallError::NoJigdo {
+        spec: opts.target.clone(),
+        sources: repos.names(),
+    })?;
+    let ref_name = opts
+        .ref_name
+        .clone()
+        .unwrap_or_else(|| found.entry.name.clone());
+    let current_commit = ref_commit(&opts.repo, &ref_name);
+    let update_available = current_commit.as_deref() != Some(commit.as_str());
+    let mut report = CheckReport {
+        update_available,
+        ref_name: ref_name.clone(),
+        current_commit,
+        jigdo_rpm: found.entry.nevra(),
+        version: found.entry.evr.version.clone(),
+        commit,
+        source: repos.list[found.repo].name.clone(),
+        update_bytes: 0,
+        jigdo_rpm_bytes: 0,
+        packages_needed: 0,
+        packages_bytes: 0,
+        bytes_downloaded: 0,
+    };
+    if update_available {
+        // The pins are in the jigdo RPM: read it (outside the repository) and let the
+        // repository decide what it still needs, as the install will.
+        let path = repos.fetch_entry(&found, &work.path().join("jigdo"))?;
+        let job = UnpackJob::open(
+            &path,
+            Target {
+                repo: opts.repo.clone(),
+                mode: opts.mode,
+                ref_name: Some(ref_name),
+            },
+        )?;
+        let pins = &job.jigdo().index.packages;
+        report.jigdo_rpm_bytes = found.entry.size;
+        report.packages_needed = job.needed().len();
+        report.packages_bytes = job
+            .needed()
+            .iter()
+            .filter_map(|&p| pins.get(p))
+            .map(|p| p.size)
+            .sum();
+        report.update_bytes = report.jigdo_rpm_bytes + report.packages_bytes;
+    }
+    report.bytes_downloaded = repos.bytes_downloaded();
+    Ok(report)
+}
