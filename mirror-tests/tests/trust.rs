@@ -723,6 +723,40 @@ fn a_signed_repomd_verifies_and_repo_gpgcheck_requires_it() {
         );
         assert_refused(&out, &repo, d);
     }
+    // The same with the librepo backend, and for `jigdo mirror` (its --json names the
+    // link).
+    let repo = fresh("repomd-librepo");
+    let out = install(
+        "trust-os-1.0-1",
+        &url("by-jigdo"),
+        &repo,
+        &["--gpgkey", p(&w.key.public), "--backend", "librepo"],
+    );
+    assert_eq!(ok(&out).trim(), w.commit);
+    assert!(verified_line(&out).contains("repomd.xml signature"));
+    let to = fresh("repomd-mirror");
+    let json = ok(&run_raw(
+        jigdo()
+            .args(["mirror", "trust-os-1.0-1", "--from", &url("by-gpg"), "--to"])
+            .arg(&to)
+            .args(["--gpgkey", p(&w.key.public), "--json"]),
+    ));
+    assert!(
+        json.contains("\"repomd-signature\"") && json.contains(&w.key.fingerprint),
+        "{json}"
+    );
+    let to = fresh("repomd-mirror-other");
+    let out = run_raw(
+        jigdo()
+            .args(["mirror", "trust-os-1.0-1", "--from", &url("by-gpg"), "--to"])
+            .arg(&to)
+            .args(["--gpgkey", p(&w.other.public)]),
+    );
+    assert!(
+        !out.status.success(),
+        "mirrored unverified: {}",
+        stderr(&out)
+    );
 
     // repo_gpgcheck=1 (gpgcheck=0): the signed repomd.xml is required.
     let keyline = format!(
