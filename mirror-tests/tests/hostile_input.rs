@@ -864,5 +864,10 @@ fn a_lying_index_names_the_file_and_package_and_leaves_nothing_half_written() {
     ] {
         assert!(err.contains(needle), "does not name {what}: {err}");
     }
+    // The commit object is complete by objects the repository held: not called partial.
+    assert!(
+        err.contains("no ref was set") && !err.contains("stays partial"),
+        "{err}"
+    );
     assert_eq!(refs_state(&repo), vec![(REF.to_string(), w.commit.clone())]);
 }
