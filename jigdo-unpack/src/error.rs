@@ -91,9 +91,8 @@ pub enum UnpackError {
     /// The rebuilt tree does not hash to what the commit names.
     #[error(
         "{}: rebuilt commit {commit} does not match: {mismatch}; {difference}. The jigdo \
-         RPM's index does not describe its commit (damaged or hostile): the commit stays \
-         partial and no ref was set; do not use this jigdo RPM: fetch it again, or report \
-         it to its publisher",
+         RPM's index does not describe its commit (damaged or hostile): {state}; do not \
+         use this jigdo RPM: fetch it again, or report it to its publisher",
         jigdo.display()
     )]
     TreeMismatch {
@@ -105,6 +104,8 @@ pub enum UnpackError {
         mismatch: String,
         /// Where the rebuilt tree first differs, as far as it could be found.
         difference: String,
+        /// What the repository holds now (`the commit stays partial and no ref was set`).
+        state: &'static str,
     },
     /// An object's bytes do not hash to the checksum computed for it when the jigdo RPM
     /// was read.

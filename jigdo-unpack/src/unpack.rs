@@ -436,6 +436,12 @@ impl UnpackJob {
                     commit: commit.to_hex(),
                     mismatch: format!("{what} is {actual}, the commit names {expected}"),
                     difference: describe_difference(index, &difference, &read_from),
+                    state: if repo.is_commit_partial(&commit) {
+                        "the commit stays partial and no ref was set"
+                    } else {
+                        "no ref was set (the repository held the commit's whole tree \
+                         already, from another commit, so the commit object is complete)"
+                    },
                 });
             }
         }
