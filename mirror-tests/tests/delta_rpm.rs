@@ -718,3 +718,103 @@ fn unpack_of_a_delta_runs_the_trust_step() {
     assert_eq!(warnings.len(), 1, "{err}");
     assert!(warnings[0].contains("not verified"), "{err}");
 }
+
+/// A delta RPM whose content record carries other bytes than its checksum names (its
+/// `3-delta` rewritten with one byte of one whole object flipped, re-packed as `jigdo
+/// pack` packs it): applying it fails with an error that names the object, the delta
+/// RPM it came from and what to do; the refs stay on v1.
+#[test]
+fn a_delta_record_with_wrong_bytes_names_the_object_and_the_delta_rpm() {
+    use jigdo_format::{DeltaOp, DeltaPayloadFile, DeltaReader, DeltaWriter};
+    let w = world();
+    let x = tempfile::tempdir().expect("tmp");
+    run(Command::new("sh")
+        .arg("-c")
+        .arg("rpm2cpio \"$1\" | cpio -idm --quiet")
+        .arg("sh")
+        .arg(&w.delta_rpm)
+        .current_dir(x.path()));
+    let (base, target) = (&w.v1_commit, &w.v2_commit);
+    let file = |f: DeltaPayloadFile| x.path().join(f.path(base, target).trim_start_matches('/'));
+    let mut r = DeltaReader::new(std::fs::File::open(file(DeltaPayloadFile::Delta)).expect("open"))
+        .expect("delta stream");
+    let header = r.header.clone();
+    let mut metadata = Vec::new();
+    while let Some(m) = r.next_metadata().expect("metadata") {
+        metadata.push(m);
+    }
+    let mut contents = Vec::new();
+    while let Some(o) = r.next_content().expect("content") {
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut r.data(), &mut data).expect("data");
+        contents.push((o, data));
+    }
+    let (victim, data) = contents
+        .iter_mut()
+        .find(|(o, d)| {
+            matches!(o.op, DeltaOp::Whole { .. }) && o.header.symlink.is_none() && !d.is_empty()
+        })
+        .expect("a whole object");
+    data[0] ^= 0x55;
+    let victim_hex: String = victim.checksum.iter().map(|b| format!("{b:02x}")).collect();
+    let stream = x.path().join("bad-3-delta");
+    let mut dw = DeltaWriter::new(
+        std::fs::File::create(&stream).expect("create"),
+        3,
+        27,
+        &header,
+    )
+    .expect("writer");
+    for (t, bytes) in &metadata {
+        dw.metadata(*t, bytes).expect("metadata");
+    }
+    for (o, d) in &contents {
+        dw.content(o, &mut &d[..]).expect("content");
+    }
+    dw.finish().expect("finish");
+
+    let q = run(Command::new("rpm")
+        .args(["-qp", "--qf", "%{NAME} %{VERSION} %{RELEASE} %{ARCH}"])
+        .arg(&w.delta_rpm));
+    let nvra: Vec<&str> = q.split_whitespace().collect();
+    let mut b = rpm_package::PackageBuilder::new(nvra[0], nvra[1], nvra[2], nvra[3]);
+    b.compression("none", None).expect("compression");
+    b.provides(jigdo_format::delta::DELTA_PROVIDE, None);
+    b.provides(&jigdo_format::delta::delta_base_provide(base), None);
+    b.provides(&jigdo_format::delta::delta_target_provide(target), None);
+    for f in [
+        DeltaPayloadFile::Commit,
+        DeltaPayloadFile::CommitMeta,
+        DeltaPayloadFile::Index,
+    ] {
+        if file(f).exists() {
+            b.add_file_bytes(
+                &f.path(base, target),
+                std::fs::read(file(f)).expect("read"),
+                0o644,
+            );
+        }
+    }
+    b.add_file_path(&DeltaPayloadFile::Delta.path(base, target), &stream, 0o644);
+    let bad = w
+        .dir
+        .join("bad-record")
+        .join(w.delta_rpm.file_name().expect("name"));
+    std::fs::create_dir_all(bad.parent().expect("parent")).expect("mkdir");
+    b.write_to(&bad, None).expect("write the crafted delta RPM");
+
+    let repo = repo_with_v1("client-delta-bad-record");
+    let before = refs_state(&repo);
+    let out = apply(&bad, &repo, false);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "a wrong record was accepted: {err}");
+    let last = err.lines().last().unwrap_or_default();
+    for (what, needle) in [
+        ("the object", victim_hex.as_str()),
+        ("the delta RPM", bad.to_str().expect("utf-8")),
+        ("what to do", "fetch it again"),
+    ] {
+        assert!(last.contains(needle), "does not name {what}: {err}");
+    }
+    assert_eq!(refs_state(&repo), before, "refs changed");
+}
