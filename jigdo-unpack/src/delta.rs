@@ -324,7 +324,12 @@ impl DeltaJob {
                 }
                 match obj.op {
                     DeltaOp::Whole { .. } => {
-                        tx.write_content_with_checksum(&c, &header, r.data())?;
+                        tx.write_content_with_checksum(&c, &header, r.data())
+                            .map_err(|e| {
+                                UnpackError::content_from(e, None, || {
+                                    format!("a whole-object record of {}", path.display())
+                                })
+                            })?;
                     }
                     DeltaOp::Patch {
                         base: b,
@@ -348,7 +353,15 @@ impl DeltaJob {
                             zstd::stream::read::Decoder::with_ref_prefix(&patch[..], &base_bytes)
                                 .at(path)?;
                         dec.window_log_max(window_log).at(path)?;
-                        tx.write_content_with_checksum(&c, &header, dec.take(size))?;
+                        tx.write_content_with_checksum(&c, &header, dec.take(size))
+                            .map_err(|e| {
+                                UnpackError::content_from(e, None, || {
+                                    format!(
+                                        "a record of {} patched against base object {b}",
+                                        path.display()
+                                    )
+                                })
+                            })?;
                         report.patched_objects += 1;
                     }
                 }

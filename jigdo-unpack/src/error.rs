@@ -110,16 +110,17 @@ pub enum UnpackError {
     /// An object's bytes do not hash to the checksum computed for it when the jigdo RPM
     /// was read.
     #[error(
-        "content does not match: object {object} (/{path}) made from {from} has checksum \
-         {actual}; the file changed while it was read or is damaged: fetch it again"
+        "content does not match: object {object}{} made from {from} has checksum {actual}; \
+         the file changed while it was read or is damaged: fetch it again",
+        path.as_deref().map(|p| format!(" (/{p})")).unwrap_or_default()
     )]
     ContentMismatch {
         /// The object expected.
         object: String,
         /// What the bytes hash to.
         actual: String,
-        /// Its path in the tree.
-        path: String,
+        /// Its path in the tree, when known.
+        path: Option<String>,
         /// Where its bytes came from.
         from: String,
     },
@@ -194,6 +195,28 @@ pub enum UnpackError {
     /// A broken invariant of this crate (a bug, not bad input).
     #[error("internal error: {0}")]
     Internal(&'static str),
+}
+
+impl UnpackError {
+    /// Names the object and where its bytes came from (`from`, and `path` in the tree
+    /// when known) in an [`ostree_store::Error::WrongContent`]; other errors pass.
+    pub(crate) fn content_from(
+        e: ostree_store::Error,
+        path: Option<String>,
+        from: impl FnOnce() -> String,
+    ) -> UnpackError {
+        match e {
+            ostree_store::Error::WrongContent { expected, actual } => {
+                UnpackError::ContentMismatch {
+                    object: expected.to_hex(),
+                    actual: actual.to_hex(),
+                    path,
+                    from: from(),
+                }
+            }
+            e => e.into(),
+        }
+    }
 }
 
 /// Result alias of this crate.

@@ -652,19 +652,12 @@ fn write_new_contents(
                         .copied()
                         .ok_or(UnpackError::Internal("a new content has no checksum"))?;
                     tx.write_content_with_checksum(&expected, &file_header(index, m, ""), r)
-                        .map_err(|e| match e {
-                            ostree_store::Error::WrongContent { expected, actual } => {
-                                UnpackError::ContentMismatch {
-                                    object: expected.to_hex(),
-                                    actual: actual.to_hex(),
-                                    path: new_content_path(index, entry_no, m),
-                                    from: format!(
-                                        "new content {entry_no} of {}",
-                                        jigdo.path.display()
-                                    ),
-                                }
-                            }
-                            e => e.into(),
+                        .map_err(|e| {
+                            UnpackError::content_from(
+                                e,
+                                Some(new_content_path(index, entry_no, m)),
+                                || format!("new content {entry_no} of {}", jigdo.path.display()),
+                            )
                         })?;
                     stats.objects_written.fetch_add(1, Ordering::Relaxed);
                     Ok(())
