@@ -5,8 +5,9 @@
 //!
 //! When nothing is new, only `repomd.xml` and the `jigdo` record are downloaded. When
 //! something is, the jigdo RPM is downloaded into a temporary directory (or the download
-//! cache, `--cache`, where the install finds it again) and read: its pins and the
-//! repository decide which packages an update would fetch.
+//! cache, `--cache`, where the install finds it again), put through the install's trust
+//! step (an update the install would refuse is an error here too) and read: its pins and
+//! the repository decide which packages an update would fetch.
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use crate::error::InstallError;
 use crate::event::{EventSink, FetchEvents};
 use crate::install::{ref_commit, InstallOptions};
 use crate::sources::Repos;
+use crate::trust::TrustReport;
 
 /// What `jigdo install --check` found (its `--json` document).
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +49,8 @@ pub struct CheckReport {
     pub packages_bytes: u64,
     /// Bytes this check received over the network.
     pub bytes_downloaded: u64,
+    /// What authenticated the update's commit (empty when no update is available).
+    pub trust: TrustReport,
 }
 
 /// Runs `jigdo install --check` for `opts` (its deployment is ignored), reporting
@@ -99,11 +103,24 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
         packages_needed: 0,
         packages_bytes: 0,
         bytes_downloaded: 0,
+        trust: TrustReport::default(),
     };
     if update_available {
         // The pins are in the jigdo RPM: read it (outside the repository) and let the
         // repository decide what it still needs, as the install will.
         let path = repos.fetch_entry(&found, &work.path().join("jigdo"))?;
+        let origin = repos.origin(&found);
+        let untrusted = |reason| InstallError::Untrusted {
+            what: format!("{} from {}", report.jigdo_rpm, report.source),
+            reason,
+        };
+        let mut trust = TrustReport::default();
+        opts.trust
+            .check_repomd(&origin, &mut trust)
+            .map_err(untrusted)?;
+        opts.trust
+            .check_jigdo_rpm(&path, &origin, &mut trust)
+            .map_err(untrusted)?;
         let job = UnpackJob::open(
             &path,
             Target {
@@ -112,6 +129,11 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
                 ref_name: Some(ref_name),
             },
         )?;
+        opts.trust
+            .check_commit(job.jigdo(), &origin, &mut trust)
+            .map_err(untrusted)?;
+        opts.trust.decide(&mut trust).map_err(untrusted)?;
+        report.trust = trust;
         let pins = &job.jigdo().index.packages;
         report.jigdo_rpm_bytes = found.entry.size;
         report.packages_needed = job.needed().len();

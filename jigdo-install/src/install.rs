@@ -79,6 +79,8 @@ pub struct InstallReport {
     pub packages_needed: usize,
     /// Of those, the ones transferred (not taken from the cache or already in place).
     pub packages_downloaded: usize,
+    /// How many of the needed packages each source served (by source name).
+    pub packages_from: std::collections::BTreeMap<String, usize>,
     /// Bytes received over the network.
     pub bytes_downloaded: u64,
     /// Whether a deployment was made (not when the OS's newest one already was it).
@@ -285,7 +287,11 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
     events(&Event::PackagesReady);
     let mut files = HandedOver::new();
     let mut packages_downloaded = 0;
+    let mut packages_from = std::collections::BTreeMap::new();
     for (pin, f) in pins.iter().zip(fetched) {
+        if let Some(r) = repos.list.get(f.repo) {
+            *packages_from.entry(r.name.clone()).or_insert(0) += 1;
+        }
         match f.origin {
             Some(origin) => {
                 if matches!(origin, Origin::Network | Origin::Local) {
@@ -343,6 +349,7 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         packages_total,
         packages_needed: pins.len(),
         packages_downloaded,
+        packages_from,
         bytes_downloaded: repos.bytes_downloaded(),
         deployed,
         path: "jigdo",
@@ -383,6 +390,7 @@ fn up_to_date(opts: &InstallOptions, found: &Found, events: &EventSink) -> Optio
         packages_total,
         packages_needed: 0,
         packages_downloaded: 0,
+        packages_from: Default::default(),
         bytes_downloaded: 0,
         deployed: false,
         path: "none",
@@ -519,6 +527,7 @@ fn try_delta(
             packages_total,
             packages_needed: 0,
             packages_downloaded: 0,
+            packages_from: Default::default(),
             bytes_downloaded: repos.bytes_downloaded(),
             deployed: false,
             path: "delta",

@@ -178,8 +178,8 @@ impl TrustPolicy {
         keys
     }
 
-    /// The signed `repomd.xml` of the repository the RPM came from (repomd → primary
-    /// checksum → the RPM's SHA-256 → the commit): required by `repo_gpgcheck=1` (a
+    /// The signed `repomd.xml` of the repository the RPM came from (repomd → primary's
+    /// or the `jigdo` record's checksum → the RPM's SHA-256 → the commit): required by `repo_gpgcheck=1` (a
     /// missing or bad `repomd.xml.asc` refuses), else counted when it verified. The
     /// repository's notes (a metalink without hashes) go into the report.
     pub fn check_repomd(

@@ -959,6 +959,8 @@ fn packages_are_fetched_by_location_without_the_os_primary() {
     ));
     assert!(out.contains(&w.v1_commit), "{out}");
     assert_eq!(json_u64(&out, "packages_downloaded"), 3, "{out}");
+    // Each served by the OS repository, as the report says.
+    assert_eq!(json_u64(&out, &from[1]), 3, "{out}");
     let out = ok(&install("http", "example-os", &from, &repo, &["--json"]));
     assert!(out.contains(&w.v2_commit), "{out}");
     assert_eq!(json_u64(&out, "packages_downloaded"), 2, "{out}");
@@ -1078,6 +1080,20 @@ fn check_says_whether_an_update_is_available() {
     assert!(
         text.contains("update available") && text.contains("example-os-2.0"),
         "{text}"
+    );
+    // Without --nogpgcheck the unsigned update is what the install would refuse: an
+    // error, as for the install.
+    let out = run_raw(
+        jigdo()
+            .args(["install", "example-os", "--check", "--from", &nginx.url()])
+            .arg("--repo")
+            .arg(&repo)
+            .args(["--ref", REF]),
+    );
+    let (last, err) = failure(&out);
+    assert!(
+        last.contains("refusing") && last.contains("example-os-2.0"),
+        "{err}"
     );
 
     ok(&install("http", "example-os", &from, &repo, &[]));
