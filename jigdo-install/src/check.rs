@@ -72,13 +72,8 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
     let downloader = opts
         .backend
         .downloader(opts.fetch.clone(), Some(fetch_events))?;
-    let repos = Repos::open(
-        downloader,
-        &opts.sources,
-        &work.path().join("metadata"),
-        &opts.trust.gpgkeys,
-        &events,
-    )?;
+    let md_dir = work.path().join("metadata");
+    let repos = Repos::open(downloader, &opts.sources, &md_dir, &opts.trust, &events)?;
     let found = repos.find_jigdo(&opts.target)?;
     let commit = found.commit().ok_or_else(|| InstallError::NoJigdo {
         spec: opts.target.clone(),
@@ -116,10 +111,7 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
         };
         let mut trust = TrustReport::default();
         opts.trust
-            .check_repomd(&origin, &mut trust)
-            .map_err(untrusted)?;
-        opts.trust
-            .check_jigdo_rpm(&path, &origin, &mut trust)
+            .check_download(&path, &origin, &mut trust)
             .map_err(untrusted)?;
         let job = UnpackJob::open(
             &path,

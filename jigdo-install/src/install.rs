@@ -190,13 +190,7 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
     let downloader = opts
         .backend
         .downloader(opts.fetch.clone(), Some(fetch_events.clone()))?;
-    let repos = Repos::open(
-        downloader,
-        &opts.sources,
-        &md_dir,
-        &opts.trust.gpgkeys,
-        &events,
-    )?;
+    let repos = Repos::open(downloader, &opts.sources, &md_dir, &opts.trust, &events)?;
     let (path, origin, what) = match choose(&opts.target, &repos)? {
         Chosen::File(path) => {
             let what = path.display().to_string();
@@ -241,10 +235,7 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
     };
     let mut trust = TrustReport::default();
     opts.trust
-        .check_repomd(&origin, &mut trust)
-        .map_err(untrusted)?;
-    opts.trust
-        .check_jigdo_rpm(&path, &origin, &mut trust)
+        .check_download(&path, &origin, &mut trust)
         .map_err(untrusted)?;
     let job = UnpackJob::open(
         &path,
@@ -500,10 +491,7 @@ fn try_delta(
         // RPM's signature or the target commit's own signatures.
         let mut trust = TrustReport::default();
         opts.trust
-            .check_repomd(&origin, &mut trust)
-            .map_err(|e| format!("untrusted: {e}"))?;
-        opts.trust
-            .check_jigdo_rpm(&path, &origin, &mut trust)
+            .check_download(&path, &origin, &mut trust)
             .map_err(|e| format!("untrusted: {e}"))?;
         let job = DeltaJob::open(&path).map_err(|e| e.to_string())?;
         opts.trust

@@ -96,13 +96,7 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
     let downloader = opts
         .backend
         .downloader(opts.fetch.clone(), Some(fetch_events.clone()))?;
-    let repos = Repos::open(
-        downloader,
-        &opts.sources,
-        md.path(),
-        &opts.trust.gpgkeys,
-        &events,
-    )?;
+    let repos = Repos::open(downloader, &opts.sources, md.path(), &opts.trust, &events)?;
     let mut names = Vec::new();
     let mut trusted = Vec::new();
     let mut packages = 0;
@@ -123,10 +117,7 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
         };
         let mut trust = TrustReport::default();
         opts.trust
-            .check_repomd(&origin, &mut trust)
-            .map_err(untrusted)?;
-        opts.trust
-            .check_jigdo_rpm(&fetched, &origin, &mut trust)
+            .check_download(&fetched, &origin, &mut trust)
             .map_err(untrusted)?;
         let jigdo = JigdoRpm::open(&fetched)?;
         opts.trust

@@ -27,7 +27,7 @@ use repodata::{Dependency, Evr, IndexEntry, JigdoEntry, LocalRepo, RepoIndex, Re
 
 use crate::error::{InstallError, PinAttempt, PinFailure};
 use crate::event::{Event, EventSink};
-use crate::trust::JigdoOrigin;
+use crate::trust::{JigdoOrigin, TrustPolicy};
 
 /// A primary metadata file this small (compressed, as repomd.xml gives its size) is read
 /// rather than guessing the pins' locations: one request for exact locations instead of
@@ -274,16 +274,17 @@ impl Repos {
     /// Reads `repomd.xml` (and the `jigdo` record, if any) of every source; a source that
     /// cannot be reached is reported to `events` and skipped. `md_dir` receives the
     /// downloaded metadata (one subdirectory per source). When OpenPGP keys are given
-    /// (`gpgkeys`, the `--gpgkey` files, or a section's `gpgkey=`) or a section says
+    /// (the `--gpgkey` files of `trust`, or a section's `gpgkey=`) or a section says
     /// `repo_gpgcheck=1`, each repository's `repodata/repomd.xml.asc` is fetched and
     /// checked over the `repomd.xml` read ([`Repo::repomd_signature`]).
     pub fn open(
         downloader: Arc<dyn Downloader>,
         specs: &[SourceSpec],
         md_dir: &Path,
-        gpgkeys: &[PathBuf],
+        trust: &TrustPolicy,
         events: &EventSink,
     ) -> Result<Repos, InstallError> {
+        let gpgkeys = &trust.gpgkeys;
         let mut list = Vec::new();
         let mut unreachable = Vec::new();
         for (i, spec) in specs.iter().enumerate() {

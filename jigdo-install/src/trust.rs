@@ -178,6 +178,19 @@ impl TrustPolicy {
         keys
     }
 
+    /// The links checked once a jigdo or delta RPM has been downloaded from `origin`, in
+    /// order: the signed `repomd.xml` ([`TrustPolicy::check_repomd`]), then the RPM's own
+    /// signature ([`TrustPolicy::check_jigdo_rpm`]).
+    pub fn check_download(
+        &self,
+        path: &Path,
+        origin: &JigdoOrigin,
+        report: &mut TrustReport,
+    ) -> Result<(), TrustFailure> {
+        self.check_repomd(origin, report)?;
+        self.check_jigdo_rpm(path, origin, report)
+    }
+
     /// The signed `repomd.xml` of the repository the RPM came from (repomd → primary's
     /// or the `jigdo` record's checksum → the RPM's SHA-256 → the commit): required by `repo_gpgcheck=1` (a
     /// missing or bad `repomd.xml.asc` refuses), else counted when it verified. The
