@@ -11,12 +11,12 @@
 
 use std::sync::Arc;
 
-use jigdo_unpack::{Target, UnpackJob};
+use jigdo_unpack::Target;
 use serde::Serialize;
 
 use crate::error::InstallError;
 use crate::event::{EventSink, FetchEvents};
-use crate::install::{ref_commit, InstallOptions};
+use crate::install::{open_trusted, ref_commit, InstallOptions};
 use crate::sources::Repos;
 use crate::trust::TrustReport;
 
@@ -105,26 +105,13 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
         // repository decide what it still needs, as the install will.
         let path = repos.fetch_entry(&found, &work.path().join("jigdo"))?;
         let origin = repos.origin(&found);
-        let untrusted = |reason| InstallError::Untrusted {
-            what: format!("{} from {}", report.jigdo_rpm, report.source),
-            reason,
+        let what = format!("{} from {}", report.jigdo_rpm, report.source);
+        let target = Target {
+            repo: opts.repo.clone(),
+            mode: opts.mode,
+            ref_name: Some(ref_name),
         };
-        let mut trust = TrustReport::default();
-        opts.trust
-            .check_download(&path, &origin, &mut trust)
-            .map_err(untrusted)?;
-        let job = UnpackJob::open(
-            &path,
-            Target {
-                repo: opts.repo.clone(),
-                mode: opts.mode,
-                ref_name: Some(ref_name),
-            },
-        )?;
-        opts.trust
-            .check_commit(job.jigdo(), &origin, &mut trust)
-            .map_err(untrusted)?;
-        opts.trust.decide(&mut trust).map_err(untrusted)?;
+        let (job, trust) = open_trusted(&opts.trust, &path, &origin, target, &what)?;
         report.trust = trust;
         let pins = &job.jigdo().index.packages;
         report.jigdo_rpm_bytes = found.entry.size;

@@ -233,22 +233,12 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         what: what.clone(),
         reason,
     };
-    let mut trust = TrustReport::default();
-    opts.trust
-        .check_download(&path, &origin, &mut trust)
-        .map_err(untrusted)?;
-    let job = UnpackJob::open(
-        &path,
-        Target {
-            repo: opts.repo.clone(),
-            mode: opts.mode,
-            ref_name: opts.ref_name.clone(),
-        },
-    )?;
-    opts.trust
-        .check_commit(job.jigdo(), &origin, &mut trust)
-        .map_err(untrusted)?;
-    opts.trust.decide(&mut trust).map_err(untrusted)?;
+    let target = Target {
+        repo: opts.repo.clone(),
+        mode: opts.mode,
+        ref_name: opts.ref_name.clone(),
+    };
+    let (job, trust) = open_trusted(&opts.trust, &path, &origin, target, &what)?;
     events(&Event::Trust(&trust));
     let work = match work.take() {
         Some(w) => w,
@@ -419,6 +409,33 @@ pub(crate) fn ref_commit(repo: &Path, ref_name: &str) -> Option<String> {
     let c = entry.checksum;
     (r.has_object(ostree_store::ObjectType::Commit, &c) && !r.is_commit_partial(&c))
         .then(|| c.to_hex())
+}
+
+/// The trust step and the plan for the jigdo RPM at `path`, downloaded from `origin`
+/// (`what` names it in errors): the signed `repomd.xml` and the RPM's signature, then the
+/// jigdo RPM read once into the plan for `target`, its commit's own signatures, and the
+/// decision.
+pub(crate) fn open_trusted(
+    policy: &TrustPolicy,
+    path: &Path,
+    origin: &JigdoOrigin,
+    target: Target,
+    what: &str,
+) -> Result<(UnpackJob, TrustReport), InstallError> {
+    let untrusted = |reason| InstallError::Untrusted {
+        what: what.to_string(),
+        reason,
+    };
+    let mut trust = TrustReport::default();
+    policy
+        .check_download(path, origin, &mut trust)
+        .map_err(untrusted)?;
+    let job = UnpackJob::open(path, target)?;
+    policy
+        .check_commit(job.jigdo(), origin, &mut trust)
+        .map_err(untrusted)?;
+    policy.decide(&mut trust).map_err(untrusted)?;
+    Ok((job, trust))
 }
 
 /// The smallest delta RPM whose target is the commit of `found` and whose base the
