@@ -47,6 +47,7 @@ with_each_backend!(
     two_installs_at_once_do_not_corrupt,
     mirror_then_air_gapped_install_gives_the_same_commit,
     each_file_is_hashed_once,
+    repo_files_with_gpgcheck_install_only_signed_jigdo_rpms,
 );
 
 struct World {
@@ -613,9 +614,9 @@ fn mirror_then_air_gapped_install_gives_the_same_commit(backend: &str) {
 /// Sources from dnf `.repo` files: `--repofile` and `--reposdir`, `$basearch` in
 /// `baseurl`, disabled sections ignored, and `gpgcheck=1` with `gpgkey=file://…`: the
 /// jigdo RPM signed with that key installs; an unsigned one, or one signed with another
-/// key, is refused and no ref moves. Keys are made by the real gpg.
-#[test]
-fn repo_files_with_gpgcheck_install_only_signed_jigdo_rpms() {
+/// key, is refused and no ref moves. Keys are made by the real gpg. With the default
+/// client the repository is a `file://` one; with librepo it is served by nginx.
+fn repo_files_with_gpgcheck_install_only_signed_jigdo_rpms(backend: &str) {
     let w = world();
     let tmp = tempfile::tempdir().expect("tmp");
     let keys = tmp.path().join("keys");
@@ -626,7 +627,7 @@ fn repo_files_with_gpgcheck_install_only_signed_jigdo_rpms() {
     // The published repository under .../x86_64 (uname's machine: $basearch), plus v2
     // packed again as release 2 and signed.
     let arch = run(Command::new("uname").arg("-m")).trim().to_string();
-    let mirror = fresh("gpg-repos").join(&arch);
+    let mirror = fresh(&format!("{backend}-gpg-repos")).join(&arch);
     std::fs::create_dir_all(mirror.parent().expect("parent")).expect("mkdir");
     run(Command::new("cp").arg("-a").arg(&w.published).arg(&mirror));
     run(jigdo()
@@ -639,14 +640,19 @@ fn repo_files_with_gpgcheck_install_only_signed_jigdo_rpms() {
         .args(["--name", "example-os", "--release", "2", "--sign-key"])
         .arg(&secret));
     run(jigdo().args(["repo", "create"]).arg(&mirror));
+    let top = mirror.parent().expect("parent");
+    let nginx = (backend == "librepo").then(|| Nginx::start(top, tmp.path()));
+    let baseurl = match &nginx {
+        Some(n) => n.url(),
+        None => format!("file://{}", top.display()),
+    };
     let repo_file = |dir: &Path, key: &Path| -> PathBuf {
         std::fs::create_dir_all(dir).expect("mkdir");
         let f = dir.join("jigdo.repo");
         let text = format!(
             "[off]\nname=Disabled\nbaseurl=http://127.0.0.1:9/\nenabled=0\n\n\
-             [os]\nname=OS $basearch\nbaseurl=file://{}/$basearch/\nenabled=1\n\
+             [os]\nname=OS $basearch\nbaseurl={baseurl}/$basearch/\nenabled=1\n\
              gpgcheck=1\ngpgkey=file://{}\n",
-            mirror.parent().expect("parent").display(),
             key.display()
         );
         std::fs::write(&f, text).expect("repo file");
@@ -657,7 +663,7 @@ fn repo_files_with_gpgcheck_install_only_signed_jigdo_rpms() {
     let install_with = |args: &[&str], file: &Path, spec: &str, repo: &Path| -> Output {
         run_raw(
             jigdo()
-                .args(["install", spec])
+                .args(["install", spec, "--backend", backend])
                 .args(args)
                 .arg(file)
                 .arg("--repo")
@@ -667,10 +673,20 @@ fn repo_files_with_gpgcheck_install_only_signed_jigdo_rpms() {
     };
 
     // Signed, right key: installs, from --repofile and from --reposdir.
-    let repo = fresh("gpg-client");
+    let repo = fresh(&format!("{backend}-gpg-client"));
     let out = install_with(&["--repofile"], &good, "example-os-2.0-2", &repo);
     assert_eq!(ok(&out).trim(), w.v2_commit);
-    let repo = fresh("gpg-client-reposdir");
+    if let Some(n) = &nginx {
+        let served = n.requests();
+        assert!(
+            served
+                .iter()
+                .any(|r| r.ends_with("example-os-2.0-2.x86_64.rpm")
+                    || r.contains("example-os-2.0-2.")),
+            "the signed jigdo RPM did not come over HTTP: {served:?}"
+        );
+    }
+    let repo = fresh(&format!("{backend}-gpg-client-reposdir"));
     let out = install_with(
         &["--reposdir"],
         &tmp.path().join("good"),
@@ -684,7 +700,7 @@ fn repo_files_with_gpgcheck_install_only_signed_jigdo_rpms() {
         ("unsigned", &good, "example-os-2.0-1"),
         ("other key", &wrong, "example-os-2.0-2"),
     ] {
-        let repo = fresh("gpg-refused");
+        let repo = fresh(&format!("{backend}-gpg-refused"));
         let out = install_with(&["--repofile"], file, spec, &repo);
         assert!(!out.status.success(), "{what}: installed");
         let err = String::from_utf8_lossy(&out.stderr);
