@@ -679,10 +679,7 @@ fn repo_files_with_gpgcheck_install_only_signed_jigdo_rpms(backend: &str) {
     if let Some(n) = &nginx {
         let served = n.requests();
         assert!(
-            served
-                .iter()
-                .any(|r| r.ends_with("example-os-2.0-2.x86_64.rpm")
-                    || r.contains("example-os-2.0-2.")),
+            served.iter().any(|r| r.contains("example-os-2.0-2.")),
             "the signed jigdo RPM did not come over HTTP: {served:?}"
         );
     }
