@@ -31,12 +31,13 @@ use jigdo_format::PinnedPackage;
 use jigdo_unpack::{DeltaJob, HandedOver, PendingRecord, Target, UnpackJob, UnpackReport};
 use ostree_store::{Repo, RepoMode};
 use repo_fetch::{Backend, FetchOptions, Origin};
+use repodata::IndexEntry;
 use serde::Serialize;
 
 use crate::deploy::{deploy, Deployment};
 use crate::error::InstallError;
 use crate::event::{Event, EventSink, FetchEvents};
-use crate::sources::{Found, Repos, SourceSpec};
+use crate::sources::{record_entry, Found, Repos, SourceSpec};
 use crate::trust::{JigdoOrigin, TrustPolicy, TrustReport};
 
 /// What to install, from where, into where.
@@ -448,15 +449,28 @@ fn find_delta(repos: &Repos, found: &Found, repo: &Repo) -> Option<Found> {
     let provide = jigdo_format::delta::delta_target_provide(&target);
     let mut best: Option<Found> = None;
     for r in 0..repos.list.len() {
-        let index = if r == found.repo {
-            repos.index(r).ok()
-        } else {
-            repos.index_if_read(r)
+        // A `jigdo` record lists the delta RPMs too; otherwise they are found by their
+        // provides in primary (read for the jigdo RPM's own repository only).
+        let candidates: Vec<IndexEntry> = match &repos.list[r].jigdo_record {
+            Some(record) => record
+                .iter()
+                .filter(|e| e.base.is_some() && e.commit == target)
+                .map(record_entry)
+                .collect(),
+            None => {
+                let index = if r == found.repo {
+                    repos.index(r).ok()
+                } else {
+                    repos.index_if_read(r)
+                };
+                index
+                    .into_iter()
+                    .flat_map(|i| i.what_provides(&provide, None))
+                    .cloned()
+                    .collect()
+            }
         };
-        for e in index
-            .into_iter()
-            .flat_map(|i| i.what_provides(&provide, None))
-        {
+        for e in &candidates {
             let Some(base) = e
                 .provides
                 .iter()

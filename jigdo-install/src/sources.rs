@@ -249,9 +249,17 @@ fn is_unreachable(e: &InstallError) -> bool {
     )
 }
 
-/// The index entry of a jigdo RPM listed by a `jigdo` record; its one provide is the
-/// commit's.
-fn record_entry(e: &JigdoEntry) -> IndexEntry {
+/// The index entry of a jigdo RPM listed by a `jigdo` record (its one provide is the
+/// commit's), or of a delta RPM (it provides its base and its target).
+pub(crate) fn record_entry(e: &JigdoEntry) -> IndexEntry {
+    let provides = match &e.base {
+        None => vec![jigdo_format::commit_provide(&e.commit)],
+        Some(base) => vec![
+            jigdo_format::delta::DELTA_PROVIDE.to_string(),
+            jigdo_format::delta::delta_base_provide(base),
+            jigdo_format::delta::delta_target_provide(&e.commit),
+        ],
+    };
     IndexEntry {
         name: e.name.clone(),
         arch: e.arch.clone(),
@@ -263,9 +271,7 @@ fn record_entry(e: &JigdoEntry) -> IndexEntry {
             hex: e.sha256.clone(),
         },
         size: e.size,
-        provides: vec![Dependency::unversioned(jigdo_format::commit_provide(
-            &e.commit,
-        ))],
+        provides: provides.into_iter().map(Dependency::unversioned).collect(),
         files: Vec::new(),
     }
 }
@@ -398,7 +404,9 @@ impl Repos {
         };
         for (r, repo) in self.list.iter().enumerate() {
             for e in repo.jigdo_record.iter().flatten() {
-                consider(r, &record_entry(e), &mut best);
+                if e.base.is_none() {
+                    consider(r, &record_entry(e), &mut best);
+                }
             }
             // A plain directory is read locally: always searched.
             if matches!(repo.location, Location::Dir(_)) {

@@ -524,6 +524,15 @@ fn install_takes_the_delta_when_the_repository_holds_its_base() {
             .any(|r| r.ends_with(&*jigdo_name) || r.contains("Packages/")),
         "{requests:?}"
     );
+    // The jigdo record lists the delta: no primary metadata was needed to find it.
+    assert!(
+        !requests.iter().any(|r| r.contains("primary")),
+        "primary was read although the jigdo record lists the delta: {requests:?}"
+    );
+    assert!(
+        requests.iter().any(|r| r.contains("-jigdo.xml")),
+        "{requests:?}"
+    );
 }
 
 /// Each damage: install falls back to the jigdo RPM path with a warning and still

@@ -1,7 +1,8 @@
 //! The `jigdo` record of repomd.xml: a small file listing every jigdo RPM of a
 //! repository (name, EVR, arch, commit, commit version and timestamp, location,
-//! size, SHA-256), so that a client learns what is available from repomd.xml and
-//! this file alone, without the repository's primary metadata.
+//! size, SHA-256) and every delta RPM (the same, with its base commit), so that a
+//! client learns what is available from repomd.xml and this file alone, without the
+//! repository's primary metadata.
 //!
 //! `jigdo repo create` adds the record itself; publishers using createrepo_c or
 //! Pulp write the file with `jigdo repo record` and add it with
@@ -25,7 +26,7 @@ pub const NAMESPACE: &str = "https://ostree-jigdo.invalid/metadata/jigdo/1";
 /// versions of a few jigdo RPMs; this bounds memory on hostile input).
 const MAX_ENTRIES: usize = 100_000;
 
-/// One jigdo RPM of the repository.
+/// One jigdo RPM (or delta RPM) of the repository.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct JigdoEntry {
     /// Package name.
@@ -51,20 +52,36 @@ pub struct JigdoEntry {
     pub size: u64,
     /// SHA-256 of the RPM file, lowercase hex.
     pub sha256: String,
+    /// For a delta RPM (specs/jigdo-format.md §6): the base commit it applies to,
+    /// lowercase hex; `commit` is then its target. `None` for a jigdo RPM.
+    pub base: Option<String>,
 }
 
 impl JigdoEntry {
     /// The entry of a package record, when it is a jigdo RPM (it provides
-    /// `ostree-jigdo(vN)` and names its commit) with a SHA-256 package id.
+    /// `ostree-jigdo(vN)` and names its commit) or a delta RPM (it provides
+    /// `ostree-jigdo-delta(v1)` and names its base and target), with a SHA-256 package id.
     pub fn from_package(p: &Package) -> Option<JigdoEntry> {
-        if !crate::prune::is_jigdo(p) {
-            return None;
-        }
-        let commit = p
+        let provided = |parse: fn(&str) -> Option<&str>| {
+            p.provides
+                .iter()
+                .find_map(|d| parse(&d.name))
+                .map(str::to_ascii_lowercase)
+        };
+        let (commit, base) = if crate::prune::is_jigdo(p) {
+            (provided(jigdo_format::parse_commit_provide)?, None)
+        } else if p
             .provides
             .iter()
-            .find_map(|d| jigdo_format::parse_commit_provide(&d.name))?
-            .to_ascii_lowercase();
+            .any(|d| d.name == jigdo_format::delta::DELTA_PROVIDE)
+        {
+            (
+                provided(jigdo_format::delta::parse_delta_target_provide)?,
+                Some(provided(jigdo_format::delta::parse_delta_base_provide)?),
+            )
+        } else {
+            return None;
+        };
         let sum = p.checksum.as_ref()?;
         if sum.kind != crate::ChecksumType::Sha256 {
             return None;
@@ -81,6 +98,7 @@ impl JigdoEntry {
             location: p.location_href.clone(),
             size: p.size_package,
             sha256: sum.hex.to_ascii_lowercase(),
+            base,
         })
     }
 
@@ -91,7 +109,7 @@ impl JigdoEntry {
     }
 }
 
-/// The entries of every jigdo RPM among `pkgs`, in their order.
+/// The entries of every jigdo RPM and delta RPM among `pkgs`, in their order.
 pub fn entries_of(pkgs: &[Package]) -> Vec<JigdoEntry> {
     pkgs.iter().filter_map(JigdoEntry::from_package).collect()
 }
@@ -99,15 +117,21 @@ pub fn entries_of(pkgs: &[Package]) -> Vec<JigdoEntry> {
 /// Writes the record file (uncompressed XML).
 pub fn write<W: Write + ?Sized>(w: &mut W, entries: &[JigdoEntry]) -> std::io::Result<()> {
     writeln!(w, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    let deltas = entries.iter().filter(|e| e.base.is_some()).count();
     writeln!(
         w,
-        r#"<jigdo xmlns="{NAMESPACE}" packages="{}">"#,
-        entries.len()
+        r#"<jigdo xmlns="{NAMESPACE}" packages="{}" deltas="{deltas}">"#,
+        entries.len() - deltas
     )?;
     for e in entries {
+        // A delta is its own element, so that readers that know only `<package>` skip it.
+        let (element, base) = match &e.base {
+            Some(b) => ("delta", format!(r#" base="{}""#, esc(b))),
+            None => ("package", String::new()),
+        };
         writeln!(
             w,
-            r#"  <package name="{}" epoch="{}" version="{}" release="{}" arch="{}" commit="{}" commit-version="{}" timestamp="{}" href="{}" size="{}" sha256="{}"/>"#,
+            r#"  <{element} name="{}" epoch="{}" version="{}" release="{}" arch="{}" commit="{}"{base} commit-version="{}" timestamp="{}" href="{}" size="{}" sha256="{}"/>"#,
             esc(&e.name),
             e.epoch,
             esc(&e.version),
@@ -135,9 +159,10 @@ pub fn parse<R: BufRead>(inner: R, path: &Path) -> Result<Vec<JigdoEntry>> {
             Step::End { .. } => {}
             Step::Start { elem, .. } => match elem.local_name().as_ref().as_bytes() {
                 b"jigdo" => root_seen = true,
-                b"package" if root_seen => {
+                tag @ (b"package" | b"delta") if root_seen => {
+                    let is_delta = tag == b"delta";
                     if out.len() >= MAX_ENTRIES {
-                        return Err(x.err(format!("more than {MAX_ENTRIES} packages")));
+                        return Err(x.err(format!("more than {MAX_ENTRIES} entries")));
                     }
                     let get = |name: &str| -> Result<String> {
                         attr(&elem, name, path)?.ok_or_else(|| Error::Invalid {
@@ -164,13 +189,21 @@ pub fn parse<R: BufRead>(inner: R, path: &Path) -> Result<Vec<JigdoEntry>> {
                         location: get("href")?,
                         size: num("size")?,
                         sha256: get("sha256")?.to_ascii_lowercase(),
+                        base: if is_delta {
+                            Some(get("base")?.to_ascii_lowercase())
+                        } else {
+                            None
+                        },
                     };
                     let hex64 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
-                    if !hex64(&e.commit) || !hex64(&e.sha256) {
+                    if !hex64(&e.commit)
+                        || !hex64(&e.sha256)
+                        || !e.base.as_deref().is_none_or(hex64)
+                    {
                         return Err(Error::Invalid {
                             path: path.to_path_buf(),
                             message: format!(
-                                "{}: commit and sha256 must be 64 hex digits",
+                                "{}: commit, base and sha256 must be 64 hex digits",
                                 e.nevra()
                             ),
                         });
@@ -207,6 +240,7 @@ mod tests {
             location: "jigdo/example-os-2.0-1.x86_64.rpm".into(),
             size: 12345,
             sha256: "cd".repeat(32),
+            base: None,
         }
     }
 
@@ -214,10 +248,16 @@ mod tests {
     fn record_round_trips() {
         let mut e2 = entry();
         e2.name = "a&b".into();
+        let mut delta = entry();
+        delta.name = format!("example-os-delta-{}", "ef".repeat(32));
+        delta.base = Some("ef".repeat(32));
         let mut out = Vec::new();
-        write(&mut out, &[entry(), e2.clone()]).unwrap();
+        write(&mut out, &[entry(), e2.clone(), delta.clone()]).unwrap();
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(text.contains(r#"packages="2" deltas="1""#), "{text}");
+        assert_eq!(text.matches("<delta ").count(), 1, "{text}");
         let back = parse(&out[..], Path::new("jigdo.xml")).unwrap();
-        assert_eq!(back, vec![entry(), e2]);
+        assert_eq!(back, vec![entry(), e2, delta]);
     }
 
     #[test]
@@ -233,6 +273,12 @@ mod tests {
                 v
             })
             .unwrap(),
+            format!(
+                "<jigdo><delta name=\"x\" epoch=\"0\" version=\"1\" release=\"1\" arch=\"x\" \
+                 commit=\"{c}\" commit-version=\"1\" timestamp=\"1\" href=\"x.rpm\" size=\"1\" \
+                 sha256=\"{c}\" base=\"../etc\"/></jigdo>",
+                c = "ab".repeat(32)
+            ),
         ] {
             let err = parse(bad.as_bytes(), Path::new("x-jigdo.xml")).unwrap_err();
             assert!(err.to_string().contains("x-jigdo.xml"), "{err}");
