@@ -31,13 +31,12 @@ use jigdo_format::PinnedPackage;
 use jigdo_unpack::{DeltaJob, HandedOver, PendingRecord, Target, UnpackJob, UnpackReport};
 use ostree_store::{Repo, RepoMode};
 use repo_fetch::{Backend, FetchOptions, Origin};
-use repodata::IndexEntry;
 use serde::Serialize;
 
 use crate::deploy::{deploy, Deployment};
 use crate::error::InstallError;
 use crate::event::{Event, EventSink, FetchEvents};
-use crate::sources::{record_entry, Found, Repos, SourceSpec};
+use crate::sources::{Found, Repos, SourceSpec};
 use crate::trust::{JigdoOrigin, TrustPolicy, TrustReport};
 
 /// What to install, from where, into where.
@@ -440,60 +439,16 @@ pub(crate) fn open_trusted(
 }
 
 /// The smallest delta RPM whose target is the commit of `found` and whose base the
-/// repository holds (complete), among those listed in the primary metadata of the jigdo
-/// RPM's repository (read here if it was not yet: delta RPMs are published beside the
-/// jigdo RPMs, and the `jigdo` record does not list them) and of every repository whose
-/// primary was already read.
+/// repository holds (complete).
 fn find_delta(repos: &Repos, found: &Found, repo: &Repo) -> Option<Found> {
-    let target = found.commit()?;
-    let provide = jigdo_format::delta::delta_target_provide(&target);
-    let mut best: Option<Found> = None;
-    for r in 0..repos.list.len() {
-        // A `jigdo` record lists the delta RPMs too; otherwise they are found by their
-        // provides in primary (read for the jigdo RPM's own repository only).
-        let candidates: Vec<IndexEntry> = match &repos.list[r].jigdo_record {
-            Some(record) => record
-                .iter()
-                .filter(|e| e.base.is_some() && e.commit == target)
-                .map(record_entry)
-                .collect(),
-            None => {
-                let index = if r == found.repo {
-                    repos.index(r).ok()
-                } else {
-                    repos.index_if_read(r)
-                };
-                index
-                    .into_iter()
-                    .flat_map(|i| i.what_provides(&provide, None))
-                    .cloned()
-                    .collect()
-            }
-        };
-        for e in &candidates {
-            let Some(base) = e
-                .provides
-                .iter()
-                .find_map(|p| jigdo_format::delta::parse_delta_base_provide(&p.name))
-                .and_then(|b| {
-                    b.to_ascii_lowercase()
-                        .parse::<ostree_store::Checksum>()
-                        .ok()
-                })
-            else {
-                continue;
-            };
-            let held = repo.has_object(ostree_store::ObjectType::Commit, &base)
-                && !repo.is_commit_partial(&base);
-            if held && best.as_ref().is_none_or(|b| e.size < b.entry.size) {
-                best = Some(Found {
-                    repo: r,
-                    entry: e.clone(),
-                });
-            }
-        }
-    }
-    best
+    repos
+        .deltas_to(found)
+        .into_iter()
+        .filter(|(_, base)| {
+            repo.has_object(ostree_store::ObjectType::Commit, base) && !repo.is_commit_partial(base)
+        })
+        .map(|(d, _)| d)
+        .min_by_key(|d| d.entry.size)
 }
 
 /// The delta path: fetch the delta RPM, the trust step, apply. `Ok(None)` (after a

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jigdo_format::PinnedPackage;
-use jigdo_unpack::JigdoRpm;
+use jigdo_unpack::{DeltaRpm, JigdoRpm};
 use repo_fetch::{Backend, FetchOptions};
 use repodata::{create_repo, prune_repo, CreateOptions, PruneOptions};
 use serde::Serialize;
@@ -47,6 +47,8 @@ pub struct MirrorReport {
     pub jigdo_rpms: Vec<String>,
     /// Pinned packages in place (summed over the jigdo RPMs).
     pub packages: usize,
+    /// NEVRAs of the delta RPMs copied (those whose target is a copied jigdo RPM).
+    pub delta_rpms: Vec<String>,
     /// Bytes received over the network.
     pub bytes_downloaded: u64,
     /// Files removed by `keep`.
@@ -98,6 +100,7 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
         .downloader(opts.fetch.clone(), Some(fetch_events.clone()))?;
     let repos = Repos::open(downloader, &opts.sources, md.path(), &opts.trust, &events)?;
     let mut names = Vec::new();
+    let mut deltas = Vec::new();
     let mut trusted = Vec::new();
     let mut packages = 0;
     // A jigdo RPM comes into the mirror only once trusted: it is fetched beside it first.
@@ -149,6 +152,31 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
             nevra: &nevra,
             packages: pins.len(),
         });
+        // The delta RPMs to this commit travel with it: clients that hold a base update
+        // through them. One that cannot be fetched or is not a delta to this commit is
+        // left out with a warning (clients still have the jigdo RPM path).
+        for (found_delta, _) in repos.deltas_to(&found) {
+            let delta_nevra = found_delta.entry.nevra();
+            let copied = repos
+                .fetch_entry(&found_delta, staging.path())
+                .map_err(|e| e.to_string())
+                .and_then(|p| match DeltaRpm::open(&p) {
+                    Ok(d) if d.target.commit == jigdo.commit => Ok(p),
+                    Ok(d) => Err(format!("its target is {}", d.target.commit)),
+                    Err(e) => Err(e.to_string()),
+                });
+            match copied {
+                Ok(p) => {
+                    let dest = opts.to.join(p.file_name().unwrap_or_default());
+                    std::fs::rename(&p, &dest).map_err(io(&dest))?;
+                    deltas.push(delta_nevra);
+                }
+                Err(reason) => events(&Event::DeltaFailed {
+                    nevra: &delta_nevra,
+                    reason: &reason,
+                }),
+            }
+        }
         names.push(nevra);
         trusted.push(trust);
     }
@@ -182,6 +210,7 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
         dir: opts.to.clone(),
         jigdo_rpms: names,
         packages,
+        delta_rpms: deltas,
         bytes_downloaded: repos.bytes_downloaded(),
         pruned,
         trust: trusted,

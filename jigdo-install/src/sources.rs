@@ -251,7 +251,7 @@ fn is_unreachable(e: &InstallError) -> bool {
 
 /// The index entry of a jigdo RPM listed by a `jigdo` record (its one provide is the
 /// commit's), or of a delta RPM (it provides its base and its target).
-pub(crate) fn record_entry(e: &JigdoEntry) -> IndexEntry {
+fn record_entry(e: &JigdoEntry) -> IndexEntry {
     let provides = match &e.base {
         None => vec![jigdo_format::commit_provide(&e.commit)],
         Some(base) => vec![
@@ -429,6 +429,54 @@ impl Repos {
             spec: spec.to_string(),
             sources: self.names(),
         })
+    }
+
+    /// Every delta RPM in the sources whose target is the commit of `found`, with its
+    /// base commit, in source order. A `jigdo` record lists them; a repository without
+    /// one is searched by the deltas' Provides in its primary metadata, read for the
+    /// jigdo RPM's own repository only (others only if already read).
+    pub fn deltas_to(&self, found: &Found) -> Vec<(Found, ostree_store::Checksum)> {
+        let Some(target) = found.commit() else {
+            return Vec::new();
+        };
+        let provide = jigdo_format::delta::delta_target_provide(&target);
+        let mut out = Vec::new();
+        for (r, repo) in self.list.iter().enumerate() {
+            let candidates: Vec<IndexEntry> = match &repo.jigdo_record {
+                Some(record) => record
+                    .iter()
+                    .filter(|e| e.base.is_some() && e.commit == target)
+                    .map(record_entry)
+                    .collect(),
+                None => {
+                    let index = if r == found.repo {
+                        self.index(r).ok()
+                    } else {
+                        self.index_if_read(r)
+                    };
+                    index
+                        .into_iter()
+                        .flat_map(|i| i.what_provides(&provide, None))
+                        .cloned()
+                        .collect()
+                }
+            };
+            for entry in candidates {
+                let base = entry
+                    .provides
+                    .iter()
+                    .find_map(|p| jigdo_format::delta::parse_delta_base_provide(&p.name))
+                    .and_then(|b| {
+                        b.to_ascii_lowercase()
+                            .parse::<ostree_store::Checksum>()
+                            .ok()
+                    });
+                if let Some(base) = base {
+                    out.push((Found { repo: r, entry }, base));
+                }
+            }
+        }
+        out
     }
 
     /// Downloads (or copies) `found` into `dest_dir`, verified against its repodata size

@@ -13,7 +13,7 @@
 //!   rerun completes the exact target;
 //! - `jigdo info` describes a delta;
 //! - `jigdo repo prune` keeps a delta RPM while it keeps the delta's target, and removes
-//!   it with its target.
+//!   it with its target; `jigdo mirror` copies the delta RPMs to the commits it copies.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -826,4 +826,38 @@ fn a_delta_record_with_wrong_bytes_names_the_object_and_the_delta_rpm() {
         assert!(last.contains(needle), "does not name {what}: {err}");
     }
     assert_eq!(refs_state(&repo), before, "refs changed");
+}
+
+/// `jigdo mirror` copies, beside the jigdo RPM and its packages, the delta RPMs whose
+/// target is that jigdo RPM's commit; an install from the mirror then takes the delta.
+#[test]
+fn mirror_carries_the_deltas_to_the_commits_it_copies() {
+    let w = world();
+    let published = published("published-for-mirror", false, &|_| {});
+    let tmp = w.dir.join("mirror-nginx");
+    remove_tree(&tmp);
+    let nginx = mirror_tests::nginx::Nginx::start(&published, &tmp);
+    let to = w.dir.join("mirrored");
+    remove_tree(&to);
+    let out = run(jigdo()
+        .args(["mirror", "example-os", "--from", &nginx.url(), "--to"])
+        .arg(&to)
+        .args(["--nogpgcheck", "--json"]));
+    let report: serde_json::Value = serde_json::from_str(&out).expect("mirror --json");
+    let copied = report["delta_rpms"].as_array().expect("delta_rpms");
+    assert_eq!(copied.len(), 1, "{report}");
+    let delta_name = w.delta_rpm.file_name().expect("name");
+    assert_eq!(
+        std::fs::read(to.join(delta_name)).expect("the delta RPM in the mirror"),
+        std::fs::read(&w.delta_rpm).expect("the delta RPM")
+    );
+    drop(nginx);
+    let (json, _, requests) = install_over_nginx("client-from-mirror", &to);
+    assert!(json.contains("\"path\": \"delta\""), "{json}");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.ends_with(&*delta_name.to_string_lossy())),
+        "{requests:?}"
+    );
 }

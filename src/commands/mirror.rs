@@ -81,6 +81,13 @@ pub fn run(args: MirrorArgs) -> anyhow::Result<i32> {
             (Event::Mirrored { nevra, packages }, None) if !quiet => {
                 eprintln!("{nevra}: {packages} pinned packages in place")
             }
+            (Event::DeltaFailed { nevra, reason }, _) => {
+                let line = format!("warning: delta RPM {nevra} left out: {reason}");
+                match &sink_bar {
+                    Some(bar) => bar.println(line),
+                    None => eprintln!("{line}"),
+                }
+            }
             (Event::SourceUnreachable { source, error }, _) => {
                 let line = format!("warning: {source} cannot be reached, skipped: {error}");
                 match &sink_bar {
