@@ -30,6 +30,14 @@ pub const MAX_DELTA_METADATA: u64 = 64 << 20;
 pub const MAX_DELTA_PATCH: u64 = 1 << 30;
 /// Largest zstd window (log2) a reader accepts for a patch: bounds its memory.
 pub const MAX_DELTA_WINDOW_LOG: u32 = 30;
+/// Largest decompressed size of either side of a recompressed patch (each is held in
+/// memory while patched).
+pub const MAX_DELTA_RAW: u64 = 1 << 30;
+/// Largest zstd level a recompressed patch may name (higher levels need windows and
+/// memory a client should not be asked for).
+pub const MAX_RECOMPRESS_LEVEL: i32 = 19;
+/// Largest window (log2) of a zstd object whose decompressed bytes are patched.
+pub const MAX_RECOMPRESS_WINDOW_LOG: u32 = 27;
 
 /// The `Provides:` naming the base commit of a delta RPM.
 pub fn delta_base_provide(base_hex: &str) -> String {
@@ -159,6 +167,181 @@ pub enum DeltaOp {
         /// log2 of the window needed to decompress it.
         window_log: u32,
     },
+    /// The object and its base are single zstd frames: a zstd patch of the decompressed
+    /// target against the decompressed base follows; the object is that, compressed again
+    /// with `zstd` ([`zstd_recompress`]).
+    RecompressedPatch {
+        /// The base content object (a zstd frame) whose decompressed bytes are the prefix.
+        base: [u8; 32],
+        /// Size of the object (compressed).
+        size: u64,
+        /// What recompresses the patched bytes into the object.
+        zstd: ZstdParams,
+        /// Decompressed size of the base object.
+        base_raw_size: u64,
+        /// Decompressed size of the object.
+        raw_size: u64,
+        /// Bytes of the zstd patch that follow.
+        patch_len: u64,
+        /// log2 of the window needed to decompress the patch.
+        window_log: u32,
+    },
+}
+
+/// What reproduces a zstd frame exactly: streaming compression (no size known up front
+/// unless `content_size`) with this crate's libzstd at `level`, with the given frame flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZstdParams {
+    /// Compression level (1 to [`MAX_RECOMPRESS_LEVEL`]).
+    pub level: i32,
+    /// The frame carries a content checksum.
+    pub checksum: bool,
+    /// The frame carries its content size (the size is pledged before compressing).
+    pub content_size: bool,
+}
+
+impl ZstdParams {
+    fn flags(self) -> u64 {
+        u64::from(self.checksum) | u64::from(self.content_size) << 1
+    }
+}
+
+/// The frame flags (checksum, content size) of `bytes` if they are exactly one zstd frame
+/// without a dictionary; `None` for anything else.
+pub fn zstd_frame_flags(bytes: &[u8]) -> Option<(bool, bool)> {
+    if bytes.len() < 6 || bytes[..4] != [0x28, 0xb5, 0x2f, 0xfd] {
+        return None;
+    }
+    match zstd::zstd_safe::find_frame_compressed_size(bytes) {
+        Ok(n) if n == bytes.len() => {}
+        _ => return None,
+    }
+    let fhd = bytes[4];
+    if fhd & 0x03 != 0 || fhd & 0x08 != 0 {
+        return None; // dictionary id, reserved bit
+    }
+    Some((fhd & 0x04 != 0, fhd >> 6 != 0 || fhd & 0x20 != 0))
+}
+
+/// Decompresses one zstd frame from `r` (window at most 2^[`MAX_RECOMPRESS_WINDOW_LOG`]);
+/// fails if it holds more than `limit` bytes.
+pub fn zstd_decompress_bounded(r: impl Read, limit: u64) -> io::Result<Vec<u8>> {
+    let mut dec = zstd::stream::read::Decoder::new(r)?.single_frame();
+    dec.window_log_max(MAX_RECOMPRESS_WINDOW_LOG)?;
+    let mut out = Vec::new();
+    dec.take(limit.saturating_add(1)).read_to_end(&mut out)?;
+    if out.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("zstd object decompresses to more than {limit} bytes"),
+        ));
+    }
+    Ok(out)
+}
+
+/// The zstd frame of `raw` (`raw_size` bytes) compressed as a stream with `params`: the one
+/// recompression that `jigdo pack` checks and a client runs, so both get the same bytes.
+/// The compressor is always driven the same way (input in full chunks of 128 KiB, output
+/// into a buffer of `ZSTD_CStreamOutSize`), whatever the source's and the caller's read
+/// sizes: libzstd's output may depend on how it is called.
+pub fn zstd_recompress<R: Read>(
+    raw: R,
+    raw_size: u64,
+    params: ZstdParams,
+) -> io::Result<impl Read> {
+    use zstd::zstd_safe::CParameter;
+    let mut enc = zstd::stream::raw::Encoder::new(params.level)?;
+    enc.set_parameter(CParameter::ChecksumFlag(params.checksum))?;
+    enc.set_parameter(CParameter::ContentSizeFlag(params.content_size))?;
+    if params.content_size {
+        enc.set_pledged_src_size(Some(raw_size))?;
+    }
+    Ok(Recompress {
+        raw,
+        enc,
+        input: Vec::with_capacity(RECOMPRESS_CHUNK),
+        output: vec![0; zstd::zstd_safe::CCtx::out_size()],
+        out_start: 0,
+        out_end: 0,
+        state: RecompressState::Compressing,
+    })
+}
+
+/// Input chunk of [`zstd_recompress`].
+const RECOMPRESS_CHUNK: usize = 128 << 10;
+
+#[derive(PartialEq)]
+enum RecompressState {
+    Compressing,
+    Ending,
+    Done,
+}
+
+struct Recompress<R> {
+    raw: R,
+    enc: zstd::stream::raw::Encoder<'static>,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    out_start: usize,
+    out_end: usize,
+    state: RecompressState,
+}
+
+impl<R: Read> Recompress<R> {
+    /// Produces the next output (none only when the frame is complete).
+    fn step(&mut self) -> io::Result<()> {
+        use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
+        self.out_start = 0;
+        self.out_end = 0;
+        while self.out_end == 0 && self.state != RecompressState::Done {
+            if self.state == RecompressState::Ending {
+                let mut out = OutBuffer::around(&mut self.output[..]);
+                let left = self.enc.finish(&mut out, true)?;
+                self.out_end = out.pos();
+                if left == 0 {
+                    self.state = RecompressState::Done;
+                }
+                continue;
+            }
+            if self.input.is_empty() {
+                // A full chunk, or what is left at the end of the source.
+                let mut filled = 0;
+                self.input.resize(RECOMPRESS_CHUNK, 0);
+                while filled < RECOMPRESS_CHUNK {
+                    match self.raw.read(&mut self.input[filled..]) {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                self.input.truncate(filled);
+                if filled == 0 {
+                    self.state = RecompressState::Ending;
+                    continue;
+                }
+            }
+            let mut inb = InBuffer::around(&self.input[..]);
+            let mut out = OutBuffer::around(&mut self.output[..]);
+            self.enc.run(&mut inb, &mut out)?;
+            let consumed = inb.pos();
+            self.out_end = out.pos();
+            self.input.drain(..consumed);
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Recompress<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.out_start == self.out_end {
+            self.step()?;
+        }
+        let n = (self.out_end - self.out_start).min(buf.len());
+        buf[..n].copy_from_slice(&self.output[self.out_start..self.out_start + n]);
+        self.out_start += n;
+        Ok(n)
+    }
 }
 
 /// One content object record.
@@ -253,6 +436,35 @@ impl<W: Write> DeltaWriter<W> {
                 put_u(&mut buf, 1);
                 buf.extend_from_slice(base);
                 put_u(&mut buf, *size);
+                put_u(&mut buf, (*window_log).into());
+                put_u(&mut buf, *patch_len);
+                *patch_len
+            }
+            (
+                None,
+                DeltaOp::RecompressedPatch {
+                    base,
+                    size,
+                    zstd,
+                    base_raw_size,
+                    raw_size,
+                    patch_len,
+                    window_log,
+                },
+            ) => {
+                if !(1..=MAX_RECOMPRESS_LEVEL).contains(&zstd.level) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("recompression level {} out of range", zstd.level),
+                    ));
+                }
+                put_u(&mut buf, 3);
+                buf.extend_from_slice(base);
+                put_u(&mut buf, *size);
+                put_u(&mut buf, zstd.level as u64);
+                put_u(&mut buf, zstd.flags());
+                put_u(&mut buf, *base_raw_size);
+                put_u(&mut buf, *raw_size);
                 put_u(&mut buf, (*window_log).into());
                 put_u(&mut buf, *patch_len);
                 *patch_len
@@ -421,9 +633,50 @@ impl<R: Read> DeltaReader<R> {
                     .map_err(|_| FormatError::Invalid("symlink target is not UTF-8".into()))?;
                 (Some(t), DeltaOp::Whole { size: 0 })
             }
+            3 => {
+                let mut base = [0u8; 32];
+                read_exact(&mut self.input, &mut base, "patch base")?;
+                let size = read_u(&mut self.input, "object size")?;
+                let level = read_bounded(
+                    &mut self.input,
+                    "recompression level",
+                    MAX_RECOMPRESS_LEVEL as u64,
+                )?;
+                if level == 0 {
+                    return Err(FormatError::Invalid("recompression level 0".into()));
+                }
+                let flags = read_bounded(&mut self.input, "recompression flags", 3)?;
+                let base_raw_size =
+                    read_bounded(&mut self.input, "decompressed base size", MAX_DELTA_RAW)?;
+                let raw_size =
+                    read_bounded(&mut self.input, "decompressed object size", MAX_DELTA_RAW)?;
+                let window_log = read_u32(&mut self.input, "patch window")?;
+                if window_log > MAX_DELTA_WINDOW_LOG {
+                    return Err(FormatError::Invalid(format!(
+                        "patch window 2^{window_log} (limit 2^{MAX_DELTA_WINDOW_LOG})"
+                    )));
+                }
+                let patch_len = read_bounded(&mut self.input, "patch size", MAX_DELTA_PATCH)?;
+                self.pending = patch_len;
+                let op = DeltaOp::RecompressedPatch {
+                    base,
+                    size,
+                    zstd: ZstdParams {
+                        level: level as i32,
+                        checksum: flags & 1 != 0,
+                        content_size: flags & 2 != 0,
+                    },
+                    base_raw_size,
+                    raw_size,
+                    patch_len,
+                    window_log,
+                };
+                (None, op)
+            }
             k => {
                 return Err(FormatError::Invalid(format!(
-                    "delta record kind {k} (known: 0 whole, 1 patch, 2 symlink)"
+                    "delta record kind {k} (known: 0 whole, 1 patch, 2 symlink, \
+                     3 recompressed zstd patch)"
                 )))
             }
         };
@@ -594,6 +847,178 @@ mod tests {
             })();
             assert!(result.is_err(), "cut at {cut} of {} accepted", plain.len());
         }
+    }
+
+    fn recompressed(level: i32, base_raw_size: u64) -> DeltaObject {
+        DeltaObject {
+            checksum: [5; 32],
+            header: DeltaObjectHeader {
+                uid: 0,
+                gid: 0,
+                mode: 0o100644,
+                xattrs: vec![],
+                symlink: None,
+            },
+            op: DeltaOp::RecompressedPatch {
+                base: [6; 32],
+                size: 1000,
+                zstd: ZstdParams {
+                    level,
+                    checksum: true,
+                    content_size: false,
+                },
+                base_raw_size,
+                raw_size: 4000,
+                patch_len: 3,
+                window_log: 23,
+            },
+        }
+    }
+
+    /// The decompressed stream of one record whose data is `abc`.
+    fn one_record(obj: &DeltaObject) -> Vec<u8> {
+        let header = DeltaHeader {
+            base: [1; 32],
+            target: [2; 32],
+            metadata_count: 0,
+            content_count: 1,
+        };
+        let mut w = DeltaWriter::new(Vec::new(), 3, 20, &header).unwrap();
+        w.content(obj, &mut &b"abc"[..]).unwrap();
+        zstd::decode_all(&w.finish().unwrap()[..]).unwrap()
+    }
+
+    fn read_one(plain: &[u8]) -> Result<DeltaObject, FormatError> {
+        let compressed = zstd::encode_all(plain, 1).unwrap();
+        let mut r = DeltaReader::new(&compressed[..])?;
+        let o = r.next_content()?.expect("one record");
+        let mut patch = Vec::new();
+        r.data()
+            .read_to_end(&mut patch)
+            .map_err(FormatError::Compression)?;
+        assert_eq!(patch, b"abc");
+        assert_eq!(r.next_content()?, None);
+        Ok(o)
+    }
+
+    #[test]
+    fn recompressed_patch_round_trips() {
+        let obj = recompressed(12, 5000);
+        assert_eq!(read_one(&one_record(&obj)).unwrap(), obj);
+    }
+
+    #[test]
+    fn recompressed_patch_fields_are_bounded() {
+        // The writer refuses a level out of range.
+        let header = DeltaHeader {
+            base: [1; 32],
+            target: [2; 32],
+            metadata_count: 0,
+            content_count: 1,
+        };
+        for level in [0, -1, MAX_RECOMPRESS_LEVEL + 1] {
+            let mut w = DeltaWriter::new(Vec::new(), 3, 20, &header).unwrap();
+            assert!(w
+                .content(&recompressed(level, 5000), &mut &b"abc"[..])
+                .is_err());
+        }
+        // The reader refuses each field past its bound: edit one varint of a valid record.
+        let plain = one_record(&recompressed(12, 5000));
+        let at = |needle: &[u8]| {
+            plain
+                .windows(needle.len())
+                .position(|w| w == needle)
+                .expect("field")
+        };
+        // kind 3, base [6;32], size 1000 (e8 07), level 12, flags 1, base raw 5000 (88 27),
+        // raw 4000 (a0 1f), window 23, patch 3.
+        let mut fields = vec![3u8];
+        fields.extend_from_slice(&[6; 32]);
+        fields.extend_from_slice(&[0xe8, 0x07, 12, 1, 0x88, 0x27, 0xa0, 0x1f, 23, 3]);
+        let start = at(&fields) + 33;
+        let rewrite = |offset: usize, old_len: usize, new: &[u8]| {
+            let mut p = plain[..start + offset].to_vec();
+            p.extend_from_slice(new);
+            p.extend_from_slice(&plain[start + offset + old_len..]);
+            p
+        };
+        let mut big = Vec::new();
+        put_u(&mut big, MAX_DELTA_RAW + 1);
+        let mut huge_patch = Vec::new();
+        put_u(&mut huge_patch, MAX_DELTA_PATCH + 1);
+        for (what, bad) in [
+            ("level 20", rewrite(2, 1, &[20])),
+            ("level 0", rewrite(2, 1, &[0])),
+            ("flags 4", rewrite(3, 1, &[4])),
+            ("base raw size", rewrite(4, 2, &big)),
+            ("raw size", rewrite(6, 2, &big)),
+            ("window 31", rewrite(8, 1, &[31])),
+            ("patch size", rewrite(9, 1, &huge_patch)),
+        ] {
+            assert!(
+                matches!(read_one(&bad), Err(FormatError::Invalid(_))),
+                "{what} accepted"
+            );
+        }
+        // The unedited record still reads (the edits, not the helper, fail).
+        assert!(read_one(&rewrite(2, 1, &[19])).is_ok());
+    }
+
+    #[test]
+    fn zstd_frames_are_recognised_and_reproduced() {
+        let raw: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| format!("line {} {}\n", i % 977, i / 13).into_bytes())
+            .collect();
+        let params = ZstdParams {
+            level: 7,
+            checksum: true,
+            content_size: false,
+        };
+        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 7).unwrap();
+        enc.include_checksum(true).unwrap();
+        for chunk in raw.chunks(10_000) {
+            enc.write_all(chunk).unwrap();
+        }
+        let frame = enc.finish().unwrap();
+        assert_eq!(zstd_frame_flags(&frame), Some((true, false)));
+        let mut again = Vec::new();
+        zstd_recompress(&raw[..], raw.len() as u64, params)
+            .unwrap()
+            .read_to_end(&mut again)
+            .unwrap();
+        assert_eq!(again, frame);
+        // The same bytes whatever the source's and the caller's read sizes.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(buf.len()).min(999);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut enc = zstd_recompress(Trickle(&raw), raw.len() as u64, params).unwrap();
+        let mut small = Vec::new();
+        let mut buf = [0u8; 7];
+        loop {
+            let n = enc.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            small.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(small, frame);
+        assert_eq!(
+            zstd_decompress_bounded(&frame[..], raw.len() as u64).unwrap(),
+            raw
+        );
+        assert!(zstd_decompress_bounded(&frame[..], raw.len() as u64 - 1).is_err());
+        // Not one frame: two frames, trailing bytes, a truncated frame, not zstd.
+        let mut two = frame.clone();
+        two.extend_from_slice(&frame);
+        assert_eq!(zstd_frame_flags(&two), None);
+        assert_eq!(zstd_frame_flags(&frame[..frame.len() - 1]), None);
+        assert_eq!(zstd_frame_flags(b"plain text, not zstd"), None);
     }
 
     #[test]

@@ -20,7 +20,7 @@ mod varint;
 
 pub use delta::{
     DeltaHeader, DeltaObject, DeltaObjectHeader, DeltaOp, DeltaPayloadFile, DeltaReader,
-    DeltaWriter,
+    DeltaWriter, ZstdParams,
 };
 pub use index::{
     Directory, FileEntry, Index, IndexBuilder, NewContent, ObjectMeta, Source, XattrSet,

@@ -5,18 +5,24 @@
 //! verbatim, content objects whole or as a zstd patch (`--patch-from`) against the base
 //! object at the same path, else at the most similar path (the same path once digits are
 //! ignored: `libfoo.so.1.2.3` → `libfoo.so.1.2.4`, `/usr/lib/modules/6.1.1/…` →
-//! `/usr/lib/modules/6.1.2/…`). Patches are made in parallel and spooled to disk, so
-//! memory holds at most one base object, one target object and one patch per worker.
+//! `/usr/lib/modules/6.1.2/…`). When both objects are single zstd frames (an initramfs)
+//! and compressing the target's decompressed bytes again with our libzstd reproduces it
+//! exactly, the patch is of the decompressed bytes instead, if that is smaller (record
+//! kind 3). Patches are made in parallel and spooled to disk, so memory holds at most one
+//! base object, one target object (each also decompressed, for zstd frames) and one patch
+//! per worker.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use jigdo_format::delta::{
-    delta_base_provide, delta_package_name, delta_target_provide, OBJTYPE_DIRMETA, OBJTYPE_DIRTREE,
+    delta_base_provide, delta_package_name, delta_target_provide, zstd_decompress_bounded,
+    zstd_frame_flags, zstd_recompress, MAX_DELTA_RAW, MAX_RECOMPRESS_LEVEL, OBJTYPE_DIRMETA,
+    OBJTYPE_DIRTREE,
 };
 use jigdo_format::{
-    DeltaHeader, DeltaObject, DeltaObjectHeader, DeltaOp, DeltaPayloadFile, DeltaWriter,
+    DeltaHeader, DeltaObject, DeltaObjectHeader, DeltaOp, DeltaPayloadFile, DeltaWriter, ZstdParams,
 };
 use ostree_store::{Checksum, ObjectType, Repo};
 use rayon::prelude::*;
@@ -57,6 +63,8 @@ pub struct DeltaReport {
     pub patched_object_bytes: u64,
     /// Bytes of those patches.
     pub patch_bytes: u64,
+    /// Of the patched objects, zstd objects patched decompressed (and compressed again).
+    pub recompressed_objects: usize,
 }
 
 /// Resolves a `--delta-from` argument: a jigdo RPM path (its commit) or a rev in `repo`.
@@ -157,7 +165,84 @@ enum Carry {
         spool: PathBuf,
         len: u64,
         window_log: u32,
+        /// Set when the patch is of the decompressed bytes of zstd objects.
+        recompressed: Option<Recompressed>,
     },
+}
+
+/// How a zstd object is rebuilt from its patched decompressed bytes.
+#[derive(Clone, Copy)]
+struct Recompressed {
+    zstd: ZstdParams,
+    base_raw_size: u64,
+    raw_size: u64,
+}
+
+/// Whether compressing `raw` as a stream with `params` gives exactly `target` (stops at
+/// the first block that differs).
+fn reproduces(raw: &[u8], params: ZstdParams, target: &[u8]) -> std::io::Result<bool> {
+    let mut enc = zstd_recompress(raw, raw.len() as u64, params)?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut at = 0usize;
+    loop {
+        let n = enc.read(&mut buf)?;
+        if n == 0 {
+            return Ok(at == target.len());
+        }
+        if target.get(at..at + n) != Some(&buf[..n]) {
+            return Ok(false);
+        }
+        at += n;
+    }
+}
+
+/// The patch of the decompressed bytes of `target` against those of `base` when both are
+/// single zstd frames and compressing the patched bytes again reproduces `target` exactly
+/// (checked here with the libzstd the client uses); `None` otherwise.
+fn recompressed_patch(
+    base: &[u8],
+    target: &[u8],
+) -> std::io::Result<Option<(Vec<u8>, u32, Recompressed)>> {
+    let (Some(_), Some((checksum, content_size))) =
+        (zstd_frame_flags(base), zstd_frame_flags(target))
+    else {
+        return Ok(None);
+    };
+    let (Ok(base_raw), Ok(raw)) = (
+        zstd_decompress_bounded(base, MAX_DELTA_RAW),
+        zstd_decompress_bounded(target, MAX_DELTA_RAW),
+    ) else {
+        return Ok(None);
+    };
+    if (base_raw.len() + raw.len()) as u64 > MAX_DELTA_RAW {
+        return Ok(None);
+    }
+    // The level: a wrong one differs from the first block on, so each try is cheap.
+    let mut found = None;
+    for level in 1..=MAX_RECOMPRESS_LEVEL {
+        let params = ZstdParams {
+            level,
+            checksum,
+            content_size,
+        };
+        if reproduces(&raw, params, target)? {
+            found = Some(params);
+            break;
+        }
+    }
+    let Some(zstd) = found else {
+        return Ok(None);
+    };
+    let (patch, window_log) = make_patch(&base_raw, &raw)?;
+    Ok(Some((
+        patch,
+        window_log,
+        Recompressed {
+            zstd,
+            base_raw_size: base_raw.len() as u64,
+            raw_size: raw.len() as u64,
+        },
+    )))
 }
 
 fn read_object(repo: &Repo, c: &Checksum) -> Result<Vec<u8>, PackError> {
@@ -264,8 +349,17 @@ pub fn write_delta(
                 return Ok((i, Carry::Whole));
             }
             let target_bytes = read_object(repo, c)?;
-            let (patch, window_log) = make_patch(&base_bytes, &target_bytes)
-                .map_err(|e| PackError::Invalid(format!("patching {path}: {e}")))?;
+            let patch_err = |e: std::io::Error| PackError::Invalid(format!("patching {path}: {e}"));
+            let (mut patch, mut window_log) =
+                make_patch(&base_bytes, &target_bytes).map_err(patch_err)?;
+            let mut recompressed = None;
+            if let Some((p, w, r)) =
+                recompressed_patch(&base_bytes, &target_bytes).map_err(patch_err)?
+            {
+                if p.len() < patch.len() {
+                    (patch, window_log, recompressed) = (p, w, Some(r));
+                }
+            }
             if patch.len() as u64 >= info.size {
                 return Ok((i, Carry::Whole));
             }
@@ -278,6 +372,7 @@ pub fn write_delta(
                     spool: spool_path,
                     len: patch.len() as u64,
                     window_log,
+                    recompressed,
                 },
             ))
         })
@@ -321,6 +416,7 @@ pub fn write_delta(
         patched_objects: 0,
         patched_object_bytes: 0,
         patch_bytes: 0,
+        recompressed_objects: 0,
     };
     for ((c, _), how) in new_content.iter().zip(carry) {
         let (h, mut content) = repo.read_file(c)?;
@@ -349,19 +445,35 @@ pub fn write_delta(
                 spool,
                 len,
                 window_log,
+                recompressed,
             } => {
                 report.patched_objects += 1;
                 report.patched_object_bytes += size;
                 report.patch_bytes += len;
-                let object = DeltaObject {
-                    checksum: c.0,
-                    header,
-                    op: DeltaOp::Patch {
+                let op = match recompressed {
+                    None => DeltaOp::Patch {
                         base: base.0,
                         size,
                         patch_len: len,
                         window_log,
                     },
+                    Some(r) => {
+                        report.recompressed_objects += 1;
+                        DeltaOp::RecompressedPatch {
+                            base: base.0,
+                            size,
+                            zstd: r.zstd,
+                            base_raw_size: r.base_raw_size,
+                            raw_size: r.raw_size,
+                            patch_len: len,
+                            window_log,
+                        }
+                    }
+                };
+                let object = DeltaObject {
+                    checksum: c.0,
+                    header,
+                    op,
                 };
                 let mut f = std::fs::File::open(&spool).map_err(|e| PackError::io(&spool, e))?;
                 w.content(&object, &mut f).map_err(io_err)?;

@@ -17,8 +17,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use jigdo_format::delta::{
-    parse_delta_base_provide, parse_delta_target_provide, DELTA_PROVIDE, DELTA_PROVIDE_PREFIX,
-    OBJTYPE_DIRTREE,
+    parse_delta_base_provide, parse_delta_target_provide, zstd_decompress_bounded, zstd_recompress,
+    DELTA_PROVIDE, DELTA_PROVIDE_PREFIX, OBJTYPE_DIRTREE,
 };
 use jigdo_format::{DeltaOp, DeltaPayloadFile, DeltaReader, FormatError, Index, PayloadFile};
 use ostree_store::{Checksum, FileHeader, ObjectType, Repo};
@@ -161,6 +161,9 @@ pub struct DeltaApplyReport {
     pub objects_written: u64,
     /// Content objects rebuilt from patches.
     pub patched_objects: u64,
+    /// Of those, zstd objects rebuilt by patching their decompressed bytes and compressing
+    /// again.
+    pub recompressed_objects: u64,
 }
 
 fn delta_err(path: &Path, e: FormatError) -> UnpackError {
@@ -235,6 +238,7 @@ impl DeltaJob {
             delta_bytes: delta.target.file_size,
             objects_written: 0,
             patched_objects: 0,
+            recompressed_objects: 0,
         };
         if repo.has_object(ObjectType::Commit, &commit)
             && !repo.is_commit_partial(&commit)
@@ -364,6 +368,52 @@ impl DeltaJob {
                             })?;
                         report.patched_objects += 1;
                     }
+                    DeltaOp::RecompressedPatch {
+                        base: b,
+                        size,
+                        zstd: params,
+                        base_raw_size,
+                        raw_size,
+                        window_log,
+                        ..
+                    } => {
+                        let b = Checksum(b);
+                        let mut patch = Vec::new();
+                        r.data().read_to_end(&mut patch).at(path)?;
+                        let (bhdr, br) = repo.read_file(&b)?;
+                        if !bhdr.is_regular() {
+                            return Err(corrupt(format!(
+                                "object {c}: patch base {b} is not a regular file"
+                            )));
+                        }
+                        // Only the decompressed base and the zstd windows are in memory.
+                        let base_raw = zstd_decompress_bounded(br, base_raw_size)
+                            .map_err(|e| corrupt(format!("object {c}: base {b}: {e}")))?;
+                        if base_raw.len() as u64 != base_raw_size {
+                            return Err(corrupt(format!(
+                                "object {c}: base {b} decompresses to {} bytes, not {base_raw_size}",
+                                base_raw.len()
+                            )));
+                        }
+                        let mut dec =
+                            zstd::stream::read::Decoder::with_ref_prefix(&patch[..], &base_raw)
+                                .at(path)?;
+                        dec.window_log_max(window_log).at(path)?;
+                        let rebuilt =
+                            zstd_recompress(dec.take(raw_size), raw_size, params).at(path)?;
+                        tx.write_content_with_checksum(&c, &header, rebuilt.take(size))
+                            .map_err(|e| {
+                                UnpackError::content_from(e, None, || {
+                                    format!(
+                                        "a record of {} patched decompressed against base \
+                                         object {b} and compressed again",
+                                        path.display()
+                                    )
+                                })
+                            })?;
+                        report.patched_objects += 1;
+                        report.recompressed_objects += 1;
+                    }
                 }
                 report.objects_written += 1;
             }
@@ -483,6 +533,10 @@ pub struct DeltaInfo {
     pub patched_objects: u64,
     /// Bytes of the patches.
     pub patch_bytes: u64,
+    /// Of the patched objects, zstd objects patched decompressed (and compressed again).
+    pub recompressed_objects: u64,
+    /// Bytes of their patches (counted in `patch_bytes` too).
+    pub recompressed_patch_bytes: u64,
     /// Size of the delta RPM file.
     pub rpm_size: u64,
 }
@@ -506,6 +560,8 @@ pub fn delta_info(path: &Path) -> Result<DeltaInfo> {
         whole_bytes: 0,
         patched_objects: 0,
         patch_bytes: 0,
+        recompressed_objects: 0,
+        recompressed_patch_bytes: 0,
         rpm_size: delta.target.file_size,
     };
     let (bh, th) = (delta.base.to_hex(), delta.target.commit.to_hex());
@@ -527,6 +583,12 @@ pub fn delta_info(path: &Path) -> Result<DeltaInfo> {
                 DeltaOp::Patch { patch_len, .. } => {
                     info.patched_objects += 1;
                     info.patch_bytes += patch_len;
+                }
+                DeltaOp::RecompressedPatch { patch_len, .. } => {
+                    info.patched_objects += 1;
+                    info.patch_bytes += patch_len;
+                    info.recompressed_objects += 1;
+                    info.recompressed_patch_bytes += patch_len;
                 }
             }
         }

@@ -13,7 +13,9 @@
 //!   rerun completes the exact target;
 //! - `jigdo info` describes a delta;
 //! - `jigdo repo prune` keeps a delta RPM while it keeps the delta's target, and removes
-//!   it with its target; `jigdo mirror` copies the delta RPMs to the commits it copies.
+//!   it with its target; `jigdo mirror` copies the delta RPMs to the commits it copies;
+//! - a zstd-compressed file (an initramfs image) that changes a little travels as a patch
+//!   of its decompressed bytes, compressed again by the client to the exact object.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -859,5 +861,150 @@ fn mirror_carries_the_deltas_to_the_commits_it_copies() {
             .iter()
             .any(|r| r.ends_with(&*delta_name.to_string_lossy())),
         "{requests:?}"
+    );
+}
+
+/// Text-like bytes that compress well but not trivially (an initramfs's mix of text and
+/// repeated structure).
+fn texty(seed: u64, len: usize) -> Vec<u8> {
+    const WORDS: [&str; 12] = [
+        "usr",
+        "lib",
+        "modules",
+        "kernel",
+        "drivers",
+        "firmware",
+        "systemd",
+        "udev",
+        "rules",
+        "libc.so.6",
+        "/etc/fstab",
+        "initrd",
+    ];
+    let noise = pseudo_random(seed, len);
+    let mut out = Vec::with_capacity(len + 64);
+    let mut i = 0;
+    while out.len() < len {
+        let n = noise[i % noise.len()];
+        out.extend_from_slice(WORDS[usize::from(n) % WORDS.len()].as_bytes());
+        out.push(if n.is_multiple_of(7) { b'\n' } else { b' ' });
+        if n.is_multiple_of(5) {
+            out.extend_from_slice(format!("{:x}", noise[(i * 7) % noise.len()]).as_bytes());
+        }
+        i += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+/// `raw` compressed as dracut has the zstd CLI do it: a stream (no content size) at level
+/// 12 with a checksum; here with the `zstd` crate, whose libzstd the client uses.
+fn zstd_stream(raw: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 12).expect("zstd");
+    enc.include_checksum(true).expect("zstd");
+    for chunk in raw.chunks(64 << 10) {
+        enc.write_all(chunk).expect("zstd");
+    }
+    enc.finish().expect("zstd")
+}
+
+/// The size of a plain patch (as `jigdo pack` makes for other objects) of `target`
+/// against `base`.
+fn plain_patch_len(base: &[u8], target: &[u8]) -> usize {
+    use std::io::Write;
+    let mut enc =
+        zstd::stream::write::Encoder::with_ref_prefix(Vec::new(), 19, base).expect("zstd");
+    enc.window_log(24).expect("zstd");
+    enc.long_distance_matching(true).expect("zstd");
+    enc.write_all(target).expect("zstd");
+    enc.finish().expect("zstd").len()
+}
+
+fn json_number(json: &str, field: &str) -> u64 {
+    json.split(&format!("\"{field}\": "))
+        .nth(1)
+        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{field} in {json}"))
+}
+
+#[test]
+fn zstd_object_travels_as_a_recompressed_patch() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("delta_rpm_zstd");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let raw1 = texty(21, 3_000_000);
+    // v2: a few bytes inserted near the start (everything after shifts) and some changed.
+    let mut raw2 = raw1[..1000].to_vec();
+    raw2.extend_from_slice(b"new module added here ");
+    raw2.extend_from_slice(&raw1[1000..]);
+    raw2[1_500_000..1_500_040].copy_from_slice(&[b'x'; 40]);
+    let (z1, z2) = (zstd_stream(&raw1), zstd_stream(&raw2));
+    let pkg = |version: &str, image: &[u8]| {
+        TestPackage::new(
+            "jt-initrd",
+            version,
+            "noarch",
+            vec![TestFile::regular(
+                "/usr/lib/jt-initrd/initrd.img",
+                image.to_vec(),
+                0o644,
+            )],
+        )
+    };
+    let (v1_pkgs, v2_pkgs) = (dir.join("v1"), dir.join("v2"));
+    build_rpm(&v1_pkgs, &pkg("1.0", &z1));
+    build_rpm(&v2_pkgs, &pkg("1.1", &z2));
+    let compose = dir.join("compose");
+    let v1_commit = compose_tree(&v1_pkgs, &compose, REF, "1.0", None);
+    let v1_rpm = pack(&compose, &v1_commit, &v1_pkgs, &dir.join("jigdo-v1"), &[]);
+    let v2_commit = compose_tree(&v2_pkgs, &compose, REF, "2.0", Some(REF));
+    let printed = run(&mut pack_cmd(
+        &compose,
+        &v2_commit,
+        &v2_pkgs,
+        &dir.join("jigdo-v2"),
+        &[&v1_commit],
+    ));
+    let delta = PathBuf::from(printed.lines().nth(1).expect("delta RPM path"));
+
+    let info = ok(run_raw(jigdo().args(["info", "--json"]).arg(&delta)));
+    assert_eq!(json_number(&info, "recompressed_objects"), 1, "{info}");
+    let patch = json_number(&info, "recompressed_patch_bytes");
+    let plain = plain_patch_len(&z1, &z2) as u64;
+    assert!(
+        patch * 20 < plain,
+        "patch of the decompressed bytes {patch} vs plain patch {plain} bytes"
+    );
+    let human = ok(run_raw(jigdo().arg("info").arg(&delta)));
+    assert!(
+        human.contains("1 zstd objects patched decompressed"),
+        "{human}"
+    );
+
+    // A client holding v1 rebuilds the exact v2.
+    let repo = dir.join("client");
+    let out = ok(run_raw(
+        jigdo()
+            .arg("unpack")
+            .arg(&v1_rpm)
+            .arg("--from")
+            .arg(&v1_pkgs)
+            .arg("--repo")
+            .arg(&repo)
+            .args(["--ref", REF]),
+    ));
+    assert_eq!(out.trim(), v1_commit);
+    let json = ok(apply(&delta, &repo, true));
+    assert_eq!(json_number(&json, "recompressed_objects"), 1, "{json}");
+    assert_eq!(
+        run(ostree(&repo).args(["rev-parse", REF])).trim(),
+        v2_commit
+    );
+    assert_fsck_clean(&repo);
+    assert_eq!(
+        ostree_listing(&repo, &v2_commit),
+        ostree_listing(&compose, &v2_commit)
     );
 }

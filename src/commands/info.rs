@@ -29,8 +29,9 @@ pub fn run(args: InfoArgs) -> anyhow::Result<i32> {
         println!("version:    {}", r.version.as_deref().unwrap_or("(none)"));
         println!("for:        {} (the jigdo RPM name)", r.jigdo_name);
         println!(
-            "contents:   {} metadata objects, {} content objects ({} whole, {} bytes; {} patched, {} bytes of patches)",
-            r.metadata_objects, r.content_objects, r.whole_objects, r.whole_bytes, r.patched_objects, r.patch_bytes
+            "contents:   {} metadata objects, {} content objects ({} whole, {} bytes; {} patched, {} bytes of patches; of those {} zstd objects patched decompressed, {} bytes)",
+            r.metadata_objects, r.content_objects, r.whole_objects, r.whole_bytes, r.patched_objects, r.patch_bytes,
+            r.recompressed_objects, r.recompressed_patch_bytes
         );
         println!("size:       {} bytes", r.rpm_size);
         return Ok(0);

@@ -109,7 +109,7 @@ pub fn run(args: PackArgs) -> anyhow::Result<i32> {
         println!("{}", report.rpm.display());
         for d in &report.deltas {
             eprintln!(
-                "  delta from {}: {} bytes ({} metadata objects, {} whole objects of {} bytes, {} patched objects of {} bytes as {} bytes of patches)",
+                "  delta from {}: {} bytes ({} metadata objects, {} whole objects of {} bytes, {} patched objects of {} bytes as {} bytes of patches, {} of them zstd objects patched decompressed)",
                 d.base,
                 d.rpm_size,
                 d.metadata_objects,
@@ -117,7 +117,8 @@ pub fn run(args: PackArgs) -> anyhow::Result<i32> {
                 d.whole_bytes,
                 d.patched_objects,
                 d.patched_object_bytes,
-                d.patch_bytes
+                d.patch_bytes,
+                d.recompressed_objects
             );
             println!("{}", d.rpm.display());
         }
