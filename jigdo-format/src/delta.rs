@@ -609,14 +609,7 @@ impl<R: Read> DeltaReader<R> {
                 let mut base = [0u8; 32];
                 read_exact(&mut self.input, &mut base, "patch base")?;
                 let size = read_u(&mut self.input, "object size")?;
-                let window_log = read_u32(&mut self.input, "patch window")?;
-                if window_log > MAX_DELTA_WINDOW_LOG {
-                    return Err(FormatError::Invalid(format!(
-                        "patch window 2^{window_log} (limit 2^{MAX_DELTA_WINDOW_LOG})"
-                    )));
-                }
-                let patch_len = read_bounded(&mut self.input, "patch size", MAX_DELTA_PATCH)?;
-                self.pending = patch_len;
+                let (window_log, patch_len) = self.patch_window_and_len()?;
                 let patch = DeltaOp::Patch {
                     base,
                     size,
@@ -650,14 +643,7 @@ impl<R: Read> DeltaReader<R> {
                     read_bounded(&mut self.input, "decompressed base size", MAX_DELTA_RAW)?;
                 let raw_size =
                     read_bounded(&mut self.input, "decompressed object size", MAX_DELTA_RAW)?;
-                let window_log = read_u32(&mut self.input, "patch window")?;
-                if window_log > MAX_DELTA_WINDOW_LOG {
-                    return Err(FormatError::Invalid(format!(
-                        "patch window 2^{window_log} (limit 2^{MAX_DELTA_WINDOW_LOG})"
-                    )));
-                }
-                let patch_len = read_bounded(&mut self.input, "patch size", MAX_DELTA_PATCH)?;
-                self.pending = patch_len;
+                let (window_log, patch_len) = self.patch_window_and_len()?;
                 let op = DeltaOp::RecompressedPatch {
                     base,
                     size,
@@ -691,6 +677,20 @@ impl<R: Read> DeltaReader<R> {
             },
             op,
         }))
+    }
+
+    /// The `window u` and `len u` that end a patch record, bounded; the patch's bytes are
+    /// then pending.
+    fn patch_window_and_len(&mut self) -> Result<(u32, u64), FormatError> {
+        let window_log = read_u32(&mut self.input, "patch window")?;
+        if window_log > MAX_DELTA_WINDOW_LOG {
+            return Err(FormatError::Invalid(format!(
+                "patch window 2^{window_log} (limit 2^{MAX_DELTA_WINDOW_LOG})"
+            )));
+        }
+        let patch_len = read_bounded(&mut self.input, "patch size", MAX_DELTA_PATCH)?;
+        self.pending = patch_len;
+        Ok((window_log, patch_len))
     }
 
     /// The bytes of the current record (whole object or patch), as a bounded reader.
