@@ -772,36 +772,40 @@ fn read_u32(r: &mut impl Read, what: &'static str) -> Result<u32, FormatError> {
 mod tests {
     use super::*;
 
-    fn sample() -> Vec<u8> {
+    /// A writer of a delta from `[1; 32]` to `[2; 32]` with the given record counts.
+    fn writer(metadata_count: u64, content_count: u64) -> DeltaWriter<Vec<u8>> {
         let header = DeltaHeader {
             base: [1; 32],
             target: [2; 32],
-            metadata_count: 1,
-            content_count: 2,
+            metadata_count,
+            content_count,
         };
-        let mut w = DeltaWriter::new(Vec::new(), 3, 20, &header).unwrap();
+        DeltaWriter::new(Vec::new(), 3, 20, &header).unwrap()
+    }
+
+    /// An object header owned by root with mode `mode` and no xattrs.
+    fn root_owned(mode: u32, symlink: Option<String>) -> DeltaObjectHeader {
+        DeltaObjectHeader {
+            uid: 0,
+            gid: 0,
+            mode,
+            xattrs: vec![],
+            symlink,
+        }
+    }
+
+    fn sample() -> Vec<u8> {
+        let mut w = writer(1, 2);
         w.metadata(OBJTYPE_DIRMETA, b"meta").unwrap();
         let obj = DeltaObject {
             checksum: [3; 32],
-            header: DeltaObjectHeader {
-                uid: 0,
-                gid: 0,
-                mode: 0o100644,
-                xattrs: vec![],
-                symlink: None,
-            },
+            header: root_owned(0o100644, None),
             op: DeltaOp::Whole { size: 5 },
         };
         w.content(&obj, &mut &b"hello"[..]).unwrap();
         let link = DeltaObject {
             checksum: [4; 32],
-            header: DeltaObjectHeader {
-                uid: 0,
-                gid: 0,
-                mode: 0o120777,
-                xattrs: vec![],
-                symlink: Some("target".into()),
-            },
+            header: root_owned(0o120777, Some("target".into())),
             op: DeltaOp::Whole { size: 0 },
         };
         w.content(&link, &mut io::empty()).unwrap();
@@ -877,13 +881,7 @@ mod tests {
 
     /// The decompressed stream of one record whose data is `abc`.
     fn one_record(obj: &DeltaObject) -> Vec<u8> {
-        let header = DeltaHeader {
-            base: [1; 32],
-            target: [2; 32],
-            metadata_count: 0,
-            content_count: 1,
-        };
-        let mut w = DeltaWriter::new(Vec::new(), 3, 20, &header).unwrap();
+        let mut w = writer(0, 1);
         w.content(obj, &mut &b"abc"[..]).unwrap();
         zstd::decode_all(&w.finish().unwrap()[..]).unwrap()
     }
@@ -910,14 +908,8 @@ mod tests {
     #[test]
     fn recompressed_patch_fields_are_bounded() {
         // The writer refuses a level out of range.
-        let header = DeltaHeader {
-            base: [1; 32],
-            target: [2; 32],
-            metadata_count: 0,
-            content_count: 1,
-        };
         for level in [0, -1, MAX_RECOMPRESS_LEVEL + 1] {
-            let mut w = DeltaWriter::new(Vec::new(), 3, 20, &header).unwrap();
+            let mut w = writer(0, 1);
             assert!(w
                 .content(&recompressed(level, 5000), &mut &b"abc"[..])
                 .is_err());
