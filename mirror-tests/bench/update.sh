@@ -3,7 +3,8 @@
 #   1. jigdo install (v1 then v2 from an rpm-md repository served by nginx);
 #   2. ostree pull of v2 over v1 from an archive repository served by the same nginx;
 #   3. dnf download of the RPMs that v2 changed (the ones jigdo had to fetch).
-# Prints wall time and bytes downloaded (bytes counted from nginx's access log).
+# Prints wall time and bytes downloaded (bytes counted from nginx's access log). Each
+# timed command starts after `sync`, so that none pays for the setup's dirty pages.
 # The two versions come from versions.sh (the bench corpus, or the test packages).
 # Usage: mirror-tests/bench/update.sh [JIGDO_BIN]
 set -euo pipefail
@@ -38,7 +39,7 @@ now() { date +%s.%N; }
 
 # 1. jigdo install v1, then (measured) v2.
 "$jigdo" install bench-os-1.0 --nogpgcheck --from "$url/rpm/" --repo "$w/client" --ref bench/os >/dev/null
-reset; t0=$(now)
+sync; reset; t0=$(now)
 "$jigdo" install bench-os --nogpgcheck --from "$url/rpm/" --repo "$w/client" --ref bench/os --json > "$w/jigdo.json"
 t1=$(now); jb=$(bytes)
 [ "$(ostree --repo="$w/client" rev-parse bench/os)" = "$c2" ] || { echo "jigdo gave the wrong commit" >&2; exit 1; }
@@ -48,14 +49,14 @@ dl=$(awk '$1 ~ /\/Packages\// {print $1}' "$w/ng/access.log" | sed 's|.*/||')
 ostree --repo="$w/pull" init --mode=bare-user
 ostree --repo="$w/pull" remote add --no-gpg-verify bench "$url/archive"
 ostree --repo="$w/pull" pull-local "$w/www/archive" "$c1" >/dev/null
-reset; t2=$(now)
+sync; reset; t2=$(now)
 ostree --repo="$w/pull" pull bench "$c2" >/dev/null
 t3=$(now); ob=$(bytes)
 
 # 3. dnf download of the same changed RPMs.
 mkdir -p "$w/dnf"; printf '[main]\ngpgcheck=0\nreposdir=/dev/null\n' > "$w/dnf/dnf.conf"
 names=$(for f in $dl; do rpm -qp --nosignature --nodigest --qf '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\n' "$w/www/rpm/Packages/$f"; done)
-reset; t4=$(now)
+sync; reset; t4=$(now)
 if [ -n "$names" ]; then
   dnf -q --config="$w/dnf/dnf.conf" --setopt=reposdir=/dev/null --setopt=cachedir="$w/dnf/cache" \
     --installroot="$w/dnf/root" --releasever=1 --repofrompath=m,"$url/rpm/" --repo=m \
