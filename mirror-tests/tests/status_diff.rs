@@ -269,8 +269,8 @@ fn status_shows_refs_records_and_deployments_of_a_sysroot() {
         .arg(&sysroot));
     assert_eq!(after, admin);
     // `install --stage` and ostree's own `deploy --stage` need a booted OSTree system:
-    // ostree refuses them in a test sysroot (so the `(staged)` mark is covered by the
-    // parser's unit test only), and install says why.
+    // ostree refuses them in a sysroot that is not booted, and install says why (the
+    // booted case: `install_stage_in_a_booted_system_stages_and_status_shows_it`).
     let mut staged = jigdo();
     staged
         .args(["install", "example-os-1.0", "--from"])
@@ -552,5 +552,125 @@ fn quiet_and_verbose_work_on_every_command() {
     assert!(
         stderr.contains("DEBUG") && stderr.contains("plan made"),
         "{stderr}"
+    );
+}
+
+/// A sysroot booted, as far as the real ostree can tell: its v2 deployment becomes `/`
+/// (a chroot in new mount and PID namespaces, with `/run/ostree-booted`, the boot entry's
+/// `ostree=` argument as `/proc/cmdline`, `/sysroot`, `/boot` and `/ostree` as on a booted
+/// host, and the host's `/usr` and `/etc/ssl` so that the real `ostree` and `jigdo` run
+/// inside).
+/// There `jigdo install --deploy --stage` of v1 stages it (ostree writes
+/// `/run/ostree/staged-deployment`), `ostree admin status` marks it `(staged)`, and
+/// `jigdo status --sysroot / --json` reports v1 staged, v2 booted, and nothing pending.
+#[test]
+fn install_stage_in_a_booted_system_stages_and_status_shows_it() {
+    let w = world();
+    for tool in ["unshare", "chroot", "mount", "chattr"] {
+        require_tool(tool);
+    }
+    let repo = fresh("staged-repo");
+    let sysroot = fresh("staged-sysroot");
+    std::fs::create_dir_all(&sysroot).expect("mkdir");
+    assert_eq!(
+        install("example-os-2.0", &w.published, &repo, Some(&sysroot)),
+        w.v2_commit
+    );
+    let deploy_dir = sysroot.join("ostree/deploy/testos/deploy");
+    let root = std::fs::read_dir(&deploy_dir)
+        .expect("deployments")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.is_dir())
+        .expect("the v2 deployment");
+    // The boot entry's kernel argument names the deployment the "machine" booted.
+    let entries = sysroot.join("boot/loader/entries");
+    let karg = std::fs::read_dir(&entries)
+        .expect("boot entries")
+        .filter_map(|e| std::fs::read_to_string(e.expect("entry").path()).ok())
+        .find_map(|conf| {
+            conf.lines()
+                .find_map(|l| l.strip_prefix("options "))
+                .and_then(|o| o.split_whitespace().find(|a| a.starts_with("ostree=")))
+                .map(str::to_string)
+        })
+        .expect("an ostree= argument in the boot entry");
+    let bin_dir = jigdo_bin().parent().expect("bin dir").to_path_buf();
+    let q = |p: &Path| format!("'{}'", p.display());
+    let script = format!(
+        r#"set -eu
+R={root}
+chattr -i "$R"
+for l in bin sbin lib lib64; do ln -sfn usr/$l "$R/$l"; done
+ln -sfn sysroot/ostree "$R/ostree"
+mkdir -p "$R/proc" "$R/run" "$R/tmp" "$R/dev" "$R/sysroot" "$R/boot" "$R/jigdo-bin" "$R/published" "$R/jigdo-repo"
+mount --bind /usr "$R/usr"
+mount -t proc proc "$R/proc"
+mount -t tmpfs tmpfs "$R/run"
+mount -t tmpfs tmpfs "$R/tmp"
+mount --bind /dev "$R/dev"
+mount --bind {sysroot} "$R/sysroot"
+mount --bind {sysroot}/boot "$R/boot"
+mount --bind {bin} "$R/jigdo-bin"
+mount --bind {published} "$R/published"
+mount --bind {repo} "$R/jigdo-repo"
+touch "$R/run/ostree-booted"
+echo "{karg} rw" > "$R/tmp/cmdline"
+mount --bind "$R/tmp/cmdline" "$R/proc/cmdline"
+mkdir -p "$R/etc/ssl"
+mount --bind /etc/ssl "$R/etc/ssl"
+chroot "$R" /jigdo-bin/jigdo install example-os-1.0 --from /published --repo /jigdo-repo \
+    --ref {reference} --os testos --deploy --stage --nogpgcheck --sysroot / >&2
+echo "== staged file: $(test -f "$R/run/ostree/staged-deployment" && echo yes || echo no)"
+echo "== ostree admin status"
+chroot "$R" ostree admin status
+echo "== jigdo status"
+chroot "$R" /jigdo-bin/jigdo status --repo /jigdo-repo --sysroot / --json
+"#,
+        root = q(&root),
+        sysroot = q(&sysroot),
+        bin = q(&bin_dir),
+        published = q(&w.published),
+        repo = q(&repo),
+        reference = REF,
+    );
+    let out = ok(run_raw(
+        Command::new("unshare")
+            .args(["--mount", "--pid", "--fork", "--propagation", "private"])
+            .args(["bash", "-c", &script]),
+    ));
+    let section = |name: &str| -> &str {
+        out.split(&format!("== {name}"))
+            .nth(1)
+            .and_then(|s| s.split("\n== ").next())
+            .unwrap_or_else(|| panic!("no {name} section in {out}"))
+    };
+    assert!(section("staged file").contains("yes"), "{out}");
+    let admin = section("ostree admin status");
+    let staged_line = admin
+        .lines()
+        .find(|l| l.contains("(staged)"))
+        .unwrap_or_else(|| panic!("ostree shows nothing staged: {admin}"));
+    assert!(staged_line.contains(&w.v1_commit), "{admin}");
+    assert!(
+        admin
+            .lines()
+            .any(|l| l.starts_with("* testos ") && l.contains(&w.v2_commit)),
+        "{admin}"
+    );
+    let status: Value = serde_json::from_str(section("jigdo status")).expect("status --json");
+    let deps = status["deployments"].as_array().expect("deployments");
+    let find = |commit: &str| {
+        deps.iter()
+            .find(|d| d["commit"] == commit)
+            .unwrap_or_else(|| panic!("no deployment of {commit}: {status}"))
+    };
+    let (staged, booted) = (find(&w.v1_commit), find(&w.v2_commit));
+    assert_eq!(staged["staged"], true, "{status}");
+    assert_eq!(staged["booted"], false, "{status}");
+    assert_eq!(booted["booted"], true, "{status}");
+    assert_eq!(booted["staged"], false, "{status}");
+    assert_eq!(
+        staged["jigdo_rpm"].as_str(),
+        Some(nevra(&w.v1_rpm).as_str())
     );
 }
