@@ -555,22 +555,30 @@ fn quiet_and_verbose_work_on_every_command() {
     );
 }
 
-/// A sysroot booted, as far as the real ostree can tell: its v2 deployment becomes `/`
-/// (a chroot in new mount and PID namespaces, with `/run/ostree-booted`, the boot entry's
-/// `ostree=` argument as `/proc/cmdline`, `/sysroot`, `/boot` and `/ostree` as on a booted
-/// host, and the host's `/usr` and `/etc/ssl` so that the real `ostree` and `jigdo` run
-/// inside).
-/// There `jigdo install --deploy --stage` of v1 stages it (ostree writes
-/// `/run/ostree/staged-deployment`), `ostree admin status` marks it `(staged)`, and
-/// `jigdo status --sysroot / --json` reports v1 staged, v2 booted, and nothing pending.
-#[test]
-fn install_stage_in_a_booted_system_stages_and_status_shows_it() {
+/// What [`install_in_a_booted_system`] saw inside the booted system.
+struct BootedInstall {
+    /// Whether ostree wrote `/run/ostree/staged-deployment`.
+    staged_file: bool,
+    /// `ostree admin status` inside.
+    admin: String,
+    /// `jigdo status --sysroot / --json` inside.
+    status: Value,
+}
+
+/// A sysroot booted, as far as the real ostree can tell: a fresh sysroot with v2 deployed
+/// by `jigdo install --deploy`, whose v2 deployment becomes `/` (a chroot in new mount
+/// and PID namespaces, with `/run/ostree-booted`, the boot entry's `ostree=` argument as
+/// `/proc/cmdline`, `/sysroot`, `/boot` and `/ostree` as on a booted host, and the host's
+/// `/usr` and `/etc/ssl` so that the real `ostree` and `jigdo` run inside). There it runs
+/// `jigdo install example-os-1.0 --deploy` (with `--stage` if `stage`), then
+/// `ostree admin status` and `jigdo status`.
+fn install_in_a_booted_system(name: &str, stage: bool) -> BootedInstall {
     let w = world();
     for tool in ["unshare", "chroot", "mount", "chattr"] {
         require_tool(tool);
     }
-    let repo = fresh("staged-repo");
-    let sysroot = fresh("staged-sysroot");
+    let repo = fresh(&format!("{name}-repo"));
+    let sysroot = fresh(&format!("{name}-sysroot"));
     std::fs::create_dir_all(&sysroot).expect("mkdir");
     assert_eq!(
         install("example-os-2.0", &w.published, &repo, Some(&sysroot)),
@@ -619,7 +627,7 @@ mount --bind "$R/tmp/cmdline" "$R/proc/cmdline"
 mkdir -p "$R/etc/ssl"
 mount --bind /etc/ssl "$R/etc/ssl"
 chroot "$R" /jigdo-bin/jigdo install example-os-1.0 --from /published --repo /jigdo-repo \
-    --ref {reference} --os testos --deploy --stage --nogpgcheck --sysroot / >&2
+    --ref {reference} --os testos --deploy {stage} --nogpgcheck --sysroot / >&2
 echo "== staged file: $(test -f "$R/run/ostree/staged-deployment" && echo yes || echo no)"
 echo "== ostree admin status"
 chroot "$R" ostree admin status
@@ -632,6 +640,7 @@ chroot "$R" /jigdo-bin/jigdo status --repo /jigdo-repo --sysroot / --json
         published = q(&w.published),
         repo = q(&repo),
         reference = REF,
+        stage = if stage { "--stage" } else { "" },
     );
     let out = ok(run_raw(
         Command::new("unshare")
@@ -644,33 +653,77 @@ chroot "$R" /jigdo-bin/jigdo status --repo /jigdo-repo --sysroot / --json
             .and_then(|s| s.split("\n== ").next())
             .unwrap_or_else(|| panic!("no {name} section in {out}"))
     };
-    assert!(section("staged file").contains("yes"), "{out}");
-    let admin = section("ostree admin status");
-    let staged_line = admin
+    BootedInstall {
+        staged_file: section("staged file").contains("yes"),
+        admin: section("ostree admin status").to_string(),
+        status: serde_json::from_str(section("jigdo status")).expect("status --json"),
+    }
+}
+
+/// The deployment of `commit` in a `jigdo status --json` document.
+fn deployment<'a>(status: &'a Value, commit: &str) -> &'a Value {
+    status["deployments"]
+        .as_array()
+        .expect("deployments")
+        .iter()
+        .find(|d| d["commit"] == commit)
+        .unwrap_or_else(|| panic!("no deployment of {commit}: {status}"))
+}
+
+/// In a booted system, `jigdo install --deploy --stage` stages v1: ostree writes
+/// `/run/ostree/staged-deployment` and marks it `(staged)`, and `jigdo status` reports v1
+/// staged (with the jigdo RPM it came from) and v2 booted.
+#[test]
+fn install_stage_in_a_booted_system_stages_and_status_shows_it() {
+    let w = world();
+    let b = install_in_a_booted_system("staged", true);
+    assert!(b.staged_file, "{}", b.admin);
+    let staged_line = b
+        .admin
         .lines()
         .find(|l| l.contains("(staged)"))
-        .unwrap_or_else(|| panic!("ostree shows nothing staged: {admin}"));
-    assert!(staged_line.contains(&w.v1_commit), "{admin}");
+        .unwrap_or_else(|| panic!("ostree shows nothing staged: {}", b.admin));
+    assert!(staged_line.contains(&w.v1_commit), "{}", b.admin);
     assert!(
-        admin
+        b.admin
             .lines()
             .any(|l| l.starts_with("* testos ") && l.contains(&w.v2_commit)),
-        "{admin}"
+        "{}",
+        b.admin
     );
-    let status: Value = serde_json::from_str(section("jigdo status")).expect("status --json");
-    let deps = status["deployments"].as_array().expect("deployments");
-    let find = |commit: &str| {
-        deps.iter()
-            .find(|d| d["commit"] == commit)
-            .unwrap_or_else(|| panic!("no deployment of {commit}: {status}"))
-    };
-    let (staged, booted) = (find(&w.v1_commit), find(&w.v2_commit));
-    assert_eq!(staged["staged"], true, "{status}");
-    assert_eq!(staged["booted"], false, "{status}");
-    assert_eq!(booted["booted"], true, "{status}");
-    assert_eq!(booted["staged"], false, "{status}");
+    let (staged, booted) = (
+        deployment(&b.status, &w.v1_commit),
+        deployment(&b.status, &w.v2_commit),
+    );
+    assert_eq!(staged["staged"], true, "{}", b.status);
+    assert_eq!(staged["booted"], false, "{}", b.status);
+    assert_eq!(booted["booted"], true, "{}", b.status);
+    assert_eq!(booted["staged"], false, "{}", b.status);
     assert_eq!(
         staged["jigdo_rpm"].as_str(),
         Some(nevra(&w.v1_rpm).as_str())
     );
+}
+
+/// In a booted system, `jigdo install --deploy` (not staged) writes v1 as the next boot's
+/// deployment: ostree marks it `(pending)` and `jigdo status` reports it pending, v2
+/// booted, and nothing staged.
+#[test]
+fn install_deploy_in_a_booted_system_is_pending_in_status() {
+    let w = world();
+    let b = install_in_a_booted_system("pending", false);
+    assert!(!b.staged_file, "{}", b.admin);
+    let pending_line = b
+        .admin
+        .lines()
+        .find(|l| l.contains("(pending)"))
+        .unwrap_or_else(|| panic!("ostree shows nothing pending: {}", b.admin));
+    assert!(pending_line.contains(&w.v1_commit), "{}", b.admin);
+    let (pending, booted) = (
+        deployment(&b.status, &w.v1_commit),
+        deployment(&b.status, &w.v2_commit),
+    );
+    assert_eq!(pending["pending"], true, "{}", b.status);
+    assert_eq!(pending["staged"], false, "{}", b.status);
+    assert_eq!(booted["booted"], true, "{}", b.status);
 }
