@@ -557,6 +557,8 @@ fn quiet_and_verbose_work_on_every_command() {
 
 /// What [`install_in_a_booted_system`] saw inside the booted system.
 struct BootedInstall {
+    /// What the install command printed on standard output.
+    said: String,
     /// Whether ostree wrote `/run/ostree/staged-deployment`.
     staged_file: bool,
     /// `ostree admin status` inside.
@@ -569,10 +571,12 @@ struct BootedInstall {
 /// by `jigdo install --deploy`, whose v2 deployment becomes `/` (a chroot in new mount
 /// and PID namespaces, with `/run/ostree-booted`, the boot entry's `ostree=` argument as
 /// `/proc/cmdline`, `/sysroot`, `/boot` and `/ostree` as on a booted host, and the host's
-/// `/usr` and `/etc/ssl` so that the real `ostree` and `jigdo` run inside). There it runs
-/// `jigdo install example-os-1.0 --deploy` (with `--stage` if `stage`), then
-/// `ostree admin status` and `jigdo status`.
-fn install_in_a_booted_system(name: &str, stage: bool) -> BootedInstall {
+/// `/usr` and `/etc/ssl` so that the real `ostree` and `jigdo` run inside; jigdo's
+/// directory is `/jigdo-bin`, on `PATH`, the published repository `/published`, the
+/// repository jigdo installed into `/jigdo-repo` and `dist/` `/dist`). There it runs
+/// `install` (a shell command line) to install v1, then `ostree admin status` and
+/// `jigdo status`.
+fn install_in_a_booted_system(name: &str, install: &str) -> BootedInstall {
     let w = world();
     for tool in ["unshare", "chroot", "mount", "chattr"] {
         require_tool(tool);
@@ -581,7 +585,7 @@ fn install_in_a_booted_system(name: &str, stage: bool) -> BootedInstall {
     let sysroot = fresh(&format!("{name}-sysroot"));
     std::fs::create_dir_all(&sysroot).expect("mkdir");
     assert_eq!(
-        install("example-os-2.0", &w.published, &repo, Some(&sysroot)),
+        self::install("example-os-2.0", &w.published, &repo, Some(&sysroot)),
         w.v2_commit
     );
     let deploy_dir = sysroot.join("ostree/deploy/testos/deploy");
@@ -610,7 +614,7 @@ R={root}
 chattr -i "$R"
 for l in bin sbin lib lib64; do ln -sfn usr/$l "$R/$l"; done
 ln -sfn sysroot/ostree "$R/ostree"
-mkdir -p "$R/proc" "$R/run" "$R/tmp" "$R/dev" "$R/sysroot" "$R/boot" "$R/jigdo-bin" "$R/published" "$R/jigdo-repo"
+mkdir -p "$R/proc" "$R/run" "$R/tmp" "$R/dev" "$R/sysroot" "$R/boot" "$R/jigdo-bin" "$R/published" "$R/jigdo-repo" "$R/dist"
 mount --bind /usr "$R/usr"
 mount -t proc proc "$R/proc"
 mount -t tmpfs tmpfs "$R/run"
@@ -621,13 +625,15 @@ mount --bind {sysroot}/boot "$R/boot"
 mount --bind {bin} "$R/jigdo-bin"
 mount --bind {published} "$R/published"
 mount --bind {repo} "$R/jigdo-repo"
+mount --bind {dist} "$R/dist"
 touch "$R/run/ostree-booted"
 echo "{karg} rw" > "$R/tmp/cmdline"
 mount --bind "$R/tmp/cmdline" "$R/proc/cmdline"
 mkdir -p "$R/etc/ssl"
 mount --bind /etc/ssl "$R/etc/ssl"
-chroot "$R" /jigdo-bin/jigdo install example-os-1.0 --from /published --repo /jigdo-repo \
-    --ref {reference} --os testos --deploy {stage} --nogpgcheck --sysroot / >&2
+export PATH=/jigdo-bin:/usr/sbin:/usr/bin:/sbin:/bin
+echo "== install"
+chroot "$R" /bin/bash -c '{install}'
 echo "== staged file: $(test -f "$R/run/ostree/staged-deployment" && echo yes || echo no)"
 echo "== ostree admin status"
 chroot "$R" ostree admin status
@@ -639,8 +645,8 @@ chroot "$R" /jigdo-bin/jigdo status --repo /jigdo-repo --sysroot / --json
         bin = q(&bin_dir),
         published = q(&w.published),
         repo = q(&repo),
-        reference = REF,
-        stage = if stage { "--stage" } else { "" },
+        dist = q(&dev_support::workspace_root().join("dist")),
+        install = install.replace('\'', r"'\''"),
     );
     let out = ok(run_raw(
         Command::new("unshare")
@@ -654,29 +660,25 @@ chroot "$R" /jigdo-bin/jigdo status --repo /jigdo-repo --sysroot / --json
             .unwrap_or_else(|| panic!("no {name} section in {out}"))
     };
     BootedInstall {
+        said: section("install").trim().to_string(),
         staged_file: section("staged file").contains("yes"),
         admin: section("ostree admin status").to_string(),
         status: serde_json::from_str(section("jigdo status")).expect("status --json"),
     }
 }
 
-/// The deployment of `commit` in a `jigdo status --json` document.
-fn deployment<'a>(status: &'a Value, commit: &str) -> &'a Value {
-    status["deployments"]
-        .as_array()
-        .expect("deployments")
-        .iter()
-        .find(|d| d["commit"] == commit)
-        .unwrap_or_else(|| panic!("no deployment of {commit}: {status}"))
+/// `jigdo install example-os-1.0 --deploy` (`--stage` if `stage`) inside the booted system.
+fn booted_install(stage: bool) -> String {
+    format!(
+        "jigdo install example-os-1.0 --from /published --repo /jigdo-repo --ref {REF} \
+         --os testos --deploy {} --nogpgcheck --sysroot /",
+        if stage { "--stage" } else { "" }
+    )
 }
 
-/// In a booted system, `jigdo install --deploy --stage` stages v1: ostree writes
-/// `/run/ostree/staged-deployment` and marks it `(staged)`, and `jigdo status` reports v1
-/// staged (with the jigdo RPM it came from) and v2 booted.
-#[test]
-fn install_stage_in_a_booted_system_stages_and_status_shows_it() {
+/// Asserts that ostree and `jigdo status` show v1 staged and v2 booted.
+fn assert_v1_staged(b: &BootedInstall) {
     let w = world();
-    let b = install_in_a_booted_system("staged", true);
     assert!(b.staged_file, "{}", b.admin);
     let staged_line = b
         .admin
@@ -705,13 +707,54 @@ fn install_stage_in_a_booted_system_stages_and_status_shows_it() {
     );
 }
 
+/// The deployment of `commit` in a `jigdo status --json` document.
+fn deployment<'a>(status: &'a Value, commit: &str) -> &'a Value {
+    status["deployments"]
+        .as_array()
+        .expect("deployments")
+        .iter()
+        .find(|d| d["commit"] == commit)
+        .unwrap_or_else(|| panic!("no deployment of {commit}: {status}"))
+}
+
+/// In a booted system, `jigdo install --deploy --stage` stages v1: ostree writes
+/// `/run/ostree/staged-deployment` and marks it `(staged)`, and `jigdo status` reports v1
+/// staged (with the jigdo RPM it came from) and v2 booted.
+#[test]
+fn install_stage_in_a_booted_system_stages_and_status_shows_it() {
+    let b = install_in_a_booted_system("staged", &booted_install(true));
+    assert_v1_staged(&b);
+}
+
+/// The installed update service's command (`dist/jigdo-update`) in a booted system, with
+/// `DEPLOY` left to `auto`: it sees `/run/ostree-booted` with `SYSROOT=/`, so it stages v1
+/// for the next boot (never touching the booted v2) and says so in one line.
+#[test]
+fn update_service_stages_in_a_booted_system() {
+    let conf = format!(
+        "NAME=example-os-1.0\nFROM=/published\nREPO=/jigdo-repo\nREF={REF}\nOS=testos\n\
+         SYSROOT=/\nNOGPGCHECK=yes\n"
+    );
+    let b = install_in_a_booted_system(
+        "service",
+        &format!("printf '{conf}' > /tmp/update.conf && /dist/jigdo-update /tmp/update.conf"),
+    );
+    assert!(
+        b.said.starts_with("jigdo-update: staged ") && b.said.contains("next boot of testos"),
+        "{}",
+        b.said
+    );
+    assert_eq!(b.said.lines().count(), 1, "{}", b.said);
+    assert_v1_staged(&b);
+}
+
 /// In a booted system, `jigdo install --deploy` (not staged) writes v1 as the next boot's
 /// deployment: ostree marks it `(pending)` and `jigdo status` reports it pending, v2
 /// booted, and nothing staged.
 #[test]
 fn install_deploy_in_a_booted_system_is_pending_in_status() {
     let w = world();
-    let b = install_in_a_booted_system("pending", false);
+    let b = install_in_a_booted_system("pending", &booted_install(false));
     assert!(!b.staged_file, "{}", b.admin);
     let pending_line = b
         .admin
