@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::error::InstallError;
 use crate::event::{EventSink, FetchEvents};
-use crate::install::{open_trusted, ref_commit, InstallOptions};
+use crate::install::{find_delta, open_trusted, ref_commit, InstallOptions};
 use crate::sources::Repos;
 use crate::trust::TrustReport;
 
@@ -38,8 +38,16 @@ pub struct CheckReport {
     pub commit: String,
     /// The source that has it.
     pub source: String,
-    /// Bytes an update would download: the jigdo RPM and the pinned packages the
-    /// repository does not already hold (0 when no update is available).
+    /// How the install would update: `"delta"` (a delta RPM from a commit the repository
+    /// holds), `"jigdo"` (the jigdo RPM and the packages), or `"none"`.
+    pub path: &'static str,
+    /// The delta RPM the install would take, if any.
+    pub delta_rpm: Option<String>,
+    /// Its size.
+    pub delta_bytes: u64,
+    /// Bytes an update would download: the delta RPM on the delta path, else the jigdo
+    /// RPM and the pinned packages the repository does not already hold (0 when no update
+    /// is available).
     pub update_bytes: u64,
     /// Of those, the jigdo RPM's size.
     pub jigdo_rpm_bytes: u64,
@@ -93,6 +101,9 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
         version: found.entry.evr.version.clone(),
         commit,
         source: repos.list[found.repo].name.clone(),
+        path: "none",
+        delta_rpm: None,
+        delta_bytes: 0,
         update_bytes: 0,
         jigdo_rpm_bytes: 0,
         packages_needed: 0,
@@ -123,6 +134,18 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
             .map(|p| p.size)
             .sum();
         report.update_bytes = report.jigdo_rpm_bytes + report.packages_bytes;
+        report.path = "jigdo";
+        // The install takes a delta RPM when the repository holds its base (and falls
+        // back to the figures above if it cannot use it).
+        if let Some(delta) = ostree_store::Repo::open(&opts.repo)
+            .ok()
+            .and_then(|r| find_delta(&repos, &found, &r))
+        {
+            report.path = "delta";
+            report.delta_rpm = Some(delta.entry.nevra());
+            report.delta_bytes = delta.entry.size;
+            report.update_bytes = delta.entry.size;
+        }
     }
     report.bytes_downloaded = repos.bytes_downloaded();
     Ok(report)

@@ -440,7 +440,7 @@ pub(crate) fn open_trusted(
 
 /// The smallest delta RPM whose target is the commit of `found` and whose base the
 /// repository holds (complete).
-fn find_delta(repos: &Repos, found: &Found, repo: &Repo) -> Option<Found> {
+pub(crate) fn find_delta(repos: &Repos, found: &Found, repo: &Repo) -> Option<Found> {
     repos
         .deltas_to(found)
         .into_iter()

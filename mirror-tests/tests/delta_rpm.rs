@@ -1008,3 +1008,50 @@ fn zstd_object_travels_as_a_recompressed_patch() {
         ostree_listing(&compose, &v2_commit)
     );
 }
+
+/// `jigdo install --check` in a repository holding the delta's base says the update would
+/// take the delta RPM, and counts its size as the bytes to download; nothing is written.
+#[test]
+fn check_counts_the_delta_when_the_repository_holds_its_base() {
+    let w = world();
+    let published = published("published-for-check", false, &|_| {});
+    let tmp = w.dir.join("check-nginx");
+    remove_tree(&tmp);
+    let nginx = mirror_tests::nginx::Nginx::start(&published, &tmp);
+    let repo = repo_with_v1("client-check");
+    let before = refs_state(&repo);
+    let out = run_raw(
+        jigdo()
+            .args([
+                "install",
+                "example-os",
+                "--check",
+                "--json",
+                "--from",
+                &nginx.url(),
+            ])
+            .arg("--repo")
+            .arg(&repo)
+            .args(["--ref", REF, "--nogpgcheck"]),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(100),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("install --check --json");
+    assert_eq!(report["path"], "delta", "{report}");
+    assert_eq!(report["commit"], w.v2_commit.as_str(), "{report}");
+    let delta_size = std::fs::metadata(&w.delta_rpm).expect("stat").len();
+    assert_eq!(report["delta_bytes"], delta_size, "{report}");
+    assert_eq!(report["update_bytes"], delta_size, "{report}");
+    assert!(
+        report["delta_rpm"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("example-os-delta-")),
+        "{report}"
+    );
+    assert_eq!(refs_state(&repo), before, "--check moved a ref");
+}

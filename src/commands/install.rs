@@ -241,6 +241,12 @@ pub fn run(args: InstallArgs) -> anyhow::Result<i32> {
         let report = check(&opts, Arc::new(move |e: &Event| sink.event(e)))?;
         if args.json {
             crate::output::print_json(&report)?;
+        } else if let (true, Some(delta)) = (report.update_available, &report.delta_rpm) {
+            println!(
+                "update available: {} (version {}, commit {}) from {}: {} bytes to download \
+                 (delta RPM {delta})",
+                report.jigdo_rpm, report.version, report.commit, report.source, report.update_bytes
+            );
         } else if report.update_available {
             println!(
                 "update available: {} (version {}, commit {}) from {}: {} bytes to download \
