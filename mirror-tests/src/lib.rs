@@ -319,3 +319,16 @@ pub fn dnf(tmp: &Path, repo: &Path) -> Command {
         .arg("--repo=t");
     c
 }
+
+/// The standard output of a `jigdo` run that must have succeeded (the test fails with its
+/// standard error otherwise).
+pub fn ok(out: impl std::borrow::Borrow<std::process::Output>) -> String {
+    let out = out.borrow();
+    assert!(
+        out.status.success(),
+        "jigdo failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

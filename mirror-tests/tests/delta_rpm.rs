@@ -183,15 +183,6 @@ fn apply(delta: &Path, repo: &Path, json: bool) -> Output {
     run_raw(&mut cmd)
 }
 
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "jigdo failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A fresh repository holding v1 (unpacked from its jigdo RPM).
 fn repo_with_v1(name: &str) -> PathBuf {
     let w = world();

@@ -297,11 +297,6 @@ fn install(from: &Path, repo: &Path, extra: &[&str]) -> Output {
     )
 }
 
-fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "jigdo failed: {}", stderr(out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Copies every file of `from` (not recursing) into `to`.
 fn copy_files(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");

@@ -185,15 +185,6 @@ fn install(backend: &str, spec: &str, from: &[String], repo: &Path, extra: &[&st
     run_raw(&mut cmd)
 }
 
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "jigdo failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn json_u64(json: &str, key: &str) -> u64 {
     // The report is pretty-printed JSON: one `"key": value` per line.
     let pat = format!("\"{key}\": ");
@@ -220,7 +211,7 @@ fn nginx_install_v1_then_v2_downloads_only_changes_then_deploys(backend: &str) {
     let repo = fresh(&format!("{backend}-nginx-client"));
     let from = vec![nginx.url()];
 
-    let out = ok(&install(
+    let out = ok(install(
         backend,
         "example-os-1.0",
         &from,
@@ -236,7 +227,7 @@ fn nginx_install_v1_then_v2_downloads_only_changes_then_deploys(backend: &str) {
     assert_eq!(first.len(), 4, "{first:?}");
     assert_eq!(json_u64(&out, "packages_downloaded"), 3, "{out}");
 
-    let out = ok(&install(backend, "example-os", &from, &repo, &["--json"]));
+    let out = ok(install(backend, "example-os", &from, &repo, &["--json"]));
     assert!(out.contains(&w.v2_commit), "{out}");
     let all = rpm_requests(&nginx);
     let second: Vec<&String> = all.iter().filter(|p| !first.contains(p)).collect();
@@ -261,7 +252,7 @@ fn nginx_install_v1_then_v2_downloads_only_changes_then_deploys(backend: &str) {
     // Deploy into a test sysroot with the real ostree admin.
     let sysroot = fresh(&format!("{backend}-sysroot"));
     std::fs::create_dir_all(&sysroot).expect("mkdir");
-    ok(&install(
+    ok(install(
         backend,
         "example-os",
         &from,
@@ -891,7 +882,7 @@ fn nothing_new_costs_a_few_kilobytes() {
     let nginx = Nginx::start(&w.published, &tmp.path().join("nginx"));
     let repo = fresh("nothing-new-client");
     let from = vec![nginx.url()];
-    let out = ok(&install("http", "example-os", &from, &repo, &[]));
+    let out = ok(install("http", "example-os", &from, &repo, &[]));
     assert_eq!(out.trim(), w.v2_commit);
     let before = nginx.log().len();
 
@@ -917,7 +908,7 @@ fn nothing_new_costs_a_few_kilobytes() {
         "{again:?}"
     );
 
-    let json = ok(&install("http", "example-os", &from, &repo, &["--json"]));
+    let json = ok(install("http", "example-os", &from, &repo, &["--json"]));
     assert!(json.contains("\"up_to_date\": true"), "{json}");
     assert!(json.contains(&w.v2_commit), "{json}");
     assert_eq!(
@@ -963,18 +954,12 @@ fn packages_are_fetched_by_location_without_the_os_primary() {
     ];
 
     let repo = top.join("client");
-    let out = ok(&install(
-        "http",
-        "example-os-1.0",
-        &from,
-        &repo,
-        &["--json"],
-    ));
+    let out = ok(install("http", "example-os-1.0", &from, &repo, &["--json"]));
     assert!(out.contains(&w.v1_commit), "{out}");
     assert_eq!(json_u64(&out, "packages_downloaded"), 3, "{out}");
     // Each served by the OS repository, as the report says.
     assert_eq!(json_u64(&out, &from[1]), 3, "{out}");
-    let out = ok(&install("http", "example-os", &from, &repo, &["--json"]));
+    let out = ok(install("http", "example-os", &from, &repo, &["--json"]));
     assert!(out.contains(&w.v2_commit), "{out}");
     assert_eq!(json_u64(&out, "packages_downloaded"), 2, "{out}");
     let log = nginx.log();
@@ -1039,7 +1024,7 @@ fn check_says_whether_an_update_is_available() {
     let nginx = Nginx::start(&w.published, &tmp.path().join("nginx"));
     let from = vec![nginx.url()];
     let repo = fresh("check-client");
-    ok(&install("http", "example-os-1.0", &from, &repo, &[]));
+    ok(install("http", "example-os-1.0", &from, &repo, &[]));
     let files = listing(&repo);
 
     let out = install("http", "example-os", &from, &repo, &["--check", "--json"]);
@@ -1109,7 +1094,7 @@ fn check_says_whether_an_update_is_available() {
         "{err}"
     );
 
-    ok(&install("http", "example-os", &from, &repo, &[]));
+    ok(install("http", "example-os", &from, &repo, &[]));
     let before = nginx.log().len();
     let out = install("http", "example-os", &from, &repo, &["--check", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));

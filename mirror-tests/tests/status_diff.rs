@@ -116,15 +116,6 @@ fn fresh(name: &str) -> PathBuf {
     p
 }
 
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "jigdo failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn json(out: Output) -> Value {
     serde_json::from_str(&ok(out)).expect("JSON report")
 }

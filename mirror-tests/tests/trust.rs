@@ -317,11 +317,6 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "jigdo failed: {}", stderr(out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn p(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
 }
@@ -603,7 +598,7 @@ fn unpack_verifies_with_keys_and_warns_without() {
         let repo = fresh(&format!("unpack-{release}-json"));
         let mut json_args = args.clone();
         json_args.push("--json");
-        let json = ok(&unpack(&published_jigdo(release), &repo, &json_args));
+        let json = ok(unpack(&published_jigdo(release), &repo, &json_args));
         assert!(
             json.contains("\"trust\"") && json.contains(key_id.as_str()),
             "{json}"
@@ -735,7 +730,7 @@ fn a_signed_repomd_verifies_and_repo_gpgcheck_requires_it() {
     assert_eq!(ok(&out).trim(), w.commit);
     assert!(verified_line(&out).contains("repomd.xml signature"));
     let to = fresh("repomd-mirror");
-    let json = ok(&run_raw(
+    let json = ok(run_raw(
         jigdo()
             .args(["mirror", "trust-os-1.0-1", "--from", &url("by-gpg"), "--to"])
             .arg(&to)
