@@ -3,15 +3,23 @@
 # into two OSTree commits (v1 = release, v2 = with the updates/security suites).
 # See README.md beside this file.
 #
-# Usage: build-corpus.sh [--force] [OUTDIR]      (default OUTDIR /var/tmp/jigdo-corpus)
+# Usage: build-corpus.sh [--force] [--large] [OUTDIR]  (default OUTDIR /var/tmp/jigdo-corpus)
 #   --force   rebuild everything derived (resolution, RPMs, trees, commits,
 #             repodata); the downloaded .deb cache in OUTDIR/debs is kept
 #             (apt verified it when downloading; delete the folder to refetch).
+#   --large   the desktop-scale corpus of issue 15 (default OUTDIR
+#             /var/tmp/jigdo-corpus-large): CORPUS_EXTRA defaults to the small
+#             corpus's extras plus task-gnome-desktop, CORPUS_RECOMMENDS to 1
+#             (as tasksel installs a desktop), CORPUS_PAYLOAD to w3.zstdio.
 # Environment:
 #   CORPUS_RELEASE   Debian suite of v1 (default bookworm); v2 adds
 #                    $CORPUS_RELEASE-updates and $CORPUS_RELEASE-security.
 #   CORPUS_EXTRA     packages added to Priority required+important
 #                    (default: see EXTRA_DEFAULT in the script).
+#   CORPUS_RECOMMENDS  1: resolve with recommended packages (default 0).
+#   CORPUS_PAYLOAD   rpmbuild payload of the converted RPMs (default w19.zstdio).
+#   CORPUS_V2P_PACKAGE  the small library rebuilt for the one-package update
+#                    v2' (default libexpat1).
 #   CORPUS_JOBS      parallel conversions (default 2, at most 2 on this machine).
 #   CORPUS_APT_SOURCES  apt source files to take mirror addresses from
 #                    (default: the system's /etc/apt configuration).
@@ -19,10 +27,12 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 FORCE=0
+LARGE=0
 OUTDIR=
 for arg in "$@"; do
     case "$arg" in
     --force) FORCE=1 ;;
+    --large) LARGE=1 ;;
     -h | --help)
         awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "${BASH_SOURCE[0]}"
         exit 0
@@ -40,17 +50,40 @@ for arg in "$@"; do
         ;;
     esac
 done
+RELEASE=${CORPUS_RELEASE:-bookworm}
+EXTRA_DEFAULT="openssh-server curl ca-certificates python3 sudo dbus systemd-timesyncd linux-image-cloud-amd64"
+if [ "$LARGE" = 1 ]; then
+    # A GNOME desktop as Debian's installer puts it (tasksel installs recommends):
+    # about 1,560 packages, 3.7 GiB installed (bookworm, 2026-11).
+    OUTDIR=${OUTDIR:-/var/tmp/jigdo-corpus-large}
+    EXTRA_DEFAULT="$EXTRA_DEFAULT task-gnome-desktop"
+    RECOMMENDS=${CORPUS_RECOMMENDS:-1}
+    # zstd level 19 costs ~1 s of CPU per MiB installed here (hours for 3.7 GiB on two
+    # shared cores); level 3 is zstd's own default and decompresses at the same speed.
+    PAYLOAD=${CORPUS_PAYLOAD:-w3.zstdio}
+else
+    RECOMMENDS=${CORPUS_RECOMMENDS:-0}
+    PAYLOAD=${CORPUS_PAYLOAD:-w19.zstdio}
+fi
 OUTDIR=${OUTDIR:-/var/tmp/jigdo-corpus}
 mkdir -p "$OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
-
-RELEASE=${CORPUS_RELEASE:-bookworm}
-EXTRA_DEFAULT="openssh-server curl ca-certificates python3 sudo dbus systemd-timesyncd linux-image-cloud-amd64"
 EXTRA=${CORPUS_EXTRA:-$EXTRA_DEFAULT}
+[[ "$PAYLOAD" =~ ^w[0-9]*(T[0-9]*)?\.(zstdio|xzdio|gzdio|bzdio|ufdio)$ ]] || {
+    echo "error: CORPUS_PAYLOAD '$PAYLOAD' is not an rpm payload spelling like w19.zstdio" >&2
+    exit 2
+}
+case "$RECOMMENDS" in 0) APT_RECOMMENDS=false ;; 1) APT_RECOMMENDS=true ;; *)
+    echo "error: CORPUS_RECOMMENDS must be 0 or 1" >&2
+    exit 2
+    ;;
+esac
 JOBS=${CORPUS_JOBS:-2}
 [ "$JOBS" -ge 1 ] && [ "$JOBS" -le 2 ] || JOBS=2
 PYTHON=${PYTHON:-python3}
 BRANCH=corpus/os
+V2P_BRANCH=corpus/os-update
+V2P_PACKAGE=${CORPUS_V2P_PACKAGE:-libexpat1}
 DBPATH=/usr/lib/sysimage/rpm
 
 for tool in apt-get apt-cache dpkg-deb rpm rpmbuild createrepo_c ostree cpio zstd "$PYTHON"; do
@@ -101,7 +134,7 @@ apt_opts() {
     echo "-q -o Dir::State::status=$APT/empty-status -o Dir::State::Lists=$APT/lists" \
         "-o Dir::Cache=$APT/cache -o Dir::Etc::SourceList=/dev/null" \
         "-o Dir::Etc::SourceParts=$APT/sources-$ver -o Dir::Etc::Preferences=/dev/null" \
-        "-o Dir::Etc::PreferencesParts=$APT/empty-prefs -o APT::Install-Recommends=false" \
+        "-o Dir::Etc::PreferencesParts=$APT/empty-prefs -o APT::Install-Recommends=$APT_RECOMMENDS" \
         "-o APT::Architecture=amd64 -o APT::Architectures=amd64 -o Debug::NoLocking=true"
 }
 
@@ -192,6 +225,7 @@ step_convert() {
     mkdir -p "$WORK/map" "$WORK/deb2rpm"
     export -f convert_one
     export DEBS RPMS WORK PYTHON HERE
+    export DEB2RPM_PAYLOAD=$PAYLOAD
     LC_ALL=C sort -u "$LISTS/v1.debs" "$LISTS/v2.debs" |
         xargs -r -P "$JOBS" -I{} bash -c 'convert_one "$1"' _ {}
     for v in v1 v2; do
@@ -204,9 +238,10 @@ deb_of() {
     grep -m1 "^$1_" "$LISTS/$2.debs"
 }
 
-# Compose version VER (v1|v2) into $ROOTS/VER and commit it on $BRANCH.
+# Compose version VER (v1|v2|v2p) into $ROOTS/VER and commit it on BRANCH
+# (default $BRANCH).
 step_compose() {
-    local ver=$1 version=$2 parent=$3 root=$ROOTS/$1 bp kver n want
+    local ver=$1 version=$2 parent=$3 branch=${4:-$BRANCH} root=$ROOTS/$1 bp kver n want
     rm -rf "$root"
     mkdir -p "$root/etc"
     chmod 0755 "$root"
@@ -257,7 +292,7 @@ step_compose() {
     make_initramfs "$root"
 
     local subject="Debian $RELEASE corpus $ver ($(wc -l <"$LISTS/$ver.rpms") packages)"
-    ostree --repo="$REPO" commit --branch="$BRANCH" --parent="$parent" \
+    ostree --repo="$REPO" commit --branch="$branch" --parent="$parent" \
         --subject="$subject" --add-metadata-string=version="$version" \
         --tree=dir="$root" >"$STATE/$ver.commit.tmp"
     mv "$STATE/$ver.commit.tmp" "$STATE/$ver.commit"
@@ -315,6 +350,33 @@ make_initramfs() {
     chmod 0644 "$root/boot/initrd.img-$kver"
 }
 
+# The one-package update v2 -> v2': v2's package set with $V2P_PACKAGE (a small
+# library) rebuilt (deb2rpm.py --rebuild 1: Release + ".1", its ELF files carry a
+# rebuild note), composed like the others on $V2P_BRANCH with parent v2.
+step_v2p_rpm() {
+    local deb old new
+    deb=$(deb_of "$V2P_PACKAGE" v2) || {
+        echo "error: CORPUS_V2P_PACKAGE $V2P_PACKAGE is not in v2 (see $LISTS/v2.debs)" >&2
+        return 1
+    }
+    old=$(cat "$WORK/map/$deb")
+    mkdir -p "$WORK/map-v2p" "$WORK/deb2rpm-v2p"
+    if ! { [ -s "$WORK/map-v2p/$deb" ] && [ -s "$RPMS/$(cat "$WORK/map-v2p/$deb")" ]; }; then
+        new=$(DEB2RPM_PAYLOAD=$PAYLOAD "$PYTHON" "$HERE/deb2rpm.py" --rebuild 1 "$DEBS/$deb" \
+            "$RPMS" "$WORK/deb2rpm-v2p")
+        basename "$new" >"$WORK/map-v2p/$deb"
+    fi
+    new=$(cat "$WORK/map-v2p/$deb")
+    [ "$new" != "$old" ] || {
+        echo "error: the rebuilt $V2P_PACKAGE has v2's file name $old" >&2
+        return 1
+    }
+    awk -v old="$old" -v new="$new" '$0 == old {print new; next} {print}' "$LISTS/v2.rpms" \
+        >"$LISTS/v2p.rpms"
+    cp "$LISTS/v2.debs" "$LISTS/v2p.debs" # the same .debs (deb_of reads it while composing)
+    grep -qxF "$new" "$LISTS/v2p.rpms"
+}
+
 step_createrepo() {
     rm -rf "$RPMS/repodata" "$RPMS/.repodata"
     createrepo_c --quiet --workers "$JOBS" "$RPMS"
@@ -365,6 +427,17 @@ V2_COMMIT=$(cat "$STATE/v2.commit")
     echo "error: $BRANCH does not point at the v2 commit $V2_COMMIT; rerun with --force" >&2
     exit 1
 }
+
+log "v2': $V2P_PACKAGE rebuilt"
+timed v2p-rpm step_v2p_rpm
+if [ -s "$STATE/v2p.commit" ] && ostree --repo="$REPO" rev-parse "$(cat "$STATE/v2p.commit")" >/dev/null 2>&1 &&
+    [ "$(ostree --repo="$REPO" rev-parse "$(cat "$STATE/v2p.commit")^")" = "$V2_COMMIT" ]; then
+    log "compose v2': cached"
+else
+    log "compose v2'"
+    timed compose-v2p step_compose v2p 2.1 "$V2_COMMIT" "$V2P_BRANCH"
+fi
+V2P_COMMIT=$(cat "$STATE/v2p.commit")
 ostree --repo="$REPO" summary -u >/dev/null
 
 if [ -s "$RPMS/repodata/repomd.xml" ] && [ -s "$STATE/createrepo.stamp" ] &&
@@ -393,6 +466,11 @@ CHANGED=${CHANGED% }
 REMOVED=$(LC_ALL=C comm -23 <(LC_ALL=C sort "$LISTS/v1.rpms") <(LC_ALL=C sort "$LISTS/v2.rpms") |
     sed "s|^|$RPMS/|" | tr '\n' ' ')
 REMOVED=${REMOVED% }
+V2P_NEW=$(LC_ALL=C comm -13 <(LC_ALL=C sort "$LISTS/v2.rpms") <(LC_ALL=C sort "$LISTS/v2p.rpms"))
+[ "$(wc -l <<<"$V2P_NEW")" = 1 ] || {
+    echo "error: v2' should differ from v2 by one RPM, found: $V2P_NEW" >&2
+    exit 1
+}
 # Shell-safe as plain double-quoted strings (checked), so the file stays readable.
 envvar() {
     if [[ "$2" =~ ^[A-Za-z0-9_./+~:\ -]*$ ]]; then
@@ -415,6 +493,11 @@ envvar() {
     echo "# Space-separated paths: RPMs in v2 but not in v1, and in v1 but not in v2."
     envvar CHANGED_RPMS "$CHANGED"
     envvar REMOVED_RPMS "$REMOVED"
+    echo "# The one-package update v2 -> v2' ($V2P_PACKAGE rebuilt), on its own branch."
+    envvar V2P_BRANCH "$V2P_BRANCH"
+    envvar V2P_COMMIT "$V2P_COMMIT"
+    envvar V2P_RPMS_LIST "$LISTS/v2p.rpms"
+    envvar V2P_CHANGED_RPMS "$RPMS/$V2P_NEW"
 } >"$OUTDIR/corpus.env"
 
 count_commit() { # prints: files symlinks dirs bytes-of-regular-files
@@ -438,6 +521,7 @@ printf 'packages v1 / v2 / union:  %s / %s / %s RPMs (%s MiB in rpms/)\n' \
 printf 'changed in v2:             %s RPMs, %s MiB\n' "$NCHANGED" "$(mib "$CHANGEDBYTES")"
 printf 'v1 commit %s: %s files (%s MiB), %s symlinks, %s dirs\n' "$V1_COMMIT" "$f1" "$(mib "$b1")" "$l1" "$d1"
 printf 'v2 commit %s: %s files (%s MiB), %s symlinks, %s dirs\n' "$V2_COMMIT" "$f2" "$(mib "$b2")" "$l2" "$d2"
+printf "v2' commit %s (%s): %s\n" "$V2P_COMMIT" "$V2P_BRANCH" "$V2P_NEW"
 printf 'ostree repo (archive):     %s MiB\n' "$(mib "$(du -sb "$REPO" | cut -f1)")"
 printf 'time this run:             %s s (per step: %s)\n' "$((T_END - T_START))" "$TIMINGS"
 echo "env for the bench:         $OUTDIR/corpus.env"

@@ -1,8 +1,15 @@
 #!/usr/bin/env python3
 """Convert one Debian binary package (.deb) into an RPM with the same files.
 
-Usage: deb2rpm.py DEB OUTDIR WORKDIR
+Usage: deb2rpm.py [--rebuild N] DEB OUTDIR WORKDIR
+       (payload compression: $DEB2RPM_PAYLOAD, default w19.zstdio as Fedora)
        deb2rpm.py --set-mtimes DEB ROOT   (used by the generated spec's %install)
+       deb2rpm.py --mark-rebuild N ROOT   (used by the generated spec's %install)
+
+--rebuild N makes the RPM of a rebuild of the package, as a distribution's
+no-source-change rebuild would: Release gets the suffix `.N`, and every ELF
+file gets a `.note.corpus-rebuild` section naming the rebuild (a real rebuild
+changes the binaries' bytes too: build ids, embedded dates).
 
 The file list (paths, types, modes, owner and group names, symlink targets,
 hardlinks) is read from the .deb's data tar; rpmbuild's %install step unpacks
@@ -155,19 +162,56 @@ def set_mtimes(deb, root):
         os.utime(root + path, (mtime, mtime), follow_symlinks=False)
 
 
+def mark_rebuild(number, root):
+    """Add a `.note.corpus-rebuild` section to every regular ELF file under ROOT."""
+    note = os.path.join(os.path.dirname(root.rstrip("/")), "corpus-rebuild-note")
+    with open(note, "w", encoding="utf-8") as fh:
+        fh.write("ostree-jigdo corpus rebuild %s\n" % number)
+    marked = 0
+    for top, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(top, name)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            with open(path, "rb") as fh:
+                if fh.read(4) != b"\x7fELF":
+                    continue
+            subprocess.run(["objcopy", "--add-section", ".note.corpus-rebuild=%s" % note,
+                            path], check=True)
+            marked += 1
+    os.unlink(note)
+    if marked == 0:
+        fail("--rebuild: no ELF file in %s" % root)
+
+
 def main():
     if len(sys.argv) == 4 and sys.argv[1] == "--set-mtimes":
         set_mtimes(sys.argv[2], sys.argv[3])
         return
-    if len(sys.argv) != 4:
-        fail("usage: deb2rpm.py DEB OUTDIR WORKDIR")
-    deb, outdir, workdir = (os.path.abspath(a) for a in sys.argv[1:])
+    if len(sys.argv) == 4 and sys.argv[1] == "--mark-rebuild":
+        mark_rebuild(sys.argv[2], sys.argv[3])
+        return
+    args = sys.argv[1:]
+    rebuild = None
+    if len(args) == 5 and args[0] == "--rebuild":
+        rebuild = args[1]
+        if not rebuild.isdigit():
+            fail("--rebuild takes a number, not %r" % rebuild)
+        args = args[2:]
+    if len(args) != 3:
+        fail("usage: deb2rpm.py [--rebuild N] DEB OUTDIR WORKDIR")
+    deb, outdir, workdir = (os.path.abspath(a) for a in args)
     f = control_fields(deb)
     name, debver, debarch = f["Package"], f["Version"], f["Architecture"]
     epoch, version, release = split_version(debver)
+    if rebuild is not None:
+        release += "." + rebuild
     arch = {"all": "noarch", "amd64": "x86_64"}.get(debarch)
     if arch is None:
         fail("%s: unsupported architecture %s" % (deb, debarch))
+    payload = os.environ.get("DEB2RPM_PAYLOAD", "w19.zstdio")
+    if not re.fullmatch(r"w[0-9]*(T[0-9]*)?\.(zstdio|xzdio|gzdio|bzdio|ufdio)", payload):
+        fail("DEB2RPM_PAYLOAD %r is not an rpm payload spelling like w19.zstdio" % payload)
     entries = data_entries(deb)
     confs = conffiles(deb)
     all_paths = [e[0] for e in entries]
@@ -185,7 +229,7 @@ def main():
         "%global _build_id_links none",
         "%global debug_package %{nil}",
         "%global _missing_build_ids_terminate_build 0",
-        "%define _binary_payload w19.zstdio",
+        "%%define _binary_payload %s" % payload,
         "Name: %s" % name,
     ]
     if epoch:
@@ -214,8 +258,11 @@ def main():
     for alts in dep_names(f.get("Provides", "")):
         spec.append("Provides: %s" % alts[0])
     spec += ["", "%description"] + [spec_escape(l) for l in body]
-    spec += ["", "%install", 'dpkg-deb -x "%s" "%%{buildroot}"' % spec_escape(deb),
-             '"%s" "%s" --set-mtimes "%s" "%%{buildroot}"'
+    spec += ["", "%install", 'dpkg-deb -x "%s" "%%{buildroot}"' % spec_escape(deb)]
+    if rebuild is not None:
+        spec.append('"%s" "%s" --mark-rebuild %s "%%{buildroot}"'
+                    % (spec_escape(sys.executable), spec_escape(os.path.abspath(__file__)), rebuild))
+    spec += ['"%s" "%s" --set-mtimes "%s" "%%{buildroot}"'
              % (spec_escape(sys.executable), spec_escape(os.path.abspath(__file__)),
                 spec_escape(deb)),
              "", "%files"]
@@ -230,6 +277,8 @@ def main():
             spec.append("%s%%attr(%04o,%s,%s) %s" % (conf, mode, user, group, p))
 
     top = os.path.join(workdir, "%s_%s_%s" % (name, debver.replace(":", "%3a"), debarch))
+    if rebuild is not None:
+        top += ".rebuild" + rebuild
     shutil.rmtree(top, ignore_errors=True)
     os.makedirs(top)
     spec_path = os.path.join(top, name + ".spec")
