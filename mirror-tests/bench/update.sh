@@ -5,14 +5,16 @@
 #   3. dnf download of the RPMs that v2 changed (the ones jigdo had to fetch).
 # Prints wall time and bytes downloaded (bytes counted from nginx's access log). Each
 # timed command starts after `sync`, so that none pays for the setup's dirty pages.
-# The two versions come from versions.sh (the bench corpus, or the test packages).
+# The two versions come from versions.sh (the bench corpus, or the test packages;
+# JIGDO_CORPUS=DIR picks the corpus, JIGDO_UPDATE=v2p its one-package update v2 -> v2').
+# UPDATE_RUNS=N: N rounds from fresh clients (each also times the full install of the base).
 # Usage: mirror-tests/bench/update.sh [JIGDO_BIN]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 jigdo=${1:-${JIGDO_BIN:-${CARGO_TARGET_DIR:-$here/target}/release/jigdo}}
 [ -x "$jigdo" ] || jigdo=${CARGO_TARGET_DIR:-$here/target}/debug/jigdo
 [ -x "$jigdo" ] || { echo "build jigdo first" >&2; exit 1; }
-for t in nginx ostree rpmbuild dnf; do command -v $t >/dev/null || { echo "needs $t" >&2; exit 1; }; done
+for t in nginx ostree rpmbuild dnf /usr/bin/time; do command -v $t >/dev/null || { echo "needs $t" >&2; exit 1; }; done
 w=$(mktemp -d /var/tmp/jigdo-bench-update.XXXXXX)
 # shellcheck source=nginx.sh
 . "$here/mirror-tests/bench/nginx.sh"
@@ -37,35 +39,59 @@ bytes() { nginx_bytes; }
 reset() { nginx_clear_log; }
 now() { date +%s.%N; }
 
-# 1. jigdo install v1, then (measured) v2.
-"$jigdo" install bench-os-1.0 --nogpgcheck --from "$url/rpm/" --repo "$w/client" --ref bench/os >/dev/null
-sync; reset; t0=$(now)
-"$jigdo" install bench-os --nogpgcheck --from "$url/rpm/" --repo "$w/client" --ref bench/os --json > "$w/jigdo.json"
-t1=$(now); jb=$(bytes)
-[ "$(ostree --repo="$w/client" rev-parse bench/os)" = "$c2" ] || { echo "jigdo gave the wrong commit" >&2; exit 1; }
-dl=$(awk '$1 ~ /\/Packages\// {print $1}' "$w/ng/access.log" | sed 's|.*/||')
+# One round: 1. jigdo install v1 (timed: a full install), then (timed) v2; 2. ostree pull of
+# v2 over v1 from the archive repository; 3. dnf download of the RPMs jigdo fetched.
+# UPDATE_RUNS rounds (default 1), alternated; each starts from fresh client repositories.
+runs=${UPDATE_RUNS:-1}
+el() { echo "$2 - $1" | bc; }
+# mem CMD...: run CMD under GNU time; peak RSS in MiB appended to the array named by $MEMS.
+mem() { /usr/bin/time -f '%M' -o "$w/peak" "$@"; eval "$MEMS+=(\$((\$(tail -n1 "\$w/peak") / 1024)))"; }
+tj=() tf=() to=() td=() mj=() mf=() mo=()
+for ((r = 1; r <= runs; r++)); do
+  rm -rf "$w/client" "$w/pull" "$w/dnf"
+  sync; t0=$(now)
+  MEMS=mf mem "$jigdo" install bench-os-1.0 --nogpgcheck --from "$url/rpm/" --repo "$w/client" --ref bench/os >/dev/null
+  t1=$(now); tf+=("$(el "$t0" "$t1")")
+  sync; reset; t0=$(now)
+  MEMS=mj mem "$jigdo" install bench-os --nogpgcheck --from "$url/rpm/" --repo "$w/client" --ref bench/os --json > "$w/jigdo.json"
+  t1=$(now); jb=$(bytes); tj+=("$(el "$t0" "$t1")")
+  [ "$(ostree --repo="$w/client" rev-parse bench/os)" = "$c2" ] || { echo "jigdo gave the wrong commit" >&2; exit 1; }
+  dl=$(awk '$1 ~ /\/Packages\// {print $1}' "$w/ng/access.log" | sed 's|.*/||')
 
-# 2. ostree pull of v2 over v1 from the archive repository.
-ostree --repo="$w/pull" init --mode=bare-user
-ostree --repo="$w/pull" remote add --no-gpg-verify bench "$url/archive"
-ostree --repo="$w/pull" pull-local "$w/www/archive" "$c1" >/dev/null
-sync; reset; t2=$(now)
-ostree --repo="$w/pull" pull bench "$c2" >/dev/null
-t3=$(now); ob=$(bytes)
+  ostree --repo="$w/pull" init --mode=bare-user
+  ostree --repo="$w/pull" remote add --no-gpg-verify bench "$url/archive"
+  ostree --repo="$w/pull" pull-local "$w/www/archive" "$c1" >/dev/null
+  sync; reset; t2=$(now)
+  MEMS=mo mem ostree --repo="$w/pull" pull bench "$c2" >/dev/null
+  t3=$(now); ob=$(bytes); to+=("$(el "$t2" "$t3")")
 
-# 3. dnf download of the same changed RPMs.
-mkdir -p "$w/dnf"; printf '[main]\ngpgcheck=0\nreposdir=/dev/null\n' > "$w/dnf/dnf.conf"
-names=$(for f in $dl; do rpm -qp --nosignature --nodigest --qf '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\n' "$w/www/rpm/Packages/$f"; done)
-sync; reset; t4=$(now)
-if [ -n "$names" ]; then
-  dnf -q --config="$w/dnf/dnf.conf" --setopt=reposdir=/dev/null --setopt=cachedir="$w/dnf/cache" \
-    --installroot="$w/dnf/root" --releasever=1 --repofrompath=m,"$url/rpm/" --repo=m \
-    download --destdir "$w/dnf/out" $names >/dev/null
-fi
-t5=$(now); db=$(bytes)
+  mkdir -p "$w/dnf"; printf '[main]\ngpgcheck=0\nreposdir=/dev/null\n' > "$w/dnf/dnf.conf"
+  names=$(for f in $dl; do rpm -qp --nosignature --nodigest --qf '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\n' "$w/www/rpm/Packages/$f"; done)
+  sync; reset; t4=$(now)
+  if [ -n "$names" ]; then
+    dnf -q --config="$w/dnf/dnf.conf" --setopt=reposdir=/dev/null --setopt=cachedir="$w/dnf/cache" \
+      --installroot="$w/dnf/root" --releasever=1 --repofrompath=m,"$url/rpm/" --repo=m \
+      download --destdir "$w/dnf/out" $names >/dev/null
+  fi
+  t5=$(now); db=$(bytes); td+=("$(el "$t4" "$t5")")
+  echo "round $r: full install ${tf[-1]} s, jigdo update ${tj[-1]} s, ostree pull ${to[-1]} s, dnf download ${td[-1]} s (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+done
+t0=0; t1=${tj[-1]}; t2=0; t3=${to[-1]}; t4=0; t5=${td[-1]}
 
 printf '%-40s %10s %14s\n' "v1 -> v2 update over loopback" "wall s" "bytes"
 printf '%-40s %10.2f %14d\n' "jigdo install (rpm-md, nginx)" "$(echo "$t1 - $t0" | bc)" "$jb"
 printf '%-40s %10.2f %14d\n' "ostree pull (archive, nginx)" "$(echo "$t3 - $t2" | bc)" "$ob"
 printf '%-40s %10.2f %14d\n' "dnf download (same RPMs, nginx)" "$(echo "$t5 - $t4" | bc)" "$db"
 echo "changed RPMs: $(echo $dl | wc -w)"
+if [ "$runs" -gt 1 ]; then
+  echo "all rounds (s): full install ${tf[*]}; jigdo update ${tj[*]}; ostree pull ${to[*]}; dnf download ${td[*]}"
+  echo "peak MiB: full install ${mf[*]}; jigdo update ${mj[*]}; ostree pull ${mo[*]}"
+  python3 - "${tj[*]}" "${to[*]}" "${tf[*]}" <<'EOF'
+import statistics, sys
+j, o, f = ([float(x) for x in a.split()] for a in sys.argv[1:])
+r = [a / b for a, b in zip(j, o)]
+q = [a / b for a, b in zip(j, f)]
+print("jigdo update / ostree pull per round: %s (median %.2f)" % (" ".join("%.2f" % x for x in r), statistics.median(r)))
+print("jigdo update / full install per round: %s (median %.2f)" % (" ".join("%.2f" % x for x in q), statistics.median(q)))
+EOF
+fi

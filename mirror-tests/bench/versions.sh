@@ -6,7 +6,9 @@
 #
 # The corpus of mirror-tests/corpus/build-corpus.sh ($JIGDO_CORPUS, default
 # /var/tmp/jigdo-corpus) if it exists, else the test packages built with rpmbuild, v2 being
-# v1 with jt-xz rebuilt.
+# v1 with jt-xz rebuilt. With JIGDO_UPDATE=v2p (corpus only) the pair is the corpus's
+# one-package update instead: "v1" is the corpus's v2 and "v2" its v2' (one small library
+# rebuilt).
 load_versions() {
     local w=$1 here corpus new
     here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -18,11 +20,21 @@ load_versions() {
         # shellcheck disable=SC1091
         . "$corpus/corpus.env"
         # The two versions' package sets, linked (not copied) out of the corpus pool.
-        while read -r f; do ln "$RPMS/$f" "$w/v1/$f"; done < "$V1_RPMS_LIST"
-        while read -r f; do ln "$RPMS/$f" "$w/v2/$f"; done < "$V2_RPMS_LIST"
+        local l1=$V1_RPMS_LIST l2=$V2_RPMS_LIST
         compose=$REPO; c1=$V1_COMMIT; c2=$V2_COMMIT
+        if [ "${JIGDO_UPDATE:-}" = v2p ]; then
+            [ -n "${V2P_COMMIT:-}" ] || {
+                echo "error: $corpus has no one-package update (rerun build-corpus.sh)" >&2
+                return 1
+            }
+            echo "pair: v2 -> v2' (one package: $(basename "$V2P_CHANGED_RPMS"))"
+            l1=$V2_RPMS_LIST l2=$V2P_RPMS_LIST c1=$V2_COMMIT c2=$V2P_COMMIT
+        fi
+        while read -r f; do ln "$RPMS/$f" "$w/v1/$f"; done < "$l1"
+        while read -r f; do ln "$RPMS/$f" "$w/v2/$f"; done < "$l2"
         return
     fi
+    [ -z "${JIGDO_UPDATE:-}" ] || { echo "error: JIGDO_UPDATE needs the corpus" >&2; return 1; }
     echo "packages: the test packages (specs/build-test-packages.sh), v2 = v1 with jt-xz rebuilt"
     bash "$here/specs/build-test-packages.sh" "$w/v1" >/dev/null
     cp "$w"/v1/*.rpm "$w/v2/"
