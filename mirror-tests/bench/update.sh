@@ -43,6 +43,8 @@ now() { date +%s.%N; }
 # v2 over v1 from the archive repository; 3. dnf download of the RPMs jigdo fetched.
 # UPDATE_RUNS rounds (default 1), alternated; each starts from fresh client repositories.
 runs=${UPDATE_RUNS:-1}
+# The base's jigdo RPM by its version (the commit's "version": 1.0 for v1, 2.0 for v2).
+base_ver=$(ostree --repo="$compose" show --print-metadata-key=version "$c1" | tr -d "'")
 el() { echo "$2 - $1" | bc; }
 # mem CMD...: run CMD under GNU time; peak RSS in MiB appended to the array named by $MEMS.
 mem() { /usr/bin/time -f '%M' -o "$w/peak" "$@"; eval "$MEMS+=(\$((\$(tail -n1 "\$w/peak") / 1024)))"; }
@@ -50,7 +52,7 @@ tj=() tf=() to=() td=() mj=() mf=() mo=()
 for ((r = 1; r <= runs; r++)); do
   rm -rf "$w/client" "$w/pull" "$w/dnf"
   sync; t0=$(now)
-  MEMS=mf mem "$jigdo" install bench-os-1.0 --nogpgcheck --from "$url/rpm/" --repo "$w/client" --ref bench/os >/dev/null
+  MEMS=mf mem "$jigdo" install "bench-os-$base_ver" --nogpgcheck --from "$url/rpm/" --repo "$w/client" --ref bench/os >/dev/null
   t1=$(now); tf+=("$(el "$t0" "$t1")")
   sync; reset; t0=$(now)
   MEMS=mj mem "$jigdo" install bench-os --nogpgcheck --from "$url/rpm/" --repo "$w/client" --ref bench/os --json > "$w/jigdo.json"
@@ -78,7 +80,8 @@ for ((r = 1; r <= runs; r++)); do
 done
 t0=0; t1=${tj[-1]}; t2=0; t3=${to[-1]}; t4=0; t5=${td[-1]}
 
-printf '%-40s %10s %14s\n' "v1 -> v2 update over loopback" "wall s" "bytes"
+new_ver=$(ostree --repo="$compose" show --print-metadata-key=version "$c2" | tr -d "'")
+printf '%-40s %10s %14s\n' "$base_ver -> $new_ver update over loopback" "wall s" "bytes"
 printf '%-40s %10.2f %14d\n' "jigdo install (rpm-md, nginx)" "$(echo "$t1 - $t0" | bc)" "$jb"
 printf '%-40s %10.2f %14d\n' "ostree pull (archive, nginx)" "$(echo "$t3 - $t2" | bc)" "$ob"
 printf '%-40s %10.2f %14d\n' "dnf download (same RPMs, nginx)" "$(echo "$t5 - $t4" | bc)" "$db"

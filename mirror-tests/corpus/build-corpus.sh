@@ -258,9 +258,13 @@ step_compose() {
 
     # Install as a user would, with the rpmdb inside the tree. Maintainer scripts
     # are not part of the converted RPMs; --noscripts keeps rpm from looking.
+    # --replacefiles: Debian packages may ship the same directory with other
+    # owners (the large corpus: /etc/ppp root:dip in ppp, root:root in
+    # exim4-config); dpkg accepts that, rpm calls it a conflict. The later
+    # package's entry wins, as with dpkg. The small corpus has no such case.
     rpm --root "$root" --dbpath "$DBPATH" --initdb
     (cd "$RPMS" && xargs -a "$LISTS/$ver.rpms" rpm --root "$root" --dbpath "$DBPATH" \
-        -i --nodeps --noscripts --notriggers --nosignature)
+        -i --nodeps --noscripts --notriggers --nosignature --replacefiles)
     # sqlite leaves its shared-memory index and an empty write-ahead log behind;
     # they are runtime files (sqlite recreates them), not part of the database.
     if [ -s "$root$DBPATH/rpmdb.sqlite-wal" ]; then
