@@ -15,6 +15,8 @@
 #          empty: no tmpfs rows). Needs about the tree's size free (3.7 GiB for the large one).
 #        GROWTH_GROUPS="pack unpack tmpfs repo" (default: all four)
 #        GROWTH_COLD=1 (default): drop the page cache before every timed command, as bench.sh
+#        GROWTH_REUSE=1: keep GROWTH_WORK/results.txt and measure only the corpora it has no
+#          figures for (to measure one corpus now and the other later, then print both)
 # Prints, per corpus, every run (seconds, peak RSS) and a table with medians, ranges and the
 # ratio of each round; then the growth table. Raw figures: GROWTH_WORK/results.txt.
 set -euo pipefail
@@ -41,7 +43,7 @@ cold=${GROWTH_COLD:-1}
 base=${GROWTH_WORK:-/var/tmp/jigdo-growth}
 mkdir -p "$base"
 results=$base/results.txt
-: > "$results"
+if [ "${GROWTH_REUSE:-0}" = 1 ]; then touch "$results"; else : > "$results"; fi
 
 # run CORPUS NAME ROUND CMD...: one timed run; appends "CORPUS NAME ROUND SECONDS PEAK_KIB".
 # $RESET (if set) is evaluated first, untimed.
@@ -67,6 +69,10 @@ for corpus in "${corpora[@]}"; do
   # shellcheck disable=SC1091
   . "$corpus/corpus.env"
   key=$(basename "$corpus")
+  if grep -q "^$key files " "$results"; then
+    echo "== $corpus: figures kept from $results (GROWTH_REUSE=1)" >&2
+    continue
+  fi
   work=$base/$key
   rm -rf "$work"; mkdir -p "$work"
   echo "== $corpus: setup (v1 alone in an archive repository, as bench.sh)" >&2
@@ -128,15 +134,17 @@ done
 
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); $runs alternated rounds, $([ "$cold" = 1 ] && echo "page cache dropped before each command" || echo "warm page cache"); load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-python3 - "$results" <<'EOF'
+keys=()
+for c in "${corpora[@]}"; do keys+=("$(basename "$c")"); done
+python3 - "$results" "${keys[@]}" <<'EOF'
 import statistics, sys
 from collections import defaultdict
 files, runs = {}, defaultdict(list)
-corpora = []
+corpora = sys.argv[2:]
 for line in open(sys.argv[1]):
     w = line.split()
     if w[1] == "files":
-        files[w[0]] = int(w[2]); corpora.append(w[0]); continue
+        files[w[0]] = int(w[2]); continue
     runs[(w[0], w[1])].append((int(w[2]), float(w[3]), int(w[4])))
 pairs = [("pack", "ostree_fsck", "pack v1 vs ostree fsck (archive)"),
          ("jigdo_fsck", "ostree_fsck", "jigdo fsck vs ostree fsck (archive)"),
