@@ -3,7 +3,10 @@
 //! sources as `install` does (`repomd.xml` and the `jigdo` record where there is one) and
 //! writes nothing into the repository.
 //!
-//! When nothing is new, only `repomd.xml` and the `jigdo` record are downloaded. When
+//! When nothing is new, only `repomd.xml` and the `jigdo` record are downloaded, and with
+//! the sources' kept state of the repository (as the install keeps it,
+//! `REPO/extensions/jigdo/sources/`, [`crate::sources::Repos::keep_state`]) one 304 per
+//! source: the check keeps what it read there too, and nothing else. When
 //! something is, the jigdo RPM is downloaded into a temporary directory (or the download
 //! cache, `--cache`, where the install finds it again), put through the install's trust
 //! step (an update the install would refuse is an error here too) and read: its pins and
@@ -16,7 +19,7 @@ use serde::Serialize;
 
 use crate::error::InstallError;
 use crate::event::{EventSink, FetchEvents};
-use crate::install::{find_delta, open_trusted, ref_commit, InstallOptions};
+use crate::install::{find_delta, kept_dir, open_trusted, ref_commit, InstallOptions};
 use crate::sources::Repos;
 use crate::trust::TrustReport;
 
@@ -81,7 +84,20 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
         .backend
         .downloader(opts.fetch.clone(), Some(fetch_events))?;
     let md_dir = work.path().join("metadata");
-    let repos = Repos::open(downloader, &opts.sources, &md_dir, &opts.trust, &events)?;
+    // The kept repomd.xml of an existing repository's sources, as the install uses them.
+    let kept = opts
+        .repo
+        .join("config")
+        .exists()
+        .then(|| kept_dir(&opts.repo));
+    let repos = Repos::open(
+        downloader,
+        &opts.sources,
+        &md_dir,
+        kept.as_deref(),
+        &opts.trust,
+        &events,
+    )?;
     let found = repos.find_jigdo(&opts.target)?;
     let commit = found.commit().ok_or_else(|| InstallError::NoJigdo {
         spec: opts.target.clone(),
@@ -148,5 +164,8 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
         }
     }
     report.bytes_downloaded = repos.bytes_downloaded();
+    if let Some(k) = &kept {
+        repos.keep_state(k);
+    }
     Ok(report)
 }

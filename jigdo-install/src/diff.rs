@@ -166,6 +166,7 @@ fn side(
             downloader,
             &opts.sources,
             &work.join("metadata"),
+            None,
             &crate::trust::TrustPolicy::default(),
             &(std::sync::Arc::new(|_: &crate::event::Event<'_>| {}) as crate::event::EventSink),
         )?);

@@ -6,8 +6,10 @@
 //!    repository waits here); if it does not, nothing is created before step 3 passed
 //!    (the metadata and the jigdo RPM go to a temporary directory beside it);
 //! 2. read the metadata of every source (`repomd.xml`, and the small `jigdo` record where
-//!    there is one; a source that cannot be reached is reported and skipped); choose the
-//!    jigdo RPM. When the ref already points at its commit, nothing is new: stop here
+//!    there is one; a source that cannot be reached is reported and skipped; an existing
+//!    repository's kept `repomd.xml` of each source makes that a conditional request,
+//!    see [`Repos::open`], and the state is kept again once the install succeeded);
+//!    choose the jigdo RPM. When the ref already points at its commit, nothing is new: stop here
 //!    (deploy if asked), having downloaded neither primary metadata nor the jigdo RPM.
 //!    Else fetch it;
 //! 3. the trust step ([`TrustPolicy`]): the jigdo RPM's signature, then read and check
@@ -190,7 +192,16 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
     let downloader = opts
         .backend
         .downloader(opts.fetch.clone(), Some(fetch_events.clone()))?;
-    let repos = Repos::open(downloader, &opts.sources, &md_dir, &opts.trust, &events)?;
+    // The sources' kept repomd.xml (conditional requests) of an existing repository.
+    let kept = work.as_ref().map(|_| kept_dir(&opts.repo));
+    let repos = Repos::open(
+        downloader,
+        &opts.sources,
+        &md_dir,
+        kept.as_deref(),
+        &opts.trust,
+        &events,
+    )?;
     let (path, origin, what) = match choose(&opts.target, &repos)? {
         Chosen::File(path) => {
             let what = path.display().to_string();
@@ -205,6 +216,7 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
             });
             if work.is_some() {
                 if let Some(mut report) = up_to_date(opts, &found, &events) {
+                    repos.keep_state(&kept_dir(&opts.repo));
                     if let Some(d) = &opts.deployment {
                         report.deployed = deploy(&opts.repo, &report.ref_name, &report.commit, d)?;
                     }
@@ -216,6 +228,7 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
             // (whose install lock `work` holds) can take it.
             if let Some(w) = &work {
                 if let Some(mut report) = try_delta(opts, &repos, &found, w, &events) {
+                    repos.keep_state(&kept_dir(&opts.repo));
                     if let Some(d) = &opts.deployment {
                         report.deployed = deploy(&opts.repo, &report.ref_name, &report.commit, d)?;
                     }
@@ -314,6 +327,7 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
     let record = PendingRecord::new(jigdo, source, verified_by)?;
     let report = job.finish(&files, &|e| events(&Event::Unpack(*e)))?;
     record.write(&opts.repo)?;
+    repos.keep_state(&kept_dir(&opts.repo));
     // Imported: the downloads are no longer needed (the package cache replaces them).
     let _ = std::fs::remove_dir_all(&work.downloads);
     drop(staging);
@@ -392,6 +406,13 @@ fn up_to_date(opts: &InstallOptions, found: &Found, events: &EventSink) -> Optio
         },
         trust: TrustReport::default(),
     })
+}
+
+/// Where the sources' kept `repomd.xml` files are ([`Repos::keep_state`]): in the
+/// repository's jigdo state directory, whatever `--cache` says, so that `install` and
+/// `install --check` of one repository find the same ones.
+pub(crate) fn kept_dir(repo: &Path) -> PathBuf {
+    jigdo_unpack::unpack::state_dir(repo).join("sources")
 }
 
 /// The commit (hex) that ref `ref_name` of the repository at `repo` points at, when the

@@ -98,7 +98,14 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
     let downloader = opts
         .backend
         .downloader(opts.fetch.clone(), Some(fetch_events.clone()))?;
-    let repos = Repos::open(downloader, &opts.sources, md.path(), &opts.trust, &events)?;
+    let repos = Repos::open(
+        downloader,
+        &opts.sources,
+        md.path(),
+        None,
+        &opts.trust,
+        &events,
+    )?;
     let mut names = Vec::new();
     let mut deltas = Vec::new();
     let mut trusted = Vec::new();

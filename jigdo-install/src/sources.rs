@@ -20,8 +20,8 @@ use std::sync::{Arc, OnceLock};
 
 use jigdo_format::{PinnedPackage, READ_PROVIDES};
 use repo_fetch::{
-    Checksum, DigestAlgorithm, Downloader, Expect, FetchError, FetchRequest, MirrorSet, Origin,
-    RepoConfig, RepoFile, Source, Vars,
+    Checksum, DigestAlgorithm, Downloader, Expect, FetchError, FetchRequest, KeptRepomd, MirrorSet,
+    Origin, RepoConfig, RepoFile, Source, Vars,
 };
 use repodata::{Dependency, Evr, IndexEntry, JigdoEntry, LocalRepo, RepoIndex, RepomdRecord};
 
@@ -90,6 +90,15 @@ pub struct Repo {
     pub notes: Vec<String>,
     /// The jigdo RPMs its `jigdo` record lists (`None`: it has no such record).
     pub jigdo_record: Option<Vec<JigdoEntry>>,
+    /// Whether its mirror answered 304 Not Modified to the conditional request for
+    /// `repomd.xml`, so that the kept copy (and the kept files checked with it) served.
+    pub repomd_not_modified: bool,
+    /// What identifies the source in the kept state ([`Repos::keep_state`]).
+    kept_key: String,
+    /// What to keep of this run's metadata ([`Repos::keep_state`]): `repomd.xml` with
+    /// its validators, the `repomd.xml.asc` that verified it, the `jigdo` record checked
+    /// against it. `None` when nothing is worth keeping (a local repository).
+    to_keep: Option<KeptRepomd>,
     /// `source SOURCE` or `repository ID`, for errors.
     label: String,
     /// The `primary` record of its repomd.xml (`None` for a plain directory).
@@ -283,10 +292,18 @@ impl Repos {
     /// (the `--gpgkey` files of `trust`, or a section's `gpgkey=`) or a section says
     /// `repo_gpgcheck=1`, each repository's `repodata/repomd.xml.asc` is fetched and
     /// checked over the `repomd.xml` read ([`Repo::repomd_signature`]).
+    ///
+    /// `kept`: the directory of the sources' kept state ([`Repos::keep_state`] wrote it
+    /// in an earlier run). A source with a kept `repomd.xml` is asked conditionally; on a
+    /// 304 the kept copy is used, and checked as a downloaded one: against the metalink,
+    /// its signature verified again with this run's keys (the kept `.asc` first, a fresh
+    /// one when that does not verify), the kept `jigdo` record against the record's
+    /// checksum in it. A kept state that is absent or corrupt means a full fetch.
     pub fn open(
         downloader: Arc<dyn Downloader>,
         specs: &[SourceSpec],
         md_dir: &Path,
+        kept: Option<&Path>,
         trust: &TrustPolicy,
         events: &EventSink,
     ) -> Result<Repos, InstallError> {
@@ -298,7 +315,7 @@ impl Repos {
                 SourceSpec::From(arg) => arg.clone(),
                 SourceSpec::Repo(cfg) => cfg.id.clone(),
             };
-            match open_one(downloader.as_ref(), spec, md_dir, i, gpgkeys) {
+            match open_one(downloader.as_ref(), spec, md_dir, kept, i, gpgkeys) {
                 Ok(repo) => list.push(repo),
                 Err(e) if is_unreachable(&e) => {
                     let error = e.to_string();
@@ -701,6 +718,39 @@ impl Repos {
     pub fn bytes_downloaded(&self) -> u64 {
         self.downloader.bytes_downloaded()
     }
+
+    /// Keeps each repository's `repomd.xml` of this run (with its validators, the
+    /// `repomd.xml.asc` that verified it and the `jigdo` record checked against it) in
+    /// `dir`, one file per source written atomically, for the next run's conditional
+    /// request ([`Repos::open`]'s `kept`). Failing to write is only logged.
+    pub fn keep_state(&self, dir: &Path) {
+        for repo in &self.list {
+            let Some(k) = &repo.to_keep else {
+                continue;
+            };
+            let path = KeptRepomd::path(dir, &repo.kept_key);
+            if let Err(e) = k.save(&path, &repo.kept_key) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot keep repomd.xml for the next run");
+            }
+        }
+    }
+}
+
+/// What identifies a source in the kept state: its SOURCE (normalised), or a `.repo`
+/// section's file, id and where its metadata comes from.
+fn kept_key(spec: &SourceSpec, source: Option<&Source>) -> String {
+    match (spec, source) {
+        (_, Some(s)) => format!("source {s}"),
+        (SourceSpec::From(arg), None) => format!("source {arg}"),
+        (SourceSpec::Repo(c), _) => format!(
+            "repository {} in {}: baseurl={:?} metalink={:?} mirrorlist={:?}",
+            c.id,
+            c.file.display(),
+            c.baseurls,
+            c.metalink,
+            c.mirrorlist
+        ),
+    }
 }
 
 /// `dir/name` when `name` is one plain file name (no `/`, not `.` or `..`, not hidden):
@@ -780,6 +830,7 @@ fn open_one(
     d: &dyn Downloader,
     spec: &SourceSpec,
     md_dir: &Path,
+    kept_dir: Option<&Path>,
     i: usize,
     gpgkeys: &[PathBuf],
 ) -> Result<Repo, InstallError> {
@@ -791,11 +842,13 @@ fn open_one(
         name: label.clone(),
         error,
     };
+    let mut parsed = None;
     let (location, gpgcheck, repo_gpgcheck, keys) = match spec {
         SourceSpec::From(arg) => match Source::parse(arg).map_err(source_err)? {
             Source::RpmDir(p) => (Location::Dir(p), false, false, Vec::new()),
             s => {
                 let m = d.resolve(&s).map_err(source_err)?;
+                parsed = Some(s);
                 (Location::Mirrors(m), false, false, Vec::new())
             }
         },
@@ -806,7 +859,10 @@ fn open_one(
         }
     };
     let dir = md_dir.join(i.to_string());
+    let key = kept_key(spec, parsed.as_ref());
     let mut notes = Vec::new();
+    let mut to_keep = None;
+    let mut not_modified = false;
     let (primary, jigdo_record, repomd_signature) = match &location {
         Location::Mirrors(m) => {
             if let Some(url) = m.unchecked_metalink() {
@@ -815,12 +871,37 @@ fn open_one(
                      checked against nothing)"
                 ));
             }
-            let (primary, record) = read_repomd(d, &label, m, &dir)?;
+            let kept = kept_dir.and_then(|k| KeptRepomd::load(&KeptRepomd::path(k, &key), &key));
+            let md = read_repomd(d, &label, m, &dir, kept.as_ref())?;
             let mut all_keys = keys.clone();
             all_keys.extend(gpgkeys.iter().cloned());
+            // The kept signature is offered only with the very repomd.xml it was kept
+            // with; it is verified again here either way.
+            let kept_asc = kept
+                .as_ref()
+                .filter(|k| k.repomd == md.repomd)
+                .and_then(|k| k.file(REPOMD_ASC));
             let signature = (repo_gpgcheck || !all_keys.is_empty())
-                .then(|| check_repomd_signature(d, m, &dir, &all_keys));
-            (Some(primary), record, signature)
+                .then(|| check_repomd_signature(d, m, &dir, &all_keys, kept_asc));
+            not_modified = md.not_modified;
+            let unchanged = |k: &KeptRepomd| kept.as_ref().is_some_and(|old| old == k);
+            if let Some(validators) = md.validators {
+                let mut files = Vec::new();
+                if let Some((Ok(_), Some(asc))) = &signature {
+                    files.push((REPOMD_ASC.to_string(), asc.clone()));
+                }
+                if let Some((rel, data)) = md.record_file {
+                    files.push((rel, data));
+                }
+                // What is kept already is not written again.
+                to_keep = Some(KeptRepomd {
+                    validators,
+                    repomd: md.repomd,
+                    files,
+                })
+                .filter(|k| !unchanged(k));
+            }
+            (Some(md.primary), md.record, signature.map(|(s, _)| s))
         }
         Location::Dir(_) => (None, None, None),
     };
@@ -833,6 +914,9 @@ fn open_one(
         repomd_signature,
         notes,
         jigdo_record,
+        repomd_not_modified: not_modified,
+        kept_key: key,
+        to_keep,
         label,
         primary,
         md_dir: dir,
@@ -860,15 +944,35 @@ fn record_expect(rec: &RepomdRecord) -> Expect {
     }
 }
 
-/// Downloads `repomd.xml` of `mirrors` into `dir/repodata` and, when it has a `jigdo`
-/// record, that record's file (verified against repomd.xml), parsed. Returns the primary
-/// record and the jigdo RPMs listed.
+/// Where a repository's signature over `repomd.xml` is, relative to its base URL.
+const REPOMD_ASC: &str = "repodata/repomd.xml.asc";
+
+/// What [`read_repomd`] read of one repository.
+struct ReadRepomd {
+    /// The `repomd.xml` bytes.
+    repomd: Vec<u8>,
+    /// Whether they are the kept copy, confirmed by a 304.
+    not_modified: bool,
+    /// The validators to keep them with (`None`: a `file://` mirror).
+    validators: Option<repo_fetch::Validators>,
+    /// Its `primary` record.
+    primary: RepomdRecord,
+    /// The jigdo RPMs its `jigdo` record lists, if it has one.
+    record: Option<Vec<JigdoEntry>>,
+    /// That record's file (location, bytes), verified against `repomd`.
+    record_file: Option<(String, Vec<u8>)>,
+}
+
+/// Downloads `repomd.xml` of `mirrors` (conditionally on `kept`, the source's last copy)
+/// into `dir/repodata` and, when it has a `jigdo` record, that record's file (verified
+/// against repomd.xml; a kept copy that verifies is used without a request), parsed.
 fn read_repomd(
     d: &dyn Downloader,
     name: &str,
     mirrors: &MirrorSet,
     dir: &Path,
-) -> Result<(RepomdRecord, Option<Vec<JigdoEntry>>), InstallError> {
+    kept: Option<&KeptRepomd>,
+) -> Result<ReadRepomd, InstallError> {
     let fetch_err = |error: FetchError| InstallError::Source {
         name: name.to_string(),
         error,
@@ -882,7 +986,8 @@ fn read_repomd(
         path: rd.clone(),
         source,
     })?;
-    let repomd = d.fetch_repomd(mirrors).map_err(fetch_err)?;
+    let fetched = d.fetch_repomd_since(mirrors, kept).map_err(fetch_err)?;
+    let repomd = fetched.data;
     let path = rd.join("repomd.xml");
     std::fs::write(&path, &repomd).map_err(|source| InstallError::Io {
         path: path.clone(),
@@ -897,13 +1002,27 @@ fn read_repomd(
             reason: "no primary record".into(),
         })?;
     record_href(&primary, &path)?;
+    let mut read = ReadRepomd {
+        repomd: Vec::new(),
+        not_modified: fetched.not_modified,
+        validators: fetched.validators,
+        primary,
+        record: None,
+        record_file: None,
+    };
     let Some(rec) = parsed.record(repodata::jigdo_record::RECORD_TYPE) else {
-        return Ok((primary, None));
+        read.repomd = repomd;
+        return Ok(read);
     };
     let rel = record_href(rec, &path)?;
-    let data = d
-        .fetch_bytes(mirrors, rel, &record_expect(rec))
-        .map_err(fetch_err)?;
+    let expect = record_expect(rec);
+    let data = match kept
+        .and_then(|k| k.file(rel))
+        .filter(|data| expect.check_bytes(data).is_ok())
+    {
+        Some(data) => data.to_vec(),
+        None => d.fetch_bytes(mirrors, rel, &expect).map_err(fetch_err)?,
+    };
     let file = dir.join(rel);
     let decoded =
         repodata::compress::decoder_limited(&data[..], MAX_JIGDO_RECORD).map_err(|source| {
@@ -913,7 +1032,10 @@ fn read_repomd(
             }
         })?;
     let entries = repodata::jigdo_record::parse(decoded, &file).map_err(md_err)?;
-    Ok((primary, Some(entries)))
+    read.record = Some(entries);
+    read.record_file = Some((rel.to_string(), data));
+    read.repomd = repomd;
+    Ok(read)
 }
 
 /// Largest decompressed `jigdo` record read (it lists a few jigdo RPMs: a few KB).
@@ -945,31 +1067,49 @@ fn read_primary(
         })
 }
 
-/// Fetches `repodata/repomd.xml.asc` from `mirrors` and checks it over the
-/// `repomd.xml` that [`read_repomd`] put in `dir`, with `keys`: the fingerprint of the
-/// key that verified it, or why nothing did.
+/// Checks `repodata/repomd.xml.asc` over the `repomd.xml` that [`read_repomd`] put in
+/// `dir`, with `keys`: `kept` (the signature kept with that same `repomd.xml`) when it
+/// verifies, else one fetched from `mirrors`. Returns the fingerprint of the key that
+/// verified it, or why nothing did, and the signature's bytes.
 fn check_repomd_signature(
     d: &dyn Downloader,
     mirrors: &MirrorSet,
     dir: &Path,
     keys: &[PathBuf],
-) -> Result<String, String> {
+    kept: Option<&[u8]>,
+) -> (Result<String, String>, Option<Vec<u8>>) {
     if keys.is_empty() {
-        return Err("no OpenPGP key given (gpgkey= or --gpgkey)".into());
+        return (
+            Err("no OpenPGP key given (gpgkey= or --gpgkey)".into()),
+            None,
+        );
     }
     let repomd_path = dir.join("repodata/repomd.xml");
-    let repomd =
-        std::fs::read(&repomd_path).map_err(|e| format!("{}: {e}", repomd_path.display()))?;
-    let asc = d
-        .fetch_bytes(mirrors, "repodata/repomd.xml.asc", &Expect::default())
-        .map_err(|e| format!("repodata/repomd.xml.asc: {e}"))?;
+    let repomd = match std::fs::read(&repomd_path) {
+        Ok(r) => r,
+        Err(e) => return (Err(format!("{}: {e}", repomd_path.display())), None),
+    };
     let mut loaded = Vec::new();
     for k in keys {
-        loaded.extend(repodata::signature::load_public_keys(k).map_err(|e| e.to_string())?);
+        match repodata::signature::load_public_keys(k) {
+            Ok(v) => loaded.extend(v),
+            Err(e) => return (Err(e.to_string()), None),
+        }
     }
-    let label = dir.join("repodata/repomd.xml.asc");
-    repodata::signature::verify_detached_bytes(&repomd, &asc, &label, &loaded)
-        .map_err(|e| e.to_string())
+    let label = dir.join(REPOMD_ASC);
+    let verify = |asc: &[u8]| {
+        repodata::signature::verify_detached_bytes(&repomd, asc, &label, &loaded)
+            .map_err(|e| e.to_string())
+    };
+    if let Some(asc) = kept {
+        if let Ok(fpr) = verify(asc) {
+            return (Ok(fpr), Some(asc.to_vec()));
+        }
+    }
+    match d.fetch_bytes(mirrors, REPOMD_ASC, &Expect::default()) {
+        Ok(asc) => (verify(&asc), Some(asc)),
+        Err(e) => (Err(format!("{REPOMD_ASC}: {e}")), None),
+    }
 }
 
 /// Indexes a plain directory of RPMs by reading their headers.

@@ -48,6 +48,7 @@ with_each_backend!(
     mirror_then_air_gapped_install_gives_the_same_commit,
     each_file_is_hashed_once,
     repo_files_with_gpgcheck_install_only_signed_jigdo_rpms,
+    repomd_is_asked_conditionally,
 );
 
 struct World {
@@ -1004,10 +1005,12 @@ fn packages_are_fetched_by_location_without_the_os_primary() {
     );
 }
 
-/// All files under `dir`, with their sizes.
+/// All files under `dir`, with their sizes, but the sources' kept `repomd.xml` state
+/// (`--check` keeps what it read there, as the install does).
 fn listing(dir: &Path) -> Vec<(PathBuf, u64)> {
     dev_support::files_under(dir)
         .into_iter()
+        .filter(|p| !p.starts_with(dir.join("extensions/jigdo/sources")))
         .map(|p| {
             let len = std::fs::symlink_metadata(&p).map_or(0, |m| m.len());
             (p, len)
@@ -1103,4 +1106,241 @@ fn check_says_whether_an_update_is_available() {
     assert_eq!(json_u64(&json, "update_bytes"), 0, "{json}");
     let again = nginx.log().split_off(before);
     assert!(again.iter().all(|r| !r.path.ends_with(".rpm")), "{again:?}");
+}
+
+/// The kept state of the sources of the repository at `repo` (one file per source).
+fn kept_states(repo: &Path) -> Vec<PathBuf> {
+    let dir = repo.join("extensions/jigdo/sources");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.map(|e| e.expect("entry").path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| p.extension().is_some_and(|x| x == "kept"));
+    v.sort();
+    v
+}
+
+/// `jigdo repo create DIR`, then a wait so that nginx's `Date` is at least 2 s after the
+/// new `repomd.xml`'s `Last-Modified` (the client's same-second guard: a repository
+/// published in the second it was read is asked in full next time).
+fn publish(dir: &Path) {
+    run(jigdo().args(["repo", "create"]).arg(dir));
+    std::thread::sleep(Duration::from_millis(2100));
+}
+
+/// The requests of `nginx` since the first `before`, as "STATUS PATH", and their bytes on
+/// the wire both ways.
+fn since(nginx: &Nginx, before: usize) -> (Vec<String>, u64) {
+    let log = nginx.log().split_off(before);
+    let bytes = log.iter().map(|r| r.wire_bytes()).sum();
+    (
+        log.into_iter()
+            .map(|r| format!("{} {}", r.status, r.path))
+            .collect(),
+        bytes,
+    )
+}
+
+/// Conditional requests for repomd.xml: the client keeps each source's last repomd.xml
+/// (with its validators and the jigdo record) in the repository's state directory. A
+/// check with nothing new is one 304 and no other download; a republished repository is
+/// fetched in full and its update seen; a kept state that is corrupt is ignored (a full
+/// fetch, the right answer, and a good state again); a repomd.xml rewritten with other
+/// content of the same size within the same second as its Last-Modified (nginx's
+/// validators cannot tell) is still seen, because such validators are never sent.
+fn repomd_is_asked_conditionally(backend: &str) {
+    let w = world();
+    let top = fresh(&format!("conditional-{backend}"));
+    let mirror = top.join("mirror");
+    std::fs::create_dir_all(&top).expect("mkdir");
+    run(Command::new("cp").arg("-a").arg(&w.published).arg(&mirror));
+    let v2_rpm: Vec<PathBuf> = std::fs::read_dir(&mirror)
+        .expect("readdir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("example-os-2.0"))
+        })
+        .collect();
+    assert_eq!(v2_rpm.len(), 1, "{v2_rpm:?}");
+    let held = top.join("held.rpm");
+    std::fs::rename(&v2_rpm[0], &held).expect("hold v2 back");
+    publish(&mirror);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&mirror, &tmp.path().join("nginx"));
+    let from = vec![nginx.url()];
+    let repo = top.join("client");
+    let check = |extra: &[&str]| {
+        let mut args = vec!["--check", "--json"];
+        args.extend_from_slice(extra);
+        install(backend, "example-os", &from, &repo, &args)
+    };
+
+    // The install keeps the source's repomd.xml.
+    assert_eq!(
+        ok(install(backend, "example-os", &from, &repo, &[])).trim(),
+        w.v1_commit
+    );
+    assert_eq!(kept_states(&repo).len(), 1, "{:?}", kept_states(&repo));
+
+    // Nothing new: one 304, nothing else.
+    let before = nginx.log().len();
+    let out = check(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(json.contains("\"update_available\": false"), "{json}");
+    let (reqs, bytes) = since(&nginx, before);
+    eprintln!(
+        "{backend}: check, nothing new, kept repomd.xml: {reqs:?}, {bytes} bytes on the wire"
+    );
+    assert_eq!(reqs, vec!["304 /repodata/repomd.xml".to_string()]);
+    assert_eq!(json_u64(&json, "bytes_downloaded"), 0, "{json}");
+    // The install with nothing new takes the same path.
+    let before = nginx.log().len();
+    let out = install(backend, "example-os", &from, &repo, &[]);
+    assert_eq!(ok(&out).trim(), w.v1_commit);
+    assert!(
+        stderr_of(&out).contains("nothing new"),
+        "{}",
+        stderr_of(&out)
+    );
+    let (reqs, bytes) = since(&nginx, before);
+    eprintln!(
+        "{backend}: install, nothing new, kept repomd.xml: {reqs:?}, {bytes} bytes on the wire"
+    );
+    assert_eq!(reqs, vec!["304 /repodata/repomd.xml".to_string()]);
+
+    // What the same check costs without the kept state (the figure before this change).
+    let state = kept_states(&repo).remove(0);
+    let good = std::fs::read(&state).expect("read state");
+    std::fs::remove_file(&state).expect("rm state");
+    let before = nginx.log().len();
+    let out = check(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let (reqs, bytes) = since(&nginx, before);
+    eprintln!("{backend}: check, nothing new, nothing kept: {reqs:?}, {bytes} bytes on the wire");
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    assert!(
+        reqs.iter().all(|r| r.starts_with("200 /repodata/")),
+        "{reqs:?}"
+    );
+    assert_eq!(kept_states(&repo), vec![state.clone()], "kept again");
+
+    // A corrupt kept state is ignored: a full fetch and the right answer, never an error.
+    for bad in [
+        good[..good.len() / 2].to_vec(),
+        {
+            let mut b = good.clone();
+            // A byte of the kept files.
+            let i = b.len() - 200;
+            b[i] ^= 0x01;
+            b
+        },
+        b"garbage\n".to_vec(),
+        Vec::new(),
+    ] {
+        std::fs::write(&state, &bad).expect("corrupt state");
+        let before = nginx.log().len();
+        let out = check(&[]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+        let json = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(json.contains("\"update_available\": false"), "{json}");
+        let (reqs, _) = since(&nginx, before);
+        assert!(
+            reqs.contains(&"200 /repodata/repomd.xml".to_string()),
+            "{reqs:?}"
+        );
+        // And a good state again: the next check is one 304.
+        let before = nginx.log().len();
+        assert_eq!(check(&[]).status.code(), Some(0));
+        assert_eq!(
+            since(&nginx, before).0,
+            vec!["304 /repodata/repomd.xml".to_string()]
+        );
+    }
+
+    // Republished with v2: the new repomd.xml and record are fetched, the update seen.
+    std::fs::rename(&held, &v2_rpm[0]).expect("publish v2");
+    publish(&mirror);
+    let before = nginx.log().len();
+    let out = check(&[]);
+    assert_eq!(out.status.code(), Some(100), "{}", stderr_of(&out));
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        json.contains(&format!("\"commit\": \"{}\"", w.v2_commit)),
+        "{json}"
+    );
+    let (reqs, _) = since(&nginx, before);
+    assert_eq!(reqs[0], "200 /repodata/repomd.xml", "{reqs:?}");
+    assert!(
+        reqs.iter()
+            .any(|r| r.starts_with("200 /repodata/") && r.contains("jigdo")),
+        "{reqs:?}"
+    );
+
+    // The same-second guard. repomd.xml A is served with a Last-Modified less than 2 s
+    // before the response's Date (here: its mtime a minute ahead), then rewritten with
+    // other content of the same size and the same mtime: nginx's ETag and Last-Modified
+    // are the same for both, so a conditional request would get a 304 for A.
+    let repomd = mirror.join("repodata/repomd.xml");
+    let original = std::fs::read(&repomd).expect("read repomd");
+    let future = std::time::SystemTime::now() + Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(&repomd)
+        .and_then(|f| f.set_modified(future))
+        .expect("set mtime");
+    let out = check(&[]);
+    assert_eq!(out.status.code(), Some(100), "{}", stderr_of(&out));
+    require_tool("curl");
+    let url = format!("{}repodata/repomd.xml", nginx.url());
+    let head = run(Command::new("curl").args(["-sI", &url]));
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            })
+            .unwrap_or_else(|| panic!("no {name} in {head}"))
+    };
+    let (etag, last_modified) = (header("etag"), header("last-modified"));
+    // B: the jigdo record's type renamed (same size): B has no jigdo record, so a client
+    // that reads B looks for the jigdo RPM in primary.
+    let text = String::from_utf8(original.clone()).expect("utf-8");
+    let rewritten = text.replacen("type=\"jigdo\"", "type=\"ojgid\"", 1);
+    assert_eq!(rewritten.len(), text.len());
+    assert_ne!(rewritten, text);
+    std::fs::write(&repomd, &rewritten).expect("rewrite");
+    std::fs::File::options()
+        .write(true)
+        .open(&repomd)
+        .and_then(|f| f.set_modified(future))
+        .expect("set mtime");
+    // nginx cannot tell A from B: A's validators get a 304 for B.
+    let status = run(Command::new("curl").args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        &format!("If-None-Match: {etag}"),
+        "-H",
+        &format!("If-Modified-Since: {last_modified}"),
+        &url,
+    ]));
+    assert_eq!(
+        status.trim(),
+        "304",
+        "nginx told A from B: the scenario proves nothing"
+    );
+    let before = nginx.log().len();
+    let out = check(&[]);
+    let (reqs, _) = since(&nginx, before);
+    assert_eq!(reqs[0], "200 /repodata/repomd.xml", "{reqs:?}");
+    // B has no jigdo record: the client reads primary to find the jigdo RPM.
+    assert!(
+        reqs.iter().any(|r| r.contains("primary")),
+        "B was not seen: {reqs:?}"
+    );
+    assert_eq!(out.status.code(), Some(100), "{}", stderr_of(&out));
 }

@@ -15,6 +15,7 @@ use url::Url;
 
 use crate::error::{AttemptError, FetchError, MirrorFailure};
 use crate::http::Fetcher;
+use crate::kept::{FetchedRepomd, KeptRepomd, Validators};
 use crate::source::{join_rel, MirrorSet};
 use crate::verify::{Expect, FileCheckError, StreamCheck};
 
@@ -164,10 +165,29 @@ impl Fetcher {
     /// Sends a GET for `url` (from byte `from` on, when not 0), waiting at most the
     /// connect and stall timeouts for the response.
     async fn send(&self, url: &Url, from: u64) -> Result<reqwest::Response, AttemptError> {
+        self.send_if(url, from, None).await
+    }
+
+    /// [`Fetcher::send`], conditional on `cond` when given (`If-None-Match` with its
+    /// ETag, `If-Modified-Since` with its Last-Modified).
+    async fn send_if(
+        &self,
+        url: &Url,
+        from: u64,
+        cond: Option<&Validators>,
+    ) -> Result<reqwest::Response, AttemptError> {
         let opts = self.options();
         let mut rb = self.client().get(url.clone());
         if from > 0 {
             rb = rb.header(reqwest::header::RANGE, format!("bytes={from}-"));
+        }
+        if let Some(v) = cond {
+            if let Some(etag) = &v.etag {
+                rb = rb.header(reqwest::header::IF_NONE_MATCH, etag.as_str());
+            }
+            if let Some(lm) = &v.last_modified {
+                rb = rb.header(reqwest::header::IF_MODIFIED_SINCE, lm.as_str());
+            }
         }
         let wait = opts.connect_timeout + opts.stall_timeout;
         match tokio::time::timeout(wait, rb.send()).await {
@@ -429,7 +449,18 @@ impl Fetcher {
             }
             return tokio::fs::read(&p).await.map_err(local_err(&p));
         }
-        let mut resp = self.send(url, 0).await?;
+        let resp = self.send(url, 0).await?;
+        self.read_body(resp, max, net).await
+    }
+
+    /// The body of a 200 response into memory, at most `max` bytes; `net` counts what
+    /// arrived.
+    async fn read_body(
+        &self,
+        mut resp: reqwest::Response,
+        max: u64,
+        net: &mut u64,
+    ) -> Result<Vec<u8>, AttemptError> {
         let status = resp.status().as_u16();
         if status != 200 {
             return Err(AttemptError::Status(status));
@@ -447,6 +478,75 @@ impl Fetcher {
         }
         body_complete(&resp, data.len() as u64)?;
         Ok(data)
+    }
+
+    /// One attempt at `repodata/repomd.xml` at `url`, conditional on `kept` when given
+    /// (the caller gives it only for the URL its validators came from): a 304 returns
+    /// the kept copy if it passes `check`, else the file is asked for again without
+    /// condition. Returns the result and the network bytes received.
+    pub(crate) async fn attempt_repomd(
+        &self,
+        url: Url,
+        kept: Option<&KeptRepomd>,
+        check: &(dyn Fn(&[u8]) -> Result<(), AttemptError> + Sync),
+    ) -> (Result<FetchedRepomd, AttemptError>, u64) {
+        let mut net = 0u64;
+        let r = self.attempt_repomd_inner(&url, kept, check, &mut net).await;
+        (r, net)
+    }
+
+    async fn attempt_repomd_inner(
+        &self,
+        url: &Url,
+        kept: Option<&KeptRepomd>,
+        check: &(dyn Fn(&[u8]) -> Result<(), AttemptError> + Sync),
+        net: &mut u64,
+    ) -> Result<FetchedRepomd, AttemptError> {
+        let max = self.options().max_bytes_in_memory;
+        if url.scheme() == "file" {
+            let data = self.attempt_bytes_inner(url, None, net).await?;
+            check(&data)?;
+            return Ok(FetchedRepomd {
+                data,
+                not_modified: false,
+                validators: None,
+            });
+        }
+        let mut resp = self.send_if(url, 0, kept.map(|k| &k.validators)).await?;
+        if let (304, Some(k)) = (resp.status().as_u16(), kept) {
+            match check(&k.repomd) {
+                Ok(()) => {
+                    return Ok(FetchedRepomd {
+                        data: k.repomd.clone(),
+                        not_modified: true,
+                        validators: Some(k.validators.clone()),
+                    })
+                }
+                Err(e) => {
+                    tracing::info!(%url, error = %e, "kept repomd.xml no longer matches; fetching it again");
+                    resp = self.send(url, 0).await?;
+                }
+            }
+        }
+        let header = |h: reqwest::header::HeaderName| {
+            resp.headers()
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let validators = Validators {
+            url: url.to_string(),
+            etag: header(reqwest::header::ETAG),
+            last_modified: header(reqwest::header::LAST_MODIFIED),
+            date: header(reqwest::header::DATE),
+        };
+        let data = self.read_body(resp, max, net).await?;
+        check(&data)?;
+        Ok(FetchedRepomd {
+            data,
+            not_modified: false,
+            validators: Some(validators),
+        })
     }
 }
 

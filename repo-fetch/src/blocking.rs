@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::error::FetchError;
 use crate::http::Fetcher;
+use crate::kept::{FetchedRepomd, KeptRepomd};
 use crate::progress::Progress;
 use crate::repofile::RepoConfig;
 use crate::request::{FetchOptions, FetchReport, FetchRequest};
@@ -57,6 +58,16 @@ pub trait Downloader: Send + Sync {
     fn fetch_repomd(&self, mirrors: &MirrorSet) -> Result<Vec<u8>, FetchError> {
         let m = self.metadata();
         m.rt.block_on(m.fetcher.fetch_repomd(mirrors))
+    }
+    /// Downloads `repodata/repomd.xml` conditionally on the source's kept copy (see
+    /// [`Fetcher::fetch_repomd_since`]); every backend fetches metadata this way.
+    fn fetch_repomd_since(
+        &self,
+        mirrors: &MirrorSet,
+        kept: Option<&KeptRepomd>,
+    ) -> Result<FetchedRepomd, FetchError> {
+        let m = self.metadata();
+        m.rt.block_on(m.fetcher.fetch_repomd_since(mirrors, kept))
     }
 }
 

@@ -15,6 +15,7 @@ use url::Url;
 
 use crate::attempt::{classify, part_path};
 use crate::error::{AttemptError, FetchError};
+use crate::kept::{FetchedRepomd, KeptRepomd};
 use crate::progress::Progress;
 use crate::request::{FetchOptions, FetchReport, FetchRequest, Origin, ProxyMode};
 use crate::source::MirrorSet;
@@ -281,6 +282,35 @@ impl Fetcher {
                     .await
             }
         }
+    }
+
+    /// [`Fetcher::fetch_repomd`] with a conditional request when `kept` (the source's
+    /// last copy) came from one of the mirrors' URLs and its validators pass the
+    /// same-second guard ([`crate::Validators::conditional_ok`]): that URL is asked with
+    /// `If-None-Match` / `If-Modified-Since`, and a 304 returns the kept copy, which must
+    /// pass the metalink's check as a downloaded one would (else it is fetched in full).
+    /// Other mirrors, and every mirror when `kept` is `None`, are asked unconditionally.
+    pub async fn fetch_repomd_since(
+        &self,
+        mirrors: &MirrorSet,
+        kept: Option<&KeptRepomd>,
+    ) -> Result<FetchedRepomd, FetchError> {
+        let rel = "repodata/repomd.xml";
+        let what = format!("{rel} of {}", mirrors.name());
+        let check = |d: &[u8]| match mirrors.repomd_check() {
+            Some(ml) => ml.check(d),
+            None => Ok(()),
+        };
+        let kept = kept.filter(|k| k.validators.conditional_ok());
+        let _permit = self.permit().await?;
+        let urls = Fetcher::mirror_urls(mirrors, rel, &what)?;
+        let (fetched, _, _, _) = self
+            .try_urls(&urls, rel, &what, |url| {
+                let cond = kept.filter(|k| k.validators.url == url.as_str());
+                self.attempt_repomd(url, cond, &check)
+            })
+            .await?;
+        Ok(fetched)
     }
 
     async fn fetch_bytes_checked(

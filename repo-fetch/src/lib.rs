@@ -14,6 +14,10 @@
 //!   implements the backend trait [`Downloader`]): verified downloads with
 //!   retries, failover, resume, timeouts, parallelism and a cache.
 //!
+//! * [`KeptRepomd`]: a source's last `repomd.xml` kept between runs with its validators,
+//!   for the conditional request of [`Fetcher::fetch_repomd_since`] (one 304 when
+//!   nothing changed).
+//!
 //! A downloaded file is written to `DEST.part`, verified against its
 //! [`Expect`] (size, checksum), and only then renamed to `DEST`.
 
@@ -31,6 +35,7 @@ mod cache;
 mod error;
 #[cfg(feature = "http")]
 mod http;
+mod kept;
 #[cfg(feature = "librepo")]
 mod librepo_backend;
 mod metalink;
@@ -51,6 +56,7 @@ pub use blocking::{BlockingFetcher, Downloader};
 pub use error::{AttemptError, FetchError, MirrorFailure};
 #[cfg(feature = "http")]
 pub use http::Fetcher;
+pub use kept::{parse_http_date, FetchedRepomd, KeptRepomd, Validators, MAX_KEPT_BYTES};
 #[cfg(feature = "librepo")]
 pub use librepo_backend::LibrepoDownloader;
 pub use metalink::{Metalink, MetalinkFile, MetalinkParseError, MetalinkUrl, MetalinkVersion};
