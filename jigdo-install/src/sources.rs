@@ -872,17 +872,24 @@ fn open_one(
                 ));
             }
             let kept = kept_dir.and_then(|k| KeptRepomd::load(&KeptRepomd::path(k, &key), &key));
-            let md = read_repomd(d, &label, m, &dir, kept.as_ref())?;
+            let mut md = read_repomd(d, &label, m, &dir, kept.as_ref())?;
             let mut all_keys = keys.clone();
             all_keys.extend(gpgkeys.iter().cloned());
+            let wanted = repo_gpgcheck || !all_keys.is_empty();
             // The kept signature is offered only with the very repomd.xml it was kept
             // with; it is verified again here either way.
             let kept_asc = kept
                 .as_ref()
                 .filter(|k| k.repomd == md.repomd)
                 .and_then(|k| k.file(REPOMD_ASC));
-            let signature = (repo_gpgcheck || !all_keys.is_empty())
-                .then(|| check_repomd_signature(d, m, &dir, &all_keys, kept_asc));
+            let mut signature =
+                wanted.then(|| check_repomd_signature(d, m, &dir, &all_keys, kept_asc));
+            if md.not_modified && matches!(signature, Some((Err(_), _))) {
+                // The kept copy does not verify (with these keys, or it was altered
+                // where it is kept): nothing of it is used; everything fetched in full.
+                md = read_repomd(d, &label, m, &dir, None)?;
+                signature = Some(check_repomd_signature(d, m, &dir, &all_keys, None));
+            }
             not_modified = md.not_modified;
             let unchanged = |k: &KeptRepomd| kept.as_ref().is_some_and(|old| old == k);
             if let Some(validators) = md.validators {

@@ -866,3 +866,90 @@ fn a_metalink_without_hashes_is_named_in_the_warning() {
         "{err}"
     );
 }
+
+/// The kept repomd.xml of a signed repository (`repo_gpgcheck=1`) is verified again on
+/// every run: with nothing new, `install --check` is one 304 (the kept signature verified
+/// over the kept repomd.xml with this run's key, nothing else fetched); a kept state
+/// altered where it is kept (its repomd.xml no longer the one signed, its file otherwise
+/// intact) is not used: the signature fails over it, so repomd.xml, its signature and the
+/// record are fetched in full, and the next run is one 304 again.
+#[test]
+fn a_kept_signed_repomd_is_verified_again() {
+    let w = world();
+    let top = w.dir.join("kept-repomd");
+    let _ = std::fs::remove_dir_all(&top);
+    let signed = top.join("signed");
+    unsigned_repo(&signed, None);
+    gpg_sign_repomd(&signed, &w.key);
+    // nginx's Date at least 2 s after the Last-Modified (the same-second guard).
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&top, tmp.path());
+    let f = repo_file(
+        &top,
+        &format!("{}signed/", nginx.url()),
+        &format!(
+            "gpgcheck=0\nrepo_gpgcheck=1\ngpgkey=file://{}\n",
+            p(&w.key.public)
+        ),
+    );
+    let repo = fresh("kept-repomd");
+    let jigdo_run = |extra: &[&str]| {
+        run_raw(
+            jigdo()
+                .args(["install", "trust-os-1.0-1", "--repofile"])
+                .arg(&f)
+                .arg("--repo")
+                .arg(&repo)
+                .args(["--ref", REF])
+                .args(extra),
+        )
+    };
+    let since = |before: usize| -> Vec<String> {
+        nginx
+            .log()
+            .split_off(before)
+            .into_iter()
+            .map(|r| format!("{} {}", r.status, r.path))
+            .collect()
+    };
+    let out = jigdo_run(&[]);
+    assert_eq!(ok(&out).trim(), w.commit);
+    assert!(verified_line(&out).contains("repomd.xml signature"));
+
+    let before = nginx.log().len();
+    let out = jigdo_run(&["--check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(since(before), vec!["304 /signed/repodata/repomd.xml"]);
+
+    // Altered where it is kept: another repomd.xml (still well-formed), a valid state file.
+    let dir = repo.join("extensions/jigdo/sources");
+    let states: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("kept state")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(states.len(), 1, "{states:?}");
+    let (key, mut kept) = repo_fetch::KeptRepomd::read(&states[0]).expect("kept state");
+    kept.repomd
+        .extend_from_slice(b"<!-- not what was signed -->\n");
+    kept.save(&states[0], &key).expect("save");
+    let before = nginx.log().len();
+    let out = jigdo_run(&["--check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let reqs = since(before);
+    assert_eq!(reqs[0], "304 /signed/repodata/repomd.xml", "{reqs:?}");
+    assert!(
+        reqs.contains(&"200 /signed/repodata/repomd.xml".to_string())
+            && reqs.contains(&"200 /signed/repodata/repomd.xml.asc".to_string()),
+        "{reqs:?}"
+    );
+    let (_, again) = repo_fetch::KeptRepomd::read(&states[0]).expect("kept state");
+    assert_eq!(
+        again.repomd,
+        std::fs::read(signed.join("repodata/repomd.xml")).expect("repomd"),
+        "the altered copy was kept"
+    );
+    let before = nginx.log().len();
+    assert_eq!(jigdo_run(&["--check"]).status.code(), Some(0));
+    assert_eq!(since(before), vec!["304 /signed/repodata/repomd.xml"]);
+}

@@ -99,6 +99,14 @@ impl KeptRepomd {
     /// checksum that does not match), of another format, or does not name the source
     /// `key` (logged at debug level: the caller then fetches in full).
     pub fn load(path: &Path, key: &str) -> Option<KeptRepomd> {
+        Self::read(path)
+            .filter(|(k, _)| *k == one_line(key))
+            .map(|(_, kept)| kept)
+    }
+
+    /// Reads the state at `path` whatever source it is of: the source's key and the
+    /// state, or `None` as for [`KeptRepomd::load`].
+    pub fn read(path: &Path) -> Option<(String, KeptRepomd)> {
         let data = match read_bounded(path) {
             Ok(d) => d,
             Err(e) => {
@@ -108,7 +116,7 @@ impl KeptRepomd {
                 return None;
             }
         };
-        let kept = parse(&data, key);
+        let kept = parse(&data);
         if kept.is_none() {
             tracing::debug!(path = %path.display(), "kept repomd.xml state is corrupt; ignored");
         }
@@ -219,7 +227,7 @@ fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
 }
 
 /// Reads a state file; `None` on any deviation from what [`KeptRepomd::encode`] writes.
-fn parse(data: &[u8], key: &str) -> Option<KeptRepomd> {
+fn parse(data: &[u8]) -> Option<(String, KeptRepomd)> {
     // The trailer first: `end SHA256` over everything before it.
     let body_len = data.len().checked_sub(4 + 64 + 1)?;
     let (body, trailer) = data.split_at(body_len);
@@ -238,7 +246,7 @@ fn parse(data: &[u8], key: &str) -> Option<KeptRepomd> {
         return None;
     }
     let mut kept = KeptRepomd::default();
-    let mut have_key = false;
+    let mut key = None;
     let mut have_repomd = false;
     loop {
         if rest.is_empty() {
@@ -247,7 +255,7 @@ fn parse(data: &[u8], key: &str) -> Option<KeptRepomd> {
         let l = next_line(&mut rest)?;
         let (k, v) = l.split_once(' ')?;
         match k {
-            "key" => have_key = v == one_line(key),
+            "key" => key = Some(v.to_string()),
             "url" => kept.validators.url = v.to_string(),
             "etag" => kept.validators.etag = Some(v.to_string()),
             "last-modified" => kept.validators.last_modified = Some(v.to_string()),
@@ -271,7 +279,8 @@ fn parse(data: &[u8], key: &str) -> Option<KeptRepomd> {
             _ => return None,
         }
     }
-    (have_key && have_repomd && !kept.validators.url.is_empty()).then_some(kept)
+    let key = key?;
+    (have_repomd && !kept.validators.url.is_empty()).then_some((key, kept))
 }
 
 /// Seconds since the Unix epoch of an HTTP date in its preferred form (IMF-fixdate,
