@@ -1344,3 +1344,99 @@ fn repomd_is_asked_conditionally(backend: &str) {
     );
     assert_eq!(out.status.code(), Some(100), "{}", stderr_of(&out));
 }
+
+/// Conditional requests through a metalink: the metalink is fetched every run (its bytes
+/// count), the kept repomd.xml's mirror answers 304, and the kept copy must still match
+/// the metalink's hash: when the metalink names another repomd.xml (the mirror is stale),
+/// the 304 is not taken and the stale mirror's copy is refused, as without a kept copy.
+#[test]
+fn a_metalink_source_is_asked_conditionally() {
+    let w = world();
+    let top = fresh("conditional-metalink");
+    std::fs::create_dir_all(&top).expect("mkdir");
+    let mirror = top.join("mirror");
+    run(Command::new("cp").arg("-a").arg(&w.published).arg(&mirror));
+    publish(&mirror);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&top, &tmp.path().join("nginx"));
+    let base = nginx.url().trim_end_matches('/').to_string();
+    let repomd = std::fs::read(mirror.join("repodata/repomd.xml")).expect("repomd");
+    let metalink = |size: usize, sha256: &str| {
+        std::fs::write(
+            top.join("metalink.xml"),
+            format!(
+                r#"<?xml version="1.0" encoding="utf-8"?>
+<metalink version="3.0" xmlns="http://www.metalinker.org/" xmlns:mm0="http://fedorahosted.org/mirrormanager">
+ <files><file name="repomd.xml">
+  <size>{size}</size>
+  <verification><hash type="sha256">{sha256}</hash></verification>
+  <resources>
+   <url protocol="http" type="http" location="US" preference="100">{base}/mirror/repodata/repomd.xml</url>
+  </resources></file></files></metalink>"#
+            ),
+        )
+        .expect("metalink");
+    };
+    metalink(repomd.len(), &sha256_hex(&repomd));
+    let from = vec![format!("metalink={base}/metalink.xml")];
+    let repo = top.join("client");
+    assert_eq!(
+        ok(install("http", "example-os", &from, &repo, &[])).trim(),
+        w.v2_commit
+    );
+    let before = nginx.log().len();
+    let out = install("http", "example-os", &from, &repo, &["--check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let (reqs, bytes) = since(&nginx, before);
+    eprintln!("metalink: check, nothing new, kept repomd.xml: {reqs:?}, {bytes} bytes on the wire");
+    assert_eq!(
+        reqs,
+        vec!["200 /metalink.xml", "304 /mirror/repodata/repomd.xml"]
+    );
+
+    // The metalink names a newer repomd.xml than the mirror has.
+    let newer = [&repomd[..], b"<!-- newer -->\n"].concat();
+    metalink(newer.len(), &sha256_hex(&newer));
+    let before = nginx.log().len();
+    let out = install(
+        "http",
+        "example-os",
+        &from,
+        &repo,
+        &["--check", "--retries", "0"],
+    );
+    let (reqs, _) = since(&nginx, before);
+    assert_eq!(
+        reqs,
+        vec![
+            "200 /metalink.xml",
+            "304 /mirror/repodata/repomd.xml",
+            "200 /mirror/repodata/repomd.xml"
+        ]
+    );
+    assert!(
+        !out.status.success() && out.status.code() != Some(100),
+        "the stale repomd.xml was taken: {}",
+        stderr_of(&out)
+    );
+
+    metalink(repomd.len(), &sha256_hex(&repomd));
+    let before = nginx.log().len();
+    let out = install("http", "example-os", &from, &repo, &["--check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(
+        since(&nginx, before).0,
+        vec!["200 /metalink.xml", "304 /mirror/repodata/repomd.xml"]
+    );
+}
+
+/// The SHA-256 of `data` in hex, by the real `sha256sum`.
+fn sha256_hex(data: &[u8]) -> String {
+    let t = tempfile::NamedTempFile::new().expect("tmp");
+    std::fs::write(t.path(), data).expect("write");
+    run(Command::new("sha256sum").arg(t.path()))
+        .split_whitespace()
+        .next()
+        .expect("sum")
+        .to_string()
+}
