@@ -49,9 +49,13 @@ pub struct CheckReport {
     /// Its size.
     pub delta_bytes: u64,
     /// Bytes an update would download: the delta RPM on the delta path, else the jigdo
-    /// RPM and the pinned packages the repository does not already hold (0 when no update
-    /// is available).
+    /// RPM and the pinned packages the repository does not already hold, less what the
+    /// download cache (`--cache`) already holds verified, as the install takes it from
+    /// there (0 when no update is available).
     pub update_bytes: u64,
+    /// Of the files an update needs, the bytes the download cache already holds (0
+    /// without `--cache`).
+    pub cached_bytes: u64,
     /// Of those, the jigdo RPM's size.
     pub jigdo_rpm_bytes: u64,
     /// Pinned packages an update would download.
@@ -121,6 +125,7 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
         delta_rpm: None,
         delta_bytes: 0,
         update_bytes: 0,
+        cached_bytes: 0,
         jigdo_rpm_bytes: 0,
         packages_needed: 0,
         packages_bytes: 0,
@@ -129,7 +134,11 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
     };
     if update_available {
         // The pins are in the jigdo RPM: read it (outside the repository) and let the
-        // repository decide what it still needs, as the install will.
+        // repository decide what it still needs, as the install will. What the download
+        // cache holds is not downloaded by the install (probed before this check puts the
+        // jigdo RPM there).
+        let scratch = work.path().join("cache-probe");
+        let jigdo_cached = repos.entry_in_cache(&found, &scratch);
         let path = repos.fetch_entry(&found, &work.path().join("jigdo"))?;
         let origin = repos.origin(&found);
         let what = format!("{} from {}", report.jigdo_rpm, report.source);
@@ -149,7 +158,16 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
             .filter_map(|&p| pins.get(p))
             .map(|p| p.size)
             .sum();
-        report.update_bytes = report.jigdo_rpm_bytes + report.packages_bytes;
+        let cached_pins: u64 = job
+            .needed()
+            .iter()
+            .filter_map(|&p| pins.get(p))
+            .filter(|p| repos.pin_in_cache(p, &scratch))
+            .map(|p| p.size)
+            .sum();
+        report.cached_bytes = cached_pins + if jigdo_cached { found.entry.size } else { 0 };
+        report.update_bytes =
+            (report.jigdo_rpm_bytes + report.packages_bytes).saturating_sub(report.cached_bytes);
         report.path = "jigdo";
         // The install takes a delta RPM when the repository holds its base (and falls
         // back to the figures above if it cannot use it).
@@ -160,7 +178,12 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
             report.path = "delta";
             report.delta_rpm = Some(delta.entry.nevra());
             report.delta_bytes = delta.entry.size;
-            report.update_bytes = delta.entry.size;
+            report.cached_bytes = if repos.entry_in_cache(&delta, &scratch) {
+                delta.entry.size
+            } else {
+                0
+            };
+            report.update_bytes = delta.entry.size.saturating_sub(report.cached_bytes);
         }
     }
     report.bytes_downloaded = repos.bytes_downloaded();

@@ -496,6 +496,37 @@ impl Repos {
         out
     }
 
+    /// Whether the download cache (`--cache`) holds a verified copy of `found` (a jigdo
+    /// or delta RPM), so that fetching it costs no request. `scratch` is a directory the
+    /// probe may link the copy into (and removes it from).
+    pub fn entry_in_cache(&self, found: &Found, scratch: &Path) -> bool {
+        let e = &found.entry;
+        self.in_cache(
+            Expect {
+                size: Some(e.size),
+                checksum: Some(e.checksum.clone()),
+            },
+            scratch,
+        )
+    }
+
+    /// Whether the download cache (`--cache`) holds a verified copy of `pin` (see
+    /// [`Repos::entry_in_cache`]).
+    pub fn pin_in_cache(&self, pin: &PinnedPackage, scratch: &Path) -> bool {
+        self.in_cache(pin_expect(pin), scratch)
+    }
+
+    fn in_cache(&self, expect: Expect, scratch: &Path) -> bool {
+        if std::fs::create_dir_all(scratch).is_err() {
+            return false;
+        }
+        let req = FetchRequest::new("", expect, scratch.join("probe"));
+        let _ = std::fs::remove_file(&req.dest);
+        let found = self.downloader.metadata().local_copy(&req);
+        let _ = std::fs::remove_file(&req.dest);
+        matches!(found, Ok(Some(_)))
+    }
+
     /// Downloads (or copies) `found` into `dest_dir`, verified against its repodata size
     /// and checksum. Returns the local path.
     pub fn fetch_entry(&self, found: &Found, dest_dir: &Path) -> Result<PathBuf, InstallError> {

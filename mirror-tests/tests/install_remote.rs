@@ -1440,3 +1440,46 @@ fn sha256_hex(data: &[u8]) -> String {
         .expect("sum")
         .to_string()
 }
+
+/// `install --check --cache DIR` counts what the download cache already holds as not to
+/// download, as the install then takes it from there: after another repository's install
+/// of v2 filled the cache, a v1 repository's check reports the jigdo RPM and the changed
+/// packages as cached (`cached_bytes`) and `update_bytes` 0, and the install with that
+/// cache downloads no package; without `--cache` the same check counts them all.
+#[test]
+fn check_counts_what_the_cache_holds() {
+    let w = world();
+    let top = fresh("check-cache");
+    std::fs::create_dir_all(&top).expect("mkdir");
+    let cache = top.join("cache");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&w.published, &tmp.path().join("nginx"));
+    let from = vec![nginx.url()];
+    let cache_arg = cache.display().to_string();
+    let with_cache = ["--cache", cache_arg.as_str()];
+    let other = top.join("other");
+    ok(install("http", "example-os", &from, &other, &with_cache));
+    let repo = top.join("client");
+    ok(install("http", "example-os-1.0", &from, &repo, &[]));
+
+    let out = install("http", "example-os", &from, &repo, &["--check", "--json"]);
+    assert_eq!(out.status.code(), Some(100), "{}", stderr_of(&out));
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    let full = json_u64(&json, "jigdo_rpm_bytes") + json_u64(&json, "packages_bytes");
+    assert_eq!(json_u64(&json, "update_bytes"), full, "{json}");
+    assert_eq!(json_u64(&json, "cached_bytes"), 0, "{json}");
+
+    let mut args = vec!["--check", "--json"];
+    args.extend_from_slice(&with_cache);
+    let out = install("http", "example-os", &from, &repo, &args);
+    assert_eq!(out.status.code(), Some(100), "{}", stderr_of(&out));
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(json_u64(&json, "cached_bytes"), full, "{json}");
+    assert_eq!(json_u64(&json, "update_bytes"), 0, "{json}");
+
+    let mut args = vec!["--json"];
+    args.extend_from_slice(&with_cache);
+    let json = ok(install("http", "example-os", &from, &repo, &args));
+    assert!(json.contains(&w.v2_commit), "{json}");
+    assert_eq!(json_u64(&json, "packages_downloaded"), 0, "{json}");
+}
