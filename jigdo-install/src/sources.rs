@@ -384,7 +384,8 @@ impl Repos {
         }
         let idx = match (&repo.location, &repo.primary) {
             (Location::Mirrors(m), Some(rec)) => {
-                read_primary(self.downloader.as_ref(), &repo.label, m, rec, &repo.md_dir)?
+                let d = self.downloader.as_ref();
+                read_primary(d, &repo.label, m, rec, &repo.md_dir, &mut |_| true)?
             }
             (Location::Mirrors(_), None) => RepoIndex::default(),
             (Location::Dir(d), _) => read_dir_index(&repo.label, d)?,
@@ -645,8 +646,24 @@ impl Repos {
         dest_dir: &Path,
         progress: &mut PinProgress,
     ) -> Result<(), InstallError> {
-        let index = self.index(r)?;
-        let name = &self.list[r].name;
+        let repo = &self.list[r];
+        let only_pins;
+        let index = match (&repo.location, &repo.primary) {
+            // A large primary (a distribution's, tens of thousands of packages) not read
+            // yet: streamed, keeping only the entries named like a pin still missing.
+            (Location::Mirrors(m), Some(rec)) if !repo.index_is_cheap() => {
+                let names: std::collections::HashSet<&str> = (pins.iter().zip(&progress.done))
+                    .filter(|(_, done)| done.is_none())
+                    .map(|(pin, _)| pin.name.as_str())
+                    .collect();
+                let d = self.downloader.as_ref();
+                let keep = &mut |p: &repodata::Package| names.contains(p.name.as_str());
+                only_pins = read_primary(d, &repo.label, m, rec, &repo.md_dir, keep)?;
+                &only_pins
+            }
+            _ => self.index(r)?,
+        };
+        let name = &repo.name;
         self.fetch_at(
             r,
             pins,
@@ -1081,13 +1098,15 @@ const MAX_JIGDO_RECORD: u64 = 64 << 20;
 
 /// Downloads the primary metadata `rec` of `mirrors` into `dir` (beside the
 /// `repodata/repomd.xml` [`read_repomd`] wrote, keeping the repository's layout), verified
-/// against repomd, and indexes it.
+/// against repomd, and indexes the packages `keep` accepts (streamed: the others are
+/// never held).
 fn read_primary(
     d: &dyn Downloader,
     name: &str,
     mirrors: &MirrorSet,
     rec: &RepomdRecord,
     dir: &Path,
+    keep: &mut dyn FnMut(&repodata::Package) -> bool,
 ) -> Result<RepoIndex, InstallError> {
     let rel = record_href(rec, &dir.join("repodata/repomd.xml"))?;
     let req =
@@ -1098,7 +1117,7 @@ fn read_primary(
             error,
         })?;
     LocalRepo::open(dir)
-        .and_then(|local| local.index())
+        .and_then(|local| local.index_where(keep))
         .map_err(|error| InstallError::Metadata {
             name: name.to_string(),
             error,
@@ -1249,6 +1268,93 @@ mod tests {
         assert_eq!(
             lookup(&idx, &pin).map(|e| e.checksum.hex.clone()),
             Some(pin.id_hex())
+        );
+    }
+
+    /// The fallback through a large primary (not [`SMALL_PRIMARY`]) finds a pin stored
+    /// away from its location, and keeps no index of the whole repository: the primary
+    /// is streamed and only the entries named like a pin are held.
+    #[test]
+    fn the_primary_fallback_holds_only_the_pins_entries() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("os");
+        let body = b"the bytes the pin names (a stand-in for an RPM)";
+        let stored = "Packages/real/wanted-1.0-1.noarch.rpm";
+        std::fs::create_dir_all(root.join("Packages/real")).unwrap();
+        std::fs::write(root.join(stored), body).unwrap();
+        let sum = Checksum::of(DigestAlgorithm::Sha256, body);
+        let package = |name: String, checksum: Checksum, href: String, size: u64| {
+            let mut p = repodata::Package {
+                checksum: Some(checksum),
+                name,
+                arch: "noarch".into(),
+                version: "1.0".into(),
+                release: "1".into(),
+                location_href: href,
+                size_package: size,
+                ..Default::default()
+            };
+            p.provides.push(Dependency::unversioned(p.name.clone()));
+            p
+        };
+        let mut pkgs: Vec<repodata::Package> = (0..20_000u32)
+            .map(|i| {
+                let mut id = [0u8; 32];
+                id[..4].copy_from_slice(&i.to_be_bytes());
+                let href = format!("Packages/p/pkg{i}-1.0-1.noarch.rpm");
+                package(format!("pkg{i}"), Checksum::sha256(id), href, 100)
+            })
+            .collect();
+        pkgs.push(package(
+            "wanted".into(),
+            sum.clone(),
+            stored.into(),
+            body.len() as u64,
+        ));
+        pkgs.sort_by(|a, b| a.name.cmp(&b.name));
+        repodata::create::publish(&root, &pkgs, &repodata::CreateOptions::default()).unwrap();
+        let primary = LocalRepo::open(&root)
+            .unwrap()
+            .repomd()
+            .record("primary")
+            .cloned();
+        assert!(primary.unwrap().size.unwrap() > SMALL_PRIMARY);
+
+        let downloader = repo_fetch::Backend::Http
+            .downloader(repo_fetch::FetchOptions::default(), None)
+            .unwrap();
+        let events: EventSink = Arc::new(|_: &Event<'_>| {});
+        let specs = [SourceSpec::From(format!("file://{}", root.display()))];
+        let md = tmp.path().join("md");
+        let repos = Repos::open(
+            downloader,
+            &specs,
+            &md,
+            None,
+            &TrustPolicy::default(),
+            &events,
+        )
+        .unwrap();
+        let mut id = [0u8; 32];
+        for (i, b) in id.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&sum.hex[2 * i..2 * i + 2], 16).unwrap();
+        }
+        let pin = PinnedPackage {
+            name: "wanted".into(),
+            epoch: 0,
+            version: "1.0".into(),
+            release: "1".into(),
+            arch: "noarch".into(),
+            id,
+            size: body.len() as u64,
+            location: "wanted-1.0-1.noarch.rpm".into(),
+        };
+        let got = repos.fetch_pins(&[pin], &tmp.path().join("dl")).unwrap();
+        assert_eq!(std::fs::read(&got[0].path).unwrap(), body);
+        assert!(
+            repos.index_if_read(0).is_none(),
+            "the fallback kept an index of all {} packages",
+            pkgs.len()
         );
     }
 }

@@ -73,9 +73,24 @@ pub struct RepoIndex {
 impl RepoIndex {
     /// Builds the index from a stream of packages (e.g. a [`crate::PrimaryReader`]).
     pub fn build<I: IntoIterator<Item = Result<Package>>>(packages: I) -> Result<RepoIndex> {
+        Self::build_where(packages, |_| true)
+    }
+
+    /// Builds the index of the packages of a stream that `keep` accepts: the others are
+    /// dropped as they are read, so a client that needs a few packages of a
+    /// distribution's primary holds those few, not the whole repository.
+    pub fn build_where<I, F>(packages: I, mut keep: F) -> Result<RepoIndex>
+    where
+        I: IntoIterator<Item = Result<Package>>,
+        F: FnMut(&Package) -> bool,
+    {
         let mut idx = RepoIndex::default();
         for p in packages {
-            if let Some(e) = IndexEntry::from_package(p?) {
+            let p = p?;
+            if !keep(&p) {
+                continue;
+            }
+            if let Some(e) = IndexEntry::from_package(p) {
                 idx.push(e);
             }
         }

@@ -209,6 +209,12 @@ impl LocalRepo {
         RepoIndex::build(self.primary()?)
     }
 
+    /// Builds the query index of the packages of the verified primary.xml that `keep`
+    /// accepts, streaming the rest ([`RepoIndex::build_where`]).
+    pub fn index_where(&self, keep: impl FnMut(&Package) -> bool) -> Result<RepoIndex> {
+        RepoIndex::build_where(self.primary()?, keep)
+    }
+
     /// Reads every package completely (primary + filelists + other, joined by
     /// package id). Holds the whole repository in memory: for small
     /// repositories, tests and rewriting; use [`LocalRepo::primary`] to stream.

@@ -1,5 +1,6 @@
 //! A distribution-sized primary.xml (70,000 packages, zstd-compressed) is read
-//! as a stream in bounded memory, and the query index over it answers correctly.
+//! as a stream in bounded memory, an index of a few of its packages stays that small,
+//! and the query index over all of it answers correctly.
 
 use repodata::compress::{Compression, Encoder};
 use repodata::{PrimaryReader, RepoIndex};
@@ -111,6 +112,22 @@ fn seventy_thousand_packages_stream_in_bounded_memory() {
     assert!(
         streamed < 32 * 1024,
         "streaming {total} bytes grew the peak RSS by {streamed} KiB"
+    );
+
+    // A client that needs a few packages (the primary fallback of an install) keeps
+    // those only: the peak stays as low as plain streaming.
+    let f = std::fs::File::open(&path).unwrap();
+    let reader =
+        PrimaryReader::new(repodata::compress::decoder(f).unwrap(), Path::new(&path)).unwrap();
+    let few = RepoIndex::build_where(reader, |p| p.name == "pkg7" || p.name == "pkg34999").unwrap();
+    assert_eq!(few.len(), 4);
+    assert_eq!(few.newest("pkg7").unwrap().evr.version, "2.0");
+    assert_eq!(few.by_name("pkg34999").len(), 2);
+    assert!(few.by_name("pkg8").is_empty());
+    let filtered = peak_rss_kib() - before;
+    assert!(
+        filtered < 32 * 1024,
+        "indexing 4 of {PACKAGES} packages grew the peak RSS by {filtered} KiB"
     );
 
     // The index keeps only what queries need.
