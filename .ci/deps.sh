@@ -21,6 +21,7 @@ packages=(
   zstd xz-utils bzip2 gzip gnupg attr e2fsprogs libarchive-tools curl pkg-config openssl time
   strace  # counts the syncs of ostree-store's fsync_policies test
   librepo-dev
+  libzstd-dev  # the libzstd jigdo links (jigdo-format/Cargo.toml: deltas rebuild the system zstd's frames)
   # man pages, shell completions and systemd units of the packaged jigdo (mirror-tests)
   man-db groff-base bash-completion zsh fish systemd
 )

@@ -189,7 +189,9 @@ pub enum DeltaOp {
 }
 
 /// What reproduces a zstd frame exactly: streaming compression (no size known up front
-/// unless `content_size`) with this crate's libzstd at `level`, with the given frame flags.
+/// unless `content_size`) with this crate's libzstd at `level`, with the given frame flags,
+/// single-threaded or through libzstd's multithreaded compressor (whose output is the same
+/// for any number of worker threads, and differs from the single-threaded one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ZstdParams {
     /// Compression level (1 to [`MAX_RECOMPRESS_LEVEL`]).
@@ -198,12 +200,40 @@ pub struct ZstdParams {
     pub checksum: bool,
     /// The frame carries its content size (the size is pledged before compressing).
     pub content_size: bool,
+    /// Compressed by libzstd's multithreaded compressor (`zstd -T1`, `-T0`: the zstd CLI's
+    /// default, dracut's and initramfs-tools' way).
+    pub multithreaded: bool,
+    /// The libzstd release that reproduced the frame at pack time (`ZSTD_versionNumber`,
+    /// e.g. 10504 for 1.5.4); 0 when not recorded. A client linked with another release
+    /// may compress differently; the object's checksum then tells, and the error names
+    /// both releases.
+    pub libzstd_version: u32,
 }
+
+/// Flag bits of a recompressed record (spec §6).
+const RECOMPRESS_CHECKSUM: u64 = 1;
+const RECOMPRESS_CONTENT_SIZE: u64 = 2;
+const RECOMPRESS_MULTITHREADED: u64 = 4;
+const RECOMPRESS_VERSION_FOLLOWS: u64 = 8;
 
 impl ZstdParams {
     fn flags(self) -> u64 {
-        u64::from(self.checksum) | u64::from(self.content_size) << 1
+        let bit = |on: bool, b: u64| if on { b } else { 0 };
+        bit(self.checksum, RECOMPRESS_CHECKSUM)
+            | bit(self.content_size, RECOMPRESS_CONTENT_SIZE)
+            | bit(self.multithreaded, RECOMPRESS_MULTITHREADED)
+            | bit(self.libzstd_version != 0, RECOMPRESS_VERSION_FOLLOWS)
     }
+}
+
+/// The release of the libzstd this build is linked with (`ZSTD_versionNumber`, e.g. 10504).
+pub fn libzstd_version() -> u32 {
+    zstd::zstd_safe::version_number()
+}
+
+/// A libzstd release number (10504) as people write it (1.5.4).
+pub fn libzstd_version_name(v: u32) -> String {
+    format!("{}.{}.{}", v / 10000, v / 100 % 100, v % 100)
 }
 
 /// The frame flags (checksum, content size) of `bytes` if they are exactly one zstd frame
@@ -253,6 +283,10 @@ pub fn zstd_recompress<R: Read>(
     let mut enc = zstd::stream::raw::Encoder::new(params.level)?;
     enc.set_parameter(CParameter::ChecksumFlag(params.checksum))?;
     enc.set_parameter(CParameter::ContentSizeFlag(params.content_size))?;
+    if params.multithreaded {
+        // One worker: libzstd's multithreaded output does not depend on the number.
+        enc.set_parameter(CParameter::NbWorkers(1))?;
+    }
     if params.content_size {
         enc.set_pledged_src_size(Some(raw_size))?;
     }
@@ -463,6 +497,9 @@ impl<W: Write> DeltaWriter<W> {
                 put_u(&mut buf, *size);
                 put_u(&mut buf, zstd.level as u64);
                 put_u(&mut buf, zstd.flags());
+                if zstd.libzstd_version != 0 {
+                    put_u(&mut buf, zstd.libzstd_version.into());
+                }
                 put_u(&mut buf, *base_raw_size);
                 put_u(&mut buf, *raw_size);
                 put_u(&mut buf, (*window_log).into());
@@ -638,7 +675,13 @@ impl<R: Read> DeltaReader<R> {
                 if level == 0 {
                     return Err(FormatError::Invalid("recompression level 0".into()));
                 }
-                let flags = read_bounded(&mut self.input, "recompression flags", 3)?;
+                let flags = read_bounded(&mut self.input, "recompression flags", 15)?;
+                let libzstd_version = if flags & RECOMPRESS_VERSION_FOLLOWS != 0 {
+                    // Releases are numbered major*10000 + minor*100 + patch.
+                    read_bounded(&mut self.input, "libzstd release", 99_99_99)? as u32
+                } else {
+                    0
+                };
                 let base_raw_size =
                     read_bounded(&mut self.input, "decompressed base size", MAX_DELTA_RAW)?;
                 let raw_size =
@@ -649,8 +692,10 @@ impl<R: Read> DeltaReader<R> {
                     size,
                     zstd: ZstdParams {
                         level: level as i32,
-                        checksum: flags & 1 != 0,
-                        content_size: flags & 2 != 0,
+                        checksum: flags & RECOMPRESS_CHECKSUM != 0,
+                        content_size: flags & RECOMPRESS_CONTENT_SIZE != 0,
+                        multithreaded: flags & RECOMPRESS_MULTITHREADED != 0,
+                        libzstd_version,
                     },
                     base_raw_size,
                     raw_size,
@@ -870,6 +915,8 @@ mod tests {
                     level,
                     checksum: true,
                     content_size: false,
+                    multithreaded: false,
+                    libzstd_version: 0,
                 },
                 base_raw_size,
                 raw_size: 4000,
@@ -941,7 +988,7 @@ mod tests {
         for (what, bad) in [
             ("level 20", rewrite(2, 1, &[20])),
             ("level 0", rewrite(2, 1, &[0])),
-            ("flags 4", rewrite(3, 1, &[4])),
+            ("flags 16", rewrite(3, 1, &[16])),
             ("base raw size", rewrite(4, 2, &big)),
             ("raw size", rewrite(6, 2, &big)),
             ("window 31", rewrite(8, 1, &[31])),
@@ -956,6 +1003,92 @@ mod tests {
         assert!(read_one(&rewrite(2, 1, &[19])).is_ok());
     }
 
+    /// Frames made by the real zstd CLI, single-threaded and multithreaded, from a pipe
+    /// (no content size) and from a file (content size), are reproduced exactly: the CLI
+    /// and jigdo link the same libzstd release (jigdo-format/Cargo.toml).
+    #[test]
+    fn the_zstd_cli_frames_are_reproduced() {
+        use std::process::{Command, Stdio};
+        let cli = Command::new("zstd").arg("--version").output().unwrap();
+        let cli = String::from_utf8_lossy(&cli.stdout).into_owned();
+        let ours = libzstd_version_name(libzstd_version());
+        assert!(
+            cli.contains(&format!("v{ours}")),
+            "zstd CLI {cli:?}, libzstd {ours}"
+        );
+        // Over two multithreaded jobs at level 1 (a job is 4 windows of 512 KiB).
+        let raw: Vec<u8> = (0..400_000u32)
+            .flat_map(|i| {
+                format!("{} {}\n", i % 7919, i.wrapping_mul(2654435761) >> 20).into_bytes()
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("raw");
+        std::fs::write(&file, &raw).unwrap();
+        for (level, threads) in [
+            (1, "-T1"),
+            (1, "--single-thread"),
+            (1, "-T2"),
+            (6, "--single-thread"),
+        ] {
+            for from_pipe in [true, false] {
+                let mut cmd = Command::new("zstd");
+                cmd.args(["-q", "-c", &format!("-{level}"), threads]);
+                let frame = if from_pipe {
+                    let mut child = cmd
+                        .stdin(Stdio::piped())
+                        .stdout(Stdio::piped())
+                        .spawn()
+                        .unwrap();
+                    let mut stdin = child.stdin.take().unwrap();
+                    let feed = raw.clone();
+                    let writer = std::thread::spawn(move || stdin.write_all(&feed).unwrap());
+                    let out = child.wait_with_output().unwrap();
+                    writer.join().unwrap();
+                    out.stdout
+                } else {
+                    cmd.arg(&file).output().unwrap().stdout
+                };
+                let (checksum, content_size) = zstd_frame_flags(&frame).unwrap();
+                assert_eq!(content_size, !from_pipe);
+                let params = ZstdParams {
+                    level,
+                    checksum,
+                    content_size,
+                    multithreaded: threads != "--single-thread",
+                    libzstd_version: libzstd_version(),
+                };
+                let mut again = Vec::new();
+                zstd_recompress(&raw[..], raw.len() as u64, params)
+                    .unwrap()
+                    .read_to_end(&mut again)
+                    .unwrap();
+                let what = format!(
+                    "zstd -{level} {threads} from a {}",
+                    if from_pipe { "pipe" } else { "file" }
+                );
+                assert!(again == frame, "{what}: not reproduced");
+                // The other threading mode gives other bytes (so the flag matters).
+                if level != 1 {
+                    continue;
+                }
+                let other = ZstdParams {
+                    multithreaded: !params.multithreaded,
+                    ..params
+                };
+                let mut differ = Vec::new();
+                zstd_recompress(&raw[..], raw.len() as u64, other)
+                    .unwrap()
+                    .read_to_end(&mut differ)
+                    .unwrap();
+                assert!(
+                    differ != frame,
+                    "{what}: the other threading mode gives the same bytes"
+                );
+            }
+        }
+    }
+
     #[test]
     fn zstd_frames_are_recognised_and_reproduced() {
         let raw: Vec<u8> = (0..300_000u32)
@@ -965,6 +1098,8 @@ mod tests {
             level: 7,
             checksum: true,
             content_size: false,
+            multithreaded: false,
+            libzstd_version: 0,
         };
         let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 7).unwrap();
         enc.include_checksum(true).unwrap();

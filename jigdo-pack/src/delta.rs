@@ -17,9 +17,9 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use jigdo_format::delta::{
-    delta_base_provide, delta_package_name, delta_target_provide, zstd_decompress_bounded,
-    zstd_frame_flags, zstd_recompress, MAX_DELTA_RAW, MAX_RECOMPRESS_LEVEL, OBJTYPE_DIRMETA,
-    OBJTYPE_DIRTREE,
+    delta_base_provide, delta_package_name, delta_target_provide, libzstd_version,
+    zstd_decompress_bounded, zstd_frame_flags, zstd_recompress, MAX_DELTA_RAW,
+    MAX_RECOMPRESS_LEVEL, OBJTYPE_DIRMETA, OBJTYPE_DIRTREE,
 };
 use jigdo_format::{
     DeltaHeader, DeltaObject, DeltaObjectHeader, DeltaOp, DeltaPayloadFile, DeltaWriter, ZstdParams,
@@ -39,6 +39,10 @@ const STREAM_WINDOW_LOG: u32 = 24;
 const MIN_PATCH_SIZE: u64 = 512;
 /// Objects (base + target) larger than this are carried whole (bounds memory).
 const MAX_PATCH_INPUT: u64 = 1 << 29;
+/// Objects at least this large are patched one at a time: each holds itself and its base,
+/// their decompressed bytes (zstd frames) and a level-19 encoder with a window as
+/// large as both, which on two cores at once would double the peak memory.
+const SERIAL_PATCH_INPUT: u64 = 8 << 20;
 
 /// What one delta RPM holds.
 #[derive(Debug, Clone, Serialize)]
@@ -178,22 +182,98 @@ struct Recompressed {
     raw_size: u64,
 }
 
-/// Whether compressing `raw` as a stream with `params` gives exactly `target` (stops at
-/// the first block that differs).
-fn reproduces(raw: &[u8], params: ZstdParams, target: &[u8]) -> std::io::Result<bool> {
+/// How far compressing `raw` with some [`ZstdParams`] agrees with the target frame.
+#[derive(PartialEq)]
+enum Reproduction {
+    /// Byte for byte.
+    Exact,
+    /// The frame header agrees (same window and size fields), the blocks do not.
+    HeaderOnly,
+    /// The frame header already differs.
+    No,
+}
+
+/// The length of the frame header of the single zstd frame `frame` (magic, descriptor,
+/// window descriptor, content size field; no dictionary id: see `zstd_frame_flags`).
+fn frame_header_len(frame: &[u8]) -> usize {
+    let Some(&fhd) = frame.get(4) else {
+        return frame.len();
+    };
+    let single_segment = fhd & 0x20 != 0;
+    let fcs = match fhd >> 6 {
+        0 => usize::from(single_segment),
+        1 => 2,
+        2 => 4,
+        _ => 8,
+    };
+    (5 + usize::from(!single_segment) + fcs).min(frame.len())
+}
+
+/// Compares compressing `raw` as a stream with `params` against `target`, stopping at the
+/// first output that differs.
+fn reproduces(raw: &[u8], params: ZstdParams, target: &[u8]) -> std::io::Result<Reproduction> {
+    let header_len = frame_header_len(target);
     let mut enc = zstd_recompress(raw, raw.len() as u64, params)?;
     let mut buf = vec![0u8; 1 << 16];
     let mut at = 0usize;
     loop {
         let n = enc.read(&mut buf)?;
         if n == 0 {
-            return Ok(at == target.len());
+            return Ok(if at == target.len() {
+                Reproduction::Exact
+            } else {
+                Reproduction::HeaderOnly
+            });
         }
-        if target.get(at..at + n) != Some(&buf[..n]) {
-            return Ok(false);
+        let agree = target.get(at..at + n).map_or(0, |t| {
+            t.iter().zip(&buf[..n]).take_while(|(a, b)| a == b).count()
+        });
+        if agree < n {
+            return Ok(if at + agree >= header_len {
+                Reproduction::HeaderOnly
+            } else {
+                Reproduction::No
+            });
         }
         at += n;
     }
+}
+
+/// The [`ZstdParams`] with which our libzstd reproduces the zstd frame `target` from its
+/// decompressed bytes `raw`, if any. Single-threaded tries are cheap (a wrong level differs
+/// in the first block); a multithreaded try writes a whole job (some MiB) before its first
+/// output, so it is made only at the levels whose frame header agreed single-threaded.
+fn find_zstd_params(
+    raw: &[u8],
+    target: &[u8],
+    checksum: bool,
+    content_size: bool,
+) -> std::io::Result<Option<ZstdParams>> {
+    let mut header_agrees = Vec::new();
+    for level in 1..=MAX_RECOMPRESS_LEVEL {
+        let params = ZstdParams {
+            level,
+            checksum,
+            content_size,
+            multithreaded: false,
+            libzstd_version: libzstd_version(),
+        };
+        match reproduces(raw, params, target)? {
+            Reproduction::Exact => return Ok(Some(params)),
+            Reproduction::HeaderOnly => header_agrees.push(params),
+            Reproduction::No => {}
+        }
+    }
+    for params in header_agrees {
+        let params = ZstdParams {
+            multithreaded: true,
+            ..params
+        };
+        if reproduces(raw, params, target)? == Reproduction::Exact {
+            return Ok(Some(params));
+        }
+    }
+    Ok(None)
 }
 
 /// The patch of the decompressed bytes of `target` against those of `base` when both are
@@ -217,20 +297,7 @@ fn recompressed_patch(
     if (base_raw.len() + raw.len()) as u64 > MAX_DELTA_RAW {
         return Ok(None);
     }
-    // The level: a wrong one differs from the first block on, so each try is cheap.
-    let mut found = None;
-    for level in 1..=MAX_RECOMPRESS_LEVEL {
-        let params = ZstdParams {
-            level,
-            checksum,
-            content_size,
-        };
-        if reproduces(&raw, params, target)? {
-            found = Some(params);
-            break;
-        }
-    }
-    let Some(zstd) = found else {
+    let Some(zstd) = find_zstd_params(&raw, target, checksum, content_size)? else {
         return Ok(None);
     };
     let (patch, window_log) = make_patch(&base_raw, &raw)?;
@@ -322,6 +389,7 @@ pub fn write_delta(
     order.sort_by_key(|&i| {
         std::cmp::Reverse(tree.objects.get(&new_content[i].0).map_or(0, |o| o.size))
     });
+    let large_patch = std::sync::Mutex::new(());
     let carried: Vec<(usize, Carry)> = order
         .par_iter()
         .map(|&i| -> Result<(usize, Carry), PackError> {
@@ -340,6 +408,9 @@ pub fn write_delta(
             let Some(b) = candidate else {
                 return Ok((i, Carry::Whole));
             };
+            // Held while a large object is read and patched (see SERIAL_PATCH_INPUT).
+            let _serial = (info.size >= SERIAL_PATCH_INPUT)
+                .then(|| large_patch.lock().unwrap_or_else(|e| e.into_inner()));
             let (bh, _) = repo.read_file(&b)?;
             if !bh.is_regular() {
                 return Ok((i, Carry::Whole));
@@ -350,16 +421,17 @@ pub fn write_delta(
             }
             let target_bytes = read_object(repo, c)?;
             let patch_err = |e: std::io::Error| PackError::Invalid(format!("patching {path}: {e}"));
-            let (mut patch, mut window_log) =
-                make_patch(&base_bytes, &target_bytes).map_err(patch_err)?;
-            let mut recompressed = None;
-            if let Some((p, w, r)) =
-                recompressed_patch(&base_bytes, &target_bytes).map_err(patch_err)?
-            {
-                if p.len() < patch.len() {
-                    (patch, window_log, recompressed) = (p, w, Some(r));
-                }
-            }
+            // A zstd object that our libzstd reproduces is patched decompressed only: the
+            // patch of its compressed bytes is almost as big as the object, and making it
+            // too would double the memory and time this object takes.
+            let (patch, window_log, recompressed) =
+                match recompressed_patch(&base_bytes, &target_bytes).map_err(patch_err)? {
+                    Some((p, w, r)) => (p, w, Some(r)),
+                    None => {
+                        let (p, w) = make_patch(&base_bytes, &target_bytes).map_err(patch_err)?;
+                        (p, w, None)
+                    }
+                };
             if patch.len() as u64 >= info.size {
                 return Ok((i, Carry::Whole));
             }

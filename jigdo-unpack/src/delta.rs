@@ -17,8 +17,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use jigdo_format::delta::{
-    parse_delta_base_provide, parse_delta_target_provide, zstd_decompress_bounded, zstd_recompress,
-    DELTA_PROVIDE, DELTA_PROVIDE_PREFIX, OBJTYPE_DIRTREE,
+    libzstd_version, libzstd_version_name, parse_delta_base_provide, parse_delta_target_provide,
+    zstd_decompress_bounded, zstd_recompress, DELTA_PROVIDE, DELTA_PROVIDE_PREFIX, OBJTYPE_DIRTREE,
 };
 use jigdo_format::{DeltaOp, DeltaPayloadFile, DeltaReader, FormatError, Index, PayloadFile};
 use ostree_store::{Checksum, FileHeader, ObjectType, Repo};
@@ -404,9 +404,22 @@ impl DeltaJob {
                         tx.write_content_with_checksum(&c, &header, rebuilt.take(size))
                             .map_err(|e| {
                                 UnpackError::content_from(e, None, || {
+                                    let ours = libzstd_version();
+                                    let release = if params.libzstd_version != 0
+                                        && params.libzstd_version != ours
+                                    {
+                                        format!(
+                                            " (by libzstd {}; the delta was made with libzstd \
+                                             {}, which compresses differently)",
+                                            libzstd_version_name(ours),
+                                            libzstd_version_name(params.libzstd_version)
+                                        )
+                                    } else {
+                                        String::new()
+                                    };
                                     format!(
                                         "a record of {} patched decompressed against base \
-                                         object {b} and compressed again",
+                                         object {b} and compressed again{release}",
                                         path.display()
                                     )
                                 })

@@ -6,16 +6,21 @@
 #   generate  jigdo pack --delta-from (minus a plain pack of v2) vs ostree static-delta
 #             generate, wall time and peak memory;
 #   apply     jigdo unpack DELTA vs ostree static-delta apply-offline, each into a
-#             bare-user repository holding v1, wall time and peak memory.
+#             bare-user repository holding v1, wall time and peak memory;
+#   install   over a loopback nginx: jigdo install v2 into a repository holding v1 (it
+#             takes the delta RPM) vs ostree pull of the ref (it takes the static delta
+#             the summary lists), wall time and bytes counted in nginx's access log.
 # The two versions come from versions.sh (the bench corpus, or the test packages).
 # Usage: mirror-tests/bench/delta.sh [JIGDO_BIN]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 jigdo=${1:-${JIGDO_BIN:-${CARGO_TARGET_DIR:-$here/target}/release/jigdo}}
 [ -x "$jigdo" ] || { echo "build jigdo first (cargo build --release --bin jigdo)" >&2; exit 1; }
-for t in ostree rpmbuild /usr/bin/time; do command -v $t >/dev/null || { echo "needs $t" >&2; exit 1; }; done
+for t in ostree rpmbuild nginx curl /usr/bin/time; do command -v $t >/dev/null || { echo "needs $t" >&2; exit 1; }; done
 w=$(mktemp -d /var/tmp/jigdo-bench-delta.XXXXXX)
-trap 'rm -rf "$w"' EXIT
+# shellcheck source=nginx.sh
+. "$here/mirror-tests/bench/nginx.sh"
+trap 'stop_nginx; rm -rf "$w"' EXIT
 # shellcheck source=versions.sh
 . "$here/mirror-tests/bench/versions.sh"
 load_versions "$w"
@@ -60,6 +65,35 @@ measure apply "$jigdo" unpack "$delta" --repo "$w/jigdo-client" --ref bench/os
 measure static-apply ostree --repo="$w/ostree-client" static-delta apply-offline "$superblock"
 ostree --repo="$w/ostree-client" show "$c2" >/dev/null || { echo "ostree did not apply its delta" >&2; exit 1; }
 
+# Over the network, from one loopback nginx: an rpm-md repository with both jigdo RPMs,
+# the delta RPM and the packages, and the archive repository with the static delta.
+mkdir -p "$w/www/rpm/Packages"
+cp -l "$w/v1-jigdo"/*.rpm "$w/out"/*.rpm "$w/www/rpm/"
+cp -nl "$v1"/*.rpm "$v2"/*.rpm "$w/www/rpm/Packages/" 2>/dev/null || true
+"$jigdo" repo create "$w/www/rpm" >/dev/null
+ostree --repo="$w/archive" refs --create=bench/os "$c2"
+ostree --repo="$w/archive" summary -u
+ln -s "$w/archive" "$w/www/archive"
+start_nginx "$w/www" "$w/ng"
+now() { date +%s.%N; }
+"$jigdo" install bench-os-1.0 --nogpgcheck --from "$NGINX_URL/rpm/" --repo "$w/net-jigdo" \
+    --ref bench/os >/dev/null
+sync; nginx_clear_log; t0=$(now)
+"$jigdo" install bench-os --nogpgcheck --from "$NGINX_URL/rpm/" --repo "$w/net-jigdo" \
+    --ref bench/os --json >"$w/net.json"
+t1=$(now); net_jigdo_bytes=$(nginx_bytes)
+[ "$(ostree --repo="$w/net-jigdo" rev-parse bench/os)" = "$c2" ] || { echo "jigdo install gave the wrong commit" >&2; exit 1; }
+grep -q '"path": "delta"' "$w/net.json" || { echo "jigdo install did not take the delta:" >&2; cat "$w/net.json" >&2; exit 1; }
+ostree --repo="$w/net-ostree" init --mode=bare-user
+ostree --repo="$w/net-ostree" remote add --no-gpg-verify bench "$NGINX_URL/archive"
+ostree --repo="$w/net-ostree" pull-local "$w/archive" "$c1" >/dev/null
+ostree --repo="$w/net-ostree" refs --create=bench:bench/os "$c1"
+sync; nginx_clear_log; t2=$(now)
+ostree --repo="$w/net-ostree" pull bench bench/os >/dev/null
+t3=$(now); net_ostree_bytes=$(nginx_bytes)
+[ "$(ostree --repo="$w/net-ostree" rev-parse bench:bench/os)" = "$c2" ] || { echo "ostree pull gave the wrong commit" >&2; exit 1; }
+grep -q '/deltas/' "$w/ng/access.log" || { echo "ostree pull did not use the static delta" >&2; exit 1; }
+
 printf '%-44s %14s\n' "v1 -> v2" "bytes"
 printf '%-44s %14d\n' "delta RPM" "$(stat -c %s "$delta")"
 printf '%-44s %14d\n' "ostree static delta (superblock + parts)" "$static_bytes"
@@ -71,3 +105,7 @@ printf '%-44s %10s %10s\n' "jigdo pack v2 --delta-from v1" "$(secs pack-delta)" 
 printf '%-44s %10s %10s\n' "ostree static-delta generate" "$(secs static)" "$(mib static)"
 printf '%-44s %10s %10s\n' "jigdo unpack DELTA (bare-user, holds v1)" "$(secs apply)" "$(mib apply)"
 printf '%-44s %10s %10s\n' "ostree static-delta apply-offline" "$(secs static-apply)" "$(mib static-apply)"
+printf '%-44s %10s %14s\n' "over loopback nginx" "wall s" "bytes"
+printf '%-44s %10.2f %14d\n' "jigdo install (takes the delta RPM)" "$(echo "$t1 - $t0" | bc)" "$net_jigdo_bytes"
+printf '%-44s %10.2f %14d\n' "ostree pull (takes the static delta)" "$(echo "$t3 - $t2" | bc)" "$net_ostree_bytes"
+printf 'ratio install / pull, wall time: %.2f\n' "$(echo "($t1 - $t0) / ($t3 - $t2)" | bc -l)"

@@ -888,16 +888,24 @@ fn texty(seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
-/// `raw` compressed as dracut has the zstd CLI do it: a stream (no content size) at level
-/// 12 with a checksum; here with the `zstd` crate, whose libzstd the client uses.
-fn zstd_stream(raw: &[u8]) -> Vec<u8> {
+/// `raw` compressed by the real `zstd` CLI the way initramfs tools run it: from a pipe (a
+/// stream without content size), multithreaded (`-T0`), with its default checksum; at
+/// level 1, whose 2 MiB jobs split these megabytes into several.
+fn zstd_cli_stream(raw: &[u8]) -> Vec<u8> {
     use std::io::Write;
-    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 12).expect("zstd");
-    enc.include_checksum(true).expect("zstd");
-    for chunk in raw.chunks(64 << 10) {
-        enc.write_all(chunk).expect("zstd");
-    }
-    enc.finish().expect("zstd")
+    let mut child = Command::new("zstd")
+        .args(["-q", "-c", "-1", "-T0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("zstd CLI (.ci/deps.sh installs it)");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let feed = raw.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&feed).expect("feed zstd"));
+    let out = child.wait_with_output().expect("zstd");
+    writer.join().expect("writer");
+    assert!(out.status.success(), "zstd failed");
+    out.stdout
 }
 
 /// The size of a plain patch (as `jigdo pack` makes for other objects) of `target`
@@ -925,13 +933,13 @@ fn zstd_object_travels_as_a_recompressed_patch() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("delta_rpm_zstd");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("mkdir");
-    let raw1 = texty(21, 3_000_000);
+    let raw1 = texty(21, 5_000_000);
     // v2: a few bytes inserted near the start (everything after shifts) and some changed.
     let mut raw2 = raw1[..1000].to_vec();
     raw2.extend_from_slice(b"new module added here ");
     raw2.extend_from_slice(&raw1[1000..]);
     raw2[1_500_000..1_500_040].copy_from_slice(&[b'x'; 40]);
-    let (z1, z2) = (zstd_stream(&raw1), zstd_stream(&raw2));
+    let (z1, z2) = (zstd_cli_stream(&raw1), zstd_cli_stream(&raw2));
     let pkg = |version: &str, image: &[u8]| {
         TestPackage::new(
             "jt-initrd",
