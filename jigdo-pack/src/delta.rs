@@ -39,9 +39,9 @@ const STREAM_WINDOW_LOG: u32 = 24;
 const MIN_PATCH_SIZE: u64 = 512;
 /// Objects (base + target) larger than this are carried whole (bounds memory).
 const MAX_PATCH_INPUT: u64 = 1 << 29;
-/// Objects at least this large are patched one at a time: each holds itself and its base,
-/// their decompressed bytes (zstd frames) and a level-19 encoder with a window as
-/// large as both, which on two cores at once would double the peak memory.
+/// Objects at least this large are patched alone (no other patch runs meanwhile): each
+/// holds itself and its base, their decompressed bytes (zstd frames) and a level-19
+/// encoder sized for both, which beside other patches would raise the peak memory.
 const SERIAL_PATCH_INPUT: u64 = 8 << 20;
 
 /// What one delta RPM holds.
@@ -276,13 +276,17 @@ fn find_zstd_params(
     Ok(None)
 }
 
-/// The patch of the decompressed bytes of `target` against those of `base` when both are
-/// single zstd frames and compressing the patched bytes again reproduces `target` exactly
-/// (checked here with the libzstd the client uses); `None` otherwise.
-fn recompressed_patch(
-    base: &[u8],
-    target: &[u8],
-) -> std::io::Result<Option<(Vec<u8>, u32, Recompressed)>> {
+/// A zstd object and its base, decompressed, and how the object is compressed again.
+struct Decompressed {
+    base_raw: Vec<u8>,
+    raw: Vec<u8>,
+    zstd: ZstdParams,
+}
+
+/// The decompressed bytes of `base` and `target` and how to compress `target` again, when
+/// both are single zstd frames and compressing the decompressed bytes again reproduces
+/// `target` exactly (checked here with the libzstd the client uses); `None` otherwise.
+fn recompression(base: &[u8], target: &[u8]) -> std::io::Result<Option<Decompressed>> {
     let (Some(_), Some((checksum, content_size))) =
         (zstd_frame_flags(base), zstd_frame_flags(target))
     else {
@@ -297,19 +301,12 @@ fn recompressed_patch(
     if (base_raw.len() + raw.len()) as u64 > MAX_DELTA_RAW {
         return Ok(None);
     }
-    let Some(zstd) = find_zstd_params(&raw, target, checksum, content_size)? else {
-        return Ok(None);
-    };
-    let (patch, window_log) = make_patch(&base_raw, &raw)?;
-    Ok(Some((
-        patch,
-        window_log,
-        Recompressed {
-            zstd,
-            base_raw_size: base_raw.len() as u64,
-            raw_size: raw.len() as u64,
-        },
-    )))
+    let zstd = find_zstd_params(&raw, target, checksum, content_size)?;
+    Ok(zstd.map(|zstd| Decompressed {
+        base_raw,
+        raw,
+        zstd,
+    }))
 }
 
 fn read_object(repo: &Repo, c: &Checksum) -> Result<Vec<u8>, PackError> {
@@ -322,15 +319,26 @@ fn read_object(repo: &Repo, c: &Checksum) -> Result<Vec<u8>, PackError> {
 
 /// The zstd patch of `target` against `base`, and the window it needs.
 fn make_patch(base: &[u8], target: &[u8]) -> std::io::Result<(Vec<u8>, u32)> {
+    use zstd::zstd_safe::{compress_bound, get_error_name, CCtx, CParameter};
     let span = (base.len() + target.len()).max(1 << 10) as u64;
     let window_log = (64 - (span - 1).leading_zeros()).clamp(10, 30);
-    let mut enc = zstd::stream::write::Encoder::with_ref_prefix(Vec::new(), LEVEL, base)?;
-    enc.window_log(window_log)?;
-    enc.long_distance_matching(true)?;
-    enc.set_pledged_src_size(Some(target.len() as u64))?;
-    enc.include_contentsize(true)?;
-    enc.write_all(target)?;
-    Ok((enc.finish()?, window_log))
+    let err = |code: usize| std::io::Error::other(get_error_name(code));
+    // One shot: a streaming encoder would also buffer up to a window of the target.
+    let mut cctx = CCtx::try_create().ok_or_else(|| std::io::Error::other("zstd context"))?;
+    cctx.set_parameter(CParameter::CompressionLevel(LEVEL))
+        .map_err(err)?;
+    cctx.set_parameter(CParameter::WindowLog(window_log))
+        .map_err(err)?;
+    cctx.set_parameter(CParameter::EnableLongDistanceMatching(true))
+        .map_err(err)?;
+    cctx.set_parameter(CParameter::ContentSizeFlag(true))
+        .map_err(err)?;
+    cctx.ref_prefix(base).map_err(err)?;
+    // Only the pages written count: the patch is usually far smaller than the bound.
+    let mut out = Vec::with_capacity(compress_bound(target.len()));
+    cctx.compress2(&mut out, target).map_err(err)?;
+    out.shrink_to_fit();
+    Ok((out, window_log))
 }
 
 /// Writes the delta RPM from `base` to the packed commit into `out_dir`.
@@ -389,7 +397,8 @@ pub fn write_delta(
     order.sort_by_key(|&i| {
         std::cmp::Reverse(tree.objects.get(&new_content[i].0).map_or(0, |o| o.size))
     });
-    let large_patch = std::sync::Mutex::new(());
+    // Large objects take it exclusively, the others shared (see SERIAL_PATCH_INPUT).
+    let patching = std::sync::RwLock::new(());
     let carried: Vec<(usize, Carry)> = order
         .par_iter()
         .map(|&i| -> Result<(usize, Carry), PackError> {
@@ -408,9 +417,13 @@ pub fn write_delta(
             let Some(b) = candidate else {
                 return Ok((i, Carry::Whole));
             };
-            // Held while a large object is read and patched (see SERIAL_PATCH_INPUT).
-            let _serial = (info.size >= SERIAL_PATCH_INPUT)
-                .then(|| large_patch.lock().unwrap_or_else(|e| e.into_inner()));
+            let (_alone, _shared) = if info.size >= SERIAL_PATCH_INPUT {
+                let lock = patching.write().unwrap_or_else(|e| e.into_inner());
+                (Some(lock), None)
+            } else {
+                let lock = patching.read().unwrap_or_else(|e| e.into_inner());
+                (None, Some(lock))
+            };
             let (bh, _) = repo.read_file(&b)?;
             if !bh.is_regular() {
                 return Ok((i, Carry::Whole));
@@ -425,8 +438,21 @@ pub fn write_delta(
             // patch of its compressed bytes is almost as big as the object, and making it
             // too would double the memory and time this object takes.
             let (patch, window_log, recompressed) =
-                match recompressed_patch(&base_bytes, &target_bytes).map_err(patch_err)? {
-                    Some((p, w, r)) => (p, w, Some(r)),
+                match recompression(&base_bytes, &target_bytes).map_err(patch_err)? {
+                    Some(Decompressed {
+                        base_raw,
+                        raw,
+                        zstd,
+                    }) => {
+                        drop((base_bytes, target_bytes));
+                        let (p, w) = make_patch(&base_raw, &raw).map_err(patch_err)?;
+                        let r = Recompressed {
+                            zstd,
+                            base_raw_size: base_raw.len() as u64,
+                            raw_size: raw.len() as u64,
+                        };
+                        (p, w, Some(r))
+                    }
                     None => {
                         let (p, w) = make_patch(&base_bytes, &target_bytes).map_err(patch_err)?;
                         (p, w, None)

@@ -71,7 +71,11 @@ mkdir -p "$w/www/rpm/Packages"
 cp -l "$w/v1-jigdo"/*.rpm "$w/out"/*.rpm "$w/www/rpm/"
 cp -nl "$v1"/*.rpm "$v2"/*.rpm "$w/www/rpm/Packages/" 2>/dev/null || true
 "$jigdo" repo create "$w/www/rpm" >/dev/null
-ostree --repo="$w/archive" refs --create=bench/os "$c2"
+# The ref the commit is bound to (ostree pull refuses another).
+ref=$(ostree --repo="$w/archive" show --print-metadata-key=ostree.ref-binding "$c2" 2>/dev/null |
+    grep -o "'[^']*'" | head -n1 | tr -d "'" || true)
+ref=${ref:-bench/os}
+ostree --repo="$w/archive" refs --create="$ref" "$c2"
 ostree --repo="$w/archive" summary -u
 ln -s "$w/archive" "$w/www/archive"
 start_nginx "$w/www" "$w/ng"
@@ -87,11 +91,11 @@ grep -q '"path": "delta"' "$w/net.json" || { echo "jigdo install did not take th
 ostree --repo="$w/net-ostree" init --mode=bare-user
 ostree --repo="$w/net-ostree" remote add --no-gpg-verify bench "$NGINX_URL/archive"
 ostree --repo="$w/net-ostree" pull-local "$w/archive" "$c1" >/dev/null
-ostree --repo="$w/net-ostree" refs --create=bench:bench/os "$c1"
+ostree --repo="$w/net-ostree" refs --create="bench:$ref" "$c1"
 sync; nginx_clear_log; t2=$(now)
-ostree --repo="$w/net-ostree" pull bench bench/os >/dev/null
+ostree --repo="$w/net-ostree" pull bench "$ref" >/dev/null
 t3=$(now); net_ostree_bytes=$(nginx_bytes)
-[ "$(ostree --repo="$w/net-ostree" rev-parse bench:bench/os)" = "$c2" ] || { echo "ostree pull gave the wrong commit" >&2; exit 1; }
+[ "$(ostree --repo="$w/net-ostree" rev-parse "bench:$ref")" = "$c2" ] || { echo "ostree pull gave the wrong commit" >&2; exit 1; }
 grep -q '/deltas/' "$w/ng/access.log" || { echo "ostree pull did not use the static delta" >&2; exit 1; }
 
 printf '%-44s %14s\n' "v1 -> v2" "bytes"
