@@ -256,9 +256,23 @@ pub fn zstd_frame_flags(bytes: &[u8]) -> Option<(bool, bool)> {
 /// Decompresses one zstd frame from `r` (window at most 2^[`MAX_RECOMPRESS_WINDOW_LOG`]);
 /// fails if it holds more than `limit` bytes.
 pub fn zstd_decompress_bounded(r: impl Read, limit: u64) -> io::Result<Vec<u8>> {
+    zstd_decompress_into(r, limit, Vec::new())
+}
+
+/// [`zstd_decompress_bounded`] of a frame in memory, into a buffer of exactly its size (a
+/// first pass counts the bytes): a growing buffer would take up to twice the memory.
+pub fn zstd_decompress_exact(frame: &[u8], limit: u64) -> io::Result<Vec<u8>> {
+    let mut dec = zstd::stream::read::Decoder::new(frame)?.single_frame();
+    dec.window_log_max(MAX_RECOMPRESS_WINDOW_LOG)?;
+    let size = io::copy(&mut dec.take(limit.saturating_add(1)), &mut io::sink())?;
+    let capacity = usize::try_from(size.min(limit))
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "zstd object too large"))?;
+    zstd_decompress_into(frame, limit, Vec::with_capacity(capacity))
+}
+
+fn zstd_decompress_into(r: impl Read, limit: u64, mut out: Vec<u8>) -> io::Result<Vec<u8>> {
     let mut dec = zstd::stream::read::Decoder::new(r)?.single_frame();
     dec.window_log_max(MAX_RECOMPRESS_WINDOW_LOG)?;
-    let mut out = Vec::new();
     dec.take(limit.saturating_add(1)).read_to_end(&mut out)?;
     if out.len() as u64 > limit {
         return Err(io::Error::new(

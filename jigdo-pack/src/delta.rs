@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use jigdo_format::delta::{
     delta_base_provide, delta_package_name, delta_target_provide, libzstd_version,
-    zstd_decompress_bounded, zstd_frame_flags, zstd_recompress, MAX_DELTA_RAW,
-    MAX_RECOMPRESS_LEVEL, OBJTYPE_DIRMETA, OBJTYPE_DIRTREE,
+    zstd_decompress_exact, zstd_frame_flags, zstd_recompress, MAX_DELTA_RAW, MAX_RECOMPRESS_LEVEL,
+    OBJTYPE_DIRMETA, OBJTYPE_DIRTREE,
 };
 use jigdo_format::{
     DeltaHeader, DeltaObject, DeltaObjectHeader, DeltaOp, DeltaPayloadFile, DeltaWriter, ZstdParams,
@@ -292,17 +292,18 @@ fn recompression(base: &[u8], target: &[u8]) -> std::io::Result<Option<Decompres
     else {
         return Ok(None);
     };
-    let (Ok(base_raw), Ok(raw)) = (
-        zstd_decompress_bounded(base, MAX_DELTA_RAW),
-        zstd_decompress_bounded(target, MAX_DELTA_RAW),
-    ) else {
+    // The object first: the base is decompressed only once the object proved reproducible
+    // (a multithreaded try holds its own job buffers, ~100 MiB at level 12).
+    let Ok(raw) = zstd_decompress_exact(target, MAX_DELTA_RAW) else {
         return Ok(None);
     };
-    if (base_raw.len() + raw.len()) as u64 > MAX_DELTA_RAW {
+    let Some(zstd) = find_zstd_params(&raw, target, checksum, content_size)? else {
         return Ok(None);
-    }
-    let zstd = find_zstd_params(&raw, target, checksum, content_size)?;
-    Ok(zstd.map(|zstd| Decompressed {
+    };
+    let Ok(base_raw) = zstd_decompress_exact(base, MAX_DELTA_RAW - raw.len() as u64) else {
+        return Ok(None);
+    };
+    Ok(Some(Decompressed {
         base_raw,
         raw,
         zstd,
