@@ -40,7 +40,8 @@ pub struct Pool {
 
 impl Pool {
     /// Reads the headers (not the payloads) of every `.rpm` under each source directory
-    /// (an rpm-md repository directory is searched the same way), in parallel.
+    /// (an rpm-md repository directory is searched the same way), in parallel (in the
+    /// read pool, [`ostree_store::with_io_pool`]).
     pub fn load(sources: &[PathBuf]) -> Result<Pool, PackError> {
         let mut paths = Vec::new();
         for source in sources {
@@ -63,13 +64,16 @@ impl Pool {
         }
         paths.sort();
         paths.dedup_by(|a, b| a.0 == b.0);
-        let headers: Vec<Result<PoolPackage, PackError>> = paths
-            .into_par_iter()
-            .map(|(path, href)| {
-                let header = PackageHeader::open(&path)?;
-                Ok(PoolPackage { path, href, header })
-            })
-            .collect();
+        // In the read pool: each header is a small read at the start of a file.
+        let headers: Vec<Result<PoolPackage, PackError>> = ostree_store::with_io_pool(|| {
+            paths
+                .into_par_iter()
+                .map(|(path, href)| {
+                    let header = PackageHeader::open(&path)?;
+                    Ok(PoolPackage { path, href, header })
+                })
+                .collect()
+        });
         let mut packages = Vec::new();
         for h in headers {
             let p = h?;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use ostree_store::{Checksum, Commit, DirMeta, FileHeader, Repo};
+use ostree_store::{Checksum, Commit, DirMeta, DirTree, FileHeader, Repo};
 use rayon::prelude::*;
 use rpm_package::DigestAlgorithm;
 
@@ -56,32 +56,35 @@ pub struct Tree {
 
 impl Tree {
     /// Loads the tree of `commit` from `repo`, digesting every content object with SHA-256
-    /// and each algorithm of `algos`.
+    /// and each algorithm of `algos`. The listings are read level by level and the
+    /// objects digested in the read pool ([`ostree_store::with_io_pool`]): on a cold
+    /// cache, these thousands of small reads are bounded by how many are in flight.
     pub fn load(
         repo: &Repo,
         commit: &Commit,
         algos: &[DigestAlgorithm],
     ) -> Result<Tree, PackError> {
-        let mut checksums = Vec::new();
-        let root = load_dir(
-            repo,
-            &commit.root_tree,
-            &commit.root_meta,
-            &mut checksums,
-            0,
-        )?;
-        checksums.sort_unstable();
-        checksums.dedup();
-        let extra: Vec<DigestAlgorithm> = algos
-            .iter()
-            .copied()
-            .filter(|a| *a != DigestAlgorithm::Sha256)
-            .collect();
-        let objects = checksums
-            .into_par_iter()
-            .map(|c| digest_object(repo, &c, &extra).map(|info| (c, info)))
-            .collect::<Result<HashMap<_, _>, _>>()?;
-        Ok(Tree { root, objects })
+        ostree_store::with_io_pool(|| {
+            let listings = read_listings(repo, commit)?;
+            let mut checksums: Vec<Checksum> = listings
+                .values()
+                .flat_map(|(_, l)| l.files.iter().map(|(_, c)| *c))
+                .collect();
+            let root = build_dir(&listings, &commit.root_tree, &commit.root_meta, 0)?;
+            // In name order, as the objects lie in `objects/XX/` (locality of reads).
+            checksums.sort_unstable();
+            checksums.dedup();
+            let extra: Vec<DigestAlgorithm> = algos
+                .iter()
+                .copied()
+                .filter(|a| *a != DigestAlgorithm::Sha256)
+                .collect();
+            let objects = checksums
+                .into_par_iter()
+                .map(|c| digest_object(repo, &c, &extra).map(|info| (c, info)))
+                .collect::<Result<HashMap<_, _>, _>>()?;
+            Ok(Tree { root, objects })
+        })
     }
 
     /// Number of files in the tree (hardlinks counted at each path).
@@ -93,24 +96,66 @@ impl Tree {
     }
 }
 
-fn load_dir(
-    repo: &Repo,
+/// Every (dirtree, dirmeta) pair the commit reaches, read level by level, each level in
+/// parallel, keyed by the pair.
+type Listings = HashMap<(Checksum, Checksum), (DirMeta, DirTree)>;
+
+fn read_listings(repo: &Repo, commit: &Commit) -> Result<Listings, PackError> {
+    let mut out: Listings = HashMap::new();
+    let mut level = vec![(commit.root_tree, commit.root_meta)];
+    let mut depth = 0usize;
+    while !level.is_empty() {
+        if depth > MAX_DEPTH {
+            return Err(too_deep(&level[0].0));
+        }
+        level.sort_unstable();
+        level.dedup();
+        level.retain(|k| !out.contains_key(k));
+        let read = level
+            .par_iter()
+            .map(|&(tree, meta)| -> Result<_, PackError> {
+                Ok((
+                    (tree, meta),
+                    (repo.read_dirmeta(&meta)?, repo.read_dirtree(&tree)?),
+                ))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        level.clear();
+        for (key, (meta, listing)) in read {
+            level.extend(listing.dirs.iter().map(|(_, t, m)| (*t, *m)));
+            out.insert(key, (meta, listing));
+        }
+        depth += 1;
+    }
+    Ok(out)
+}
+
+/// Deepest directory nesting accepted.
+const MAX_DEPTH: usize = 2048;
+
+fn too_deep(tree: &Checksum) -> PackError {
+    PackError::Invalid(format!(
+        "dirtree {tree} nests deeper than {MAX_DEPTH} levels"
+    ))
+}
+
+/// The directory (tree, meta) from the listings read, with its subdirectories.
+fn build_dir(
+    listings: &Listings,
     tree: &Checksum,
     meta: &Checksum,
-    checksums: &mut Vec<Checksum>,
     depth: usize,
 ) -> Result<TreeDir, PackError> {
-    if depth > 2048 {
-        return Err(PackError::Invalid(format!(
-            "dirtree {tree} nests deeper than 2048 levels"
-        )));
+    if depth > MAX_DEPTH {
+        return Err(too_deep(tree));
     }
-    let meta = repo.read_dirmeta(meta)?;
-    let listing = repo.read_dirtree(tree)?;
-    checksums.extend(listing.files.iter().map(|(_, c)| *c));
+    let (meta, listing) = listings
+        .get(&(*tree, *meta))
+        .cloned()
+        .ok_or_else(|| PackError::Invalid(format!("dirtree {tree} was not read")))?;
     let mut dirs = Vec::with_capacity(listing.dirs.len());
     for (name, t, m) in listing.dirs {
-        let sub = load_dir(repo, &t, &m, checksums, depth + 1)?;
+        let sub = build_dir(listings, &t, &m, depth + 1)?;
         dirs.push((name, sub));
     }
     Ok(TreeDir {

@@ -65,7 +65,18 @@ pub fn fsck(repo: &Repo, commits: &[Checksum], with_parents: bool) -> FsckReport
 
 /// Like [`fsck`], calling `progress(done, total)` from worker threads as
 /// content and dirmeta objects are verified (about every 256 objects).
+/// Runs in the read pool ([`crate::with_io_pool`]): on a cold cache the small
+/// reads, not the hashing, bound it.
 pub fn fsck_with_progress(
+    repo: &Repo,
+    commits: &[Checksum],
+    with_parents: bool,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> FsckReport {
+    crate::with_io_pool(|| fsck_in_pool(repo, commits, with_parents, progress))
+}
+
+fn fsck_in_pool(
     repo: &Repo,
     commits: &[Checksum],
     with_parents: bool,
@@ -116,6 +127,9 @@ pub fn fsck_with_progress(
         }
     }
     report.objects_checked += to_verify.len();
+    // In name order, as they lie in `objects/XX/`: neighbours share directory and
+    // inode-table blocks, and each thread takes a contiguous run.
+    to_verify.sort_unstable_by_key(|(_, r)| (r.checksum, r.objtype));
     let total = to_verify.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let mut bad: Vec<FsckProblem> = to_verify

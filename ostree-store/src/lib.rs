@@ -50,6 +50,8 @@
 //!
 //! Verification and archives:
 //! - [`fsck()`] → [`FsckReport`] with [`FsckProblem`]s (checksum, type, path, commit).
+//! - [`with_io_pool`]: runs parallel work that mostly waits on reads with more threads
+//!   than cores (fsck uses it; so do pack's digests and `repo create`'s scan).
 //! - [`CommitArchive`]: osbuild-composer commit tarballs (`repo/` +
 //!   `compose.json`): [`CommitArchive::open`] reads the repository in place
 //!   from the (uncompressed) tar, read-only ([`Repo::is_in_tar`]);
@@ -79,6 +81,7 @@ pub use objects::{
 pub mod archive;
 pub mod fsck;
 pub mod lock;
+pub mod parallel;
 pub mod repo;
 mod tarstore;
 pub mod write;
@@ -86,6 +89,7 @@ pub mod write;
 pub use archive::{CommitArchive, ComposeInfo};
 pub use fsck::{fsck, fsck_with_progress, FsckProblem, FsckReport};
 pub use lock::{LockGuard, LockKind};
+pub use parallel::with_io_pool;
 pub use repo::{
     read_ref_file, validate_ref_name, ArchiveContent, Config, ConfigSyntax, ContentReader,
     Reachable, RefEntry, RefKind, Repo, RepoMode, Traversal, UnknownMode,
