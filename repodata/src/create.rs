@@ -189,20 +189,26 @@ pub fn scan_packages_with_progress(
         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         progress(n, found.len());
     };
-    let results: Vec<Result<(Package, bool)>> = found
-        .par_iter()
-        .map(|f| {
-            if let Some(p) = previous.get(&f.href) {
-                if p.size_package == f.size && p.time_file == f.mtime {
-                    tick();
-                    return Ok((p.clone(), true));
+    let scan = || -> Vec<Result<(Package, bool)>> {
+        found
+            .par_iter()
+            .map(|f| {
+                if let Some(p) = previous.get(&f.href) {
+                    if p.size_package == f.size && p.time_file == f.mtime {
+                        tick();
+                        return Ok((p.clone(), true));
+                    }
                 }
-            }
-            let r = read_package(f, changelog_limit).map(|p| (p, false));
-            tick();
-            r
-        })
-        .collect();
+                let r = read_package(f, changelog_limit).map(|p| (p, false));
+                tick();
+                r
+            })
+            .collect()
+    };
+    let results = match read_pool() {
+        Some(pool) => pool.install(scan),
+        None => scan(),
+    };
     let mut pkgs = Vec::with_capacity(results.len());
     let mut reused = 0;
     for r in results {
@@ -212,6 +218,18 @@ pub fn scan_packages_with_progress(
     }
     let read = pkgs.len() - reused;
     Ok((pkgs, read, reused))
+}
+
+/// A pool with more threads than cores for reading the packages: on a cold page cache
+/// the reads, not the hashing, bound the scan, and a virtual disk serves many reads in
+/// flight much faster than one or two (151 MB of RPMs: 0.42 s read by one reader, 0.16 s
+/// by eight). Four threads per core, between 8 and 32; `None` if it cannot be made.
+fn read_pool() -> Option<rayon::ThreadPool> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    rayon::ThreadPoolBuilder::new()
+        .num_threads((cores * 4).clamp(8, 32))
+        .build()
+        .ok()
 }
 
 /// Loads the records of the current metadata of `dir`, keyed by location.
