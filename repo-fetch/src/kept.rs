@@ -49,7 +49,7 @@ impl Validators {
         let (Some(lm), Some(date)) = (&self.last_modified, &self.date) else {
             return false;
         };
-        match (parse_http_date(lm), parse_http_date(date)) {
+        match (http_date_seconds(lm), http_date_seconds(date)) {
             (Some(lm), Some(date)) => date >= lm + 2,
             _ => false,
         }
@@ -283,48 +283,12 @@ fn parse(data: &[u8]) -> Option<(String, KeptRepomd)> {
     (have_repomd && !kept.validators.url.is_empty()).then_some((key, kept))
 }
 
-/// Seconds since the Unix epoch of an HTTP date in its preferred form (IMF-fixdate,
-/// `Sun, 06 Nov 1994 08:49:37 GMT`); `None` for anything else.
-pub fn parse_http_date(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (_, rest) = s.split_once(", ")?;
-    let f: Vec<&str> = rest.split(' ').collect();
-    let [day, mon, year, time, "GMT"] = f[..] else {
-        return None;
-    };
-    let day: i64 = day.parse().ok()?;
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| *m == mon)? as i64
-        + 1;
-    let year: i64 = year.parse().ok()?;
-    let t: Vec<i64> = time
-        .split(':')
-        .map(|x| x.parse().ok())
-        .collect::<Option<_>>()?;
-    let [h, m, sec] = t[..] else {
-        return None;
-    };
-    if !(1..=31).contains(&day) || !(0..24).contains(&h) || !(0..60).contains(&m) {
-        return None;
-    }
-    if !(0..=60).contains(&sec) || !(1970..=9999).contains(&year) {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + sec)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// Seconds since the Unix epoch of an HTTP date in any of the three forms RFC 9110 asks
+/// recipients to accept (IMF-fixdate, RFC 850, asctime); `None` for anything else.
+fn http_date_seconds(s: &str) -> Option<i64> {
+    let t = httpdate::parse_http_date(s.trim()).ok()?;
+    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    i64::try_from(secs).ok()
 }
 
 #[cfg(test)]
@@ -349,23 +313,26 @@ mod tests {
 
     #[test]
     fn http_dates() {
-        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(http_date_seconds("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        // The three forms RFC 9110 section 5.6.7 asks a recipient to accept.
+        for form in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(http_date_seconds(form), Some(784_111_777), "{form}");
+        }
         assert_eq!(
-            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
-        );
-        assert_eq!(
-            parse_http_date("Sun, 29 Feb 2024 23:59:59 GMT"),
+            http_date_seconds("Thu, 29 Feb 2024 23:59:59 GMT"),
             Some(1_709_251_199)
         );
         for bad in [
-            "Sunday, 06-Nov-94 08:49:37 GMT",
-            "Sun Nov  6 08:49:37 1994",
             "Sun, 06 Nov 1994 08:49:37 UTC",
             "Sun, 36 Nov 1994 08:49:37 GMT",
+            "yesterday",
             "",
         ] {
-            assert_eq!(parse_http_date(bad), None, "{bad}");
+            assert_eq!(http_date_seconds(bad), None, "{bad}");
         }
     }
 

@@ -56,7 +56,7 @@ pub use blocking::{BlockingFetcher, Downloader};
 pub use error::{AttemptError, FetchError, MirrorFailure};
 #[cfg(feature = "http")]
 pub use http::Fetcher;
-pub use kept::{parse_http_date, FetchedRepomd, KeptRepomd, Validators, MAX_KEPT_BYTES};
+pub use kept::{FetchedRepomd, KeptRepomd, Validators, MAX_KEPT_BYTES};
 #[cfg(feature = "librepo")]
 pub use librepo_backend::LibrepoDownloader;
 pub use metalink::{Metalink, MetalinkFile, MetalinkParseError, MetalinkUrl, MetalinkVersion};
