@@ -10,7 +10,8 @@
 #   install   over a loopback nginx: jigdo install v2 into a repository holding v1 (it
 #             takes the delta RPM) vs ostree pull of the ref (it takes the static delta
 #             the summary lists), wall time and bytes counted in nginx's access log.
-# The two versions come from versions.sh (the bench corpus, or the test packages).
+# The two versions come from versions.sh (the bench corpus, or the test packages;
+# JIGDO_UPDATE=v2p the one-package update, JIGDO_UPDATE=v1v2p the two-step one).
 # Usage: mirror-tests/bench/delta.sh [JIGDO_BIN]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -80,7 +81,9 @@ ostree --repo="$w/archive" summary -u
 ln -s "$w/archive" "$w/www/archive"
 start_nginx "$w/www" "$w/ng"
 now() { date +%s.%N; }
-"$jigdo" install bench-os-1.0 --nogpgcheck --from "$NGINX_URL/rpm/" --repo "$w/net-jigdo" \
+# The base's jigdo RPM by its version (the commit's "version" metadata).
+base_ver=$(ostree --repo="$compose" show --print-metadata-key=version "$c1" | tr -d "'")
+"$jigdo" install "bench-os-$base_ver" --nogpgcheck --from "$NGINX_URL/rpm/" --repo "$w/net-jigdo" \
     --ref bench/os >/dev/null
 sync; nginx_clear_log; t0=$(now)
 "$jigdo" install bench-os --nogpgcheck --from "$NGINX_URL/rpm/" --repo "$w/net-jigdo" \
@@ -98,7 +101,7 @@ t3=$(now); net_ostree_bytes=$(nginx_bytes)
 [ "$(ostree --repo="$w/net-ostree" rev-parse "bench:$ref")" = "$c2" ] || { echo "ostree pull gave the wrong commit" >&2; exit 1; }
 grep -q '/deltas/' "$w/ng/access.log" || { echo "ostree pull did not use the static delta" >&2; exit 1; }
 
-printf '%-44s %14s\n' "v1 -> v2" "bytes"
+printf '%-44s %14s\n' "$(ostree --repo="$compose" show --print-metadata-key=version "$c1" | tr -d "'") -> $(ostree --repo="$compose" show --print-metadata-key=version "$c2" | tr -d "'")" "bytes"
 printf '%-44s %14d\n' "delta RPM" "$(stat -c %s "$delta")"
 printf '%-44s %14d\n' "ostree static delta (superblock + parts)" "$static_bytes"
 printf '%-44s %14d\n' "full update (jigdo RPM + changed RPMs)" "$full_bytes"

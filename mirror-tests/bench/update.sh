@@ -8,6 +8,8 @@
 # The two versions come from versions.sh (the bench corpus, or the test packages;
 # JIGDO_CORPUS=DIR picks the corpus, JIGDO_UPDATE=v2p its one-package update v2 -> v2').
 # UPDATE_RUNS=N: N rounds from fresh clients (each also times the full install of the base).
+# UPDATE_DELTA=1: v2 is published with a delta RPM from v1 (jigdo pack --delta-from), as a
+# publisher of updates would, so the jigdo update takes the delta path.
 # Usage: mirror-tests/bench/update.sh [JIGDO_BIN]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -25,7 +27,9 @@ trap 'stop_nginx; rm -rf "$w"' EXIT
 load_versions "$w"
 mkdir -p "$w/www/rpm/Packages"
 "$jigdo" pack --repo "$compose" --rev "$c1" --from "$v1" --output "$w/www/rpm" --name bench-os >/dev/null
-"$jigdo" pack --repo "$compose" --rev "$c2" --from "$v2" --output "$w/www/rpm" --name bench-os >/dev/null
+delta_from=()
+[ "${UPDATE_DELTA:-0}" = 1 ] && delta_from=(--delta-from "$c1")
+"$jigdo" pack --repo "$compose" --rev "$c2" --from "$v2" --output "$w/www/rpm" --name bench-os "${delta_from[@]}" >/dev/null
 cp -nl "$v1"/*.rpm "$v2"/*.rpm "$w/www/rpm/Packages/" 2>/dev/null || true
 "$jigdo" repo create "$w/www/rpm" >/dev/null
 ostree --repo="$w/www/archive" init --mode=archive
@@ -59,6 +63,7 @@ for ((r = 1; r <= runs; r++)); do
   t1=$(now); jb=$(bytes); tj+=("$(el "$t0" "$t1")")
   [ "$(ostree --repo="$w/client" rev-parse bench/os)" = "$c2" ] || { echo "jigdo gave the wrong commit" >&2; exit 1; }
   dl=$(awk '$1 ~ /\/Packages\// {print $1}' "$w/ng/access.log" | sed 's|.*/||')
+  path=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["path"])' "$w/jigdo.json")
 
   ostree --repo="$w/pull" init --mode=bare-user
   ostree --repo="$w/pull" remote add --no-gpg-verify bench "$url/archive"
@@ -82,7 +87,7 @@ t0=0; t1=${tj[-1]}; t2=0; t3=${to[-1]}; t4=0; t5=${td[-1]}
 
 new_ver=$(ostree --repo="$compose" show --print-metadata-key=version "$c2" | tr -d "'")
 printf '%-40s %10s %14s\n' "$base_ver -> $new_ver update over loopback" "wall s" "bytes"
-printf '%-40s %10.2f %14d\n' "jigdo install (rpm-md, nginx)" "$(echo "$t1 - $t0" | bc)" "$jb"
+printf '%-40s %10.2f %14d\n' "jigdo install (rpm-md, nginx; $path path)" "$(echo "$t1 - $t0" | bc)" "$jb"
 printf '%-40s %10.2f %14d\n' "ostree pull (archive, nginx)" "$(echo "$t3 - $t2" | bc)" "$ob"
 printf '%-40s %10.2f %14d\n' "dnf download (same RPMs, nginx)" "$(echo "$t5 - $t4" | bc)" "$db"
 echo "changed RPMs: $(echo $dl | wc -w)"

@@ -6,9 +6,9 @@
 #
 # The corpus of mirror-tests/corpus/build-corpus.sh ($JIGDO_CORPUS, default
 # /var/tmp/jigdo-corpus) if it exists, else the test packages built with rpmbuild, v2 being
-# v1 with jt-xz rebuilt. With JIGDO_UPDATE=v2p (corpus only) the pair is the corpus's
-# one-package update instead: "v1" is the corpus's v2 and "v2" its v2' (one small library
-# rebuilt).
+# v1 with jt-xz rebuilt. JIGDO_UPDATE (corpus only) picks another pair: v2p, the corpus's
+# one-package update ("v1" is the corpus's v2 and "v2" its v2', one small library
+# rebuilt); v1v2p, the two-step update from v1 straight to v2' (both updates at once).
 load_versions() {
     local w=$1 here corpus new
     here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -22,14 +22,26 @@ load_versions() {
         # The two versions' package sets, linked (not copied) out of the corpus pool.
         local l1=$V1_RPMS_LIST l2=$V2_RPMS_LIST
         compose=$REPO; c1=$V1_COMMIT; c2=$V2_COMMIT
-        if [ "${JIGDO_UPDATE:-}" = v2p ]; then
+        case "${JIGDO_UPDATE:-}" in
+        "") ;;
+        v2p | v1v2p)
             [ -n "${V2P_COMMIT:-}" ] || {
                 echo "error: $corpus has no one-package update (rerun build-corpus.sh)" >&2
                 return 1
             }
-            echo "pair: v2 -> v2' (one package: $(basename "$V2P_CHANGED_RPMS"))"
-            l1=$V2_RPMS_LIST l2=$V2P_RPMS_LIST c1=$V2_COMMIT c2=$V2P_COMMIT
-        fi
+            l2=$V2P_RPMS_LIST c2=$V2P_COMMIT
+            if [ "$JIGDO_UPDATE" = v2p ]; then
+                echo "pair: v2 -> v2' (one package: $(basename "$V2P_CHANGED_RPMS"))"
+                l1=$V2_RPMS_LIST c1=$V2_COMMIT
+            else
+                echo "pair: v1 -> v2' (two steps: the v2 update and $(basename "$V2P_CHANGED_RPMS"))"
+            fi
+            ;;
+        *)
+            echo "error: JIGDO_UPDATE=$JIGDO_UPDATE: v2p or v1v2p" >&2
+            return 1
+            ;;
+        esac
         while read -r f; do ln "$RPMS/$f" "$w/v1/$f"; done < "$l1"
         while read -r f; do ln "$RPMS/$f" "$w/v2/$f"; done < "$l2"
         return
