@@ -253,14 +253,9 @@ pub fn zstd_frame_flags(bytes: &[u8]) -> Option<(bool, bool)> {
     Some((fhd & 0x04 != 0, fhd >> 6 != 0 || fhd & 0x20 != 0))
 }
 
-/// Decompresses one zstd frame from `r` (window at most 2^[`MAX_RECOMPRESS_WINDOW_LOG`]);
-/// fails if it holds more than `limit` bytes.
-pub fn zstd_decompress_bounded(r: impl Read, limit: u64) -> io::Result<Vec<u8>> {
-    zstd_decompress_into(r, limit, Vec::new())
-}
-
-/// [`zstd_decompress_bounded`] of a frame in memory, into a buffer of exactly its size (a
-/// first pass counts the bytes): a growing buffer would take up to twice the memory.
+/// Decompresses one zstd frame in memory (window at most 2^[`MAX_RECOMPRESS_WINDOW_LOG`])
+/// into a buffer of exactly its size (a first pass counts the bytes: a growing buffer
+/// would take up to twice the memory); fails if it holds more than `limit` bytes.
 pub fn zstd_decompress_exact(frame: &[u8], limit: u64) -> io::Result<Vec<u8>> {
     let mut dec = zstd::stream::read::Decoder::new(frame)?.single_frame();
     dec.window_log_max(MAX_RECOMPRESS_WINDOW_LOG)?;
@@ -268,6 +263,59 @@ pub fn zstd_decompress_exact(frame: &[u8], limit: u64) -> io::Result<Vec<u8>> {
     let capacity = usize::try_from(size.min(limit))
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "zstd object too large"))?;
     zstd_decompress_into(frame, limit, Vec::with_capacity(capacity))
+}
+
+/// Decompresses one zstd frame from `r` that must hold exactly `size` bytes (a size a
+/// delta record gives), into a buffer of that size; any other size fails.
+pub fn zstd_decompress_sized(r: impl Read, size: u64) -> io::Result<Vec<u8>> {
+    let out = zstd_decompress_into(r, size, Vec::with_capacity(raw_capacity(size)?))?;
+    if out.len() as u64 != size {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "zstd object decompresses to {} bytes, not {size}",
+                out.len()
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// Applies `patch` (a zstd frame that uses `base` as its prefix) in one call, into a
+/// buffer of exactly `size` bytes (at most [`MAX_DELTA_RAW`]): the output is the
+/// decoder's window, so no window is allocated beside it and the frame's window size
+/// does not matter. Any other size fails.
+pub fn zstd_patch_exact(patch: &[u8], base: &[u8], size: u64) -> io::Result<Vec<u8>> {
+    use zstd::zstd_safe::DCtx;
+    let zstd_err = |code: usize| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("zstd patch: {}", zstd::zstd_safe::get_error_name(code)),
+        )
+    };
+    let mut out = Vec::with_capacity(raw_capacity(size)?);
+    let mut dctx = DCtx::create();
+    dctx.ref_prefix(base).map_err(zstd_err)?;
+    dctx.decompress(&mut out, patch).map_err(zstd_err)?;
+    if out.len() as u64 != size {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("zstd patch gives {} bytes, not {size}", out.len()),
+        ));
+    }
+    Ok(out)
+}
+
+/// A buffer capacity for `size` decompressed bytes, at most [`MAX_DELTA_RAW`].
+fn raw_capacity(size: u64) -> io::Result<usize> {
+    if size > MAX_DELTA_RAW {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{size} decompressed bytes is over the limit of {MAX_DELTA_RAW}"),
+        ));
+    }
+    usize::try_from(size)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "zstd object too large"))
 }
 
 fn zstd_decompress_into(r: impl Read, limit: u64, mut out: Vec<u8>) -> io::Result<Vec<u8>> {
@@ -829,6 +877,51 @@ fn read_u32(r: &mut impl Read, what: &'static str) -> Result<u32, FormatError> {
 
 #[cfg(test)]
 mod tests {
+    /// A patch of `target` against `base` as a zstd frame with `base` as its prefix.
+    fn prefix_patch(base: &[u8], target: &[u8]) -> Vec<u8> {
+        use zstd::zstd_safe::{CCtx, CParameter};
+        let mut cctx = CCtx::create();
+        cctx.set_parameter(CParameter::WindowLog(21)).unwrap();
+        cctx.ref_prefix(base).unwrap();
+        let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(target.len()));
+        cctx.compress2(&mut out, target).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_patch_is_applied_into_exactly_its_size() {
+        let base: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let mut target = base.clone();
+        target[1000..1100].fill(7);
+        target.extend_from_slice(b"tail");
+        let patch = prefix_patch(&base, &target);
+        assert!(patch.len() < target.len() / 10);
+        let n = target.len() as u64;
+        assert_eq!(zstd_patch_exact(&patch, &base, n).unwrap(), target);
+        // Any other size, or a window over the limit given, fails.
+        assert!(zstd_patch_exact(&patch, &base, n - 1).is_err());
+        assert!(zstd_patch_exact(&patch, &base, n + 1).is_err());
+        assert!(zstd_patch_exact(&patch, &base, MAX_DELTA_RAW + 1).is_err());
+        // Against another base the bytes cannot come out right.
+        let other = vec![0u8; base.len()];
+        assert_ne!(zstd_patch_exact(&patch, &other, n).ok(), Some(target));
+    }
+
+    #[test]
+    fn a_sized_frame_must_hold_exactly_its_size() {
+        let raw = b"0123456789".repeat(1000);
+        let frame = zstd::bulk::compress(&raw, 3).unwrap();
+        assert_eq!(
+            zstd_decompress_sized(&frame[..], raw.len() as u64).unwrap(),
+            raw
+        );
+        for wrong in [0, raw.len() as u64 - 1, raw.len() as u64 + 1] {
+            assert!(zstd_decompress_sized(&frame[..], wrong).is_err(), "{wrong}");
+        }
+    }
+
     use super::*;
 
     /// A writer of a delta from `[1; 32]` to `[2; 32]` with the given record counts.
@@ -1150,10 +1243,10 @@ mod tests {
         }
         assert_eq!(small, frame);
         assert_eq!(
-            zstd_decompress_bounded(&frame[..], raw.len() as u64).unwrap(),
+            zstd_decompress_exact(&frame[..], raw.len() as u64).unwrap(),
             raw
         );
-        assert!(zstd_decompress_bounded(&frame[..], raw.len() as u64 - 1).is_err());
+        assert!(zstd_decompress_exact(&frame[..], raw.len() as u64 - 1).is_err());
         // Not one frame: two frames, trailing bytes, a truncated frame, not zstd.
         let mut two = frame.clone();
         two.extend_from_slice(&frame);

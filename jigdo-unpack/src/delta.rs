@@ -9,7 +9,8 @@
 //! 3. write the target commit object (marked partial) and its detached metadata;
 //! 4. in one transaction, write every dirtree and dirmeta of the stream (each named by the
 //!    SHA-256 of its bytes), then every content object, each checked against the checksum
-//!    its record names before it is stored (a patch is applied to the base object);
+//!    its record names before it is stored (a patch is applied to the base object, by
+//!    worker threads while the stream is read on);
 //! 5. check that everything the target reaches is present, clear the partial mark, record
 //!    what the target's packages became (the package caches), then set the ref.
 
@@ -18,7 +19,8 @@ use std::path::{Path, PathBuf};
 
 use jigdo_format::delta::{
     libzstd_version, libzstd_version_name, parse_delta_base_provide, parse_delta_target_provide,
-    zstd_decompress_bounded, zstd_recompress, DELTA_PROVIDE, DELTA_PROVIDE_PREFIX, OBJTYPE_DIRTREE,
+    zstd_decompress_sized, zstd_patch_exact, zstd_recompress, DELTA_PROVIDE, DELTA_PROVIDE_PREFIX,
+    OBJTYPE_DIRTREE,
 };
 use jigdo_format::{DeltaOp, DeltaPayloadFile, DeltaReader, FormatError, Index, PayloadFile};
 use ostree_store::{Checksum, FileHeader, ObjectType, Repo};
@@ -305,130 +307,117 @@ impl DeltaJob {
                     report.objects_written += 1;
                 }
             }
-            while let Some(obj) = r.next_content().map_err(|e| delta_err(path, e))? {
-                let c = Checksum(obj.checksum);
-                let h = &obj.header;
-                let xattrs = ostree_store::gvariant::read_xattrs(&h.xattrs)
-                    .map_err(|e| corrupt(format!("object {c}: bad xattrs: {e}")))?;
-                let header = match &h.symlink {
-                    Some(t) => {
-                        let mut fh = FileHeader::symlink(h.uid, h.gid, t);
-                        fh.mode = h.mode;
-                        fh.xattrs = xattrs;
-                        fh
-                    }
-                    None => {
-                        let mut fh = FileHeader::regular(h.uid, h.gid, h.mode);
-                        fh.xattrs = xattrs;
-                        fh
-                    }
-                };
-                if repo.has_object(ObjectType::File, &c) {
-                    continue; // next_content skips the unread bytes
+            // Patches are applied by worker threads while this thread reads the stream
+            // on (a recompressed object alone takes seconds of zstd); the first failure
+            // stops the dispatch and is returned.
+            let failure: std::sync::Mutex<Option<UnpackError>> = std::sync::Mutex::new(None);
+            let failed = std::sync::atomic::AtomicBool::new(false);
+            let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+            let (repo_ref, tx_ref) = (&repo, &tx);
+            let (send, receive) = std::sync::mpsc::sync_channel::<PatchJob>(workers);
+            let receive = std::sync::Mutex::new(receive);
+            std::thread::scope(|scope| -> Result<()> {
+                // Dropped when this closure ends, which stops the workers.
+                let send = send;
+                for _ in 0..workers {
+                    let (receive, failure, failed) = (&receive, &failure, &failed);
+                    scope.spawn(move || loop {
+                        let job = match receive.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                            continue; // drain: the apply already failed
+                        }
+                        if let Err(e) = job.apply(repo_ref, tx_ref, path) {
+                            failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                            if let Ok(mut f) = failure.lock() {
+                                f.get_or_insert(e);
+                            }
+                        }
+                    });
                 }
-                match obj.op {
-                    DeltaOp::Whole { .. } => {
-                        tx.write_content_with_checksum(&c, &header, r.data())
-                            .map_err(|e| {
-                                UnpackError::content_from(e, None, || {
-                                    format!("a whole-object record of {}", path.display())
-                                })
-                            })?;
+                while let Some(obj) = r.next_content().map_err(|e| delta_err(path, e))? {
+                    if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
                     }
-                    DeltaOp::Patch {
-                        base: b,
-                        size,
-                        window_log,
-                        ..
-                    } => {
-                        let b = Checksum(b);
-                        let mut patch = Vec::new();
-                        r.data().read_to_end(&mut patch).at(path)?;
-                        let (bhdr, mut br) = repo.read_file(&b)?;
-                        if !bhdr.is_regular() {
-                            return Err(corrupt(format!(
-                                "object {c}: patch base {b} is not a regular file"
-                            )));
+                    let c = Checksum(obj.checksum);
+                    let h = &obj.header;
+                    let xattrs = ostree_store::gvariant::read_xattrs(&h.xattrs)
+                        .map_err(|e| corrupt(format!("object {c}: bad xattrs: {e}")))?;
+                    let header = match &h.symlink {
+                        Some(t) => {
+                            let mut fh = FileHeader::symlink(h.uid, h.gid, t);
+                            fh.mode = h.mode;
+                            fh.xattrs = xattrs;
+                            fh
                         }
-                        let mut base_bytes = Vec::new();
-                        br.read_to_end(&mut base_bytes)
-                            .at(repo.loose_path(ObjectType::File, &b))?;
-                        let mut dec =
-                            zstd::stream::read::Decoder::with_ref_prefix(&patch[..], &base_bytes)
-                                .at(path)?;
-                        dec.window_log_max(window_log).at(path)?;
-                        tx.write_content_with_checksum(&c, &header, dec.take(size))
-                            .map_err(|e| {
-                                UnpackError::content_from(e, None, || {
-                                    format!(
-                                        "a record of {} patched against base object {b}",
-                                        path.display()
-                                    )
-                                })
-                            })?;
-                        report.patched_objects += 1;
+                        None => {
+                            let mut fh = FileHeader::regular(h.uid, h.gid, h.mode);
+                            fh.xattrs = xattrs;
+                            fh
+                        }
+                    };
+                    if repo.has_object(ObjectType::File, &c) {
+                        continue; // next_content skips the unread bytes
                     }
-                    DeltaOp::RecompressedPatch {
-                        base: b,
-                        size,
-                        zstd: params,
-                        base_raw_size,
-                        raw_size,
-                        window_log,
-                        ..
-                    } => {
-                        let b = Checksum(b);
-                        let mut patch = Vec::new();
-                        r.data().read_to_end(&mut patch).at(path)?;
-                        let (bhdr, br) = repo.read_file(&b)?;
-                        if !bhdr.is_regular() {
-                            return Err(corrupt(format!(
-                                "object {c}: patch base {b} is not a regular file"
-                            )));
+                    report.objects_written += 1;
+                    let patch = match obj.op {
+                        DeltaOp::Whole { .. } => {
+                            tx.write_content_with_checksum(&c, &header, r.data())
+                                .map_err(|e| {
+                                    UnpackError::content_from(e, None, || {
+                                        format!("a whole-object record of {}", path.display())
+                                    })
+                                })?;
+                            continue;
                         }
-                        // Only the decompressed base and the zstd windows are in memory.
-                        let base_raw = zstd_decompress_bounded(br, base_raw_size)
-                            .map_err(|e| corrupt(format!("object {c}: base {b}: {e}")))?;
-                        if base_raw.len() as u64 != base_raw_size {
-                            return Err(corrupt(format!(
-                                "object {c}: base {b} decompresses to {} bytes, not {base_raw_size}",
-                                base_raw.len()
-                            )));
+                        DeltaOp::Patch {
+                            base,
+                            size,
+                            window_log,
+                            ..
+                        } => Patch::Plain {
+                            base: Checksum(base),
+                            size,
+                            window_log,
+                        },
+                        DeltaOp::RecompressedPatch {
+                            base,
+                            size,
+                            zstd,
+                            base_raw_size,
+                            raw_size,
+                            ..
+                        } => {
+                            report.recompressed_objects += 1;
+                            Patch::Recompressed {
+                                base: Checksum(base),
+                                size,
+                                zstd,
+                                base_raw_size,
+                                raw_size,
+                            }
                         }
-                        let mut dec =
-                            zstd::stream::read::Decoder::with_ref_prefix(&patch[..], &base_raw)
-                                .at(path)?;
-                        dec.window_log_max(window_log).at(path)?;
-                        let rebuilt =
-                            zstd_recompress(dec.take(raw_size), raw_size, params).at(path)?;
-                        tx.write_content_with_checksum(&c, &header, rebuilt.take(size))
-                            .map_err(|e| {
-                                UnpackError::content_from(e, None, || {
-                                    let ours = libzstd_version();
-                                    let release = if params.libzstd_version != 0
-                                        && params.libzstd_version != ours
-                                    {
-                                        format!(
-                                            " (by libzstd {}; the delta was made with libzstd \
-                                             {}, which compresses differently)",
-                                            libzstd_version_name(ours),
-                                            libzstd_version_name(params.libzstd_version)
-                                        )
-                                    } else {
-                                        String::new()
-                                    };
-                                    format!(
-                                        "a record of {} patched decompressed against base \
-                                         object {b} and compressed again{release}",
-                                        path.display()
-                                    )
-                                })
-                            })?;
-                        report.patched_objects += 1;
-                        report.recompressed_objects += 1;
+                    };
+                    report.patched_objects += 1;
+                    let mut bytes = Vec::new();
+                    r.data().read_to_end(&mut bytes).at(path)?;
+                    let job = PatchJob {
+                        checksum: c,
+                        header,
+                        patch,
+                        bytes,
+                    };
+                    if send.send(job).is_err() {
+                        break; // every worker stopped
                     }
                 }
-                report.objects_written += 1;
+                Ok(())
+            })?;
+            if let Some(e) = failure.into_inner().ok().flatten() {
+                return Err(e);
             }
             drop(r);
             // Read to the end, so that the payload's digests are checked.
@@ -449,6 +438,150 @@ impl DeltaJob {
         record_packages(&repo, &delta)?;
         repo.set_ref(&ref_name, Some(&commit))?;
         Ok(report)
+    }
+}
+
+/// How a patched object is rebuilt from its base object.
+enum Patch {
+    /// The patch applies to the base object's bytes.
+    Plain {
+        base: Checksum,
+        size: u64,
+        window_log: u32,
+    },
+    /// The patch applies to the decompressed base; the result is compressed again.
+    Recompressed {
+        base: Checksum,
+        size: u64,
+        zstd: jigdo_format::delta::ZstdParams,
+        base_raw_size: u64,
+        raw_size: u64,
+    },
+}
+
+/// One patched object of the stream, handed to a worker of [`DeltaJob::apply`].
+struct PatchJob {
+    checksum: Checksum,
+    header: FileHeader,
+    patch: Patch,
+    /// The patch's bytes.
+    bytes: Vec<u8>,
+}
+
+impl PatchJob {
+    /// Rebuilds the object from its base in `repo` and stores it through `tx`, checked
+    /// against its checksum. `path` (the delta RPM) names the source in errors.
+    fn apply(self, repo: &Repo, tx: &ostree_store::Transaction<'_>, path: &Path) -> Result<()> {
+        let c = self.checksum;
+        let corrupt = |reason: String| UnpackError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let base = match &self.patch {
+            Patch::Plain { base, .. } | Patch::Recompressed { base, .. } => *base,
+        };
+        let (bhdr, mut br) = repo.read_file(&base)?;
+        if !bhdr.is_regular() {
+            return Err(corrupt(format!(
+                "object {c}: patch base {base} is not a regular file"
+            )));
+        }
+        match self.patch {
+            Patch::Plain {
+                size, window_log, ..
+            } => {
+                let mut base_bytes = Vec::new();
+                br.read_to_end(&mut base_bytes)
+                    .at(repo.loose_path(ObjectType::File, &base))?;
+                let mut dec =
+                    zstd::stream::read::Decoder::with_ref_prefix(&self.bytes[..], &base_bytes)
+                        .at(path)?;
+                dec.window_log_max(window_log).at(path)?;
+                let mut patched = KeepReadError::new(dec.take(size));
+                let written = tx.write_content_with_checksum(&c, &self.header, &mut patched);
+                if let Some(e) = patched.error {
+                    return Err(corrupt(format!(
+                        "object {c}: its patch against base object {base} cannot be applied \
+                         ({e}): the delta RPM is damaged; fetch it again"
+                    )));
+                }
+                written.map_err(|e| {
+                    UnpackError::content_from(e, None, || {
+                        format!(
+                            "a record of {} patched against base object {base}",
+                            path.display()
+                        )
+                    })
+                })?;
+            }
+            Patch::Recompressed {
+                size,
+                zstd: params,
+                base_raw_size,
+                raw_size,
+                ..
+            } => {
+                // The decompressed object is rebuilt in one buffer of its exact size, and
+                // the decompressed base dropped before compressing: beside the
+                // compressor's own memory only the object is held.
+                let base_raw = zstd_decompress_sized(br, base_raw_size)
+                    .map_err(|e| corrupt(format!("object {c}: base {base}: {e}")))?;
+                let raw = zstd_patch_exact(&self.bytes, &base_raw, raw_size).map_err(|e| {
+                    corrupt(format!(
+                        "object {c}: its patch against the decompressed base object {base} \
+                         cannot be applied ({e}): the delta RPM is damaged; fetch it again"
+                    ))
+                })?;
+                drop((base_raw, self.bytes));
+                let rebuilt = zstd_recompress(&raw[..], raw_size, params).at(path)?;
+                tx.write_content_with_checksum(&c, &self.header, rebuilt.take(size))
+                    .map_err(|e| {
+                        UnpackError::content_from(e, None, || {
+                            let ours = libzstd_version();
+                            let release =
+                                if params.libzstd_version != 0 && params.libzstd_version != ours {
+                                    format!(
+                                        " (by libzstd {}; the delta was made with libzstd {}, \
+                                     which compresses differently)",
+                                        libzstd_version_name(ours),
+                                        libzstd_version_name(params.libzstd_version)
+                                    )
+                                } else {
+                                    String::new()
+                                };
+                            format!(
+                                "a record of {} patched decompressed against base object \
+                                 {base} and compressed again{release}",
+                                path.display()
+                            )
+                        })
+                    })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A reader that keeps the first error of the reader it wraps, so that a failed write can
+/// tell bad input (a patch that does not decode) from a failure of the repository.
+struct KeepReadError<R> {
+    inner: R,
+    error: Option<std::io::Error>,
+}
+
+impl<R> KeepReadError<R> {
+    fn new(inner: R) -> Self {
+        KeepReadError { inner, error: None }
+    }
+}
+
+impl<R: Read> Read for KeepReadError<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if self.error.is_none() && e.kind() != std::io::ErrorKind::Interrupted {
+                self.error = Some(std::io::Error::new(e.kind(), e.to_string()));
+            }
+        })
     }
 }
 

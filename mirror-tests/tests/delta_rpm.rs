@@ -727,7 +727,17 @@ fn unpack_of_a_delta_runs_the_trust_step() {
 /// RPM it came from and what to do; the refs stay on v1.
 #[test]
 fn a_delta_record_with_wrong_bytes_names_the_object_and_the_delta_rpm() {
-    use jigdo_format::{DeltaOp, DeltaPayloadFile, DeltaReader, DeltaWriter};
+    use jigdo_format::DeltaOp;
+    wrong_record_bytes("whole", &|op| matches!(op, DeltaOp::Whole { .. }));
+    // A patch is applied by a worker thread: its failure must come back the same way.
+    wrong_record_bytes("patch", &|op| matches!(op, DeltaOp::Patch { .. }));
+}
+
+/// Flips a byte in the middle of the first record whose operation `pick` accepts (a
+/// regular file's), repacks the delta RPM and checks that unpacking it fails naming the
+/// object, the delta RPM and what to do, with the refs unchanged.
+fn wrong_record_bytes(what: &str, pick: &dyn Fn(&jigdo_format::DeltaOp) -> bool) {
+    use jigdo_format::{DeltaPayloadFile, DeltaReader, DeltaWriter};
     let w = world();
     let x = tempfile::tempdir().expect("tmp");
     run(Command::new("sh")
@@ -753,11 +763,10 @@ fn a_delta_record_with_wrong_bytes_names_the_object_and_the_delta_rpm() {
     }
     let (victim, data) = contents
         .iter_mut()
-        .find(|(o, d)| {
-            matches!(o.op, DeltaOp::Whole { .. }) && o.header.symlink.is_none() && !d.is_empty()
-        })
-        .expect("a whole object");
-    data[0] ^= 0x55;
+        .find(|(o, d)| pick(&o.op) && o.header.symlink.is_none() && !d.is_empty())
+        .unwrap_or_else(|| panic!("no {what} record"));
+    let middle = data.len() / 2;
+    data[middle] ^= 0x55;
     let victim_hex: String = victim.checksum.iter().map(|b| format!("{b:02x}")).collect();
     let stream = x.path().join("bad-3-delta");
     let mut dw = DeltaWriter::new(
@@ -800,23 +809,29 @@ fn a_delta_record_with_wrong_bytes_names_the_object_and_the_delta_rpm() {
     b.add_file_path(&DeltaPayloadFile::Delta.path(base, target), &stream, 0o644);
     let bad = w
         .dir
-        .join("bad-record")
+        .join(format!("bad-{what}-record"))
         .join(w.delta_rpm.file_name().expect("name"));
     std::fs::create_dir_all(bad.parent().expect("parent")).expect("mkdir");
     b.write_to(&bad, None).expect("write the crafted delta RPM");
 
-    let repo = repo_with_v1("client-delta-bad-record");
+    let repo = repo_with_v1(&format!("client-delta-bad-{what}-record"));
     let before = refs_state(&repo);
     let out = apply(&bad, &repo, false);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "a wrong record was accepted: {err}");
+    assert!(
+        !out.status.success(),
+        "a wrong {what} record was accepted: {err}"
+    );
     let last = err.lines().last().unwrap_or_default();
-    for (what, needle) in [
+    for (named, needle) in [
         ("the object", victim_hex.as_str()),
         ("the delta RPM", bad.to_str().expect("utf-8")),
         ("what to do", "fetch it again"),
     ] {
-        assert!(last.contains(needle), "does not name {what}: {err}");
+        assert!(
+            last.contains(needle),
+            "{what} record: does not name {named}: {err}"
+        );
     }
     assert_eq!(refs_state(&repo), before, "refs changed");
 }
