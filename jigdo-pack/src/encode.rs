@@ -33,7 +33,9 @@ pub fn write(
     selection: &Selection,
     opts: &PackOptions,
 ) -> Result<(PackReport, Vec<u8>), PackError> {
-    let pins = pin_packages(pool, &selection.packages)?;
+    // Each pin hashes a whole package file: in the read pool, as many cold reads are
+    // in flight as it has threads.
+    let pins = ostree_store::with_io_pool(|| pin_packages(pool, &selection.packages))?;
     let encoded = encode_index(commit_id, tree, pool, selection, pins)?;
     let index_bytes = encoded.index.encode()?;
     let commit_bytes = repo.read_metadata(ostree_store::ObjectType::Commit, commit_id)?;
