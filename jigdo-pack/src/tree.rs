@@ -65,12 +65,28 @@ impl Tree {
         algos: &[DigestAlgorithm],
     ) -> Result<Tree, PackError> {
         ostree_store::with_io_pool(|| {
-            let listings = read_listings(repo, commit)?;
+            let mut listings = read_listings(repo, commit)?;
             let mut checksums: Vec<Checksum> = listings
                 .values()
                 .flat_map(|(_, l)| l.files.iter().map(|(_, c)| *c))
                 .collect();
-            let root = build_dir(&listings, &commit.root_tree, &commit.root_meta, 0)?;
+            // How many places of the tree each listing appears at: the last one takes
+            // it, the others copy it (the tree is not held twice).
+            let mut uses: HashMap<(Checksum, Checksum), usize> = HashMap::new();
+            count_uses(
+                &listings,
+                &mut uses,
+                (commit.root_tree, commit.root_meta),
+                0,
+            )?;
+            let root = build_dir(
+                &mut listings,
+                &mut uses,
+                &commit.root_tree,
+                &commit.root_meta,
+                0,
+            )?;
+            drop(listings);
             // In name order, as the objects lie in `objects/XX/` (locality of reads).
             checksums.sort_unstable();
             checksums.dedup();
@@ -139,9 +155,30 @@ fn too_deep(tree: &Checksum) -> PackError {
     ))
 }
 
-/// The directory (tree, meta) from the listings read, with its subdirectories.
-fn build_dir(
+/// Adds one use of the listing `key` and of everything under it to `uses`.
+fn count_uses(
     listings: &Listings,
+    uses: &mut HashMap<(Checksum, Checksum), usize>,
+    key: (Checksum, Checksum),
+    depth: usize,
+) -> Result<(), PackError> {
+    if depth > MAX_DEPTH {
+        return Err(too_deep(&key.0));
+    }
+    *uses.entry(key).or_default() += 1;
+    if let Some((_, listing)) = listings.get(&key) {
+        for (_, t, m) in &listing.dirs {
+            count_uses(listings, uses, (*t, *m), depth + 1)?;
+        }
+    }
+    Ok(())
+}
+
+/// The directory (tree, meta) from the listings read, with its subdirectories; a
+/// listing is moved out at its last use (`uses` counts them down) and copied before.
+fn build_dir(
+    listings: &mut Listings,
+    uses: &mut HashMap<(Checksum, Checksum), usize>,
     tree: &Checksum,
     meta: &Checksum,
     depth: usize,
@@ -149,13 +186,20 @@ fn build_dir(
     if depth > MAX_DEPTH {
         return Err(too_deep(tree));
     }
-    let (meta, listing) = listings
-        .get(&(*tree, *meta))
-        .cloned()
-        .ok_or_else(|| PackError::Invalid(format!("dirtree {tree} was not read")))?;
+    let key = (*tree, *meta);
+    let left = uses.get_mut(&key).map(|n| {
+        *n = n.saturating_sub(1);
+        *n
+    });
+    let found = match left {
+        Some(0) => listings.remove(&key),
+        _ => listings.get(&key).cloned(),
+    };
+    let (meta, listing) =
+        found.ok_or_else(|| PackError::Invalid(format!("dirtree {tree} was not read")))?;
     let mut dirs = Vec::with_capacity(listing.dirs.len());
     for (name, t, m) in listing.dirs {
-        let sub = build_dir(listings, &t, &m, depth + 1)?;
+        let sub = build_dir(listings, uses, &t, &m, depth + 1)?;
         dirs.push((name, sub));
     }
     Ok(TreeDir {
