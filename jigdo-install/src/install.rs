@@ -17,12 +17,14 @@
 //!    repository still needs is decided once), then the commit's own signatures; one
 //!    link must verify (or `--nogpgcheck`). Only then is the repository created and
 //!    locked;
-//! 4. download the needed packages into `…/downloads/packages`, each verified against its
-//!    pin while it is fetched;
-//! 5. check the commit's signatures again, then hand the verified files to
-//!    [`UnpackJob::finish`] (not searched, not hashed again), which writes the commit and
-//!    sets the ref; write the install record ([`jigdo_unpack::record`], naming what
-//!    verified the commit); remove the downloads;
+//! 4. download the needed packages (biggest first) into `…/downloads/packages` on a
+//!    thread, each verified against its pin while it is fetched and handed over
+//!    ([`Arrivals`]) as soon as it is in place; then check the commit's signatures again;
+//! 5. meanwhile [`UnpackJob::finish`] imports each package handed over (not searched,
+//!    not hashed again), and commits the objects and sets the ref only once step 4
+//!    ended well; a failed download or signature stops it (the commit stays partial, no
+//!    ref is set) and is the error reported. Then write the install record
+//!    ([`jigdo_unpack::record`], naming what verified the commit); remove the downloads;
 //! 6. deploy with the real `ostree` if asked.
 
 use std::fs::File;
@@ -30,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jigdo_format::PinnedPackage;
-use jigdo_unpack::{DeltaJob, HandedOver, PendingRecord, Target, UnpackJob, UnpackReport};
+use jigdo_unpack::{Arrivals, DeltaJob, PendingRecord, Target, UnpackJob, UnpackReport};
 use ostree_store::{Repo, RepoMode};
 use repo_fetch::{Backend, FetchOptions, Origin};
 use serde::Serialize;
@@ -154,6 +156,15 @@ impl Workspace {
     }
 }
 
+/// Closes the arrivals when the downloading thread ends, however it ends.
+struct CloseOnDrop<'a>(&'a Arrivals);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// Where the metadata and the jigdo RPM go before the commit is trusted: the
 /// repository's install workspace when it exists, else a temporary directory beside the
 /// repository (removed on drop), so that a refused install creates nothing.
@@ -264,58 +275,27 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         }
     };
     let jigdo = job.jigdo();
-    let pins: Vec<PinnedPackage> = job
+    let mut pins: Vec<PinnedPackage> = job
         .needed()
         .iter()
         .map(|&p| jigdo.index.packages[p].clone())
         .collect();
+    // Requested biggest first: the import starts on the longest jobs and the small
+    // packages arriving last are imported quickly.
+    pins.sort_by_key(|p| std::cmp::Reverse(p.size));
     events(&Event::PackagesNeeded {
         needed: pins.len(),
         total: jigdo.index.packages.len(),
         bytes: pins.iter().map(|p| p.size).sum(),
     });
 
-    // 4. The packages, each verified while it is fetched.
-    fetch_events.set_pins(&pins);
-    let fetched = repos.fetch_pins(&pins, &work.downloads.join("packages"))?;
-    events(&Event::PackagesReady);
-    let mut files = HandedOver::new();
-    let mut packages_downloaded = 0;
-    let mut packages_from = std::collections::BTreeMap::new();
-    for (pin, f) in pins.iter().zip(fetched) {
-        if let Some(r) = repos.list.get(f.repo) {
-            *packages_from.entry(r.name.clone()).or_insert(0) += 1;
-        }
-        match f.origin {
-            Some(origin) => {
-                if matches!(origin, Origin::Network | Origin::Local) {
-                    packages_downloaded += 1;
-                }
-                files.insert_verified(pin, f.path);
-            }
-            None => files.insert_candidate(pin, f.path),
-        }
-    }
-
-    // 5. The commit, its signatures checked again right before the ref is written.
-    if trust.verified.iter().any(|v| v.link.is_commit_signature()) {
-        let mut again = TrustReport::default();
-        opts.trust
-            .check_commit(jigdo, &origin, &mut again)
-            .map_err(untrusted)?;
-        let still = trust
-            .verified
-            .iter()
-            .filter(|v| v.link.is_commit_signature())
-            .all(|v| again.verified.contains(v));
-        if !still {
-            return Err(untrusted(crate::error::TrustFailure::Unverified {
-                looked_for: "the commit signature that verified before the packages were \
-                             fetched no longer does"
-                    .into(),
-            }));
-        }
-    }
+    // What the commit's signatures are checked again with once the packages are in
+    // place, before anything is committed (only when a signature of the commit verified).
+    let recheck = trust
+        .verified
+        .iter()
+        .any(|v| v.link.is_commit_signature())
+        .then(|| jigdo.clone());
     let jigdo_rpm = jigdo.nevra();
     let packages_total = jigdo.index.packages.len();
     let source = match &origin {
@@ -325,7 +305,59 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
     // What verified the commit, as the trust step's line says it (none: --nogpgcheck).
     let verified_by = trust.verified_by();
     let record = PendingRecord::new(jigdo, source, verified_by)?;
-    let report = job.finish(&files, &|e| events(&Event::Unpack(*e)))?;
+
+    // 4 and 5. The packages are downloaded on a thread, biggest first, each verified
+    // against its pin while it is fetched and handed to the import as soon as it is in
+    // place, while the import writes the commit from those there. The import commits
+    // nothing (and sets no ref) before the downloads ended well and the commit's
+    // signatures verified again.
+    fetch_events.set_pins(&pins);
+    let arrivals = Arrivals::new();
+    let dest = work.downloads.join("packages");
+    let (fetched, finished) = std::thread::scope(|scope| {
+        let fetch = scope.spawn(|| {
+            // Closed however the fetch ends, so that the import never waits for ever.
+            let _close = CloseOnDrop(&arrivals);
+            let fetched = repos.fetch_pins_each(&pins, &dest, &|i, f| {
+                if let Some(pin) = pins.get(i) {
+                    tracing::debug!(package = %pin.nevra(), "package in place");
+                    match f.origin {
+                        Some(_) => arrivals.insert_verified(pin, f.path.clone()),
+                        None => arrivals.insert_candidate(pin, f.path.clone()),
+                    }
+                }
+            });
+            let fetched = fetched.and_then(|f| match &recheck {
+                Some(j) => still_verified(&opts.trust, &trust, j, &origin)
+                    .map(|()| f)
+                    .map_err(untrusted),
+                None => Ok(f),
+            });
+            match &fetched {
+                Ok(_) => events(&Event::PackagesReady),
+                Err(e) => arrivals.fail(e.to_string()),
+            }
+            fetched
+        });
+        let finished = job.finish(&arrivals, &|e| events(&Event::Unpack(*e)));
+        let fetched = fetch
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (fetched, finished)
+    });
+    // A failed download is what went wrong, whatever the import then said.
+    let fetched = fetched?;
+    let report = finished?;
+    let mut packages_downloaded = 0;
+    let mut packages_from = std::collections::BTreeMap::new();
+    for f in &fetched {
+        if let Some(r) = repos.list.get(f.repo) {
+            *packages_from.entry(r.name.clone()).or_insert(0) += 1;
+        }
+        if matches!(f.origin, Some(Origin::Network | Origin::Local)) {
+            packages_downloaded += 1;
+        }
+    }
     record.write(&opts.repo)?;
     repos.keep_state(&kept_dir(&opts.repo));
     // Imported: the downloads are no longer needed (the package cache replaces them).
@@ -353,6 +385,31 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         unpack: report,
         trust,
     })
+}
+
+/// Checks the commit's own signatures of `jigdo` again: each that verified in `trust`
+/// must still verify (the key files may have changed while the packages were fetched).
+fn still_verified(
+    policy: &TrustPolicy,
+    trust: &TrustReport,
+    jigdo: &jigdo_unpack::JigdoRpm,
+    origin: &JigdoOrigin,
+) -> Result<(), crate::error::TrustFailure> {
+    let mut again = TrustReport::default();
+    policy.check_commit(jigdo, origin, &mut again)?;
+    let still = trust
+        .verified
+        .iter()
+        .filter(|v| v.link.is_commit_signature())
+        .all(|v| again.verified.contains(v));
+    if !still {
+        return Err(crate::error::TrustFailure::Unverified {
+            looked_for: "the commit signature that verified before the packages were \
+                         fetched no longer does"
+                .into(),
+        });
+    }
+    Ok(())
 }
 
 /// The report of an install with nothing new, when the ref (`--ref`, else the jigdo RPM's

@@ -183,10 +183,20 @@ enum PinAt {
     Failed(PinAttempt),
 }
 
-/// What [`Repos::fetch_pins`] has so far, per pin: where it is, and what failed.
-struct PinProgress {
+/// What [`Repos::fetch_pins`] has so far, per pin: where it is, and what failed; and
+/// whom to tell when a pin is in place.
+struct PinProgress<'a> {
     done: Vec<Option<FetchedPin>>,
     attempts: Vec<Vec<PinAttempt>>,
+    on_ready: &'a (dyn Fn(usize, &FetchedPin) + Sync),
+}
+
+impl PinProgress<'_> {
+    /// Pin `i` is in place (and verified): recorded, and told at once.
+    fn ready(&mut self, i: usize, pin: FetchedPin) {
+        (self.on_ready)(i, &pin);
+        self.done[i] = Some(pin);
+    }
 }
 
 /// Turns the `gpgkey=` values of a `.repo` section into local files: a path or
@@ -585,6 +595,19 @@ impl Repos {
         pins: &[PinnedPackage],
         dest_dir: &Path,
     ) -> Result<Vec<FetchedPin>, InstallError> {
+        self.fetch_pins_each(pins, dest_dir, &|_, _| {})
+    }
+
+    /// [`Repos::fetch_pins`], calling `on_ready(i, pin)` as soon as pin `i` is in place
+    /// and verified (a download checked against the pin while it was fetched, or a file
+    /// of a plain directory checked where it is), while the others are still fetched.
+    /// Called once per pin put in place, from whichever thread finished it.
+    pub fn fetch_pins_each(
+        &self,
+        pins: &[PinnedPackage],
+        dest_dir: &Path,
+        on_ready: &(dyn Fn(usize, &FetchedPin) + Sync),
+    ) -> Result<Vec<FetchedPin>, InstallError> {
         std::fs::create_dir_all(dest_dir).map_err(|source| InstallError::Io {
             path: dest_dir.into(),
             source,
@@ -592,6 +615,7 @@ impl Repos {
         let mut progress = PinProgress {
             done: vec![None; pins.len()],
             attempts: (0..pins.len()).map(|_| Vec::new()).collect(),
+            on_ready,
         };
         let mut searched = vec![false; self.list.len()];
         // 1. By location (or through a primary that costs less than guessing).
@@ -644,7 +668,7 @@ impl Repos {
         r: usize,
         pins: &[PinnedPackage],
         dest_dir: &Path,
-        progress: &mut PinProgress,
+        progress: &mut PinProgress<'_>,
     ) -> Result<(), InstallError> {
         let repo = &self.list[r];
         let only_pins;
@@ -692,7 +716,7 @@ impl Repos {
         r: usize,
         pins: &[PinnedPackage],
         dest_dir: &Path,
-        progress: &mut PinProgress,
+        progress: &mut PinProgress<'_>,
         rel_of: &dyn Fn(&PinnedPackage) -> PinAt,
     ) -> Result<(), InstallError> {
         let repo = &self.list[r];
@@ -713,13 +737,14 @@ impl Repos {
                 Location::Dir(d) => {
                     let src = d.join(&rel);
                     match jigdo_unpack::source::verify_pin(&src, pin) {
-                        Ok(_) => {
-                            progress.done[i] = Some(FetchedPin {
+                        Ok(_) => progress.ready(
+                            i,
+                            FetchedPin {
                                 path: src,
                                 origin: None,
                                 repo: r,
-                            })
-                        }
+                            },
+                        ),
                         Err(error) => progress.attempts[i].push(PinAttempt::Local {
                             source_name: repo.name.clone(),
                             error,
@@ -743,17 +768,22 @@ impl Repos {
             return Ok(());
         }
         let reqs: Vec<FetchRequest> = batch.iter().map(|(_, r)| r.clone()).collect();
-        let results = self.downloader.fetch_many(m, &reqs);
-        for ((i, req), res) in batch.into_iter().zip(results) {
+        // Each download is told as soon as it is in place (verified while fetched).
+        let fetched = |req: &FetchRequest, report: &repo_fetch::FetchReport| FetchedPin {
+            path: req.dest.clone(),
+            origin: Some(report.origin),
+            repo: r,
+        };
+        let on_ready = progress.on_ready;
+        let results = self.downloader.fetch_each(m, &reqs, &|t, res| {
+            if let (Some((i, req)), Ok(report)) = (batch.get(t), res) {
+                on_ready(*i, &fetched(req, report));
+            }
+        });
+        for ((i, req), res) in batch.iter().zip(results) {
             match res {
-                Ok(report) => {
-                    progress.done[i] = Some(FetchedPin {
-                        path: req.dest,
-                        origin: Some(report.origin),
-                        repo: r,
-                    })
-                }
-                Err(error) => progress.attempts[i].push(PinAttempt::Download {
+                Ok(report) => progress.done[*i] = Some(fetched(req, &report)),
+                Err(error) => progress.attempts[*i].push(PinAttempt::Download {
                     source_name: repo.name.clone(),
                     error,
                 }),

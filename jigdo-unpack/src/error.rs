@@ -68,6 +68,17 @@ pub enum UnpackError {
         /// Candidates that were found but rejected, if any (`; rejected: …`).
         detail: String,
     },
+    /// The package files that were to arrive while the unpack ran did not all come, or
+    /// their provider gave up ([`crate::source::PackageFiles::settled`]): nothing was
+    /// committed.
+    #[error(
+        "the package files stopped arriving: {reason}; the commit stays partial and no ref \
+         was set"
+    )]
+    ArrivalsFailed {
+        /// Why.
+        reason: String,
+    },
     /// A package file does not have the bytes its pin requires.
     #[error("{}: is not the pinned package {nevra}: {reason}", path.display())]
     PinMismatch {

@@ -24,7 +24,7 @@ const MAX_INDEX_FILE: u64 = 1 << 30;
 pub(crate) type Payload = PayloadReader<BufReader<File>>;
 
 /// The checked metadata of a jigdo RPM (everything but the new-content blobs).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct JigdoRpm {
     /// Path of the jigdo RPM.
     pub path: PathBuf,

@@ -46,5 +46,5 @@ pub use jigdo_rpm::{BlobStream, JigdoRpm};
 pub use plan::{InconsistentIndex, Plan};
 pub use rebuild::{locate_difference, rebuild_tree, Difference, RebuiltTree};
 pub use record::{InstallRecord, PendingRecord, RecordedPackage};
-pub use source::{HandedOver, LocalDir, Located, PackageFiles, PackageSource, Sources};
+pub use source::{Arrivals, HandedOver, LocalDir, Located, PackageFiles, PackageSource, Sources};
 pub use unpack::{finish_local, unpack, Target, UnpackJob, UnpackOptions, UnpackReport};

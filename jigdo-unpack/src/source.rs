@@ -10,12 +10,14 @@
 //!   either verified by it (a download checked while it was fetched into a directory
 //!   only jigdo writes — opened without hashing it again) or candidates that are
 //!   checked when opened.
+//! - [`Arrivals`] (`jigdo install`, pipelined): the same, handed over one by one while
+//!   they are downloaded; an unpack imports each as soon as it is there.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 
 use jigdo_format::PinnedPackage;
 use sha2::{Digest, Sha256};
@@ -25,11 +27,27 @@ use crate::error::{IoContext, Result, UnpackError};
 /// How an unpack finds and opens the package files it reads.
 pub trait PackageFiles: Sync {
     /// Finds `pkg` without reading its content. A package found nowhere fails here,
-    /// naming it, before anything is written.
+    /// naming it, before anything is written. (Files that arrive while the unpack runs,
+    /// [`Arrivals`], are not located in advance: this then finds nothing and succeeds.)
     fn locate(&self, pkg: &PinnedPackage) -> Result<Located>;
     /// Opens the file of `pkg` that `located` names, with the pin's exact bytes,
     /// positioned at its start. Returns the open file and its path.
     fn open(&self, pkg: &PinnedPackage, located: &Located) -> Result<(File, PathBuf)>;
+    /// Which of `pending` (not empty, in the caller's order of preference) to open next:
+    /// its position. Files that are all there from the start answer 0, the caller's
+    /// first choice; files that arrive over time wait until one of `pending` is there
+    /// (the first that is), or until no more will come (then one that never came, if
+    /// any, so that opening it fails at once).
+    fn next_ready(&self, pending: &[&PinnedPackage]) -> usize {
+        let _ = pending;
+        0
+    }
+    /// Waits until no more files will arrive, and fails if their provider gave up: the
+    /// unpack asks this last, before it commits anything. Files that are all there from
+    /// the start are settled at once.
+    fn settled(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A place that may hold pinned packages.
@@ -363,6 +381,158 @@ impl PackageFiles for HandedOver {
     }
 }
 
+/// Package files that arrive while an unpack runs (`jigdo install` downloading them):
+/// the downloading thread hands each over as soon as it is in place and verified
+/// ([`Arrivals::insert_verified`], [`Arrivals::insert_candidate`], the same rules as
+/// [`HandedOver`]) and [`Arrivals::close`]s when it is done, whether every file came or
+/// not. Opening a package waits for it; one that has not come when the arrivals are
+/// closed is missing.
+#[derive(Default)]
+pub struct Arrivals {
+    state: Mutex<ArrivalState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct ArrivalState {
+    files: HandedOver,
+    closed: bool,
+    /// Why the provider gave up, if it did.
+    failed: Option<String>,
+}
+
+impl Arrivals {
+    /// Nothing arrived yet.
+    pub fn new() -> Self {
+        Arrivals::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, ArrivalState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn arrive(&self, add: impl FnOnce(&mut HandedOver)) {
+        let mut s = self.state();
+        if !s.closed {
+            add(&mut s.files);
+        }
+        drop(s);
+        self.changed.notify_all();
+    }
+
+    /// `path` arrived as the file of `pkg`, checked against the pin (size and SHA-256)
+    /// by the caller in a directory nobody else writes ([`HandedOver::insert_verified`]).
+    /// Ignored once closed.
+    pub fn insert_verified(&self, pkg: &PinnedPackage, path: PathBuf) {
+        self.arrive(|f| f.insert_verified(pkg, path));
+    }
+
+    /// `path` arrived as a candidate for `pkg`, checked when it is opened
+    /// ([`HandedOver::insert_candidate`]). Ignored once closed.
+    pub fn insert_candidate(&self, pkg: &PinnedPackage, path: PathBuf) {
+        self.arrive(|f| f.insert_candidate(pkg, path));
+    }
+
+    /// No more files will arrive: whoever waits for one that did not is woken and
+    /// finds it missing.
+    pub fn close(&self) {
+        self.state().closed = true;
+        self.changed.notify_all();
+    }
+
+    /// No more files will arrive and the provider gave up for `reason`: whoever waits
+    /// is woken, and an unpack reading these files commits nothing
+    /// ([`PackageFiles::settled`] fails). The first reason given is kept.
+    pub fn fail(&self, reason: String) {
+        let mut s = self.state();
+        s.closed = true;
+        s.failed.get_or_insert(reason);
+        drop(s);
+        self.changed.notify_all();
+    }
+
+    /// Number of files arrived so far.
+    pub fn len(&self) -> usize {
+        self.state().files.len()
+    }
+
+    /// Whether no file arrived yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Why the provider gave up, if it did.
+    fn failure(&self) -> Option<UnpackError> {
+        let reason = self.state().failed.clone()?;
+        Some(UnpackError::ArrivalsFailed { reason })
+    }
+
+    /// Waits until `ready` gives an answer from the files arrived and whether the
+    /// arrivals are closed (it must answer once they are).
+    fn wait_until<T>(&self, ready: impl Fn(&HandedOver, bool) -> Option<T>) -> T {
+        let mut s = self.state();
+        loop {
+            if let Some(v) = ready(&s.files, s.closed) {
+                return v;
+            }
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+impl PackageFiles for Arrivals {
+    fn locate(&self, _pkg: &PinnedPackage) -> Result<Located> {
+        // Not there yet, perhaps: `open` waits for it.
+        Ok(Located {
+            candidates: Vec::new(),
+            rejected: Vec::new(),
+        })
+    }
+
+    fn open(&self, pkg: &PinnedPackage, located: &Located) -> Result<(File, PathBuf)> {
+        let arrived = self.wait_until(|f, closed| match f.files.get(&pkg.id) {
+            Some(entry) => Some(Some(entry.clone())),
+            None => closed.then_some(None),
+        });
+        let mut one = HandedOver::new();
+        match arrived {
+            Some(entry) => {
+                one.files.insert(pkg.id, entry);
+                one.open(pkg, located)
+            }
+            None => Err(self
+                .failure()
+                .unwrap_or_else(|| UnpackError::PackageMissing {
+                    nevra: pkg.nevra(),
+                    id: pkg.id_hex(),
+                    sources: "the downloads".into(),
+                    detail: "; it had not arrived when they ended".into(),
+                })),
+        }
+    }
+
+    fn settled(&self) -> Result<()> {
+        self.wait_until(|_, closed| closed.then_some(()));
+        match self.failure() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The first of `pending` that arrived; once closed, the first that never did (so
+    /// that the unpack stops at once), else the first.
+    fn next_ready(&self, pending: &[&PinnedPackage]) -> usize {
+        self.wait_until(|f, closed| {
+            let arrived = |p: &&PinnedPackage| f.files.contains_key(&p.id);
+            if closed {
+                Some(pending.iter().position(|p| !arrived(p)).unwrap_or(0))
+            } else {
+                pending.iter().position(arrived)
+            }
+        })
+    }
+}
+
 /// Opens `path` and checks its size and SHA-256 against the pin of `pkg`; on success the
 /// file is rewound to its start. (Logged at debug level, `package hashed`, so that a run
 /// can be checked to hash each package once.)
@@ -464,6 +634,118 @@ mod tests {
         assert!(matches!(err, UnpackError::PinMismatch { .. }), "{err}");
         assert!(err.to_string().contains("foo-1.0-1.noarch"), "{err}");
         assert!(err.to_string().contains("SHA-256"), "{err}");
+    }
+
+    #[test]
+    fn arrivals_wait_for_a_package_and_take_the_first_ready_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (big, small) = (pin_for(b"big package", "big"), pin_for(b"small", "small"));
+        std::fs::write(dir.path().join("big.rpm"), b"big package").unwrap();
+        std::fs::write(dir.path().join("small.rpm"), b"small").unwrap();
+        let arrivals = Arrivals::new();
+        let none = Located {
+            candidates: Vec::new(),
+            rejected: Vec::new(),
+        };
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| {
+                // Nothing there yet: waits; then the one that came, though listed second.
+                let k = arrivals.next_ready(&[&big, &small]);
+                let (mut f, path) = arrivals.open(&small, &none).unwrap();
+                let mut bytes = Vec::new();
+                f.read_to_end(&mut bytes).unwrap();
+                (k, path, bytes)
+            });
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(!waiter.is_finished(), "it must wait while nothing arrived");
+            arrivals.insert_verified(&small, dir.path().join("small.rpm"));
+            let (k, path, bytes) = waiter.join().unwrap();
+            assert_eq!(k, 1);
+            assert!(path.ends_with("small.rpm"));
+            assert_eq!(bytes, b"small");
+        });
+        // Both there: the caller's first choice.
+        arrivals.insert_verified(&big, dir.path().join("big.rpm"));
+        assert_eq!(arrivals.next_ready(&[&big, &small]), 0);
+        assert_eq!(arrivals.len(), 2);
+    }
+
+    #[test]
+    fn closed_arrivals_wake_the_waiters_and_a_package_that_never_came_is_missing() {
+        let arrivals = Arrivals::new();
+        let never = pin_for(b"never downloaded", "never");
+        let none = Located {
+            candidates: Vec::new(),
+            rejected: Vec::new(),
+        };
+        let err = std::thread::scope(|s| {
+            let waiter = s.spawn(|| arrivals.open(&never, &none).map(|_| ()));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(!waiter.is_finished());
+            arrivals.close();
+            waiter.join().unwrap().unwrap_err()
+        });
+        assert!(matches!(err, UnpackError::PackageMissing { .. }), "{err}");
+        assert!(err.to_string().contains("never-1.0-1.noarch"), "{err}");
+        assert_eq!(arrivals.next_ready(&[&never]), 0, "no wait once closed");
+        // Closed: one that never came is chosen first, so that the unpack stops at once.
+        let dir = tempfile::tempdir().unwrap();
+        let came = pin_for(b"came", "came");
+        std::fs::write(dir.path().join("came.rpm"), b"came").unwrap();
+        let late = Arrivals::new();
+        late.insert_verified(&came, dir.path().join("came.rpm"));
+        late.close();
+        assert_eq!(late.next_ready(&[&came, &never]), 1);
+        assert_eq!(late.next_ready(&[&came]), 0);
+        // Nothing is taken once closed.
+        arrivals.insert_verified(&never, PathBuf::from("/nonexistent"));
+        assert!(arrivals.is_empty());
+    }
+
+    #[test]
+    fn settled_waits_for_the_end_and_fails_when_the_provider_gave_up() {
+        let ok = Arrivals::new();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| ok.settled());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(!waiter.is_finished(), "settled before the arrivals closed");
+            ok.close();
+            waiter.join().unwrap().unwrap();
+        });
+        let failed = Arrivals::new();
+        let never = pin_for(b"never downloaded", "never");
+        failed.fail("the mirror said 404".into());
+        failed.fail("a later reason".into());
+        let err = failed.settled().unwrap_err();
+        assert!(matches!(err, UnpackError::ArrivalsFailed { .. }), "{err}");
+        assert!(err.to_string().contains("404"), "{err}");
+        let none = Located {
+            candidates: Vec::new(),
+            rejected: Vec::new(),
+        };
+        let err = failed.open(&never, &none).unwrap_err();
+        assert!(err.to_string().contains("404"), "{err}");
+    }
+
+    #[test]
+    fn arrived_files_are_checked_against_the_pin_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let foo = pin_for(b"foo bytes", "foo");
+        let bar = pin_for(b"bar bytes", "bar");
+        std::fs::write(dir.path().join("foo.rpm"), b"evil byte").unwrap(); // same size
+        std::fs::write(dir.path().join("bar.rpm"), b"bar").unwrap(); // other size
+        let arrivals = Arrivals::new();
+        let none = Located {
+            candidates: Vec::new(),
+            rejected: Vec::new(),
+        };
+        // A candidate is hashed when opened; a verified file is checked for its size.
+        arrivals.insert_candidate(&foo, dir.path().join("foo.rpm"));
+        arrivals.insert_verified(&bar, dir.path().join("bar.rpm"));
+        let err = arrivals.open(&foo, &none).unwrap_err();
+        assert!(err.to_string().contains("SHA-256"), "{err}");
+        let err = arrivals.open(&bar, &none).unwrap_err();
+        assert!(matches!(err, UnpackError::PinMismatch { .. }), "{err}");
     }
 
     #[test]

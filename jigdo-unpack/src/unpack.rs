@@ -8,10 +8,14 @@
 //!    computing the content checksums of the new contents — nothing is written yet;
 //! 2. decide which packages must be read (a package whose every needed object is known
 //!    from its cache and present is skipped) and locate each in the sources — a missing
-//!    package fails here, before the repository is created or touched;
+//!    package fails here, before the repository is created or touched (except for
+//!    files that arrive while the unpack runs: one that never comes fails step 4, which
+//!    leaves the commit partial and no ref set);
 //! 3. write the commit object (marked partial) and its detached metadata;
-//! 4. write the new contents and import the packages, all in parallel (biggest first),
-//!    each package checked against its pin before a byte of it is parsed;
+//! 4. write the new contents and import the packages, all in parallel (biggest first;
+//!    when the package files arrive while this runs, [`crate::source::Arrivals`], each
+//!    as soon as it is there, the biggest of those there first), each package checked
+//!    against its pin before a byte of it is parsed;
 //! 5. rebuild every dirtree and dirmeta; the root checksums must equal the commit's.
 //!    Steps 4 and 5 share one transaction, so the repository is flushed once (as
 //!    libostree's pull does); an interruption before its commit loses that work, which
@@ -281,8 +285,9 @@ impl UnpackJob {
     }
 
     /// Writes the commit (steps 3 to 6 of the module docs), reading the needed packages
-    /// through `files`: every one is located before anything is written, and opened
-    /// checked against its pin. `progress` receives typed events.
+    /// through `files`: every one is located before anything is written (files arriving
+    /// over time are imported as they arrive instead), and opened checked against its
+    /// pin. `progress` receives typed events.
     pub fn finish(
         self,
         files: &dyn PackageFiles,
@@ -361,9 +366,23 @@ impl UnpackJob {
         let mut work: Vec<(usize, &Located)> =
             self.to_import.iter().copied().zip(&located).collect();
         work.sort_by_key(|&(p, _)| std::cmp::Reverse(index.packages[p].size));
+        let jobs = work.len() + 1;
+        // The packages not started yet, biggest first; `files` says which one can be
+        // opened next (the first, unless they arrive over time: then the biggest there).
+        let pending = std::sync::Mutex::new(work);
+        let next_package = || -> Result<(usize, &Located)> {
+            let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
+            let pins: Vec<&jigdo_format::PinnedPackage> =
+                pending.iter().map(|&(p, _)| &index.packages[p]).collect();
+            if pins.is_empty() {
+                return Err(UnpackError::Internal("more import jobs than packages"));
+            }
+            let k = files.next_ready(&pins).min(pins.len() - 1);
+            Ok(pending.remove(k))
+        };
         // Job 0 writes the new contents (usually the biggest job: initramfs, rpmdb), job
-        // k > 0 imports the k-th biggest package.
-        let done = run_in_order(work.len() + 1, |job| {
+        // k > 0 imports the next package.
+        let done = run_in_order(jobs, |job| {
             if job == 0 {
                 write_new_contents(
                     &repo,
@@ -375,7 +394,7 @@ impl UnpackJob {
                 )?;
                 return Ok(None);
             }
-            let (p, loc) = work[job - 1];
+            let (p, loc) = next_package()?;
             let pkg = &index.packages[p];
             let (file, path) = files.open(pkg, loc)?;
             let read_from = path.clone();
@@ -389,6 +408,7 @@ impl UnpackJob {
                 &self.known[p],
                 &self.stats,
             )?;
+            tracing::debug!(package = %pkg.nevra(), "package imported");
             progress(&UnpackEvent::Imported { package: pkg });
             Ok(Some((p, imported, read_from)))
         })?;
@@ -452,6 +472,8 @@ impl UnpackJob {
             }
         }
         step("tree rebuilt");
+        // Files that arrived while this ran: all came and their provider is content.
+        files.settled()?;
         tx.commit()?;
         step("transaction committed");
         // The caches name objects that are now durable.

@@ -20,6 +20,12 @@ impl Nginx {
     /// Starts nginx serving `root`, with its configuration, logs and temporary files in
     /// `tmp`; returns once it accepts connections.
     pub fn start(root: &Path, tmp: &Path) -> Nginx {
+        Nginx::start_with(root, tmp, "")
+    }
+
+    /// [`Nginx::start`] with `extra` added to the `server` block (e.g.
+    /// `location = /Packages/a.rpm { limit_rate 100k; }`).
+    pub fn start_with(root: &Path, tmp: &Path, extra: &str) -> Nginx {
         require_tool("nginx");
         std::fs::create_dir_all(tmp.join("tmp")).expect("mkdir");
         let port = TcpListener::bind("127.0.0.1:0")
@@ -37,7 +43,7 @@ impl Nginx {
              access_log {log} wire;\n client_body_temp_path {t}/tmp;\n proxy_temp_path {t}/tmp;\n\
              fastcgi_temp_path {t}/tmp;\n uwsgi_temp_path {t}/tmp;\n scgi_temp_path {t}/tmp;\n\
              types {{ application/x-rpm rpm; }}\n\
-             server {{ listen 127.0.0.1:{port}; root {root}; location / {{ autoindex on; }} }}\n}}\n",
+             server {{ listen 127.0.0.1:{port}; root {root}; location / {{ autoindex on; }} {extra} }}\n}}\n",
             log = log.display(),
             root = root.display()
         );

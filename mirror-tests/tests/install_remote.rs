@@ -49,6 +49,8 @@ with_each_backend!(
     each_file_is_hashed_once,
     repo_files_with_gpgcheck_install_only_signed_jigdo_rpms,
     repomd_is_asked_conditionally,
+    packages_are_imported_while_others_download,
+    a_failed_download_midway_leaves_no_ref_and_a_clean_repository,
 );
 
 struct World {
@@ -312,6 +314,154 @@ fn each_file_is_hashed_once(backend: &str) {
     // The v1 jigdo RPM and v1's three packages, each hashed exactly once.
     assert_eq!(hashed.len(), 4, "{hashed:?}\n{log}");
     assert!(hashed.values().all(|&n| n == 1), "{hashed:?}\n{log}");
+}
+
+/// The NEVRA of the package at `rel` (`Packages/NEVRA.rpm`).
+fn nevra_of(rel: &str) -> String {
+    rel.trim_start_matches("Packages/")
+        .trim_end_matches(".rpm")
+        .to_string()
+}
+
+/// Pipelined download and import (issue 13): nginx sends the biggest pinned package
+/// slowly (`limit_rate` on its location, about 3 s); the others are imported while it
+/// still downloads. The order is read from the install's own debug log (one stream, in
+/// the order things happened): a package imported before the slow one was in place.
+fn packages_are_imported_while_others_download(backend: &str) {
+    let w = world();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let slow = w
+        .v1_pkg_paths
+        .iter()
+        .max_by_key(|p| std::fs::metadata(w.published.join(p)).map_or(0, |m| m.len()))
+        .expect("a package");
+    let size = std::fs::metadata(w.published.join(slow))
+        .expect("stat")
+        .len();
+    let rate = (size / 3).max(1);
+    let nginx = Nginx::start_with(
+        &w.published,
+        tmp.path(),
+        &format!("location = /{slow} {{ limit_rate {rate}; }}"),
+    );
+    let repo = fresh(&format!("{backend}-pipelined"));
+    let mut cmd = jigdo();
+    cmd.env("JIGDO_LOG", "jigdo_install=debug,jigdo_unpack=debug")
+        .args([
+            "install",
+            "example-os-1.0",
+            "--nogpgcheck",
+            "--backend",
+            backend,
+        ])
+        .arg("--from")
+        .arg(nginx.url())
+        .arg("--repo")
+        .arg(&repo)
+        .args(["--ref", REF]);
+    let started = Instant::now();
+    let out = run_raw(&mut cmd);
+    let took = started.elapsed();
+    assert_eq!(ok(&out).trim(), w.v1_commit);
+    // The slow package really was slow (else nothing is proved).
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    let log = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = log.lines().collect();
+    let slow_nevra = nevra_of(slow);
+    let at = |what: &str, nevra: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(what) && l.contains(&format!("package={nevra}")))
+    };
+    let slow_in_place = at("package in place", &slow_nevra)
+        .unwrap_or_else(|| panic!("{slow_nevra} never in place\n{log}"));
+    let slow_imported = at("package imported", &slow_nevra)
+        .unwrap_or_else(|| panic!("{slow_nevra} never imported\n{log}"));
+    assert!(slow_imported > slow_in_place, "{log}");
+    let early: Vec<&&str> = lines[..slow_in_place]
+        .iter()
+        .filter(|l| l.contains("package imported"))
+        .collect();
+    assert!(
+        !early.is_empty(),
+        "no package was imported while {slow_nevra} downloaded\n{log}"
+    );
+    // Every other package, each imported once it was in place.
+    for rel in w.v1_pkg_paths.iter().filter(|p| *p != slow) {
+        let n = nevra_of(rel);
+        let (placed, imported) = (at("package in place", &n), at("package imported", &n));
+        assert!(
+            matches!((placed, imported), (Some(p), Some(i)) if p < i),
+            "{n}: {placed:?} {imported:?}\n{log}"
+        );
+    }
+    assert_fsck_clean(&repo);
+    assert_eq!(
+        refs_state(&repo),
+        vec![(REF.to_string(), w.v1_commit.clone())]
+    );
+}
+
+/// A download that fails mid-way, on the only mirror: the biggest package stalls until
+/// the client gives up on it (`--timeout 2`, no retry) while the others are downloaded
+/// and imported; or it is 404 at once. The install fails naming the package (the
+/// download's error, not the import's), sets no ref and leaves a repository
+/// `ostree fsck` finds clean; a rerun from a good mirror finishes.
+fn a_failed_download_midway_leaves_no_ref_and_a_clean_repository(backend: &str) {
+    let w = world();
+    let mut by_size: Vec<&String> = w.v1_pkg_paths.iter().collect();
+    by_size.sort_by_key(|p| std::fs::metadata(w.published.join(p)).map_or(0, |m| m.len()));
+    let (smallest, biggest) = (by_size[0], by_size[by_size.len() - 1]);
+    let stall = Fault::Stall {
+        after: 1000,
+        stall: Duration::from_secs(20),
+    };
+    for (label, fault) in [("stall", stall), ("404", Fault::Status(404))] {
+        let bad = FaultServer::start(&w.published).expect("server");
+        bad.add_fault(PathMatch::Exact(format!("/{biggest}")), fault);
+        let repo = fresh(&format!("{backend}-midway-{label}"));
+        let mut cmd = jigdo();
+        cmd.env("JIGDO_LOG", "jigdo_install=debug,jigdo_unpack=debug")
+            .args([
+                "install",
+                "example-os-1.0",
+                "--nogpgcheck",
+                "--backend",
+                backend,
+            ])
+            .args(["--retries", "0", "--timeout", "2"])
+            .arg("--from")
+            .arg(bad.url())
+            .arg("--repo")
+            .arg(&repo)
+            .args(["--ref", REF]);
+        let out = run_raw(&mut cmd);
+        assert!(!out.status.success(), "{label}: succeeded");
+        let log = String::from_utf8_lossy(&out.stderr);
+        let err = log
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_else(|| panic!("{label}: no error line\n{log}"));
+        let nevra = nevra_of(biggest);
+        assert!(err.contains(&nevra), "{label}: {err}");
+        // The download's failure is what is reported, not the import's "missing".
+        assert!(!err.contains("had not arrived"), "{label}: {err}");
+        if label == "stall" {
+            // Mid-way: a package was imported while the stalled one was still awaited.
+            let small = nevra_of(smallest);
+            assert!(
+                log.lines()
+                    .any(|l| l.contains("package imported") && l.contains(&small)),
+                "{label}: {small} was not imported\n{log}"
+            );
+        }
+        assert!(refs_state(&repo).is_empty(), "{label}: a ref was set");
+        assert_fsck_clean(&repo);
+        let good = FaultServer::start(&w.published).expect("server");
+        let out = install(backend, "example-os-1.0", &[good.url()], &repo, &[]);
+        assert_eq!(ok(&out).trim(), w.v1_commit, "{label}");
+        assert_fsck_clean(&repo);
+    }
 }
 
 /// Faults at the mirror for one pinned package: with a good second mirror the install

@@ -30,6 +30,17 @@ pub trait Downloader: Send + Sync {
         &self,
         mirrors: &MirrorSet,
         reqs: &[FetchRequest],
+    ) -> Vec<Result<FetchReport, FetchError>> {
+        self.fetch_each(mirrors, reqs, &|_, _| {})
+    }
+    /// [`Downloader::fetch_many`], calling `on_done(i, result)` as soon as request `i`
+    /// is finished (in place and verified, or failed) while the others go on, from
+    /// whichever thread finished it; results in request order.
+    fn fetch_each(
+        &self,
+        mirrors: &MirrorSet,
+        reqs: &[FetchRequest],
+        on_done: &(dyn Fn(usize, &Result<FetchReport, FetchError>) + Sync),
     ) -> Vec<Result<FetchReport, FetchError>>;
     /// Bytes received over the network so far.
     fn bytes_downloaded(&self) -> u64;
@@ -139,12 +150,14 @@ impl Downloader for BlockingFetcher {
     ) -> Result<FetchReport, FetchError> {
         self.rt.block_on(self.fetcher.fetch_file(mirrors, req))
     }
-    fn fetch_many(
+    fn fetch_each(
         &self,
         mirrors: &MirrorSet,
         reqs: &[FetchRequest],
+        on_done: &(dyn Fn(usize, &Result<FetchReport, FetchError>) + Sync),
     ) -> Vec<Result<FetchReport, FetchError>> {
-        self.rt.block_on(self.fetcher.fetch_many(mirrors, reqs))
+        self.rt
+            .block_on(self.fetcher.fetch_each(mirrors, reqs, on_done))
     }
     fn bytes_downloaded(&self) -> u64 {
         self.fetcher.bytes_downloaded()

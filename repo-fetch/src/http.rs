@@ -245,8 +245,24 @@ impl Fetcher {
         mirrors: &MirrorSet,
         reqs: &[FetchRequest],
     ) -> Vec<Result<FetchReport, FetchError>> {
-        stream::iter(reqs)
-            .map(|r| self.fetch_file(mirrors, r))
+        self.fetch_each(mirrors, reqs, &|_, _| {}).await
+    }
+
+    /// [`Fetcher::fetch_many`], calling `on_done(i, result)` as soon as request `i` is
+    /// finished (in place and verified, or failed), while the others go on. Requests
+    /// start in order. Results are in request order.
+    pub async fn fetch_each(
+        &self,
+        mirrors: &MirrorSet,
+        reqs: &[FetchRequest],
+        on_done: &(dyn Fn(usize, &Result<FetchReport, FetchError>) + Sync),
+    ) -> Vec<Result<FetchReport, FetchError>> {
+        stream::iter(reqs.iter().enumerate())
+            .map(|(i, r)| async move {
+                let res = self.fetch_file(mirrors, r).await;
+                on_done(i, &res);
+                res
+            })
             .buffered(self.inner.opts.parallel)
             .collect()
             .await

@@ -67,12 +67,15 @@ impl LibrepoDownloader {
         }
     }
 
-    /// Downloads `reqs[i]` for each `i` in `todo` with librepo; results in `todo` order.
+    /// Downloads `reqs[i]` for each `i` in `todo` with librepo, calling `on_done(i, ..)`
+    /// as each file is finished (verified and in place, or failed); results in `todo`
+    /// order.
     fn download(
         &self,
         mirrors: &MirrorSet,
         todo: &[usize],
         reqs: &[FetchRequest],
+        on_done: &(dyn Fn(usize, &Result<FetchReport, FetchError>) + Sync),
     ) -> Vec<Result<FetchReport, FetchError>> {
         if todo.is_empty() {
             return Vec::new();
@@ -103,13 +106,16 @@ impl LibrepoDownloader {
         // an interrupted run keeps every complete file.
         let finished: std::sync::Mutex<Vec<Option<Result<FetchReport, FetchError>>>> =
             std::sync::Mutex::new(todo.iter().map(|_| None).collect());
-        let on_done = |t: usize| {
+        let file_done = |t: usize| {
             let res = self.finish(mirrors, &reqs[todo[t]], local);
+            self.report(&reqs[todo[t]], &res);
+            on_done(todo[t], &res);
             if let Ok(mut f) = finished.lock() {
                 f[t] = Some(res);
             }
         };
-        let results = librepo_sys::download_packages(&self.lr_options(mirrors), &targets, &on_done);
+        let results =
+            librepo_sys::download_packages(&self.lr_options(mirrors), &targets, &file_done);
         let mut finished = finished.into_inner().unwrap_or_else(|e| e.into_inner());
         let results = match results {
             Ok(r) => r,
@@ -127,9 +133,22 @@ impl LibrepoDownloader {
                 let e = res
                     .err()
                     .map_or("librepo did not finish the file".into(), |e| e.0);
-                Err(failed(mirrors, req, AttemptError::Transfer(e)))
+                let res = Err(failed(mirrors, req, AttemptError::Transfer(e)));
+                self.report(req, &res);
+                on_done(i, &res);
+                res
             })
             .collect()
+    }
+
+    /// Tells the progress receiver how `req` ended.
+    fn report(&self, req: &FetchRequest, res: &Result<FetchReport, FetchError>) {
+        if let Some(p) = &self.progress {
+            match res {
+                Ok(r) => p.finished(req, r),
+                Err(e) => p.failed(req, e),
+            }
+        }
     }
 
     /// Verifies a file librepo finished (again, ourselves: other checksum kinds, size),
@@ -209,10 +228,11 @@ impl Downloader for LibrepoDownloader {
             .pop()
             .unwrap_or_else(|| Err(FetchError::Setup("librepo returned no result".into())))
     }
-    fn fetch_many(
+    fn fetch_each(
         &self,
         mirrors: &MirrorSet,
         reqs: &[FetchRequest],
+        on_done: &(dyn Fn(usize, &Result<FetchReport, FetchError>) + Sync),
     ) -> Vec<Result<FetchReport, FetchError>> {
         let mut results: Vec<Option<Result<FetchReport, FetchError>>> =
             reqs.iter().map(|_| None).collect();
@@ -222,31 +242,29 @@ impl Downloader for LibrepoDownloader {
             if let Some(parent) = req.dest.parent() {
                 let _ = std::fs::create_dir_all(parent);
             }
-            match self.meta.local_copy(req) {
-                Ok(Some(report)) => results[i] = Some(Ok(report)),
-                Ok(None) if mirrors.is_empty() => {
-                    results[i] = Some(Err(FetchError::NoMirrors { what: req.what() }))
+            let res = match self.meta.local_copy(req) {
+                Ok(Some(report)) => Ok(report),
+                Ok(None) if mirrors.is_empty() => Err(FetchError::NoMirrors { what: req.what() }),
+                Ok(None) => {
+                    todo.push(i);
+                    continue;
                 }
-                Ok(None) => todo.push(i),
-                Err(e) => results[i] = Some(Err(e)),
-            }
+                Err(e) => Err(e),
+            };
+            self.report(req, &res);
+            on_done(i, &res);
+            results[i] = Some(res);
         }
-        for (i, res) in todo.iter().zip(self.download(mirrors, &todo, reqs)) {
+        for (i, res) in todo
+            .iter()
+            .zip(self.download(mirrors, &todo, reqs, on_done))
+        {
             results[*i] = Some(res);
         }
-        let results: Vec<_> = results
+        results
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(FetchError::Setup("no result".into()))))
-            .collect();
-        if let Some(p) = &self.progress {
-            for (req, res) in reqs.iter().zip(&results) {
-                match res {
-                    Ok(r) => p.finished(req, r),
-                    Err(e) => p.failed(req, e),
-                }
-            }
-        }
-        results
+            .collect()
     }
     fn bytes_downloaded(&self) -> u64 {
         self.meta.bytes_downloaded() + self.file_bytes.load(Ordering::Relaxed)

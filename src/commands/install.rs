@@ -86,13 +86,15 @@ pub struct InstallArgs {
 }
 
 /// What is printed as the install goes: lines on a terminal, a byte progress bar while
-/// packages download; nothing but the lock wait with `--json`.
+/// packages download (the packages are imported meanwhile: their lines print above it);
+/// nothing but the lock wait with `--json`.
 struct Printer {
     json: bool,
     tty: bool,
     bar: Option<ProgressBar>,
     done: AtomicUsize,
     needed: AtomicUsize,
+    imported: AtomicUsize,
 }
 
 impl Printer {
@@ -114,12 +116,18 @@ impl Printer {
             bar,
             done: AtomicUsize::new(0),
             needed: AtomicUsize::new(0),
+            imported: AtomicUsize::new(0),
         }
     }
 
     fn say(&self, line: &dyn std::fmt::Display) {
-        if self.tty {
-            eprintln!("{line}");
+        match &self.bar {
+            // Above the bar while it is shown.
+            Some(b) if !b.is_finished() && b.length().unwrap_or(0) > 0 => {
+                b.suspend(|| eprintln!("{line}"))
+            }
+            _ if self.tty => eprintln!("{line}"),
+            _ => {}
         }
     }
 
@@ -127,7 +135,10 @@ impl Printer {
         if let Some(b) = &self.bar {
             let done = self.done.load(Ordering::Relaxed);
             let needed = self.needed.load(Ordering::Relaxed);
-            b.set_message(format!("packages {done}/{needed}"));
+            let imported = self.imported.load(Ordering::Relaxed);
+            b.set_message(format!(
+                "packages {done}/{needed} downloaded, {imported} imported"
+            ));
         }
     }
 
@@ -187,7 +198,13 @@ impl Printer {
                     b.finish_and_clear();
                 }
             }
-            Event::Unpack(u) => self.say(u),
+            Event::Unpack(u) => {
+                if let jigdo_unpack::UnpackEvent::Imported { .. } = u {
+                    self.imported.fetch_add(1, Ordering::Relaxed);
+                    self.count();
+                }
+                self.say(u)
+            }
             Event::DeltaChosen { nevra, bytes } if !self.json => {
                 eprintln!("update through delta RPM {nevra} ({bytes} bytes)")
             }
