@@ -2,8 +2,6 @@
 # the URI and the body bytes sent (so downloads are counted at the server).
 #
 #   start_nginx ROOT STATEDIR   serve ROOT on 127.0.0.1; sets NGINX_URL, NGINX_LOG
-#                               ($NGINX_SERVER_EXTRA, if set, goes into the server block,
-#                               e.g. "limit_rate 50m;")
 #   nginx_bytes                 body bytes sent since the log was last cleared
 #   nginx_clear_log             empty the access log
 #   stop_nginx
@@ -17,7 +15,7 @@ events { worker_connections 64; }
 http { log_format b '\$request_uri \$body_bytes_sent'; access_log $state/access.log b;
   client_body_temp_path $state/tmp; proxy_temp_path $state/tmp; fastcgi_temp_path $state/tmp;
   uwsgi_temp_path $state/tmp; scgi_temp_path $state/tmp;
-  server { listen 127.0.0.1:$port; root $root; ${NGINX_SERVER_EXTRA:-} } }
+  server { listen 127.0.0.1:$port; root $root; } }
 CONF
     nginx -c "$state/nginx.conf" -p "$state"
     NGINX_STATE=$state
