@@ -14,7 +14,9 @@
 #     (`--refresh`) on the same two repositories (goal ≤ 16 KB, ≤ 4 requests);
 #   - a check after an update was published (v2 packed into the jigdo repository, its
 #     changed RPMs added to the package repository, whose metadata is generated again):
-#     ours vs `dnf makecache --refresh` on the warm cache.
+#     ours vs `dnf makecache --refresh` on the warm cache;
+#   - the update v1 -> v2 itself: its bytes beyond the v2 jigdo RPM and the changed RPMs
+#     (goal: at most 64 KB of metadata).
 # Versions come from versions.sh (the bench corpus if built, else the test packages).
 # Usage: mirror-tests/bench/scale-check.sh [JIGDO_BIN]   (COUNT=N for another size)
 set -euo pipefail
@@ -101,4 +103,18 @@ big "$w/www/os" "$v1"/*.rpm "$v2"/*.rpm >/dev/null
 check "update published: jigdo install --check"
 jq -r '"  ours: update_available=\(.update_available) version=\(.version) update_bytes=\(.update_bytes) packages_needed=\(.packages_needed)"' "$w/check.json" 2>/dev/null || true
 makecache "update published: dnf makecache --refresh (warm cache)" "$w/dnf/cache" --refresh
+
+# The update itself. Everything it downloads beyond the v2 jigdo RPM and the RPMs v2 has
+# and v1 lacks is metadata (goal: at most 64 KB).
+sync; nginx_clear_log
+/usr/bin/time -v -o "$w/t.upd" "$jigdo" install bench-os --nogpgcheck --repo "$w/client" \
+    --ref bench/os --from "$url/jigdo/" --from "$url/os/" >/dev/null
+[ "$(ostree --repo="$w/client" rev-parse bench/os)" = "$c2" ] || { echo "the update gave the wrong commit" >&2; exit 1; }
+upd_bytes=$(nginx_bytes)
+row "update v1 -> v2: jigdo install" "$upd_bytes" "$(reqs)" "$(rss "$w/t.upd")"
+v2_jigdo=$(find "$w/www/jigdo" -name 'bench-os-2.0-*.rpm' -printf '%s\n' | head -n1)
+changed=$(comm -13 <(ls "$v1") <(ls "$v2") | while read -r f; do stat -c %s "$v2/$f"; done |
+    awk '{s += $1} END {print s + 0}')
+row "  the v2 jigdo RPM + the RPMs v2 changed" "$((v2_jigdo + changed))" "" ""
+row "  metadata and anything else (goal <= 65536)" "$((upd_bytes - v2_jigdo - changed))" "" ""
 echo "bytes: response bodies in nginx's access log; dnf $(dnf --version | head -n1), RSS of /usr/bin/time -v"
