@@ -517,7 +517,21 @@ pub fn write_delta(
         patch_bytes: 0,
         recompressed_objects: 0,
     };
-    for ((c, _), how) in new_content.iter().zip(carry) {
+    // Recompressed records first (then checksum order): each costs the client seconds of
+    // compression, which its other workers overlap with the rest of the stream only if
+    // it starts early.
+    let mut stream_order: Vec<usize> = (0..new_content.len()).collect();
+    stream_order.sort_by_key(|&i| {
+        !matches!(
+            &carry[i],
+            Some(Carry::Patch {
+                recompressed: Some(_),
+                ..
+            })
+        )
+    });
+    for i in stream_order {
+        let (c, how) = (&new_content[i].0, carry[i].take());
         let (h, mut content) = repo.read_file(c)?;
         let header = DeltaObjectHeader {
             uid: h.uid,

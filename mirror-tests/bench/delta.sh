@@ -9,7 +9,8 @@
 #             bare-user repository holding v1, wall time and peak memory;
 #   install   over a loopback nginx: jigdo install v2 into a repository holding v1 (it
 #             takes the delta RPM) vs ostree pull of the ref (it takes the static delta
-#             the summary lists), wall time and bytes counted in nginx's access log.
+#             the summary lists), wall time and bytes counted in nginx's access log;
+#             DELTA_RUNS=N alternated rounds (default 1).
 # The two versions come from versions.sh (the bench corpus, or the test packages;
 # JIGDO_UPDATE=v2p the one-package update, JIGDO_UPDATE=v1v2p the two-step one).
 # Usage: mirror-tests/bench/delta.sh [JIGDO_BIN]
@@ -85,21 +86,31 @@ now() { date +%s.%N; }
 base_ver=$(ostree --repo="$compose" show --print-metadata-key=version "$c1" | tr -d "'")
 "$jigdo" install "bench-os-$base_ver" --nogpgcheck --from "$NGINX_URL/rpm/" --repo "$w/net-jigdo" \
     --ref bench/os >/dev/null
-sync; nginx_clear_log; t0=$(now)
-"$jigdo" install bench-os --nogpgcheck --from "$NGINX_URL/rpm/" --repo "$w/net-jigdo" \
-    --ref bench/os --json >"$w/net.json"
-t1=$(now); net_jigdo_bytes=$(nginx_bytes)
-[ "$(ostree --repo="$w/net-jigdo" rev-parse bench/os)" = "$c2" ] || { echo "jigdo install gave the wrong commit" >&2; exit 1; }
-grep -q '"path": "delta"' "$w/net.json" || { echo "jigdo install did not take the delta:" >&2; cat "$w/net.json" >&2; exit 1; }
 ostree --repo="$w/net-ostree" init --mode=bare-user
 ostree --repo="$w/net-ostree" remote add --no-gpg-verify bench "$NGINX_URL/archive"
 ostree --repo="$w/net-ostree" pull-local "$w/archive" "$c1" >/dev/null
 ostree --repo="$w/net-ostree" refs --create="bench:$ref" "$c1"
-sync; nginx_clear_log; t2=$(now)
-ostree --repo="$w/net-ostree" pull bench "$ref" >/dev/null
-t3=$(now); net_ostree_bytes=$(nginx_bytes)
-[ "$(ostree --repo="$w/net-ostree" rev-parse "bench:$ref")" = "$c2" ] || { echo "ostree pull gave the wrong commit" >&2; exit 1; }
-grep -q '/deltas/' "$w/ng/access.log" || { echo "ostree pull did not use the static delta" >&2; exit 1; }
+# DELTA_RUNS rounds (default 1), alternated, each from copies of the two clients holding v1.
+runs=${DELTA_RUNS:-1}
+tj=() to=()
+for ((round = 1; round <= runs; round++)); do
+    rm -rf "$w/net-jigdo-r" "$w/net-ostree-r" "$w/net.json"
+    cp -a "$w/net-jigdo" "$w/net-jigdo-r"
+    cp -a "$w/net-ostree" "$w/net-ostree-r"
+    sync; nginx_clear_log; t0=$(now)
+    "$jigdo" install bench-os --nogpgcheck --from "$NGINX_URL/rpm/" --repo "$w/net-jigdo-r" \
+        --ref bench/os --json >"$w/net.json"
+    t1=$(now); net_jigdo_bytes=$(nginx_bytes)
+    [ "$(ostree --repo="$w/net-jigdo-r" rev-parse bench/os)" = "$c2" ] || { echo "jigdo install gave the wrong commit" >&2; exit 1; }
+    grep -q '"path": "delta"' "$w/net.json" || { echo "jigdo install did not take the delta:" >&2; cat "$w/net.json" >&2; exit 1; }
+    sync; nginx_clear_log; t2=$(now)
+    ostree --repo="$w/net-ostree-r" pull bench "$ref" >/dev/null
+    t3=$(now); net_ostree_bytes=$(nginx_bytes)
+    [ "$(ostree --repo="$w/net-ostree-r" rev-parse "bench:$ref")" = "$c2" ] || { echo "ostree pull gave the wrong commit" >&2; exit 1; }
+    grep -q '/deltas/' "$w/ng/access.log" || { echo "ostree pull did not use the static delta" >&2; exit 1; }
+    tj+=("$(echo "$t1 - $t0" | bc)") to+=("$(echo "$t3 - $t2" | bc)")
+    echo "round $round: jigdo install ${tj[-1]} s, ostree pull ${to[-1]} s (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+done
 
 printf '%-44s %14s\n' "$(ostree --repo="$compose" show --print-metadata-key=version "$c1" | tr -d "'") -> $(ostree --repo="$compose" show --print-metadata-key=version "$c2" | tr -d "'")" "bytes"
 printf '%-44s %14d\n' "delta RPM" "$(stat -c %s "$delta")"
@@ -112,7 +123,12 @@ printf '%-44s %10s %10s\n' "jigdo pack v2 --delta-from v1" "$(secs pack-delta)" 
 printf '%-44s %10s %10s\n' "ostree static-delta generate" "$(secs static)" "$(mib static)"
 printf '%-44s %10s %10s\n' "jigdo unpack DELTA (bare-user, holds v1)" "$(secs apply)" "$(mib apply)"
 printf '%-44s %10s %10s\n' "ostree static-delta apply-offline" "$(secs static-apply)" "$(mib static-apply)"
-printf '%-44s %10s %14s\n' "over loopback nginx" "wall s" "bytes"
-printf '%-44s %10.2f %14d\n' "jigdo install (takes the delta RPM)" "$(echo "$t1 - $t0" | bc)" "$net_jigdo_bytes"
-printf '%-44s %10.2f %14d\n' "ostree pull (takes the static delta)" "$(echo "$t3 - $t2" | bc)" "$net_ostree_bytes"
-printf 'ratio install / pull, wall time: %.2f\n' "$(echo "($t1 - $t0) / ($t3 - $t2)" | bc -l)"
+printf '%-44s %10s %14s\n' "over loopback nginx (last round)" "wall s" "bytes"
+printf '%-44s %10.2f %14d\n' "jigdo install (takes the delta RPM)" "${tj[-1]}" "$net_jigdo_bytes"
+printf '%-44s %10.2f %14d\n' "ostree pull (takes the static delta)" "${to[-1]}" "$net_ostree_bytes"
+python3 - "${tj[*]}" "${to[*]}" <<'EOF'
+import statistics, sys
+j, o = ([float(x) for x in a.split()] for a in sys.argv[1:])
+r = [a / b for a, b in zip(j, o)]
+print("ratio install / pull, wall time, per round: %s (median %.2f)" % (" ".join("%.2f" % x for x in r), statistics.median(r)))
+EOF
