@@ -23,7 +23,7 @@
 //! 6. check that everything the commit reaches is present, clear the partial mark and
 //!    only then set the ref.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -465,12 +465,20 @@ impl UnpackJob {
                 });
             }
         }
+        // Every object the tree reaches, known present: found by the plan (under the
+        // shared lock held since, so no prune removed it), or written in `tx`.
+        let mut present: HashSet<(ObjectType, Checksum)> = HashSet::new();
         for (objtype, bytes) in &tree.objects {
-            if !repo.has_object(*objtype, &Checksum::of_bytes(bytes)) {
+            let sum = Checksum::of_bytes(bytes);
+            if !repo.has_object(*objtype, &sum) {
                 tx.write_metadata(*objtype, bytes)?;
                 self.stats.objects_written.fetch_add(1, Ordering::Relaxed);
             }
+            present.insert((*objtype, sum));
         }
+        let contents =
+            (self.new_sums.values()).chain(resolved_packages.iter().flat_map(|sums| sums.values()));
+        present.extend(contents.map(|sum| (ObjectType::File, *sum)));
         step("tree rebuilt");
         // Files that arrived while this ran: all came and their provider is content.
         files.settled()?;
@@ -483,7 +491,7 @@ impl UnpackJob {
         step("package caches saved");
 
         // 6. Complete: clear the mark, then set the ref.
-        check_commit_complete(&repo, &commit)?;
+        check_commit_complete(&repo, &commit, &present)?;
         step("commit checked self.complete");
         repo.mark_commit_partial(&commit, false)?;
         repo.set_ref(&self.ref_name, Some(&commit))?;
@@ -949,8 +957,14 @@ pub fn state_dir(repo: &Path) -> PathBuf {
 }
 
 /// Checks that every object `commit` reaches is present and readable in `repo`: the last
-/// check before the partial mark is cleared and the ref set.
-pub(crate) fn check_commit_complete(repo: &Repo, commit: &Checksum) -> Result<()> {
+/// check before the partial mark is cleared and the ref set. The walk reads every dirtree
+/// from the repository; an object in `present` (known present under a lock that keeps it
+/// there) is not looked up again.
+pub(crate) fn check_commit_complete(
+    repo: &Repo,
+    commit: &Checksum,
+    present: &HashSet<(ObjectType, Checksum)>,
+) -> Result<()> {
     let t = repo.traverse_commit(commit);
     if let Some((obj, err)) = t.errors.into_iter().next() {
         return Err(UnpackError::Unreadable {
@@ -959,11 +973,9 @@ pub(crate) fn check_commit_complete(repo: &Repo, commit: &Checksum) -> Result<()
             error: Box::new(err),
         });
     }
-    if let Some(o) = t
-        .objects
-        .iter()
-        .find(|o| !repo.has_object(o.objtype, &o.checksum))
-    {
+    if let Some(o) = t.objects.iter().find(|o| {
+        !present.contains(&(o.objtype, o.checksum)) && !repo.has_object(o.objtype, &o.checksum)
+    }) {
         return Err(UnpackError::Missing {
             commit: commit.to_hex(),
             object: format!("{}.{}", o.checksum, o.objtype),
