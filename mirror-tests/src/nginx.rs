@@ -84,6 +84,20 @@ impl Nginx {
             .collect()
     }
 
+    /// The access log once `done` accepts it (waiting up to 10 s, then as it is): nginx
+    /// writes a request's line after the response was sent, so a client can have the
+    /// response before the line is there.
+    pub fn log_once(&self, done: impl Fn(&[LoggedRequest]) -> bool) -> Vec<LoggedRequest> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if done(&log) || std::time::Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// Every request so far, from the access log, in order.
     pub fn log(&self) -> Vec<LoggedRequest> {
         std::fs::read_to_string(&self.log)
