@@ -98,6 +98,21 @@ impl Nginx {
         }
     }
 
+    /// How many requests the access log holds once it stopped growing (two reads 50 ms
+    /// apart agree): the point to count a client's next requests from, when lines of the
+    /// requests before it may still be on their way (see [`Nginx::log_once`]).
+    pub fn settled_log_len(&self) -> usize {
+        let mut len = self.log().len();
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let now = self.log().len();
+            if now == len {
+                return len;
+            }
+            len = now;
+        }
+    }
+
     /// Every request so far, from the access log, in order.
     pub fn log(&self) -> Vec<LoggedRequest> {
         std::fs::read_to_string(&self.log)

@@ -1035,7 +1035,7 @@ fn nothing_new_costs_a_few_kilobytes() {
     let from = vec![nginx.url()];
     let out = ok(install("http", "example-os", &from, &repo, &[]));
     assert_eq!(out.trim(), w.v2_commit);
-    let before = nginx.log().len();
+    let before = nginx.settled_log_len();
 
     let out = install("http", "example-os", &from, &repo, &[]);
     assert_eq!(ok(&out).trim(), w.v2_commit);
@@ -1133,7 +1133,7 @@ fn packages_are_fetched_by_location_without_the_os_primary() {
     let name = "jt-gamma-0.5-1.noarch.rpm";
     std::fs::rename(top.join("os").join(name), moved.join(name)).expect("move");
     run(jigdo().args(["repo", "create"]).arg(top.join("os")));
-    let before = nginx.log().len();
+    let before = nginx.settled_log_len();
     let repo = top.join("client-fallback");
     let out = install("http", "example-os-1.0", &from, &repo, &[]);
     assert_eq!(ok(&out).trim(), w.v1_commit);
@@ -1248,7 +1248,7 @@ fn check_says_whether_an_update_is_available() {
     );
 
     ok(install("http", "example-os", &from, &repo, &[]));
-    let before = nginx.log().len();
+    let before = nginx.settled_log_len();
     let out = install("http", "example-os", &from, &repo, &["--check", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     let json = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -1333,7 +1333,7 @@ fn repomd_is_asked_conditionally(backend: &str) {
     assert_eq!(kept_states(&repo).len(), 1, "{:?}", kept_states(&repo));
 
     // Nothing new: one 304, nothing else.
-    let before = nginx.log().len();
+    let before = nginx.settled_log_len();
     let out = check(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     let json = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -1345,7 +1345,7 @@ fn repomd_is_asked_conditionally(backend: &str) {
     assert_eq!(reqs, vec!["304 /repodata/repomd.xml".to_string()]);
     assert_eq!(json_u64(&json, "bytes_downloaded"), 0, "{json}");
     // The install with nothing new takes the same path.
-    let before = nginx.log().len();
+    let before = nginx.settled_log_len();
     let out = install(backend, "example-os", &from, &repo, &[]);
     assert_eq!(ok(&out).trim(), w.v1_commit);
     assert!(
@@ -1363,7 +1363,7 @@ fn repomd_is_asked_conditionally(backend: &str) {
     let state = kept_states(&repo).remove(0);
     let good = std::fs::read(&state).expect("read state");
     std::fs::remove_file(&state).expect("rm state");
-    let before = nginx.log().len();
+    let before = nginx.settled_log_len();
     let out = check(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     let (reqs, bytes) = since(&nginx, before);
@@ -1389,7 +1389,7 @@ fn repomd_is_asked_conditionally(backend: &str) {
         Vec::new(),
     ] {
         std::fs::write(&state, &bad).expect("corrupt state");
-        let before = nginx.log().len();
+        let before = nginx.settled_log_len();
         let out = check(&[]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
         let json = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -1400,7 +1400,7 @@ fn repomd_is_asked_conditionally(backend: &str) {
             "{reqs:?}"
         );
         // And a good state again: the next check is one 304.
-        let before = nginx.log().len();
+        let before = nginx.settled_log_len();
         assert_eq!(check(&[]).status.code(), Some(0));
         assert_eq!(
             since(&nginx, before).0,
@@ -1411,7 +1411,7 @@ fn repomd_is_asked_conditionally(backend: &str) {
     // Republished with v2: the new repomd.xml and record are fetched, the update seen.
     std::fs::rename(&held, &v2_rpm[0]).expect("publish v2");
     publish(&mirror);
-    let before = nginx.log().len();
+    let before = nginx.settled_log_len();
     let out = check(&[]);
     assert_eq!(out.status.code(), Some(100), "{}", stderr_of(&out));
     let json = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -1541,7 +1541,7 @@ fn a_metalink_source_is_asked_conditionally() {
         ok(install("http", "example-os", &from, &repo, &[])).trim(),
         w.v2_commit
     );
-    let before = nginx.log().len();
+    let before = nginx.settled_log_len();
     let out = install("http", "example-os", &from, &repo, &["--check"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     let (reqs, bytes) = since(&nginx, before);
@@ -1554,7 +1554,7 @@ fn a_metalink_source_is_asked_conditionally() {
     // The metalink names a newer repomd.xml than the mirror has.
     let newer = [&repomd[..], b"<!-- newer -->\n"].concat();
     metalink(newer.len(), &sha256_hex(&newer));
-    let before = nginx.log().len();
+    let before = nginx.settled_log_len();
     let out = install(
         "http",
         "example-os",
@@ -1578,7 +1578,7 @@ fn a_metalink_source_is_asked_conditionally() {
     );
 
     metalink(repomd.len(), &sha256_hex(&repomd));
-    let before = nginx.log().len();
+    let before = nginx.settled_log_len();
     let out = install("http", "example-os", &from, &repo, &["--check"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     assert_eq!(

@@ -917,7 +917,7 @@ fn a_kept_signed_repomd_is_verified_again() {
     assert_eq!(ok(&out).trim(), w.commit);
     assert!(verified_line(&out).contains("repomd.xml signature"));
 
-    let before = nginx.log().len();
+    let before = nginx.settled_log_len();
     let out = jigdo_run(&["--check"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(since(before), vec!["304 /signed/repodata/repomd.xml"]);
@@ -933,7 +933,7 @@ fn a_kept_signed_repomd_is_verified_again() {
     kept.repomd
         .extend_from_slice(b"<!-- not what was signed -->\n");
     kept.save(&states[0], &key).expect("save");
-    let before = nginx.log().len();
+    let before = nginx.settled_log_len();
     let out = jigdo_run(&["--check"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let reqs = since(before);
@@ -949,7 +949,7 @@ fn a_kept_signed_repomd_is_verified_again() {
         std::fs::read(signed.join("repodata/repomd.xml")).expect("repomd"),
         "the altered copy was kept"
     );
-    let before = nginx.log().len();
+    let before = nginx.settled_log_len();
     assert_eq!(jigdo_run(&["--check"]).status.code(), Some(0));
     assert_eq!(since(before), vec!["304 /signed/repodata/repomd.xml"]);
 }
