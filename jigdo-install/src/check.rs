@@ -6,22 +6,45 @@
 //! When nothing is new, only `repomd.xml` and the `jigdo` record are downloaded, and with
 //! the sources' kept state of the repository (as the install keeps it,
 //! `REPO/extensions/jigdo/sources/`, [`crate::sources::Repos::keep_state`]) one 304 per
-//! source: the check keeps what it read there too, and nothing else. When
-//! something is, the jigdo RPM is downloaded into a temporary directory (or the download
-//! cache, `--cache`, where the install finds it again), put through the install's trust
-//! step (an update the install would refuse is an error here too) and read: its pins and
-//! the repository decide which packages an update would fetch.
+//! source: the check keeps what it read there too, and nothing else.
+//!
+//! When something is, only the start of the new jigdo RPM is read ([`read_head`]): its
+//! lead and headers, then the payload up to the end of `2-index` (specs/jigdo-format.md
+//! §2: `0-commit`, `1-commitmeta`, `2-index` come first), with HTTP range requests
+//! (a server that ignores them is read only that far), or in place from a `file://` or
+//! directory source. That start goes through the install's trust step with the RPM's
+//! *header* signature instead of the whole file's
+//! ([`TrustPolicy::check_download_head`]); each payload file read is checked against
+//! the header's file digests, so a verified header authenticates the index as the whole
+//! RPM's signature does. Then the pins and the repository decide which packages an
+//! update would fetch. The whole jigdo RPM is downloaded instead (into a temporary
+//! directory, or the download cache, `--cache`, where the install finds it again) and
+//! put through the install's own trust step ([`open_trusted`]), saying why in a debug
+//! event, when the download cache already holds it, when the start is not enough
+//! (anything wrong with it: a bad digest, a refusal), when what it says differs from
+//! the repository's metadata, and when the signed `repomd.xml` would be the only link
+//! covering the index (it pins the whole file's SHA-256, which a part cannot be
+//! checked against). An update the install would refuse is an error here too.
 
 use std::sync::Arc;
 
-use jigdo_unpack::Target;
+use std::path::Path;
+
+use jigdo_unpack::{JigdoRpm, Target, UnpackError, UnpackJob};
 use serde::Serialize;
 
 use crate::error::InstallError;
 use crate::event::{EventSink, FetchEvents};
 use crate::install::{find_delta, kept_dir, open_trusted, ref_commit, InstallOptions};
-use crate::sources::Repos;
-use crate::trust::TrustReport;
+use crate::sources::{Found, Repos};
+use crate::trust::{JigdoOrigin, Link, TrustPolicy, TrustReport};
+
+/// The first range asked of a jigdo RPM: its lead and headers (a jigdo RPM's header
+/// holds one `Requires:` per pinned package) and, usually, the start of its payload.
+const FIRST_RANGE: u64 = 64 << 10;
+/// The most of a jigdo RPM's start the check reads (held in memory); a jigdo RPM
+/// whose index ends later is downloaded whole.
+const MAX_HEAD: u64 = 32 << 20;
 
 /// What `jigdo install --check` found (its `--json` document).
 #[derive(Debug, Clone, Serialize)]
@@ -139,7 +162,6 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
         // jigdo RPM there).
         let scratch = work.path().join("cache-probe");
         let jigdo_cached = repos.entry_in_cache(&found, &scratch);
-        let path = repos.fetch_entry(&found, &work.path().join("jigdo"))?;
         let origin = repos.origin(&found);
         let what = format!("{} from {}", report.jigdo_rpm, report.source);
         let target = Target {
@@ -147,19 +169,37 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
             mode: opts.mode,
             ref_name: Some(ref_name),
         };
-        let (job, trust) = open_trusted(&opts.trust, &path, &origin, target, &what)?;
+        let head = if jigdo_cached {
+            tracing::debug!(jigdo_rpm = %report.jigdo_rpm, "check: the download cache holds the jigdo RPM: reading it whole");
+            None
+        } else {
+            match read_head(&opts.trust, &repos, &found, &origin, &target, work.path()) {
+                Ok(h) => Some(h),
+                Err(why) => {
+                    tracing::debug!(jigdo_rpm = %report.jigdo_rpm, reason = %why, "check: downloading the whole jigdo RPM instead of its start");
+                    None
+                }
+            }
+        };
+        let (jigdo, needed, trust) = match head {
+            Some(h) => h,
+            None => {
+                let path = repos.fetch_entry(&found, &work.path().join("jigdo"))?;
+                let (job, trust) = open_trusted(&opts.trust, &path, &origin, target, &what)?;
+                let needed = job.needed().to_vec();
+                (job.jigdo().clone(), needed, trust)
+            }
+        };
         report.trust = trust;
-        let pins = &job.jigdo().index.packages;
+        let pins = &jigdo.index.packages;
         report.jigdo_rpm_bytes = found.entry.size;
-        report.packages_needed = job.needed().len();
-        report.packages_bytes = job
-            .needed()
+        report.packages_needed = needed.len();
+        report.packages_bytes = needed
             .iter()
             .filter_map(|&p| pins.get(p))
             .map(|p| p.size)
             .sum();
-        let cached_pins: u64 = job
-            .needed()
+        let cached_pins: u64 = needed
             .iter()
             .filter_map(|&p| pins.get(p))
             .filter(|p| repos.pin_in_cache(p, &scratch))
@@ -191,4 +231,154 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
         repos.keep_state(k);
     }
     Ok(report)
+}
+
+/// Reads the start of the jigdo RPM `found` (lead, headers, and the payload up to the
+/// end of its index), puts it through the trust step with its header signature
+/// ([`TrustPolicy::check_download_head`], then the commit's signatures and the
+/// decision) and decides what the repository of `target` still needs: the jigdo RPM's
+/// metadata, the packages needed (indexes into its pins) and what verified it. `dir`
+/// names the file in messages. `Err` says why the whole jigdo RPM must be read instead.
+fn read_head(
+    policy: &TrustPolicy,
+    repos: &Repos,
+    found: &Found,
+    origin: &JigdoOrigin,
+    target: &Target,
+    dir: &Path,
+) -> Result<(JigdoRpm, Vec<usize>, TrustReport), String> {
+    let size = found.entry.size;
+    let file = found
+        .entry
+        .location_href
+        .rsplit('/')
+        .next()
+        .unwrap_or(&found.entry.location_href);
+    let label = dir.join(file);
+    let mut head: Vec<u8> = Vec::new();
+    let mut want = FIRST_RANGE.min(size);
+    let mut header_read = false;
+    let mut trust = TrustReport::default();
+    let jigdo = loop {
+        if want > MAX_HEAD {
+            return Err(format!("its index ends after the first {MAX_HEAD} bytes"));
+        }
+        let have = head.len() as u64;
+        if want > have {
+            let more = repos
+                .fetch_entry_range(found, have, want - have)
+                .map_err(|e| e.to_string())?;
+            if more.is_empty() {
+                return Err(format!("it ends after {have} bytes, not {size}"));
+            }
+            head.extend_from_slice(&more);
+        }
+        let have = head.len() as u64;
+        let complete = have >= size;
+        // Grows the start read by half (at least a range's worth), up to the whole file.
+        let grow = |have: u64| size.min(have + (have / 2).max(FIRST_RANGE));
+        if !header_read {
+            match rpm_package::PackageHeader::read(&mut &head[..], &label.display().to_string()) {
+                Ok(h) => {
+                    header_read = true;
+                    // The header is authenticated before anything of the payload is read.
+                    policy
+                        .check_download_head(&head, &label, origin, &mut trust)
+                        .map_err(|e| format!("untrusted: {e}"))?;
+                    // What the payload's head needs at most: the header's sizes of its
+                    // files (zstd expands nothing by more than a little), each with its
+                    // cpio header and name; a little more than that is asked at once.
+                    let files: u64 = h
+                        .files
+                        .iter()
+                        .filter(|f| {
+                            f.path.ends_with("/0-commit")
+                                || f.path.ends_with("/1-commitmeta")
+                                || f.path.ends_with("/2-index")
+                        })
+                        .map(|f| f.size.saturating_add(f.path.len() as u64 + 120))
+                        .fold(0u64, u64::saturating_add);
+                    let estimate = h
+                        .payload_offset()
+                        .saturating_add(files.saturating_add(files / 64))
+                        .saturating_add(4096);
+                    want = want.max(estimate).min(size);
+                    continue;
+                }
+                Err(_) if !complete => {
+                    want = grow(have);
+                    continue;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        let mut r = EndFlag {
+            data: &head,
+            pos: 0,
+            hit_end: false,
+        };
+        match JigdoRpm::read_head(&mut r, &label, size) {
+            Ok(j) => break j,
+            Err(e) if r.hit_end && !complete && !is_digest_mismatch(&e) => {
+                tracing::debug!(bytes = have, error = %e, "check: the jigdo RPM's start read so far is not enough");
+                want = grow(have);
+            }
+            Err(e) => return Err(format!("its start is rejected: {e}")),
+        }
+    };
+    tracing::debug!(
+        bytes = head.len(),
+        of = size,
+        "check: read the jigdo RPM's start"
+    );
+    // What it says must be what the repository's metadata says of it.
+    if jigdo.nevra() != found.entry.nevra() || Some(jigdo.commit.to_hex()) != found.commit() {
+        return Err(format!(
+            "it is {} of commit {}, not what the repository's metadata says",
+            jigdo.nevra(),
+            jigdo.commit
+        ));
+    }
+    policy
+        .check_commit(&jigdo, origin, &mut trust)
+        .map_err(|e| format!("untrusted: {e}"))?;
+    policy
+        .decide(&mut trust)
+        .map_err(|e| format!("untrusted: {e}"))?;
+    let has = |l: Link| trust.verified.iter().any(|v| v.link == l);
+    if has(Link::RepomdSignature) && !has(Link::JigdoRpmSignature) {
+        return Err(
+            "the signed repomd.xml authenticates the whole file's SHA-256 only, and no \
+             header signature verified: the index read from the start is not covered"
+                .into(),
+        );
+    }
+    let needed = UnpackJob::needed_for(&jigdo, target).map_err(|e| e.to_string())?;
+    Ok((jigdo, needed, trust))
+}
+
+/// Whether `e` is a payload file whose content does not match the header's digest (not
+/// a start read too short).
+fn is_digest_mismatch(e: &UnpackError) -> bool {
+    matches!(e, UnpackError::Rpm(r) if matches!(r.kind, rpm_package::ErrorKind::DigestMismatch { .. }))
+}
+
+/// A reader of `data` that remembers whether it was read to its end.
+struct EndFlag<'a> {
+    data: &'a [u8],
+    pos: usize,
+    hit_end: bool,
+}
+
+impl std::io::Read for EndFlag<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let rest = self.data.get(self.pos..).unwrap_or_default();
+        if rest.is_empty() && !buf.is_empty() {
+            self.hit_end = true;
+        }
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.pos += n;
+        Ok(n)
+    }
 }

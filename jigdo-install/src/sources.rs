@@ -580,6 +580,42 @@ impl Repos {
         Ok(dest)
     }
 
+    /// Bytes `start..start + len` of `found` (fewer at its end), unverified: a range
+    /// request to its repository's mirrors ([`Downloader::fetch_range`]), or read in place
+    /// from a plain directory. The caller authenticates what it reads of them.
+    pub fn fetch_entry_range(
+        &self,
+        found: &Found,
+        start: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, InstallError> {
+        let repo = &self.list[found.repo];
+        let e = &found.entry;
+        match &repo.location {
+            Location::Mirrors(m) => self
+                .downloader
+                .fetch_range(m, &e.location_href, &e.nevra(), start, len)
+                .map_err(|error| InstallError::Download {
+                    what: e.nevra(),
+                    source_name: repo.name.clone(),
+                    error,
+                }),
+            Location::Dir(d) => {
+                use std::io::{Read, Seek};
+                let src = d.join(&e.location_href);
+                let io = |source| InstallError::Io {
+                    path: src.clone(),
+                    source,
+                };
+                let mut f = std::fs::File::open(&src).map_err(io)?;
+                f.seek(std::io::SeekFrom::Start(start)).map_err(io)?;
+                let mut data = Vec::new();
+                f.take(len).read_to_end(&mut data).map_err(io)?;
+                Ok(data)
+            }
+        }
+    }
+
     /// Puts every package of `pins` in place: downloaded into `dest_dir` as
     /// `NAME-VERSION-RELEASE.ARCH.rpm`, in parallel, each verified against its pin (size
     /// and SHA-256) before it is put in place (files already there and correct are

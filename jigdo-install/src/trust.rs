@@ -232,13 +232,46 @@ impl TrustPolicy {
         origin: &JigdoOrigin,
         report: &mut TrustReport,
     ) -> Result<(), TrustFailure> {
+        self.check_rpm_signature(origin, report, |keys| {
+            rpm_package::build::verify_signature(path, keys)
+        })
+    }
+
+    /// [`TrustPolicy::check_download`] for the start of a jigdo RPM only (`head`: at
+    /// least its lead and headers, e.g. what range requests brought; `label` names it):
+    /// the signed `repomd.xml`, then the RPM's header signature and header digests
+    /// ([`rpm_package::verify_header_signature`]), not its payload digest. The payload
+    /// files read from `head` are checked against the header's file digests as they
+    /// are read ([`jigdo_unpack::JigdoRpm::read_head`]), so a verified header
+    /// authenticates them as the whole RPM's signature does.
+    pub fn check_download_head(
+        &self,
+        head: &[u8],
+        label: &Path,
+        origin: &JigdoOrigin,
+        report: &mut TrustReport,
+    ) -> Result<(), TrustFailure> {
+        self.check_repomd(origin, report)?;
+        let label = label.display().to_string();
+        self.check_rpm_signature(origin, report, |keys| {
+            rpm_package::build::verify_header_signature(head, keys, &label)
+        })
+    }
+
+    /// The RPM signature link with `verify` (the whole file, or its header only).
+    fn check_rpm_signature(
+        &self,
+        origin: &JigdoOrigin,
+        report: &mut TrustReport,
+        verify: impl FnOnce(&[PathBuf]) -> rpm_package::Result<String>,
+    ) -> Result<(), TrustFailure> {
         let required = matches!(origin, JigdoOrigin::Repository { gpgcheck: true, .. });
         let keys = self.openpgp_keys(origin);
         if keys.is_empty() && !required {
             report.miss(Link::JigdoRpmSignature, "no OpenPGP key given (--gpgkey)");
             return Ok(());
         }
-        match rpm_package::build::verify_signature(path, &keys) {
+        match verify(&keys) {
             Ok(key) => {
                 report.verified.push(Verified {
                     link: Link::JigdoRpmSignature,

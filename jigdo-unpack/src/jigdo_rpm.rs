@@ -66,70 +66,8 @@ impl JigdoRpm {
     /// follow the index in the payload.
     pub fn open_with_blobs(path: impl AsRef<Path>) -> Result<(JigdoRpm, BlobStream)> {
         let path = path.as_ref().to_path_buf();
-        let corrupt = |reason: String| UnpackError::Corrupt {
-            path: path.clone(),
-            reason,
-        };
         let (header, r, file_size) = open_rpm_header(&path)?;
-
-        // The format version, before anything else.
-        let versions: Vec<&str> = header
-            .provides
-            .iter()
-            .map(|p| p.name.as_str())
-            .filter(|n| n.starts_with(FORMAT_PROVIDE_PREFIX))
-            .collect();
-        if !versions.iter().any(|v| READ_PROVIDES.contains(v)) {
-            return Err(match versions.first() {
-                Some(v) => UnpackError::UnsupportedVersion {
-                    path,
-                    found: v.to_string(),
-                    supported: FORMAT_VERSION,
-                },
-                None => UnpackError::NotJigdo {
-                    path,
-                    reason: format!("it has no `Provides: {FORMAT_PROVIDE}`"),
-                },
-            });
-        }
-        let commits: Vec<&str> = header
-            .provides
-            .iter()
-            .filter_map(|p| parse_commit_provide(&p.name))
-            .collect();
-        let commit_hex = match commits.as_slice() {
-            [c] => c.to_ascii_lowercase(),
-            [] => {
-                return Err(UnpackError::NotJigdo {
-                    path,
-                    reason: "it has no `Provides: ostree-jigdo-commit(CHECKSUM)`".into(),
-                })
-            }
-            _ => return Err(corrupt("it provides several ostree-jigdo-commit(…)".into())),
-        };
-        let commit: Checksum = commit_hex
-            .parse()
-            .map_err(|_| corrupt(format!("bad commit checksum {commit_hex}")))?;
-        let pins: Vec<Requirement> = header
-            .requires
-            .iter()
-            .filter(|d| !d.flags.is_rpmlib() && d.flags.comparison() == Some("EQ"))
-            .map(|d| Requirement {
-                name: d.name.clone(),
-                evr: d.evr.clone(),
-            })
-            .collect();
-        let name = header.name.clone();
-        let mut payload = PayloadReader::new(header, r)?;
-        let jigdo = read_payload_head(
-            &mut payload,
-            (&path, file_size),
-            name,
-            commit,
-            "ostree-jigdo-commit",
-            |p| PayloadFile::parse(p, &commit_hex),
-        )?;
-        check_pins(&jigdo.index, &pins).map_err(corrupt)?;
+        let (jigdo, payload, commit_hex) = read_head_from(header, r, &path, file_size)?;
         let blobs = jigdo.index.blob_entries();
         let stream = BlobStream {
             path,
@@ -138,6 +76,19 @@ impl JigdoRpm {
             blobs,
         };
         Ok((jigdo, stream))
+    }
+
+    /// Reads and checks a jigdo RPM up to and including its index from `r`, which holds
+    /// at least its start (e.g. the bytes an HTTP range request brought): the header
+    /// (format version, commit, pins), then `0-commit`, `1-commitmeta` and `2-index`,
+    /// each checked against the header's file digests as it is read, as
+    /// [`JigdoRpm::open`] does. Nothing after the index is read. `path` and `file_size`
+    /// name the whole jigdo RPM (in errors and in the result). Running out of input
+    /// before the index ends is an error (an I/O or truncation error of `r`).
+    pub fn read_head(r: impl Read, path: &Path, file_size: u64) -> Result<JigdoRpm> {
+        let mut r = r;
+        let header = PackageHeader::read(&mut r, &path.display().to_string())?;
+        Ok(read_head_from(header, r, path, file_size)?.0)
     }
 
     /// `name-[epoch:]version-release.arch` of the jigdo RPM.
@@ -172,6 +123,81 @@ impl JigdoRpm {
     }
 }
 
+/// The checks and the payload head of [`JigdoRpm::open_with_blobs`] and
+/// [`JigdoRpm::read_head`] once `header` was read from `r`: returns the jigdo RPM, the
+/// payload reader positioned after the index, and the commit (hex).
+fn read_head_from<R: Read>(
+    header: PackageHeader,
+    r: R,
+    path: &Path,
+    file_size: u64,
+) -> Result<(JigdoRpm, PayloadReader<R>, String)> {
+    let path = path.to_path_buf();
+    let corrupt = |reason: String| UnpackError::Corrupt {
+        path: path.clone(),
+        reason,
+    };
+    // The format version, before anything else.
+    let versions: Vec<&str> = header
+        .provides
+        .iter()
+        .map(|p| p.name.as_str())
+        .filter(|n| n.starts_with(FORMAT_PROVIDE_PREFIX))
+        .collect();
+    if !versions.iter().any(|v| READ_PROVIDES.contains(v)) {
+        return Err(match versions.first() {
+            Some(v) => UnpackError::UnsupportedVersion {
+                path,
+                found: v.to_string(),
+                supported: FORMAT_VERSION,
+            },
+            None => UnpackError::NotJigdo {
+                path,
+                reason: format!("it has no `Provides: {FORMAT_PROVIDE}`"),
+            },
+        });
+    }
+    let commits: Vec<&str> = header
+        .provides
+        .iter()
+        .filter_map(|p| parse_commit_provide(&p.name))
+        .collect();
+    let commit_hex = match commits.as_slice() {
+        [c] => c.to_ascii_lowercase(),
+        [] => {
+            return Err(UnpackError::NotJigdo {
+                path,
+                reason: "it has no `Provides: ostree-jigdo-commit(CHECKSUM)`".into(),
+            })
+        }
+        _ => return Err(corrupt("it provides several ostree-jigdo-commit(…)".into())),
+    };
+    let commit: Checksum = commit_hex
+        .parse()
+        .map_err(|_| corrupt(format!("bad commit checksum {commit_hex}")))?;
+    let pins: Vec<Requirement> = header
+        .requires
+        .iter()
+        .filter(|d| !d.flags.is_rpmlib() && d.flags.comparison() == Some("EQ"))
+        .map(|d| Requirement {
+            name: d.name.clone(),
+            evr: d.evr.clone(),
+        })
+        .collect();
+    let name = header.name.clone();
+    let mut payload = PayloadReader::new(header, r)?;
+    let jigdo = read_payload_head(
+        &mut payload,
+        (&path, file_size),
+        name,
+        commit,
+        "ostree-jigdo-commit",
+        |p| PayloadFile::parse(p, &commit_hex),
+    )?;
+    check_pins(&jigdo.index, &pins).map_err(corrupt)?;
+    Ok((jigdo, payload, commit_hex))
+}
+
 /// Opens the RPM at `path` and reads its header: returns the header, the reader
 /// positioned at the payload, and the file's size.
 pub(crate) fn open_rpm_header(path: &Path) -> Result<(PackageHeader, BufReader<File>, u64)> {
@@ -188,8 +214,8 @@ pub(crate) fn open_rpm_header(path: &Path) -> Result<(PackageHeader, BufReader<F
 /// as `provide(commit)`. `role_of` tells which head file a payload path is (anything else
 /// before the index is an error). Returns them as a [`JigdoRpm`] named `name`, with the
 /// header's epoch, version, release and arch and the file at `path` of `file_size` bytes.
-pub(crate) fn read_payload_head(
-    payload: &mut Payload,
+pub(crate) fn read_payload_head<R: Read>(
+    payload: &mut PayloadReader<R>,
     (path, file_size): (&Path, u64),
     name: String,
     commit: Checksum,
@@ -240,9 +266,14 @@ pub(crate) fn read_payload_head(
             )));
         }
         let mut buf = Vec::with_capacity(info.size as usize);
-        entry
-            .read_to_end(&mut buf)
-            .map_err(|e| corrupt(format!("reading {}: {e}", info.path)))?;
+        entry.read_to_end(&mut buf).map_err(|e| {
+            // The package's own error (a digest mismatch, a truncated payload) as such.
+            let msg = format!("reading {}: {e}", info.path);
+            match e.into_inner().map(|i| i.downcast::<rpm_package::Error>()) {
+                Some(Ok(r)) => UnpackError::Rpm(*r),
+                _ => corrupt(msg),
+            }
+        })?;
         *slot = Some(buf);
         last_order = order;
     }

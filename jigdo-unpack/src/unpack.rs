@@ -113,6 +113,73 @@ pub struct UnpackReport {
 /// Checksums of a package's objects by (path in the package, metadata entry).
 type PackageSums = HashMap<(String, u32), Checksum>;
 
+/// What a repository still needs of a jigdo RPM (step 2 of the module docs).
+struct Decision {
+    /// The repository, if it exists, locked (shared).
+    existing: Option<(Repo, ostree_store::LockGuard)>,
+    /// The commit is already complete there.
+    complete: bool,
+    /// Per package: the objects known from its cache and present.
+    known: Vec<PackageSums>,
+    /// Packages that must be read (indexes into the pinned set).
+    to_import: Vec<usize>,
+}
+
+/// Decides which packages of `jigdo` (with its `plan`) the repository of `target` still
+/// needs: none when the commit is complete there, else those whose every needed object
+/// is not known from its package cache and present.
+fn decide(jigdo: &JigdoRpm, plan: &Plan, target: &Target) -> Result<Decision> {
+    let index = &jigdo.index;
+    let existing = if target.repo.join("config").exists() {
+        let repo = Repo::open(&target.repo)?;
+        let lock = repo.lock(ostree_store::LockKind::Shared)?;
+        Some((repo, lock))
+    } else {
+        None
+    };
+    let commit = jigdo.commit;
+    let complete = existing.as_ref().is_some_and(|(repo, _)| {
+        repo.has_object(ObjectType::Commit, &commit)
+            && !repo.is_commit_partial(&commit)
+            && repo.is_commit_complete(&commit)
+    });
+    let mut known = vec![HashMap::new(); index.packages.len()];
+    let mut to_import = Vec::new();
+    if !complete {
+        let mode = existing.as_ref().map_or(target.mode, |(r, _)| r.mode());
+        if mode == RepoMode::BareUserOnly {
+            if let Some(reason) = crate::plan::bare_user_only_fault(index) {
+                return Err(UnpackError::BareUserOnly {
+                    commit: commit.to_hex(),
+                    reason,
+                });
+            }
+        }
+        match &existing {
+            Some((repo, _)) => {
+                let found: Vec<(PackageSums, bool)> = (0..index.packages.len())
+                    .into_par_iter()
+                    .map(|p| known_objects(repo, index, plan, p))
+                    .collect();
+                for (p, (sums, all)) in found.into_iter().enumerate() {
+                    if !all {
+                        to_import.push(p);
+                    }
+                    known[p] = sums;
+                }
+            }
+            None => to_import
+                .extend((0..index.packages.len()).filter(|&p| !plan.package_needs[p].is_empty())),
+        }
+    }
+    Ok(Decision {
+        existing,
+        complete,
+        known,
+        to_import,
+    })
+}
+
 /// Counters shared by the workers.
 #[derive(Default)]
 struct Stats {
@@ -203,49 +270,12 @@ impl UnpackJob {
         tracing::debug!(elapsed = ?started.elapsed(), "unpack: jigdo RPM read and checked");
 
         // 2. What must be read.
-        let existing = if target.repo.join("config").exists() {
-            let repo = Repo::open(&target.repo)?;
-            let lock = repo.lock(ostree_store::LockKind::Shared)?;
-            Some((repo, lock))
-        } else {
-            None
-        };
-        let commit = jigdo.commit;
-        let complete = existing.as_ref().is_some_and(|(repo, _)| {
-            repo.has_object(ObjectType::Commit, &commit)
-                && !repo.is_commit_partial(&commit)
-                && repo.is_commit_complete(&commit)
-        });
-        let mut known = vec![HashMap::new(); index.packages.len()];
-        let mut to_import = Vec::new();
-        if !complete {
-            let mode = existing.as_ref().map_or(target.mode, |(r, _)| r.mode());
-            if mode == RepoMode::BareUserOnly {
-                if let Some(reason) = crate::plan::bare_user_only_fault(index) {
-                    return Err(UnpackError::BareUserOnly {
-                        commit: commit.to_hex(),
-                        reason,
-                    });
-                }
-            }
-            match &existing {
-                Some((repo, _)) => {
-                    let found: Vec<(PackageSums, bool)> = (0..index.packages.len())
-                        .into_par_iter()
-                        .map(|p| known_objects(repo, index, &plan, p))
-                        .collect();
-                    for (p, (sums, all)) in found.into_iter().enumerate() {
-                        if !all {
-                            to_import.push(p);
-                        }
-                        known[p] = sums;
-                    }
-                }
-                None => to_import.extend(
-                    (0..index.packages.len()).filter(|&p| !plan.package_needs[p].is_empty()),
-                ),
-            }
-        }
+        let Decision {
+            existing,
+            complete,
+            known,
+            to_import,
+        } = decide(&jigdo, &plan, &target)?;
         tracing::debug!(elapsed = ?started.elapsed(), "unpack: plan made");
         Ok(UnpackJob {
             jigdo,
@@ -260,6 +290,18 @@ impl UnpackJob {
             stats,
             started,
         })
+    }
+
+    /// What [`UnpackJob::needed`] would be for `jigdo` (read with
+    /// [`JigdoRpm::read_head`] or [`JigdoRpm::open`]) and `target`, without reading its
+    /// blobs: the packages the repository still needs, as indexes into the pinned set,
+    /// in pin order (none when the commit is complete there). Writes nothing.
+    pub fn needed_for(jigdo: &JigdoRpm, target: &Target) -> Result<Vec<usize>> {
+        let plan = Plan::new(&jigdo.index).map_err(|e| UnpackError::Corrupt {
+            path: jigdo.path.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(decide(jigdo, &plan, target)?.to_import)
     }
 
     /// The jigdo RPM.

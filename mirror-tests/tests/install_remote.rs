@@ -51,6 +51,8 @@ with_each_backend!(
     repomd_is_asked_conditionally,
     packages_are_imported_while_others_download,
     a_failed_download_midway_leaves_no_ref_and_a_clean_repository,
+    check_reads_only_the_start_of_the_jigdo_rpm,
+    check_rejects_a_tampered_index_in_the_start,
 );
 
 struct World {
@@ -1639,4 +1641,190 @@ fn check_counts_what_the_cache_holds() {
     let json = ok(install("http", "example-os", &from, &repo, &args));
     assert!(json.contains(&w.v2_commit), "{json}");
     assert_eq!(json_u64(&json, "packages_downloaded"), 0, "{json}");
+}
+
+/// The published v2 jigdo RPM of `dir` (`example-os-2.0-*.rpm` at its top).
+fn v2_jigdo_rpm(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir)
+        .expect("readdir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("example-os-2.0"))
+        })
+        .expect("v2 jigdo RPM")
+}
+
+/// `install --check` after an update was published reads only the start of the new
+/// jigdo RPM (its headers and the payload up to its index: range requests, a few KB of
+/// a jigdo RPM of megabytes) and reports the same figures as when it read the whole
+/// file (`packages_needed`, `packages_bytes`, `update_bytes`); a server that ignores
+/// ranges (nginx `max_ranges 0`) gives the same answer, the client reading only the start
+/// of the whole body.
+fn check_reads_only_the_start_of_the_jigdo_rpm(backend: &str) {
+    let w = world();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&w.published, &tmp.path().join("nginx"));
+    let norange = Nginx::start_with(&w.published, &tmp.path().join("norange"), "max_ranges 0;");
+    let repo = fresh(&format!("check-start-{backend}"));
+    ok(install(
+        backend,
+        "example-os-1.0",
+        &[nginx.url()],
+        &repo,
+        &[],
+    ));
+    let v2 = v2_jigdo_rpm(&w.published);
+    let jigdo_bytes = std::fs::metadata(&v2).expect("stat").len();
+    let v2_name = format!("/{}", v2.file_name().expect("name").to_string_lossy());
+    let changed: u64 = ["jt-alpha-1.1-1.noarch.rpm", "jt-delta-1.0-1.noarch.rpm"]
+        .iter()
+        .map(|n| {
+            std::fs::metadata(w.published.join("Packages").join(n))
+                .expect("stat")
+                .len()
+        })
+        .sum();
+    for (what, server) in [("ranges", &nginx), ("no ranges", &norange)] {
+        let before = server.settled_log_len();
+        let mut cmd = jigdo();
+        cmd.env("JIGDO_LOG", "jigdo_install=debug")
+            .args(["install", "example-os", "--check", "--json"])
+            .args(["--backend", backend, "--from", &server.url(), "--repo"])
+            .arg(&repo)
+            .args(["--ref", REF, "--nogpgcheck"]);
+        let out = run_raw(&mut cmd);
+        assert_eq!(out.status.code(), Some(100), "{what}: {}", stderr_of(&out));
+        let json = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            stderr_of(&out).contains("read the jigdo RPM's start"),
+            "{what}: {}",
+            stderr_of(&out)
+        );
+        assert_eq!(
+            json_u64(&json, "jigdo_rpm_bytes"),
+            jigdo_bytes,
+            "{what}: {json}"
+        );
+        assert_eq!(json_u64(&json, "packages_needed"), 2, "{what}: {json}");
+        assert_eq!(json_u64(&json, "packages_bytes"), changed, "{what}: {json}");
+        assert_eq!(
+            json_u64(&json, "update_bytes"),
+            jigdo_bytes + changed,
+            "{what}: {json}"
+        );
+        // What the client took of the wire: far less than the jigdo RPM.
+        let received = json_u64(&json, "bytes_downloaded");
+        assert!(
+            received < jigdo_bytes / 4,
+            "{what}: {received} bytes for a jigdo RPM of {jigdo_bytes}"
+        );
+        let log = server.log_once(|l| l.len() > before && l.iter().any(|r| r.path == v2_name));
+        let asked: Vec<_> = log[before..].iter().filter(|r| r.path == v2_name).collect();
+        assert!(!asked.is_empty(), "{what}: {log:?}");
+        if what == "ranges" {
+            // Every request for it answered with a part, and little of it sent.
+            assert!(asked.iter().all(|r| r.status == 206), "{asked:?}");
+            let sent: u64 = asked.iter().map(|r| r.bytes_sent).sum();
+            assert!(
+                sent < jigdo_bytes / 4,
+                "{sent} bytes sent of a jigdo RPM of {jigdo_bytes}: {asked:?}"
+            );
+            eprintln!(
+                "{backend}: check after an update: {} requests for the jigdo RPM, {sent} of \
+                 its {jigdo_bytes} bytes sent; {received} bytes received in all",
+                asked.len()
+            );
+        } else {
+            assert!(asked.iter().all(|r| r.status == 200), "{asked:?}");
+        }
+    }
+    assert_eq!(
+        refs_state(&repo),
+        vec![(REF.to_string(), w.v1_commit.clone())]
+    );
+}
+
+/// A jigdo RPM whose index was altered after it was packed (and the repository's
+/// metadata made again, so that the file's SHA-256 no longer tells): the index read
+/// from the start does not match its digest in the RPM's header, which the check says
+/// (debug log) and refuses with, as the install does, instead of reporting figures.
+fn check_rejects_a_tampered_index_in_the_start(backend: &str) {
+    let w = world();
+    let top = fresh(&format!("check-tampered-{backend}"));
+    let published = top.join("published");
+    std::fs::create_dir_all(published.join("Packages")).expect("mkdir");
+    for f in std::fs::read_dir(&w.published).expect("readdir") {
+        let f = f.expect("entry").path();
+        if f.extension().is_some_and(|x| x == "rpm") {
+            std::fs::copy(&f, published.join(f.file_name().expect("name"))).expect("copy");
+        }
+    }
+    for f in files_under(&w.published.join("Packages")) {
+        std::fs::copy(
+            &f,
+            published
+                .join("Packages")
+                .join(f.file_name().expect("name")),
+        )
+        .expect("copy");
+    }
+    let v2 = v2_jigdo_rpm(&published);
+    // 2-index as the payload holds it (rpm2cpio), then one byte of it flipped where it
+    // stands verbatim in the RPM (the index is zstd data already: stored as is).
+    let index = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "rpm2cpio '{}' | cpio -i --quiet --to-stdout '*2-index'",
+            v2.display()
+        ))
+        .output()
+        .expect("rpm2cpio");
+    assert!(
+        index.status.success() && index.stdout.len() > 64,
+        "{index:?}"
+    );
+    let mut rpm = std::fs::read(&v2).expect("read");
+    let window = &index.stdout[index.stdout.len() / 2..index.stdout.len() / 2 + 24];
+    let at = rpm
+        .windows(window.len())
+        .position(|x| x == window)
+        .expect("the index stands verbatim in the jigdo RPM");
+    rpm[at + 8] ^= 0x55;
+    std::fs::write(&v2, &rpm).expect("write");
+    run(jigdo().args(["repo", "create"]).arg(&published));
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&published, &tmp.path().join("nginx"));
+    let repo = top.join("client");
+    ok(install(
+        backend,
+        "example-os-1.0",
+        &[nginx.url()],
+        &repo,
+        &[],
+    ));
+    let mut cmd = jigdo();
+    cmd.env("JIGDO_LOG", "jigdo_install=debug")
+        .args(["install", "example-os", "--check", "--json"])
+        .args(["--backend", backend, "--from", &nginx.url(), "--repo"])
+        .arg(&repo)
+        .args(["--ref", REF, "--nogpgcheck"]);
+    let out = run_raw(&mut cmd);
+    let (last, err) = failure(&out);
+    assert!(
+        err.contains("its start is rejected") && err.contains("digest"),
+        "{err}"
+    );
+    assert!(last.contains("2-index") || last.contains("digest"), "{err}");
+    assert_eq!(
+        out.stdout.len(),
+        0,
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        refs_state(&repo),
+        vec![(REF.to_string(), w.v1_commit.clone())]
+    );
 }

@@ -953,3 +953,100 @@ fn a_kept_signed_repomd_is_verified_again() {
     assert_eq!(jigdo_run(&["--check"]).status.code(), Some(0));
     assert_eq!(since(before), vec!["304 /signed/repodata/repomd.xml"]);
 }
+
+/// `install --check` of an update reads only the start of the jigdo RPM (its headers and
+/// the payload up to its index) and verifies it as the install would: the jigdo RPM's
+/// *header* signature, the commit's GPG or ed25519 signature, each naming the link and
+/// the key the install names. When only the signed repomd.xml would verify (it pins the
+/// whole file's SHA-256, which a part cannot be checked against), the check downloads
+/// the whole jigdo RPM, as before; with another key it refuses as the install does.
+#[test]
+fn check_reads_the_start_and_verifies_as_the_install() {
+    let w = world();
+    let key = p(&w.key.public);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&w.published, &tmp.path().join("nginx"));
+    let check = |target: &str, from: &str, repo: &Path, args: &[&str]| {
+        run_raw(
+            jigdo()
+                .env("JIGDO_LOG", "jigdo_install=debug")
+                .args([
+                    "install", target, "--check", "--json", "--from", from, "--repo",
+                ])
+                .arg(repo)
+                .args(["--ref", REF])
+                .args(args),
+        )
+    };
+    let ed = p(&w.ed25519_public);
+    let cases: [(&str, &[&str], &str); 3] = [
+        ("trust-os-1.0-2", &["--gpgkey", key], "jigdo-rpm-signature"),
+        ("trust-os-1.0-3", &["--gpgkey", key], "commit-gpg-signature"),
+        (
+            "trust-os-1.0-4",
+            &["--commit-key", ed],
+            "commit-ed25519-signature",
+        ),
+    ];
+    for (target, args, link) in cases {
+        let repo = fresh(&format!("check-{target}"));
+        let before = nginx.settled_log_len();
+        let out = check(target, &nginx.url(), &repo, args);
+        assert_eq!(out.status.code(), Some(100), "{target}: {}", stderr(&out));
+        let json = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            json.contains(&format!("\"link\": \"{link}\"")),
+            "{target}: {json}"
+        );
+        let err = stderr(&out);
+        assert!(
+            err.contains("read the jigdo RPM's start"),
+            "{target}: {err}"
+        );
+        let size = std::fs::metadata(w.published.join(format!("Packages/{target}.noarch.rpm")))
+            .expect("stat")
+            .len();
+        let log = nginx.log_once(|l| {
+            l.len() > before && l.iter().skip(before).any(|r| r.path.ends_with(".rpm"))
+        });
+        let sent: u64 = log[before..]
+            .iter()
+            .filter(|r| r.path.ends_with(".rpm"))
+            .map(|r| r.bytes_sent)
+            .sum();
+        assert!(
+            sent < size / 4,
+            "{target}: {sent} bytes sent of {size}: {log:?}"
+        );
+        assert!(!repo.exists(), "{target}: --check created the repository");
+    }
+
+    // Another key: refused as the install refuses (the whole RPM is read to say so).
+    let repo = fresh("check-other-key");
+    let out = check(
+        "trust-os-1.0-2",
+        &nginx.url(),
+        &repo,
+        &["--gpgkey", p(&w.other.public)],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("refusing"), "{}", stderr(&out));
+    assert!(!repo.exists());
+
+    // Only the signed repomd.xml verifies: the whole jigdo RPM is read.
+    let top = w.dir.join("check-signed-repomd");
+    let _ = std::fs::remove_dir_all(&top);
+    unsigned_repo(&top, None);
+    gpg_sign_repomd(&top, &w.key);
+    let signed = Nginx::start(&top, &tmp.path().join("signed"));
+    let repo = fresh("check-signed-repomd");
+    let out = check("trust-os-1.0-1", &signed.url(), &repo, &["--gpgkey", key]);
+    assert_eq!(out.status.code(), Some(100), "{}", stderr(&out));
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(json.contains("\"link\": \"repomd-signature\""), "{json}");
+    let err = stderr(&out);
+    assert!(
+        err.contains("downloading the whole jigdo RPM instead") && err.contains("repomd.xml"),
+        "{err}"
+    );
+}

@@ -480,6 +480,117 @@ impl Fetcher {
         Ok(data)
     }
 
+    /// One attempt at bytes `start..start + len` of the file at `url` (fewer when the
+    /// file ends before): a `Range` request; a server that ignores it (200, the whole
+    /// body) is read only up to the end of the range, skipping what comes before it, and
+    /// the transfer is then dropped. A `file://` URL is read at that offset. Returns the
+    /// result and the network bytes received.
+    pub(crate) async fn attempt_range(
+        &self,
+        url: Url,
+        start: u64,
+        len: u64,
+    ) -> (Result<Vec<u8>, AttemptError>, u64) {
+        let mut net = 0u64;
+        let r = self.attempt_range_inner(&url, start, len, &mut net).await;
+        (r, net)
+    }
+
+    async fn attempt_range_inner(
+        &self,
+        url: &Url,
+        start: u64,
+        len: u64,
+        net: &mut u64,
+    ) -> Result<Vec<u8>, AttemptError> {
+        let max = self.options().max_bytes_in_memory;
+        if len > max {
+            return Err(AttemptError::TooLarge(max));
+        }
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        if url.scheme() == "file" {
+            let p = local_path(url)?;
+            return tokio::task::spawn_blocking(move || {
+                use std::io::Seek;
+                let mut f = std::fs::File::open(&p).map_err(local_err(&p))?;
+                f.seek(std::io::SeekFrom::Start(start))
+                    .map_err(local_err(&p))?;
+                let mut data = Vec::new();
+                f.take(len).read_to_end(&mut data).map_err(local_err(&p))?;
+                Ok(data)
+            })
+            .await
+            .map_err(|e| AttemptError::Local(e.to_string()))?;
+        }
+        let opts = self.options();
+        let end = start.saturating_add(len - 1);
+        let rb = self
+            .client()
+            .get(url.clone())
+            .header(reqwest::header::RANGE, format!("bytes={start}-{end}"));
+        let wait = opts.connect_timeout + opts.stall_timeout;
+        let mut resp = match tokio::time::timeout(wait, rb.send()).await {
+            Err(_) => {
+                return Err(AttemptError::Timeout(format!(
+                    "no response within {} s",
+                    wait.as_secs_f32()
+                )))
+            }
+            Ok(r) => r.map_err(classify)?,
+        };
+        // Bytes of the body to skip before the range: none for a 206 that starts where
+        // asked, `start` for a 200 (the server sent the whole file).
+        let mut skip = match resp.status().as_u16() {
+            206 => {
+                let got = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_content_range_start);
+                if got != Some(start) {
+                    return Err(AttemptError::Transfer(format!(
+                        "asked for bytes from {start}, server sent range {got:?}"
+                    )));
+                }
+                if resp.content_length().is_some_and(|l| l > len) {
+                    return Err(AttemptError::Transfer(format!(
+                        "asked for {len} bytes, server sends {:?}",
+                        resp.content_length()
+                    )));
+                }
+                0
+            }
+            200 => {
+                tracing::debug!(%url, "the server ignored the range request: reading the start of the whole file");
+                start
+            }
+            s => return Err(AttemptError::Status(s)),
+        };
+        let mut data = Vec::new();
+        let mut received = 0u64;
+        while (data.len() as u64) < len {
+            let Some(c) = self.next_chunk(&mut resp, received).await? else {
+                break;
+            };
+            received += c.len() as u64;
+            *net += c.len() as u64;
+            let mut c = &c[..];
+            let k = usize::try_from(skip).unwrap_or(usize::MAX).min(c.len());
+            skip -= k as u64;
+            c = &c[k..];
+            let room = usize::try_from(len - data.len() as u64).unwrap_or(usize::MAX);
+            data.extend_from_slice(&c[..c.len().min(room)]);
+        }
+        if (data.len() as u64) < len {
+            // The body ended before the range did: a complete body means the file
+            // ends there; a short one is a broken transfer.
+            body_complete(&resp, received)?;
+        }
+        Ok(data)
+    }
+
     /// One attempt at `repodata/repomd.xml` at `url`, conditional on `kept` when given
     /// (the caller gives it only for the URL its validators came from): a 304 returns
     /// the kept copy if it passes `check`, else the file is asked for again without

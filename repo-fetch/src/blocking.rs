@@ -65,6 +65,21 @@ pub trait Downloader: Send + Sync {
         let m = self.metadata();
         m.rt.block_on(m.fetcher.fetch_bytes(mirrors, rel, expect))
     }
+    /// Downloads bytes `start..start + len` of `rel`, unverified, into memory (see
+    /// [`Fetcher::fetch_range`]). Every backend reads ranges with the built-in client, as
+    /// it reads the other metadata: the start of a jigdo RPM is what `install --check`
+    /// reads of it.
+    fn fetch_range(
+        &self,
+        mirrors: &MirrorSet,
+        rel: &str,
+        what: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, FetchError> {
+        let m = self.metadata();
+        m.rt.block_on(m.fetcher.fetch_range(mirrors, rel, what, start, len))
+    }
     /// Downloads `repodata/repomd.xml`, checked against a metalink if any.
     fn fetch_repomd(&self, mirrors: &MirrorSet) -> Result<Vec<u8>, FetchError> {
         let m = self.metadata();

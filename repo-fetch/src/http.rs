@@ -329,6 +329,27 @@ impl Fetcher {
         Ok(fetched)
     }
 
+    /// Downloads bytes `start..start + len` of `rel` (fewer when the file ends before)
+    /// from the first mirror that delivers them, into memory: an HTTP `Range` request; a
+    /// server that ignores ranges is read only up to the range's end. A `file://` mirror
+    /// is read in place. The bytes are not verified (the caller checks them, e.g. against
+    /// a signed header); `what` names the file in errors.
+    pub async fn fetch_range(
+        &self,
+        mirrors: &MirrorSet,
+        rel: &str,
+        what: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, FetchError> {
+        let _permit = self.permit().await?;
+        let urls = Fetcher::mirror_urls(mirrors, rel, what)?;
+        let (data, _, _, _) = self
+            .try_urls(&urls, rel, what, |url| self.attempt_range(url, start, len))
+            .await?;
+        Ok(data)
+    }
+
     async fn fetch_bytes_checked(
         &self,
         mirrors: &MirrorSet,

@@ -673,6 +673,36 @@ pub fn verify_signature(path: impl AsRef<Path>, keys: &[PathBuf]) -> Result<Stri
     // Our parser first: it rejects malformed headers before the rpm crate sees them.
     crate::verify::verify_digests(path)?;
     let serr = |m: String| Error::new(&label, ErrorKind::Signature(m));
+    let meta = std::panic::catch_unwind(|| rpm::PackageMetadata::open(path))
+        .map_err(|_| serr("the rpm crate panicked while parsing the header".into()))?
+        .map_err(|e| serr(format!("parsing: {e}")))?;
+    check_header_signature(meta, keys, &label)
+}
+
+/// [`verify_signature`] for the start of a package only (`head`: at least its lead,
+/// signature header and main header, e.g. what an HTTP range request brought): the
+/// header digests and the OpenPGP header signature are checked, the payload is not
+/// (each payload file read later is checked against the digests of the header this
+/// authenticates, see [`crate::PayloadReader`]). `label` names the package in errors.
+pub fn verify_header_signature(head: &[u8], keys: &[PathBuf], label: &str) -> Result<String> {
+    // Our parser first, and the header digests (SHA-256 of the main header).
+    let header = PackageHeader::read(&mut &head[..], label)?;
+    crate::verify::check_header_digests(&header).map_err(|k| Error::new(label, k))?;
+    let serr = |m: String| Error::new(label, ErrorKind::Signature(m));
+    let meta = std::panic::catch_unwind(|| rpm::PackageMetadata::parse(&mut &head[..]))
+        .map_err(|_| serr("the rpm crate panicked while parsing the header".into()))?
+        .map_err(|e| serr(format!("parsing: {e}")))?;
+    check_header_signature(meta, keys, label)
+}
+
+/// The OpenPGP header signatures of `meta` checked with the public keys in `keys`:
+/// the first key that verifies one (fingerprint, upper-case hex).
+fn check_header_signature(
+    meta: rpm::PackageMetadata,
+    keys: &[PathBuf],
+    label: &str,
+) -> Result<String> {
+    let serr = |m: String| Error::new(label, ErrorKind::Signature(m));
     if keys.is_empty() {
         return Err(serr("no public key given".into()));
     }
@@ -682,9 +712,6 @@ pub fn verify_signature(path: impl AsRef<Path>, keys: &[PathBuf]) -> Result<Stri
             .load_from_asc_file(k)
             .map_err(|e| serr(format!("loading public key {}: {e}", k.display())))?;
     }
-    let meta = std::panic::catch_unwind(|| rpm::PackageMetadata::open(path))
-        .map_err(|_| serr("the rpm crate panicked while parsing the header".into()))?
-        .map_err(|e| serr(format!("parsing: {e}")))?;
     let report = meta
         .check_signatures(verifier)
         .map_err(|e| serr(format!("no signature verifies with the given keys: {e}")))?;

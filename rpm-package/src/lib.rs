@@ -43,6 +43,7 @@ pub mod build;
 
 #[cfg(feature = "build")]
 pub use build::{
-    signature_tags, verify_signature, DepKind, FileContent, FileSpec, PackageBuilder, SpecTemplate,
+    signature_tags, verify_header_signature, verify_signature, DepKind, FileContent, FileSpec,
+    PackageBuilder, SpecTemplate,
 };
 pub mod fuzzing;
