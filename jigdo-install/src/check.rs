@@ -305,7 +305,8 @@ fn read_head(
                     want = want.max(estimate).min(size);
                     continue;
                 }
-                Err(_) if !complete => {
+                // Only a header cut short asks for more; a bad one is an answer.
+                Err(e) if !complete && matches!(e.kind, rpm_package::ErrorKind::Truncated(_)) => {
                     want = grow(have);
                     continue;
                 }
