@@ -174,7 +174,7 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
             None
         } else {
             match read_head(&opts.trust, &repos, &found, &origin, &target, work.path()) {
-                Ok(h) => Some(h),
+                Ok(h) => Some((h.jigdo, h.needed, h.trust)),
                 Err(why) => {
                     tracing::debug!(jigdo_rpm = %report.jigdo_rpm, reason = %why, "check: downloading the whole jigdo RPM instead of its start");
                     None
@@ -237,16 +237,17 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
 /// end of its index), puts it through the trust step with its header signature
 /// ([`TrustPolicy::check_download_head`], then the commit's signatures and the
 /// decision) and decides what the repository of `target` still needs: the jigdo RPM's
-/// metadata, the packages needed (indexes into its pins) and what verified it. `dir`
+/// metadata, the packages needed (indexes into its pins), what verified it and the
+/// bytes read. `dir`
 /// names the file in messages. `Err` says why the whole jigdo RPM must be read instead.
-fn read_head(
+pub(crate) fn read_head(
     policy: &TrustPolicy,
     repos: &Repos,
     found: &Found,
     origin: &JigdoOrigin,
     target: &Target,
     dir: &Path,
-) -> Result<(JigdoRpm, Vec<usize>, TrustReport), String> {
+) -> Result<Head, String> {
     let size = found.entry.size;
     let file = found
         .entry
@@ -355,7 +356,24 @@ fn read_head(
         );
     }
     let needed = UnpackJob::needed_for(&jigdo, target).map_err(|e| e.to_string())?;
-    Ok((jigdo, needed, trust))
+    Ok(Head {
+        jigdo,
+        needed,
+        trust,
+        bytes: head,
+    })
+}
+
+/// What [`read_head`] read of a jigdo RPM, checked.
+pub(crate) struct Head {
+    /// Its metadata (up to the index).
+    pub(crate) jigdo: JigdoRpm,
+    /// The packages the repository still needs (indexes into its pins).
+    pub(crate) needed: Vec<usize>,
+    /// What verified it.
+    pub(crate) trust: TrustReport,
+    /// The bytes read: the start of the file.
+    pub(crate) bytes: Vec<u8>,
 }
 
 /// Whether `e` is a payload file whose content does not match the header's digest (not

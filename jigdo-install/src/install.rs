@@ -11,7 +11,12 @@
 //!    see [`Repos::open`], and the state is kept again once the install succeeded);
 //!    choose the jigdo RPM. When the ref already points at its commit, nothing is new: stop here
 //!    (deploy if asked), having downloaded neither primary metadata nor the jigdo RPM.
-//!    Else fetch it;
+//!    Else fetch it. Into an existing repository, its start (headers and payload up to
+//!    the index, [`crate::check::read_head`]: range requests, through the trust step with
+//!    the header signature) is read first, and the packages it says the repository needs
+//!    start downloading (step 4) while the rest of the jigdo RPM downloads (only the rest:
+//!    the start read is where that download resumes from); when the start is not enough
+//!    (see [`crate::check`]) the packages wait for step 3;
 //! 3. the trust step ([`TrustPolicy`]): the jigdo RPM's signature, then read and check
 //!    the whole jigdo RPM once ([`UnpackJob::open`]: the plan is made once and what the
 //!    repository still needs is decided once), then the commit's own signatures; one
@@ -19,7 +24,11 @@
 //!    locked;
 //! 4. download the needed packages (biggest first) into `…/downloads/packages` on a
 //!    thread, each verified against its pin while it is fetched and handed over
-//!    ([`Arrivals`]) as soon as it is in place; then check the commit's signatures again;
+//!    ([`Arrivals`]) as soon as it is in place; then check the commit's signatures again.
+//!    When they started before step 3 (step 2), step 3's decision must name the same
+//!    packages, else the install fails (the file changed on the mirror meanwhile), and a
+//!    failure of step 3 waits for those downloads to end (they stay in `…/downloads`,
+//!    verified, nothing enters the OSTree repository);
 //! 5. meanwhile [`UnpackJob::finish`] imports each package handed over (not searched,
 //!    not hashed again), and commits the objects and sets the ref only once step 4
 //!    ended well; a failed download or signature stops it (the commit stays partial, no
@@ -40,7 +49,7 @@ use serde::Serialize;
 use crate::deploy::{deploy, Deployment};
 use crate::error::InstallError;
 use crate::event::{Event, EventSink, FetchEvents};
-use crate::sources::{Found, Repos, SourceSpec};
+use crate::sources::{FetchedPin, Found, Repos, SourceSpec};
 use crate::trust::{JigdoOrigin, TrustPolicy, TrustReport};
 
 /// What to install, from where, into where.
@@ -213,10 +222,10 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         &opts.trust,
         &events,
     )?;
-    let (path, origin, what) = match choose(&opts.target, &repos)? {
+    let (jigdo_file, origin, what, early) = match choose(&opts.target, &repos)? {
         Chosen::File(path) => {
             let what = path.display().to_string();
-            (path, JigdoOrigin::File, what)
+            (JigdoFile::Path(path), JigdoOrigin::File, what, None)
         }
         Chosen::Found(found) => {
             let repo = &repos.list[found.repo];
@@ -246,9 +255,15 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
                     return Ok(report);
                 }
             }
-            let path = repos.fetch_entry(&found, &jigdo_dir)?;
             let origin = repos.origin(&found);
-            (path, origin, format!("{nevra} from {}", repo.name))
+            let what = format!("{nevra} from {}", repo.name);
+            // Into an existing repository, the pins start downloading once the jigdo
+            // RPM's start (headers and index) passed the trust step, while the rest of
+            // it downloads.
+            let early = work
+                .as_ref()
+                .and_then(|w| early_pins(opts, &repos, &found, &origin, w));
+            (JigdoFile::Found(found), origin, what, early)
         }
     };
 
@@ -262,129 +277,265 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         mode: opts.mode,
         ref_name: opts.ref_name.clone(),
     };
-    let (job, trust) = open_trusted(&opts.trust, &path, &origin, target, &what)?;
-    events(&Event::Trust(&trust));
-    let work = match work.take() {
-        Some(w) => w,
-        None => {
-            Repo::init(&opts.repo, opts.mode).map_err(|error| InstallError::Repo {
-                path: opts.repo.clone(),
-                error,
-            })?;
-            Workspace::take(&opts.repo, &events)?
-        }
-    };
-    let jigdo = job.jigdo();
-    let mut pins: Vec<PinnedPackage> = job
-        .needed()
-        .iter()
-        .map(|&p| jigdo.index.packages[p].clone())
-        .collect();
-    // Requested biggest first: the import starts on the longest jobs and the small
-    // packages arriving last are imported quickly.
-    pins.sort_by_key(|p| std::cmp::Reverse(p.size));
-    events(&Event::PackagesNeeded {
-        needed: pins.len(),
-        total: jigdo.index.packages.len(),
-        bytes: pins.iter().map(|p| p.size).sum(),
-    });
-
-    // What the commit's signatures are checked again with once the packages are in
-    // place, before anything is committed (only when a signature of the commit verified).
-    let recheck = trust
-        .verified
-        .iter()
-        .any(|v| v.link.is_commit_signature())
-        .then(|| jigdo.clone());
-    let jigdo_rpm = jigdo.nevra();
-    let packages_total = jigdo.index.packages.len();
-    let source = match &origin {
-        JigdoOrigin::File => path.display().to_string(),
-        JigdoOrigin::Repository { name, .. } => name.clone(),
-    };
-    // What verified the commit, as the trust step's line says it (none: --nogpgcheck).
-    let verified_by = trust.verified_by();
-    let record = PendingRecord::new(jigdo, source, verified_by)?;
-
-    // 4 and 5. The packages are downloaded on a thread, biggest first, each verified
-    // against its pin while it is fetched and handed to the import as soon as it is in
-    // place, while the import writes the commit from those there. The import commits
-    // nothing (and sets no ref) before the downloads ended well and the commit's
-    // signatures verified again.
-    fetch_events.set_pins(&pins);
     let arrivals = Arrivals::new();
-    let dest = work.downloads.join("packages");
-    let (fetched, finished) = std::thread::scope(|scope| {
-        let fetch = scope.spawn(|| {
-            // Closed however the fetch ends, so that the import never waits for ever.
-            let _close = CloseOnDrop(&arrivals);
-            let fetched = repos.fetch_pins_each(&pins, &dest, &|i, f| {
-                if let Some(pin) = pins.get(i) {
-                    tracing::debug!(package = %pin.nevra(), "package in place");
-                    match f.origin {
-                        Some(_) => arrivals.insert_verified(pin, f.path.clone()),
-                        None => arrivals.insert_candidate(pin, f.path.clone()),
-                    }
-                }
-            });
-            let fetched = fetched.and_then(|f| match &recheck {
-                Some(j) => still_verified(&opts.trust, &trust, j, &origin)
-                    .map(|()| f)
-                    .map_err(untrusted),
-                None => Ok(f),
-            });
-            match &fetched {
-                Ok(_) => events(&Event::PackagesReady),
-                Err(e) => arrivals.fail(e.to_string()),
+    // What each downloaded pin tells the import.
+    let on_ready = |pins: &[PinnedPackage], i: usize, f: &FetchedPin| {
+        if let Some(pin) = pins.get(i) {
+            tracing::debug!(package = %pin.nevra(), "package in place");
+            match f.origin {
+                Some(_) => arrivals.insert_verified(pin, f.path.clone()),
+                None => arrivals.insert_candidate(pin, f.path.clone()),
             }
-            fetched
+        }
+    };
+    let early_pins = early.as_ref().map(|e| e.pins.clone());
+    if let (Some(pins), Some(e)) = (&early_pins, &early) {
+        fetch_events.set_pins(pins);
+        events(&Event::PackagesNeeded {
+            needed: pins.len(),
+            total: e.total,
+            bytes: pins.iter().map(|p| p.size).sum(),
         });
-        let finished = job.finish(&arrivals, &|e| events(&Event::Unpack(*e)));
-        let fetched = fetch
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (fetched, finished)
-    });
-    // A failed download is what went wrong, whatever the import then said.
-    let fetched = fetched?;
-    let report = finished?;
-    let mut packages_downloaded = 0;
-    let mut packages_from = std::collections::BTreeMap::new();
-    for f in &fetched {
-        if let Some(r) = repos.list.get(f.repo) {
-            *packages_from.entry(r.name.clone()).or_insert(0) += 1;
-        }
-        if matches!(f.origin, Some(Origin::Network | Origin::Local)) {
-            packages_downloaded += 1;
-        }
     }
-    record.write(&opts.repo)?;
-    repos.keep_state(&kept_dir(&opts.repo));
-    // Imported: the downloads are no longer needed (the package cache replaces them).
-    let _ = std::fs::remove_dir_all(&work.downloads);
-    drop(staging);
+    std::thread::scope(|scope| {
+        // The pins of the jigdo RPM's start, downloading from now on.
+        let prefetch = match (&early_pins, &work) {
+            (Some(pins), Some(w)) => {
+                let dest = w.downloads.join("packages");
+                let (on_ready, repos) = (&on_ready, &repos);
+                Some(scope.spawn(move || {
+                    tracing::debug!(
+                        packages = pins.len(),
+                        "downloading the pins while the jigdo RPM downloads"
+                    );
+                    repos.fetch_pins_each(pins, &dest, &|i, f| on_ready(pins, i, f))
+                }))
+            }
+            _ => None,
+        };
+        // Whatever ends this scope early, the import never waits for ever.
+        let stop = |e: InstallError| {
+            arrivals.fail(e.to_string());
+            e
+        };
+        let path = match &jigdo_file {
+            JigdoFile::Path(p) => p.clone(),
+            JigdoFile::Found(found) => {
+                let head = early.as_ref().map_or(&[][..], |e| &e.head[..]);
+                let path = repos
+                    .fetch_entry_after(found, &jigdo_dir, head)
+                    .map_err(stop)?;
+                tracing::debug!(path = %path.display(), "jigdo RPM downloaded");
+                path
+            }
+        };
+        let (job, trust) =
+            open_trusted(&opts.trust, &path, &origin, target, &what).map_err(stop)?;
+        events(&Event::Trust(&trust));
+        let work = match work.take() {
+            Some(w) => w,
+            None => {
+                Repo::init(&opts.repo, opts.mode)
+                    .map_err(|error| InstallError::Repo {
+                        path: opts.repo.clone(),
+                        error,
+                    })
+                    .map_err(stop)?;
+                Workspace::take(&opts.repo, &events).map_err(stop)?
+            }
+        };
+        let jigdo = job.jigdo();
+        let mut pins: Vec<PinnedPackage> = job
+            .needed()
+            .iter()
+            .map(|&p| jigdo.index.packages[p].clone())
+            .collect();
+        // Requested biggest first: the import starts on the longest jobs and the small
+        // packages arriving last are imported quickly.
+        pins.sort_by_key(|p| std::cmp::Reverse(p.size));
+        match &early_pins {
+            Some(e) if *e != pins => {
+                return Err(stop(InstallError::Unpack(
+                    jigdo_unpack::UnpackError::Corrupt {
+                        path: path.clone(),
+                        reason: "the whole file needs other packages than its start, read \
+                                 before (did it change on the mirror meanwhile?)"
+                            .into(),
+                    },
+                )))
+            }
+            Some(_) => {}
+            None => events(&Event::PackagesNeeded {
+                needed: pins.len(),
+                total: jigdo.index.packages.len(),
+                bytes: pins.iter().map(|p| p.size).sum(),
+            }),
+        }
 
-    // 6. Deployment.
-    let mut deployed = false;
-    if let Some(d) = &opts.deployment {
-        deployed = deploy(&opts.repo, &report.ref_name, &report.commit, d)?;
-    }
-    Ok(InstallReport {
-        commit: report.commit.clone(),
-        ref_name: report.ref_name.clone(),
-        jigdo_rpm,
-        packages_total,
-        packages_needed: pins.len(),
-        packages_downloaded,
-        packages_from,
-        bytes_downloaded: repos.bytes_downloaded(),
-        deployed,
-        path: "jigdo",
-        up_to_date: false,
-        delta_rpm: None,
-        unpack: report,
-        trust,
+        // What the commit's signatures are checked again with once the packages are in
+        // place, before anything is committed (only when a signature of the commit verified).
+        let recheck = trust
+            .verified
+            .iter()
+            .any(|v| v.link.is_commit_signature())
+            .then(|| jigdo.clone());
+        let jigdo_rpm = jigdo.nevra();
+        let packages_total = jigdo.index.packages.len();
+        let source = match &origin {
+            JigdoOrigin::File => path.display().to_string(),
+            JigdoOrigin::Repository { name, .. } => name.clone(),
+        };
+        // What verified the commit, as the trust step's line says it (none: --nogpgcheck).
+        let verified_by = trust.verified_by();
+        let record = PendingRecord::new(jigdo, source, verified_by).map_err(|e| stop(e.into()))?;
+
+        // 4 and 5. The packages are downloaded on a thread, biggest first (or are
+        // downloading since the jigdo RPM's start was read), each verified against its
+        // pin while it is fetched and handed to the import as soon as it is in place,
+        // while the import writes the commit from those there. The import commits
+        // nothing (and sets no ref) before the downloads ended well and the commit's
+        // signatures verified again.
+        if prefetch.is_none() {
+            fetch_events.set_pins(&pins);
+        }
+        let dest = work.downloads.join("packages");
+        let (fetched, finished) = std::thread::scope(|inner| {
+            let fetch = inner.spawn(|| {
+                // Closed however the fetch ends, so that the import never waits for ever.
+                let _close = CloseOnDrop(&arrivals);
+                let fetched = match prefetch {
+                    Some(t) => t
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    None => repos.fetch_pins_each(&pins, &dest, &|i, f| on_ready(&pins, i, f)),
+                };
+                let fetched = fetched.and_then(|f| match &recheck {
+                    Some(j) => still_verified(&opts.trust, &trust, j, &origin)
+                        .map(|()| f)
+                        .map_err(untrusted),
+                    None => Ok(f),
+                });
+                match &fetched {
+                    Ok(_) => events(&Event::PackagesReady),
+                    Err(e) => arrivals.fail(e.to_string()),
+                }
+                fetched
+            });
+            let finished = job.finish(&arrivals, &|e| events(&Event::Unpack(*e)));
+            let fetched = fetch
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (fetched, finished)
+        });
+        // A failed download is what went wrong, whatever the import then said.
+        let fetched = fetched?;
+        let report = finished?;
+        let mut packages_downloaded = 0;
+        let mut packages_from = std::collections::BTreeMap::new();
+        for f in &fetched {
+            if let Some(r) = repos.list.get(f.repo) {
+                *packages_from.entry(r.name.clone()).or_insert(0) += 1;
+            }
+            if matches!(f.origin, Some(Origin::Network | Origin::Local)) {
+                packages_downloaded += 1;
+            }
+        }
+        record.write(&opts.repo)?;
+        repos.keep_state(&kept_dir(&opts.repo));
+        // Imported: the downloads are no longer needed (the package cache replaces them).
+        let _ = std::fs::remove_dir_all(&work.downloads);
+        drop(staging);
+
+        // 6. Deployment.
+        let mut deployed = false;
+        if let Some(d) = &opts.deployment {
+            deployed = deploy(&opts.repo, &report.ref_name, &report.commit, d)?;
+        }
+        Ok(InstallReport {
+            commit: report.commit.clone(),
+            ref_name: report.ref_name.clone(),
+            jigdo_rpm,
+            packages_total,
+            packages_needed: pins.len(),
+            packages_downloaded,
+            packages_from,
+            bytes_downloaded: repos.bytes_downloaded(),
+            deployed,
+            path: "jigdo",
+            up_to_date: false,
+            delta_rpm: None,
+            unpack: report,
+            trust,
+        })
     })
+}
+
+/// Where the jigdo RPM of an install is.
+enum JigdoFile {
+    /// A file given by path.
+    Path(PathBuf),
+    /// Found in a repository: downloaded by the install.
+    Found(Box<Found>),
+}
+
+/// The pins an install into an existing repository downloads before it has the whole
+/// jigdo RPM: read from its start ([`crate::check::read_head`]: the headers and the
+/// payload up to the index, through the trust step), those the repository still needs.
+struct EarlyPins {
+    /// The pins needed, biggest first (the order the install requests them in).
+    pins: Vec<PinnedPackage>,
+    /// Packages in the pinned set.
+    total: usize,
+    /// The start of the jigdo RPM read (not downloaded again).
+    head: Vec<u8>,
+}
+
+/// [`EarlyPins`] of `found` for the repository of `opts` (locked by `work`), or `None`
+/// (after a debug line saying why) when the install must wait for the whole jigdo RPM:
+/// the download cache holds it, or its start is not enough (see [`crate::check`]).
+fn early_pins(
+    opts: &InstallOptions,
+    repos: &Repos,
+    found: &Found,
+    origin: &JigdoOrigin,
+    work: &Workspace,
+) -> Option<EarlyPins> {
+    let scratch = work.metadata.path().join("cache-probe");
+    if repos.entry_in_cache(found, &scratch) {
+        return None;
+    }
+    let target = Target {
+        repo: opts.repo.clone(),
+        mode: opts.mode,
+        ref_name: opts.ref_name.clone(),
+    };
+    match crate::check::read_head(
+        &opts.trust,
+        repos,
+        found,
+        origin,
+        &target,
+        work.metadata.path(),
+    ) {
+        Ok(head) => {
+            let packages = &head.jigdo.index.packages;
+            let mut pins: Vec<PinnedPackage> = head
+                .needed
+                .iter()
+                .filter_map(|&p| packages.get(p).cloned())
+                .collect();
+            pins.sort_by_key(|p| std::cmp::Reverse(p.size));
+            Some(EarlyPins {
+                pins,
+                total: packages.len(),
+                head: head.bytes,
+            })
+        }
+        Err(why) => {
+            tracing::debug!(reason = %why, "the pins wait for the whole jigdo RPM");
+            None
+        }
+    }
 }
 
 /// Checks the commit's own signatures of `jigdo` again: each that verified in `trust`

@@ -541,6 +541,18 @@ impl Repos {
     /// Downloads (or copies) `found` into `dest_dir`, verified against its repodata size
     /// and checksum. Returns the local path.
     pub fn fetch_entry(&self, found: &Found, dest_dir: &Path) -> Result<PathBuf, InstallError> {
+        self.fetch_entry_after(found, dest_dir, &[])
+    }
+
+    /// [`Repos::fetch_entry`] when its first bytes were read already (`head`, from
+    /// [`Repos::fetch_entry_range`]): only the rest is downloaded
+    /// ([`Downloader::fetch_file_after`]), and the whole file verified.
+    pub fn fetch_entry_after(
+        &self,
+        found: &Found,
+        dest_dir: &Path,
+        head: &[u8],
+    ) -> Result<PathBuf, InstallError> {
         let repo = &self.list[found.repo];
         let e = &found.entry;
         let file = e
@@ -561,13 +573,16 @@ impl Repos {
                 };
                 let req = FetchRequest::new(e.location_href.clone(), expect, dest.clone())
                     .with_label(e.nevra());
-                self.downloader
-                    .fetch_file(m, &req)
-                    .map_err(|error| InstallError::Download {
-                        what: e.nevra(),
-                        source_name: repo.name.clone(),
-                        error,
-                    })?;
+                let fetched = if head.is_empty() {
+                    self.downloader.fetch_file(m, &req)
+                } else {
+                    self.downloader.fetch_file_after(m, &req, head)
+                };
+                fetched.map_err(|error| InstallError::Download {
+                    what: e.nevra(),
+                    source_name: repo.name.clone(),
+                    error,
+                })?;
             }
             Location::Dir(d) => {
                 let src = d.join(&e.location_href);

@@ -25,6 +25,30 @@ pub trait Downloader: Send + Sync {
         mirrors: &MirrorSet,
         req: &FetchRequest,
     ) -> Result<FetchReport, FetchError>;
+    /// [`Downloader::fetch_file`] of a file whose first bytes the caller already has
+    /// (`head`, e.g. read with [`Downloader::fetch_range`]): they are put where an
+    /// interrupted download resumes from, so that only the rest is asked for (a `Range`
+    /// request); the whole file, those bytes included, is verified against `req.expect`
+    /// as always (and fetched whole again if it does not verify). Every backend fetches
+    /// the rest with the built-in client.
+    fn fetch_file_after(
+        &self,
+        mirrors: &MirrorSet,
+        req: &FetchRequest,
+        head: &[u8],
+    ) -> Result<FetchReport, FetchError> {
+        let part = crate::attempt::part_path(&req.dest);
+        let kept = std::fs::metadata(&part).map_or(0, |m| m.len());
+        let fits = req.expect.size.is_none_or(|s| head.len() as u64 <= s);
+        if !head.is_empty() && fits && (head.len() as u64) > kept && !req.dest.exists() {
+            if let Err(e) = std::fs::write(&part, head) {
+                // Only a lost saving: the file is downloaded whole.
+                tracing::debug!(path = %part.display(), error = %e, "cannot keep the start read");
+                let _ = std::fs::remove_file(&part);
+            }
+        }
+        self.metadata().fetch_file(mirrors, req)
+    }
     /// Downloads several files in parallel; results in request order.
     fn fetch_many(
         &self,
