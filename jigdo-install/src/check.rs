@@ -8,7 +8,7 @@
 //! `REPO/extensions/jigdo/sources/`, [`crate::sources::Repos::keep_state`]) one 304 per
 //! source: the check keeps what it read there too, and nothing else.
 //!
-//! When something is, only the start of the new jigdo RPM is read ([`read_head`]): its
+//! When something is, only the start of the new jigdo RPM is read (`read_head`): its
 //! lead and headers, then the payload up to the end of `2-index` (specs/jigdo-format.md
 //! §2: `0-commit`, `1-commitmeta`, `2-index` come first), with HTTP range requests
 //! (a server that ignores them is read only that far), or in place from a `file://` or
@@ -19,7 +19,7 @@
 //! RPM's signature does. Then the pins and the repository decide which packages an
 //! update would fetch. The whole jigdo RPM is downloaded instead (into a temporary
 //! directory, or the download cache, `--cache`, where the install finds it again) and
-//! put through the install's own trust step ([`open_trusted`]), saying why in a debug
+//! put through the install's own trust step (`open_trusted`), saying why in a debug
 //! event, when the download cache already holds it, when the start is not enough
 //! (anything wrong with it: a bad digest, a refusal), when what it says differs from
 //! the repository's metadata, and when the signed `repomd.xml` would be the only link

@@ -12,11 +12,11 @@
 //!    choose the jigdo RPM. When the ref already points at its commit, nothing is new: stop here
 //!    (deploy if asked), having downloaded neither primary metadata nor the jigdo RPM.
 //!    Else fetch it. Into an existing repository, its start (headers and payload up to
-//!    the index, [`crate::check::read_head`]: range requests, through the trust step with
+//!    the index, `check::read_head`: range requests, through the trust step with
 //!    the header signature) is read first, and the packages it says the repository needs
 //!    start downloading (step 4) while the rest of the jigdo RPM downloads (only the rest:
 //!    the start read is where that download resumes from); when the start is not enough
-//!    (see [`crate::check`]) the packages wait for step 3;
+//!    (see the `check` module) the packages wait for step 3;
 //! 3. the trust step ([`TrustPolicy`]): the jigdo RPM's signature, then read and check
 //!    the whole jigdo RPM once ([`UnpackJob::open`]: the plan is made once and what the
 //!    repository still needs is decided once), then the commit's own signatures; one
