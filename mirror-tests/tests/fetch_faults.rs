@@ -558,3 +558,91 @@ fn real_metalinks_and_mirrorlists_over_loopback() {
     let e = resolve(&format!("mirrorlist={}", url("mirrorlist/nourls"))).unwrap_err();
     assert!(e.to_string().contains("no usable"), "{e}");
 }
+
+/// `fetch_range` (what `install --check` reads of a jigdo RPM): bytes A..A+N with a
+/// bounded Range request (a 206 of those bytes only); past the file's end, what there is;
+/// from a server that ignores ranges (200, the whole body), the same bytes cut from its
+/// start; a body cut short is retried, then the next mirror is asked, and without a good
+/// mirror it is an error naming the file; a `file://` mirror is read in place.
+#[test]
+fn ranges_are_fetched_or_cut_from_a_whole_body() {
+    let tree = Tree::new();
+    let whole = tree.bytes(2);
+    let len = whole.len() as u64;
+    let srv = FaultServer::start(tree.dir.path()).unwrap();
+    let f = fetcher(opts());
+    let good = set(&[&srv]);
+    let rel = Tree::rel(2);
+    let got = f.fetch_range(&good, &rel, "p2", 1000, 5000).unwrap();
+    assert_eq!(got, &whole[1000..6000]);
+    let last = srv.requests_for(&path_of(2)).pop().unwrap();
+    assert_eq!(last.range.as_deref(), Some("bytes=1000-5999"));
+    assert_eq!((last.status, last.body_bytes), (206, 5000));
+
+    let got = f.fetch_range(&good, &rel, "p2", len - 10, 5000).unwrap();
+    assert_eq!(got, &whole[whole.len() - 10..]);
+
+    srv.add_fault(PathMatch::Exact(path_of(2)), Fault::IgnoreRange);
+    let got = f.fetch_range(&good, &rel, "p2", 1000, 5000).unwrap();
+    assert_eq!(got, &whole[1000..6000]);
+    assert_eq!(srv.requests_for(&path_of(2)).pop().unwrap().status, 200);
+    srv.clear_faults();
+
+    let bad = FaultServer::start(tree.dir.path()).unwrap();
+    bad.add_fault(PathMatch::Any, Fault::Truncate { after: 100 });
+    let got = f
+        .fetch_range(&set(&[&bad, &srv]), &rel, "p2", 1000, 5000)
+        .unwrap();
+    assert_eq!(got, &whole[1000..6000]);
+    assert_eq!(
+        bad.requests_for(&path_of(2)).len(),
+        2,
+        "one retry on the bad mirror"
+    );
+    let e = f
+        .fetch_range(&set(&[&bad]), &rel, "p2", 1000, 5000)
+        .unwrap_err();
+    assert!(matches!(e, FetchError::AllMirrorsFailed { .. }), "{e}");
+    assert!(e.to_string().contains("p2"), "{e}");
+
+    let local =
+        MirrorSet::from_urls("local", &[format!("file://{}/", tree.dir.path().display())]).unwrap();
+    let got = f.fetch_range(&local, &rel, "p2", 1000, 5000).unwrap();
+    assert_eq!(got, &whole[1000..6000]);
+}
+
+/// `fetch_file_after`: a file whose start was read already is downloaded from there on
+/// (one Range request for the rest) and verified whole; a start that was not the file's
+/// fails the check, and the file is fetched again whole and right.
+#[test]
+fn a_file_whose_start_was_read_is_fetched_from_there_on() {
+    let tree = Tree::new();
+    let whole = tree.bytes(4);
+    let srv = FaultServer::start(tree.dir.path()).unwrap();
+    let f = fetcher(opts());
+    let out = tempfile::tempdir().unwrap();
+    let rep = f
+        .fetch_file_after(
+            &set(&[&srv]),
+            &tree.request(4, out.path()),
+            &whole[..70_000],
+        )
+        .unwrap();
+    assert_eq!(rep.resumed_from, 70_000);
+    let log = srv.requests_for(&path_of(4));
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].range.as_deref(), Some("bytes=70000-"));
+    assert_eq!(log[0].body_bytes, whole.len() as u64 - 70_000);
+    assert_eq!(std::fs::read(out.path().join("p4.rpm")).unwrap(), whole);
+
+    srv.clear_log();
+    let out = tempfile::tempdir().unwrap();
+    let mut wrong = whole[..70_000].to_vec();
+    wrong[500] ^= 1;
+    f.fetch_file_after(&set(&[&srv]), &tree.request(4, out.path()), &wrong)
+        .unwrap();
+    let log = srv.requests_for(&path_of(4));
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[1].range, None, "fetched again whole: {log:?}");
+    assert_eq!(std::fs::read(out.path().join("p4.rpm")).unwrap(), whole);
+}
