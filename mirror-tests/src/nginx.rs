@@ -35,8 +35,10 @@ impl Nginx {
             .port();
         let log = tmp.join("access.log");
         let t = tmp.display();
+        // One process (no master and worker): dropping the `Nginx` kills the process
+        // that serves, where killing a master left its worker serving, orphaned.
         let conf = format!(
-            "user root;\nworker_processes 1;\nerror_log {t}/error.log;\npid {t}/nginx.pid;\n\
+            "master_process off;\nuser root;\nworker_processes 1;\nerror_log {t}/error.log;\npid {t}/nginx.pid;\n\
              events {{ worker_connections 64; }}\n\
              http {{\n log_format wire '$remote_addr - $remote_user [$time_local] \"$request\" \
              $status $bytes_sent $request_length \"$http_referer\" \"$http_user_agent\"';\n\
