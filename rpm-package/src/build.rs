@@ -1,21 +1,23 @@
 //! Writing packages: a builder over the `rpm` crate's `PackageBuilder`, spec templates for
 //! the descriptive fields, OpenPGP signing and signature verification.
 //!
-//! Memory: the `rpm` crate (0.30) compresses the whole payload into a `Vec<u8>` before
-//! writing the package, so the *compressed* payload is held in memory while building.
-//! Files added with [`PackageBuilder::add_file_path`] are streamed from disk during the
-//! build (twice: once for the digest, once into the compressor) and never held whole;
-//! [`FileContent::Bytes`] and [`PackageBuilder::add_file_reader`] content sits in memory.
-//! For jigdo RPMs (metadata plus modest content) this is acceptable; a package whose
-//! compressed payload does not fit in memory cannot be written with this builder.
+//! Memory: the payload is streamed. The `rpm` crate (0.30) makes the header (from the
+//! files' metadata, with empty contents) and the signature header, and signs; the payload
+//! is written to a spool file beside the package as a stream ([`crate::spool`]), and the
+//! header is then completed with the contents' sizes and digests and the payload's. Files
+//! added with [`PackageBuilder::add_file_path`] are read once, from disk, while the payload
+//! is written; only [`FileContent::Bytes`] and [`PackageBuilder::add_file_reader`] content
+//! sits in memory.
 
+use std::collections::HashMap;
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{io_kind, Error, ErrorKind, Result};
 use crate::header::{DepFlags, Dependency, FileFlags, PackageHeader};
 use crate::raw::RawHeader;
+use crate::spool::{self, Compressor, CpioFields};
 use crate::tags;
 
 /// Descriptive fields read from a small spec file (the preamble and `%description`).
@@ -514,7 +516,9 @@ impl PackageBuilder {
         Ok(self.add(spec, FileContent::Bytes(buf)))
     }
 
-    fn build_rpm(&self) -> Result<rpm::PackageBuilder> {
+    /// The `rpm` crate's builder for this package; with `contents` false, every regular
+    /// file is given empty content (the header template [`Self::write_to`] completes).
+    fn build_rpm(&self, contents: bool) -> Result<rpm::PackageBuilder> {
         let berr = |e: rpm::Error| Error::new(&self.name, ErrorKind::Build(e.to_string()));
         let mut config = rpm::BuildConfig::v4().compression(self.compression);
         if let Some(t) = self.source_date {
@@ -579,7 +583,13 @@ impl PackageBuilder {
                 .permissions(perms)
                 .user(spec.user.clone())
                 .group(spec.group.clone());
-            if let Some(t) = spec.mtime.or(self.source_date) {
+            let mtime = match (spec.mtime.or(self.source_date), content) {
+                (Some(t), _) => Some(t),
+                // as the rpm crate's `with_file` takes it
+                (None, FileContent::Path(p)) => Some(file_mtime(p, &self.name)?),
+                (None, _) => None,
+            };
+            if let Some(t) = mtime {
                 opts = opts.modified_at(rpm::Timestamp::from(t));
             }
             let f = spec.flags;
@@ -602,6 +612,9 @@ impl PackageBuilder {
                 opts = opts.caps(c.clone()).map_err(berr)?;
             }
             match content {
+                FileContent::Bytes(_) | FileContent::Path(_) if !contents => {
+                    b.with_file_contents(Vec::new(), opts)
+                }
                 FileContent::Bytes(data) => b.with_file_contents(data.clone(), opts),
                 FileContent::Path(p) => b.with_file(p, opts),
                 FileContent::Dir => b.with_dir_entry(opts),
@@ -619,32 +632,301 @@ impl PackageBuilder {
     }
 
     /// Build and write the package to `path`, signing it with the OpenPGP secret key in
-    /// `sign_key` (ASCII-armored) if given.
+    /// `sign_key` (ASCII-armored) if given. The payload is streamed (module docs): besides
+    /// the package, a spool file of the compressed payload exists beside it while it is
+    /// written. A failed write leaves neither.
     pub fn write_to(&self, path: impl AsRef<Path>, sign_key: Option<&Path>) -> Result<()> {
         let path = path.as_ref();
         let label = path.display().to_string();
-        let mut b = self.build_rpm()?;
-        let pkg = match sign_key {
-            None => b.build(),
-            Some(key) => {
-                let signer = rpm::signature::pgp::Signer::from_asc_file(key).map_err(|e| {
-                    Error::new(
-                        &label,
-                        ErrorKind::Signature(format!("loading secret key {}: {e}", key.display())),
-                    )
-                })?;
-                b.build_and_sign(signer)
+        let berr = |m: String| Error::new(&label, ErrorKind::Build(m));
+        let template = self
+            .build_rpm(false)?
+            .build()
+            .map_err(|e| berr(e.to_string()))?;
+        let header = &template.metadata.header;
+        let entries = header
+            .get_all_entries()
+            .map_err(|e| berr(format!("reading the header: {e}")))?;
+        let files = HeaderFiles::from_entries(&entries).map_err(&berr)?;
+
+        // The payload, into a spool file beside the package.
+        let spool_path = path.with_extension("rpm.payload.part");
+        let tmp = path.with_extension("rpm.part");
+        let _cleanup = RemoveOnDrop(vec![spool_path.clone(), tmp.clone()]);
+        let ioerr = |what: &str, e: std::io::Error| Error::new(&label, io_kind(what, e));
+        let spool_file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&spool_path)
+            .map_err(|e| ioerr("creating the payload spool", e))?;
+        let by_path: HashMap<&str, &FileContent> = self
+            .files
+            .iter()
+            .map(|(spec, content)| (spec.path.as_str(), content))
+            .collect();
+        let compressor = Compressor::new(self.compression, std::io::BufWriter::new(spool_file))
+            .map_err(|e| ioerr("starting the payload compressor", e))?;
+        let mut archive = spool::Hashing::new(compressor);
+        let mut sizes = files.sizes.clone();
+        let mut digests = files.digests.clone();
+        for i in 0..files.paths.len() {
+            if files.flags[i] & FileFlags::GHOST != 0 {
+                continue; // in the header only
+            }
+            let file_path = &files.paths[i];
+            let fields = CpioFields {
+                ino: files.inodes[i],
+                mode: u32::from(files.modes[i]),
+                nlink: 1,
+                mtime: files.mtimes[i],
+                rdev_major: u32::from(files.rdevs[i] >> 8),
+                rdev_minor: u32::from(files.rdevs[i] & 0xff),
+            };
+            let name = format!(".{file_path}");
+            let werr =
+                |e: std::io::Error| ioerr(&format!("writing {file_path} into the payload"), e);
+            match u32::from(files.modes[i]) & 0o170000 {
+                0o100000 => {
+                    let content = by_path.get(file_path.as_str()).ok_or_else(|| {
+                        berr(format!("the header lists {file_path}, which was not added"))
+                    })?;
+                    let (size, sha) = match content {
+                        FileContent::Bytes(data) => {
+                            let size = small_size(data.len() as u64, file_path).map_err(&berr)?;
+                            let sha = spool::write_entry(
+                                &mut archive,
+                                &name,
+                                fields,
+                                size,
+                                &mut &data[..],
+                            )
+                            .map_err(werr)?;
+                            (size, sha)
+                        }
+                        FileContent::Path(src) => {
+                            let mut f = fs::File::open(src)
+                                .map_err(|e| ioerr(&format!("opening {}", src.display()), e))?;
+                            let len = f
+                                .metadata()
+                                .map_err(|e| ioerr(&format!("reading {}", src.display()), e))?
+                                .len();
+                            let size = small_size(len, file_path).map_err(&berr)?;
+                            let sha = spool::write_entry(&mut archive, &name, fields, size, &mut f)
+                                .map_err(werr)?;
+                            (size, sha)
+                        }
+                        _ => {
+                            return Err(berr(format!(
+                                "{file_path} is a regular file in the header only"
+                            )))
+                        }
+                    };
+                    sizes[i] = u64::from(size);
+                    digests[i] = sha;
+                }
+                0o120000 => {
+                    let target = files.linktos[i].as_bytes();
+                    let size = small_size(target.len() as u64, file_path).map_err(&berr)?;
+                    spool::write_entry(&mut archive, &name, fields, size, &mut &target[..])
+                        .map_err(werr)?;
+                }
+                _ => {
+                    spool::write_entry(&mut archive, &name, fields, 0, &mut std::io::empty())
+                        .map_err(werr)?;
+                }
             }
         }
-        .map_err(|e| Error::new(&label, ErrorKind::Build(e.to_string())))?;
-        // write to a temporary name and rename, so a failed write leaves no partial .rpm
-        let tmp = path.with_extension("rpm.part");
-        pkg.write_file(&tmp).map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            Error::new(&label, ErrorKind::Build(format!("writing: {e}")))
-        })?;
-        fs::rename(&tmp, path).map_err(|e| Error::new(&label, io_kind("renaming", e)))?;
+        spool::write_trailer(&mut archive).map_err(|e| ioerr("writing the payload", e))?;
+        let (compressor, raw_sha, _) = archive.finish();
+        let (spool_file, payload_sha, payload_len) = compressor
+            .finish()
+            .map_err(|e| ioerr("writing the payload", e))?;
+        let mut spool_file = spool_file
+            .into_inner()
+            .map_err(|e| ioerr("writing the payload", e.into_error()))?;
+
+        // The header completed with what the payload holds.
+        let total: u64 = files.size
+            + (0..sizes.len())
+                .filter(|&i| sizes[i] != files.sizes[i])
+                .map(|i| sizes[i])
+                .sum::<u64>();
+        let total = u32::try_from(total)
+            .map_err(|_| berr("files of 4 GiB or more in all are not supported".into()))?;
+        let completed = entries
+            .into_iter()
+            .filter(|(tag, _)| *tag != tags::HEADERIMMUTABLE)
+            .map(|(tag, data)| {
+                let data = match tag {
+                    tags::SIZE => rpm::IndexData::Int32(vec![total]),
+                    tags::FILESIZES => {
+                        rpm::IndexData::Int32(sizes.iter().map(|&s| s as u32).collect())
+                    }
+                    tags::FILEDIGESTS => rpm::IndexData::StringArray(digests.clone()),
+                    tags::PAYLOADDIGEST => rpm::IndexData::StringArray(vec![payload_sha.clone()]),
+                    tags::PAYLOADDIGESTALT => rpm::IndexData::StringArray(vec![raw_sha.clone()]),
+                    _ => data,
+                };
+                rpm::HeaderEntry { tag, data }
+            });
+        let mut metadata = template.metadata;
+        metadata.header =
+            rpm::Header::from_entries(completed, rpm::IndexTag::RPMTAG_HEADERIMMUTABLE);
+        let header_bytes = metadata
+            .header_bytes()
+            .map_err(|e| berr(format!("writing the header: {e}")))?;
+        let mut signature = rpm::SignatureHeaderBuilder::from_existing(&metadata.signature)
+            .map_err(|e| berr(e.to_string()))?
+            .set_content_length(header_bytes.len() as u64 + payload_len)
+            .calculate_digests(&header_bytes)
+            .build()
+            .map_err(|e| berr(e.to_string()))?;
+        if let Some(key) = sign_key {
+            use rpm::signature::Signing;
+            let serr = |m: String| Error::new(&label, ErrorKind::Signature(m));
+            let signer = rpm::signature::pgp::Signer::from_asc_file(key)
+                .map_err(|e| serr(format!("loading secret key {}: {e}", key.display())))?;
+            // As the rpm crate signs: at the source date when it is in the past.
+            let now = rpm::Timestamp::now();
+            let at = match self.source_date.map(rpm::Timestamp::from) {
+                Some(t) if t < now => t,
+                _ => now,
+            };
+            let sig = signer
+                .sign(&header_bytes[..], at)
+                .map_err(|e| serr(format!("signing: {e}")))?;
+            signature = rpm::SignatureHeaderBuilder::from_existing(&signature)
+                .map_err(|e| berr(e.to_string()))?
+                .add_openpgp_signature(sig)
+                .build()
+                .map_err(|e| serr(e.to_string()))?;
+        }
+        metadata.signature = signature;
+
+        // Lead, signature and header, then the spooled payload; renamed into place.
+        let mut out = std::io::BufWriter::new(
+            fs::File::create(&tmp).map_err(|e| ioerr("creating the package", e))?,
+        );
+        metadata
+            .write(&mut out)
+            .map_err(|e| berr(format!("writing: {e}")))?;
+        let mut out = out
+            .into_inner()
+            .map_err(|e| ioerr("writing the package", e.into_error()))?;
+        spool_file
+            .rewind()
+            .map_err(|e| ioerr("reading the payload spool", e))?;
+        std::io::copy(&mut spool_file, &mut out).map_err(|e| ioerr("writing the package", e))?;
+        out.flush().map_err(|e| ioerr("writing the package", e))?;
+        fs::rename(&tmp, path).map_err(|e| ioerr("renaming", e))?;
         Ok(())
+    }
+}
+
+/// A file size as the header and the cpio archive hold it (below 4 GiB).
+fn small_size(size: u64, path: &str) -> std::result::Result<u32, String> {
+    u32::try_from(size).map_err(|_| format!("{path}: files of 4 GiB or more are not supported"))
+}
+
+/// The modification time of a file on disk, in seconds since the epoch.
+fn file_mtime(path: &Path, package: &str) -> Result<u32> {
+    let t = fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map_err(|e| Error::new(package, io_kind(format!("reading {}", path.display()), e)))?;
+    Ok(t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX)))
+}
+
+/// Removes the paths it holds when dropped (those that exist).
+struct RemoveOnDrop(Vec<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+/// The file list of a header template, in header order (the payload's order).
+struct HeaderFiles {
+    paths: Vec<String>,
+    modes: Vec<u16>,
+    rdevs: Vec<u16>,
+    mtimes: Vec<u32>,
+    inodes: Vec<u32>,
+    flags: Vec<u32>,
+    linktos: Vec<String>,
+    sizes: Vec<u64>,
+    digests: Vec<String>,
+    /// `SIZE`: the sum of the file sizes.
+    size: u64,
+}
+
+impl HeaderFiles {
+    fn from_entries(entries: &[(u32, rpm::IndexData)]) -> std::result::Result<HeaderFiles, String> {
+        let find = |tag: u32| entries.iter().find(|(t, _)| *t == tag).map(|(_, d)| d);
+        let strings = |tag: u32| match find(tag) {
+            Some(rpm::IndexData::StringArray(v)) => Ok(v.clone()),
+            None => Ok(Vec::new()),
+            Some(_) => Err(format!("header tag {tag} is not a string array")),
+        };
+        let u32s = |tag: u32| match find(tag) {
+            Some(rpm::IndexData::Int32(v)) => Ok(v.clone()),
+            None => Ok(Vec::new()),
+            Some(_) => Err(format!("header tag {tag} is not an int32 array")),
+        };
+        let u16s = |tag: u32| match find(tag) {
+            Some(rpm::IndexData::Int16(v)) => Ok(v.clone()),
+            None => Ok(Vec::new()),
+            Some(_) => Err(format!("header tag {tag} is not an int16 array")),
+        };
+        if find(tags::LONGFILESIZES).is_some() {
+            return Err("files of 4 GiB or more are not supported".into());
+        }
+        let basenames = strings(tags::BASENAMES)?;
+        let dirnames = strings(tags::DIRNAMES)?;
+        let dirindexes = u32s(tags::DIRINDEXES)?;
+        let paths = basenames
+            .iter()
+            .zip(&dirindexes)
+            .map(|(b, &d)| {
+                dirnames
+                    .get(d as usize)
+                    .map(|dir| format!("{dir}{b}"))
+                    .ok_or_else(|| format!("header: directory index {d} out of range"))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let files = HeaderFiles {
+            modes: u16s(tags::FILEMODES)?,
+            rdevs: u16s(tags::FILERDEVS)?,
+            mtimes: u32s(tags::FILEMTIMES)?,
+            inodes: u32s(tags::FILEINODES)?,
+            flags: u32s(tags::FILEFLAGS)?,
+            linktos: strings(tags::FILELINKTOS)?,
+            sizes: u32s(tags::FILESIZES)?.into_iter().map(u64::from).collect(),
+            digests: strings(tags::FILEDIGESTS)?,
+            size: u32s(tags::SIZE)?.first().copied().map_or(0, u64::from),
+            paths,
+        };
+        let n = files.paths.len();
+        for (what, len) in [
+            ("modes", files.modes.len()),
+            ("rdevs", files.rdevs.len()),
+            ("mtimes", files.mtimes.len()),
+            ("inodes", files.inodes.len()),
+            ("flags", files.flags.len()),
+            ("link targets", files.linktos.len()),
+            ("sizes", files.sizes.len()),
+            ("digests", files.digests.len()),
+        ] {
+            if len != n {
+                return Err(format!("header: {len} file {what} for {n} files"));
+            }
+        }
+        Ok(files)
     }
 }
 
@@ -742,6 +1024,87 @@ fn check_header_signature(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The streamed package is the one the `rpm` crate writes from the same builder
+    /// (holding the payload in memory), for every compressor and every kind of file.
+    #[test]
+    fn the_streamed_package_is_the_rpm_crates_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big");
+        // Over one zstd block and not a multiple of 4.
+        let content: Vec<u8> = (0..300_001u32).map(|i| (i * 7 % 251) as u8).collect();
+        fs::write(&big, &content).unwrap();
+        for (name, level) in [
+            ("zstd", Some(3)),
+            ("xz", Some(1)),
+            ("gzip", None),
+            ("bzip2", Some(1)),
+            ("none", None),
+        ] {
+            let mut b = PackageBuilder::new("jt-stream", "1.0", "1", "x86_64");
+            b.source_date(1_700_000_000)
+                .compression(name, level)
+                .unwrap()
+                .requires_equal("jt-dep", "0:1-1")
+                .provides("jt-extra", Some("2"));
+            b.add_file_bytes("/usr/share/jt/a", b"abc".to_vec(), 0o644);
+            b.add_file_bytes("/usr/share/jt/empty", Vec::new(), 0o600);
+            b.add_file_path("/usr/share/jt/sub/big", &big, 0o755);
+            b.add(
+                FileSpec::new("/etc/jt.conf", 0o644).flags(FileFlags::CONFIG),
+                FileContent::Bytes(b"x=1\n".to_vec()),
+            );
+            b.add(
+                FileSpec::new("/usr/share/jt/link", 0o777),
+                FileContent::Symlink("a".into()),
+            );
+            b.add(FileSpec::new("/usr/share/jt/dir", 0o755), FileContent::Dir);
+            b.add(FileSpec::new("/var/log/jt.log", 0o644), FileContent::Ghost);
+            let ours = dir.path().join(format!("ours-{name}.rpm"));
+            b.write_to(&ours, None).unwrap();
+            let theirs = dir.path().join(format!("theirs-{name}.rpm"));
+            b.build_rpm(true)
+                .unwrap()
+                .build()
+                .unwrap()
+                .write_file(&theirs)
+                .unwrap();
+            // The same header but for the payload's digest (the compressed bytes may differ:
+            // libzstd's output depends on how its input is cut into writes), the same
+            // uncompressed payload (PAYLOADDIGESTALT is in the header), and our payload
+            // matches our header; without compression, the same bytes.
+            let entries = |p: &Path| {
+                let m = rpm::PackageMetadata::open(p).unwrap();
+                let all = m.header.get_all_entries().unwrap();
+                all.into_iter()
+                    .filter(|(t, _)| *t != tags::PAYLOADDIGEST)
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(entries(&ours), entries(&theirs), "{name}");
+            crate::verify::verify_digests(&ours).unwrap();
+            if name == "none" {
+                assert!(fs::read(&ours).unwrap() == fs::read(&theirs).unwrap());
+            }
+            // Nothing is left beside the package.
+            let left: Vec<_> = fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|n| n.contains(".part"))
+                .collect();
+            assert!(left.is_empty(), "{left:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_write_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = PackageBuilder::new("jt-fail", "1.0", "1", "noarch");
+        b.add_file_path("/usr/share/jt/missing", dir.path().join("missing"), 0o644);
+        let out = dir.path().join("out.rpm");
+        let e = b.write_to(&out, None).unwrap_err();
+        assert!(e.to_string().contains("missing"), "{e}");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
 
     #[test]
     fn macro_expansion() {

@@ -40,6 +40,8 @@ pub use payload::{
 pub use verify::{verify_digests, verify_digests_of, DigestReport};
 #[cfg(feature = "build")]
 pub mod build;
+#[cfg(feature = "build")]
+mod spool;
 
 #[cfg(feature = "build")]
 pub use build::{
