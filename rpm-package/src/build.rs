@@ -671,6 +671,7 @@ impl PackageBuilder {
         let mut archive = spool::Hashing::new(compressor);
         let mut sizes = files.sizes.clone();
         let mut digests = files.digests.clone();
+        let mut contents_size = 0u64;
         for i in 0..files.paths.len() {
             if files.flags[i] & FileFlags::GHOST != 0 {
                 continue; // in the header only
@@ -724,6 +725,7 @@ impl PackageBuilder {
                         }
                     };
                     sizes[i] = u64::from(size);
+                    contents_size += u64::from(size);
                     digests[i] = sha;
                 }
                 0o120000 => {
@@ -748,12 +750,8 @@ impl PackageBuilder {
             .map_err(|e| ioerr("writing the payload", e.into_error()))?;
 
         // The header completed with what the payload holds.
-        let total: u64 = files.size
-            + (0..sizes.len())
-                .filter(|&i| sizes[i] != files.sizes[i])
-                .map(|i| sizes[i])
-                .sum::<u64>();
-        let total = u32::try_from(total)
+        // The template's regular files are empty: their sizes add to its SIZE.
+        let total = u32::try_from(files.size + contents_size)
             .map_err(|_| berr("files of 4 GiB or more in all are not supported".into()))?;
         let completed = entries
             .into_iter()
