@@ -4,7 +4,7 @@
 //! parses the command line, sets up logging and turns errors into the one-line
 //! `error: …` and non-zero exit status that ../shared/CLI.md promises.
 
-// One audited exception: `limit_malloc_arenas` (a glibc setting no safe API exposes).
+// One audited exception: `tune_malloc` (glibc settings no safe API exposes).
 #![deny(unsafe_code)]
 
 mod commands;
@@ -68,34 +68,48 @@ fn init_logging(quiet: bool, verbose: u8) {
         .init();
 }
 
-/// Caps glibc's malloc arenas at the number of cores, 2 to 4 (glibc's default is 8 per
-/// core), unless the user set `MALLOC_ARENA_MAX` or `GLIBC_TUNABLES`. Every thread that
-/// allocates gets an arena of its own, and freed memory stays in it: beside a
-/// 65,000-package repository `jigdo install` peaked at 172 MiB with a 41 MB heap, and at
-/// 64-68 MiB with two arenas (BENCHMARKS.md, issue 13). Hand-written because no
-/// maintained crate wraps this one call; it must run before any thread starts.
+/// Two settings of glibc's malloc, each unless the user set its variable or
+/// `GLIBC_TUNABLES`:
+/// - arenas capped at the number of cores, 2 to 4 (glibc's default is 8 per core). Every
+///   thread that allocates gets an arena of its own, and freed memory stays in it: beside
+///   a 65,000-package repository `jigdo install` peaked at 172 MiB with a 41 MB heap, and
+///   at 64-68 MiB with two arenas (BENCHMARKS.md, issue 13);
+/// - blocks of 1 MiB and more always mapped on their own (`M_MMAP_THRESHOLD`), so that a
+///   freed buffer goes back to the system at once. glibc's default threshold grows with
+///   each freed mapped block up to 32 MiB, after which the buffers of libzstd and of
+///   object reads (some MiB each) come from the arenas and stay there: `jigdo pack
+///   --delta-from` of the bench corpus peaked at 283 MiB with a 232 MB heap, and at 212
+///   MiB with this setting, in the same time (BENCHMARKS.md, issue 14).
+///
+/// Hand-written because no maintained crate wraps these calls; it must run before any
+/// thread starts.
 #[allow(unsafe_code)]
-fn limit_malloc_arenas() {
+fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        if std::env::var_os("MALLOC_ARENA_MAX").is_some()
-            || std::env::var_os("GLIBC_TUNABLES").is_some()
-        {
+        if std::env::var_os("GLIBC_TUNABLES").is_some() {
             return;
         }
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let arenas = cores.clamp(2, 4) as libc::c_int;
+        let set_arenas = std::env::var_os("MALLOC_ARENA_MAX").is_none();
+        let set_threshold = std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none();
         // SAFETY: mallopt only changes a setting of glibc's allocator, which it reads
         // under its own lock; main calls this first, before any other thread exists,
         // and the return value (0 if the setting was refused) needs no handling.
         unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, arenas);
+            if set_arenas {
+                libc::mallopt(libc::M_ARENA_MAX, arenas);
+            }
+            if set_threshold {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+            }
         }
     }
 }
 
 fn main() {
-    limit_malloc_arenas();
+    tune_malloc();
     // `Cli` is the user-facing tree (what man pages and completions describe); the
     // hidden `generate` subcommand that renders them is added beside it.
     let matches = Cli::command().subcommand(generate::command()).get_matches();

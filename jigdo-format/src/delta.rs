@@ -253,13 +253,22 @@ pub fn zstd_frame_flags(bytes: &[u8]) -> Option<(bool, bool)> {
     Some((fhd & 0x04 != 0, fhd >> 6 != 0 || fhd & 0x20 != 0))
 }
 
+/// A reader of the decompressed bytes of one zstd frame held in memory (window at most
+/// 2^[`MAX_RECOMPRESS_WINDOW_LOG`]), decoding only as far as it is read.
+pub fn zstd_frame_reader(frame: &[u8]) -> io::Result<impl Read + '_> {
+    let mut dec = zstd::stream::read::Decoder::with_buffer(frame)?.single_frame();
+    dec.window_log_max(MAX_RECOMPRESS_WINDOW_LOG)?;
+    Ok(dec)
+}
+
 /// Decompresses one zstd frame in memory (window at most 2^[`MAX_RECOMPRESS_WINDOW_LOG`])
 /// into a buffer of exactly its size (a first pass counts the bytes: a growing buffer
 /// would take up to twice the memory); fails if it holds more than `limit` bytes.
 pub fn zstd_decompress_exact(frame: &[u8], limit: u64) -> io::Result<Vec<u8>> {
-    let mut dec = zstd::stream::read::Decoder::new(frame)?.single_frame();
-    dec.window_log_max(MAX_RECOMPRESS_WINDOW_LOG)?;
-    let size = io::copy(&mut dec.take(limit.saturating_add(1)), &mut io::sink())?;
+    let size = io::copy(
+        &mut zstd_frame_reader(frame)?.take(limit.saturating_add(1)),
+        &mut io::sink(),
+    )?;
     let capacity = usize::try_from(size.min(limit))
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "zstd object too large"))?;
     zstd_decompress_into(frame, limit, Vec::with_capacity(capacity))

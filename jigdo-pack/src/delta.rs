@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use jigdo_format::delta::{
     delta_base_provide, delta_package_name, delta_target_provide, libzstd_version,
-    zstd_decompress_exact, zstd_frame_flags, zstd_recompress, MAX_DELTA_RAW, MAX_RECOMPRESS_LEVEL,
-    OBJTYPE_DIRMETA, OBJTYPE_DIRTREE,
+    zstd_decompress_exact, zstd_frame_flags, zstd_frame_reader, zstd_recompress, MAX_DELTA_RAW,
+    MAX_RECOMPRESS_LEVEL, OBJTYPE_DIRMETA, OBJTYPE_DIRTREE,
 };
 use jigdo_format::{
     DeltaHeader, DeltaObject, DeltaObjectHeader, DeltaOp, DeltaPayloadFile, DeltaWriter, ZstdParams,
@@ -35,6 +35,15 @@ use crate::PackError;
 const LEVEL: i32 = 19;
 /// log2 of the delta stream's window (the client's decoder accepts up to 2^27).
 const STREAM_WINDOW_LOG: u32 = 24;
+/// log2 of the match-finder tables (`ChainLog`, `HashLog`) of a patch whose base and
+/// object together exceed [`BIG_PATCH_SPAN`]: level 19 picks 2^24 and 2^22 entries and
+/// the window grows them further. Measured on the bench corpus's initramfs (63 MB
+/// decompressed, patched against the previous one): default tables 275 MB and 21.1 s
+/// for a 2,072,466-byte patch; 2^20 tables 202 MB and 8.2 s for 2,150,406 bytes.
+const BIG_PATCH_TABLES_LOG: u32 = 20;
+/// Base plus object size from which a patch uses [`BIG_PATCH_TABLES_LOG`] (long-distance
+/// matching still finds what the base shares with the object).
+const BIG_PATCH_SPAN: u64 = 32 << 20;
 /// Objects smaller than this are carried whole: a patch would not pay for its record.
 const MIN_PATCH_SIZE: u64 = 512;
 /// Objects (base + target) larger than this are carried whole (bounds memory).
@@ -209,11 +218,13 @@ fn frame_header_len(frame: &[u8]) -> usize {
     (5 + usize::from(!single_segment) + fcs).min(frame.len())
 }
 
-/// Compares compressing `raw` as a stream with `params` against `target`, stopping at the
-/// first output that differs.
-fn reproduces(raw: &[u8], params: ZstdParams, target: &[u8]) -> std::io::Result<Reproduction> {
+/// Compares compressing the decompressed bytes of `target` (`raw_size` of them, decoded
+/// as they are compressed: they are never held whole) as a stream with `params` against
+/// `target`, stopping at the first output that differs.
+fn reproduces(target: &[u8], raw_size: u64, params: ZstdParams) -> std::io::Result<Reproduction> {
     let header_len = frame_header_len(target);
-    let mut enc = zstd_recompress(raw, raw.len() as u64, params)?;
+    let raw = zstd_frame_reader(target)?;
+    let mut enc = zstd_recompress(raw, raw_size, params)?;
     let mut buf = vec![0u8; 1 << 16];
     let mut at = 0usize;
     loop {
@@ -239,13 +250,15 @@ fn reproduces(raw: &[u8], params: ZstdParams, target: &[u8]) -> std::io::Result<
     }
 }
 
-/// The [`ZstdParams`] with which our libzstd reproduces the zstd frame `target` from its
-/// decompressed bytes `raw`, if any. Single-threaded tries are cheap (a wrong level differs
-/// in the first block); a multithreaded try writes a whole job (some MiB) before its first
-/// output, so it is made only at the levels whose frame header agreed single-threaded.
+/// The [`ZstdParams`] with which our libzstd reproduces the zstd frame `target` (which
+/// decompresses to `raw_size` bytes) from its decompressed bytes, if any. Single-threaded
+/// tries are cheap (a wrong level differs in the first block, and the frame is decoded
+/// only as far as it is compressed again); a multithreaded try writes a whole job (some
+/// MiB) before its first output, so it is made only at the levels whose frame header
+/// agreed single-threaded.
 fn find_zstd_params(
-    raw: &[u8],
     target: &[u8],
+    raw_size: u64,
     checksum: bool,
     content_size: bool,
 ) -> std::io::Result<Option<ZstdParams>> {
@@ -258,7 +271,7 @@ fn find_zstd_params(
             multithreaded: false,
             libzstd_version: libzstd_version(),
         };
-        match reproduces(raw, params, target)? {
+        match reproduces(target, raw_size, params)? {
             Reproduction::Exact => return Ok(Some(params)),
             Reproduction::HeaderOnly => header_agrees.push(params),
             Reproduction::No => {}
@@ -269,7 +282,7 @@ fn find_zstd_params(
             multithreaded: true,
             ..params
         };
-        if reproduces(raw, params, target)? == Reproduction::Exact {
+        if reproduces(target, raw_size, params)? == Reproduction::Exact {
             return Ok(Some(params));
         }
     }
@@ -292,12 +305,19 @@ fn recompression(base: &[u8], target: &[u8]) -> std::io::Result<Option<Decompres
     else {
         return Ok(None);
     };
-    // The object first: the base is decompressed only once the object proved reproducible
-    // (a multithreaded try holds its own job buffers, ~100 MiB at level 12).
-    let Ok(raw) = zstd_decompress_exact(target, MAX_DELTA_RAW) else {
+    // The object is decoded as it is compressed again, and decompressed in full (and its
+    // base) only once it proved reproducible: a multithreaded try holds its own job buffers
+    // and compression context (~150 MiB at level 12).
+    let decoded = zstd_frame_reader(target)
+        .and_then(|r| std::io::copy(&mut r.take(MAX_DELTA_RAW + 1), &mut std::io::sink()));
+    let raw_size = match decoded {
+        Ok(n) if n <= MAX_DELTA_RAW => n,
+        _ => return Ok(None),
+    };
+    let Some(zstd) = find_zstd_params(target, raw_size, checksum, content_size)? else {
         return Ok(None);
     };
-    let Some(zstd) = find_zstd_params(&raw, target, checksum, content_size)? else {
+    let Ok(raw) = zstd_decompress_exact(target, MAX_DELTA_RAW) else {
         return Ok(None);
     };
     let Ok(base_raw) = zstd_decompress_exact(base, MAX_DELTA_RAW - raw.len() as u64) else {
@@ -332,6 +352,12 @@ fn make_patch(base: &[u8], target: &[u8]) -> std::io::Result<(Vec<u8>, u32)> {
         .map_err(err)?;
     cctx.set_parameter(CParameter::EnableLongDistanceMatching(true))
         .map_err(err)?;
+    if span > BIG_PATCH_SPAN {
+        cctx.set_parameter(CParameter::ChainLog(BIG_PATCH_TABLES_LOG))
+            .map_err(err)?;
+        cctx.set_parameter(CParameter::HashLog(BIG_PATCH_TABLES_LOG))
+            .map_err(err)?;
+    }
     cctx.set_parameter(CParameter::ContentSizeFlag(true))
         .map_err(err)?;
     cctx.ref_prefix(base).map_err(err)?;
