@@ -1,7 +1,8 @@
 //! The local per-package cache: which content objects a package's files became.
 //!
 //! Stored as `REPO/extensions/jigdo/packages/<package-id-hex>`, one text file per package
-//! (written atomically: temp file + rename). Each line maps (path in the package, uid,
+//! (staged in the transaction that writes the objects, renamed into place at its commit
+//! after the flush, [`ostree_store::Transaction::stage_file`]). Each line maps (path in the package, uid,
 //! gid, mode, xattrs) to the content checksum computed when the package was imported:
 //!
 //! ```text
@@ -17,7 +18,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use ostree_store::{gvariant, Checksum};
+use ostree_store::{gvariant, Checksum, Transaction};
 
 use crate::error::{IoContext, Result};
 
@@ -101,8 +102,10 @@ impl PackageCache {
         self.entries.is_empty()
     }
 
-    /// Writes the cache atomically if it changed since it was loaded.
-    pub fn save(&mut self, fsync: bool) -> Result<()> {
+    /// Stages the cache in `tx` if it changed since it was loaded: it replaces the
+    /// stored one when `tx` commits, after the flush that makes `tx`'s objects durable
+    /// (no flush of its own, and never torn by a crash).
+    pub fn stage(&mut self, tx: &Transaction<'_>) -> Result<()> {
         if !self.dirty {
             return Ok(());
         }
@@ -129,7 +132,7 @@ impl PackageCache {
         if let Some(dir) = self.file.parent() {
             std::fs::create_dir_all(dir).at(dir)?;
         }
-        ostree_store::write_file_atomic(&self.file, text.as_bytes(), fsync)?;
+        tx.stage_file(&self.file, text.as_bytes())?;
         self.dirty = false;
         Ok(())
     }
@@ -164,7 +167,8 @@ mod tests {
 
     #[test]
     fn round_trips_through_the_file() {
-        let repo = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let repo = ostree_store::Repo::init(dir.path(), ostree_store::RepoMode::BareUser).unwrap();
         let id = [3u8; 32];
         let mut c = PackageCache::load(repo.path(), &id);
         assert!(c.is_empty());
@@ -186,7 +190,11 @@ mod tests {
         let s2 = Checksum([2; 32]);
         c.insert(k1.clone(), s1);
         c.insert(k2.clone(), s2);
-        c.save(false).unwrap();
+        let tx = repo.transaction().unwrap();
+        c.stage(&tx).unwrap();
+        // Not in place before the transaction commits.
+        assert!(PackageCache::load(repo.path(), &id).is_empty());
+        tx.commit().unwrap();
         let c = PackageCache::load(repo.path(), &id);
         assert_eq!(c.len(), 2);
         assert_eq!(c.get(&k1), Some(s1));

@@ -634,11 +634,12 @@ fn record_packages(repo: &Repo, delta: &DeltaRpm) -> Result<()> {
         );
         return Ok(());
     }
-    let fsync = !matches!(repo.config().get("core", "fsync"), Some("false"));
     let mut by_package: HashMap<u32, Vec<(String, u32, Checksum)>> = HashMap::new();
     for (p, path, meta, c) in sums.into_inner() {
         by_package.entry(p).or_default().push((path, meta, c));
     }
+    // One transaction for all the caches: one flush, not one per cache.
+    let tx = repo.transaction()?;
     for (p, entries) in by_package {
         let Some(pin) = index.packages.get(p as usize) else {
             continue;
@@ -647,8 +648,9 @@ fn record_packages(repo: &Repo, delta: &DeltaRpm) -> Result<()> {
         for (path, meta, c) in entries {
             cache.insert(crate::plan::object_key(index, &path, meta), c);
         }
-        cache.save(fsync)?;
+        cache.stage(&tx)?;
     }
+    tx.commit()?;
     Ok(())
 }
 

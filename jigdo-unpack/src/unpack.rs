@@ -19,7 +19,8 @@
 //! 5. rebuild every dirtree and dirmeta; the root checksums must equal the commit's.
 //!    Steps 4 and 5 share one transaction, so the repository is flushed once (as
 //!    libostree's pull does); an interruption before its commit loses that work, which
-//!    a rerun redoes. The package caches are saved only after the commit;
+//!    a rerun redoes. The package caches are staged in the same transaction and
+//!    renamed into place at its commit, after the flush;
 //! 6. check that everything the commit reaches is present, clear the partial mark and
 //!    only then set the ref.
 
@@ -386,7 +387,6 @@ impl UnpackJob {
                 (repo, lock)
             }
         };
-        let fsync = !matches!(repo.config().get("core", "fsync"), Some("false"));
         repo.mark_commit_partial(&commit, true)?;
         {
             let tx = repo.transaction()?;
@@ -524,13 +524,12 @@ impl UnpackJob {
         step("tree rebuilt");
         // Files that arrived while this ran: all came and their provider is content.
         files.settled()?;
+        // The caches go in with the objects they name, as durable as they are.
+        for mut cache in caches {
+            cache.stage(&tx)?;
+        }
         tx.commit()?;
         step("transaction committed");
-        // The caches name objects that are now durable.
-        for mut cache in caches {
-            cache.save(fsync)?;
-        }
-        step("package caches saved");
 
         // 6. Complete: clear the mark, then set the ref.
         check_commit_complete(&repo, &commit, &present)?;
@@ -764,11 +763,14 @@ fn new_content_path(index: &Index, n: u32, meta: u32) -> String {
     found.unwrap_or_default()
 }
 
-/// Copies `reader` into an anonymous temporary file in the repository's `tmp/`.
-fn spool(repo: &Repo, reader: &mut dyn Read) -> Result<File> {
+/// Copies `reader` into memory, or into an anonymous temporary file in the repository's
+/// `tmp/` past [`ostree_store::SMALL_CONTENT`] bytes (a file made and dropped for
+/// nothing slows the inode allocation of every later object on ext4; see
+/// `ostree_store::write`).
+fn spool(repo: &Repo, reader: &mut dyn Read) -> Result<tempfile::SpooledTempFile> {
     let dir = repo.path().join("tmp");
     std::fs::create_dir_all(&dir).at(&dir)?;
-    let mut f = tempfile::tempfile_in(&dir).at(&dir)?;
+    let mut f = tempfile::spooled_tempfile_in(ostree_store::SMALL_CONTENT, &dir);
     std::io::copy(reader, &mut f).at(&dir)?;
     Ok(f)
 }

@@ -95,4 +95,4 @@ pub use repo::{
     Reachable, RefEntry, RefKind, Repo, RepoMode, Traversal, UnknownMode,
 };
 pub use tarstore::TarMember;
-pub use write::{write_file_atomic, Transaction};
+pub use write::{write_file_atomic, Transaction, SMALL_CONTENT};

@@ -2,9 +2,9 @@
 //!
 //! Like libostree, objects are written inside a *transaction*: each object is
 //! streamed into a temporary file inside a locked staging directory
-//! `tmp/staging-<boot-id>-XXXXXX/` (lock file `…-lock`, OFD lock), renamed to
-//! its staged name once its checksum is known, and only when the transaction
-//! commits are the staged objects flushed (`syncfs`, unless `core.fsync=false`;
+//! `tmp/staging-<boot-id>-XXXXXX/` (lock file `…-lock`, OFD lock), linked to
+//! its staged name `<checksum>.<type>` once its checksum is known, and only when the
+//! transaction commits are the staged objects flushed (`syncfs`, unless `core.fsync=false`;
 //! with `core.per-object-fsync=true` each object is fsynced as it is written,
 //! as libostree does) and renamed into `objects/`, whose directories are then
 //! fsynced. A crash
@@ -14,7 +14,18 @@
 //! before it becomes visible; the mark is cleared at transaction commit once
 //! everything the commit reaches is present. Refs are written last, by
 //! temp file + rename.
+//!
+//! Made for a real disk as much as for tmpfs: the staging directory is flat (one
+//! directory to remove at the end, not 256: on a filesystem mounted with `discard`
+//! every directory removed costs a synchronous discard), and content up to
+//! [`SMALL_CONTENT`] bytes is hashed before any file is made, so that an object present
+//! or staged already costs no inode. (A file made and dropped is not free: ext4 without
+//! a journal skips every recently freed inode when it allocates the next one, so each
+//! dropped file slows every later object of the transaction.) Files that must be as
+//! durable as the objects without a flush of their own (the callers' caches) are staged
+//! beside them ([`Transaction::stage_file`]) and renamed into place after the flush.
 
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::{FileExt, PermissionsExt};
@@ -35,6 +46,16 @@ use crate::objects::{
 use crate::repo::{boot_id, validate_ref_name, Repo, RepoMode};
 
 const BUF: usize = 128 * 1024;
+
+/// Content up to this many bytes is read into memory and hashed before a file is made
+/// for it (see the module docs); bigger content is streamed.
+pub const SMALL_CONTENT: usize = 1024 * 1024;
+
+thread_local! {
+    /// Each writing thread's buffer for small content (kept to avoid a fresh
+    /// allocation, and its page faults, per object).
+    static SMALL_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
 
 /// Objects at least this big have their writeback started as soon as they are written.
 const WRITEBACK_MIN: u64 = 64 * 1024;
@@ -229,13 +250,35 @@ pub struct Transaction<'r> {
     _staging_lock: Option<LockGuard>,
     staging: PathBuf,
     staging_lock_path: PathBuf,
-    staged: Mutex<Vec<(PathBuf, PathBuf)>>,
-    /// Which `staging/XX` subdirectories exist already (by first checksum byte).
-    staging_dirs: [std::sync::atomic::AtomicBool; 256],
+    /// The objects staged (in the staging directory as `<checksum>.<extension>`).
+    staged: Mutex<HashSet<(ObjectType, Checksum)>>,
+    /// Files to rename into place at commit, after the flush: (temporary, destination).
+    files: Mutex<Vec<(PathBuf, PathBuf)>>,
     commits: Mutex<Vec<Checksum>>,
     fsync: bool,
     per_object_fsync: bool,
     finished: bool,
+}
+
+/// What a content object was written to before it is staged.
+enum Made {
+    /// A (possibly anonymous) temporary file.
+    File(ObjectTmp),
+    /// A symlink beside it (bare and bare-user-only symlink objects).
+    Link(PathBuf),
+}
+
+impl Made {
+    /// Drops what was made (an object found present already, or refused).
+    fn discard(self) {
+        if let Made::Link(l) = self {
+            let _ = fs::remove_file(l);
+        }
+    }
+}
+
+fn poisoned<T>(_: T) -> Error {
+    Error::Invalid("transaction state poisoned".into())
 }
 
 impl Repo {
@@ -262,8 +305,8 @@ impl Repo {
             _staging_lock: Some(staging_lock),
             staging: dir,
             staging_lock_path,
-            staged: Mutex::new(Vec::new()),
-            staging_dirs: std::array::from_fn(|_| std::sync::atomic::AtomicBool::new(false)),
+            staged: Mutex::new(HashSet::new()),
+            files: Mutex::new(Vec::new()),
             commits: Mutex::new(Vec::new()),
             fsync,
             per_object_fsync: fsync
@@ -403,46 +446,82 @@ impl Transaction<'_> {
         self.repo
     }
 
-    /// `staging/XX` for checksum `c`, created on first use.
-    fn staging_subdir(&self, c: &Checksum) -> Result<PathBuf> {
-        let hex = c.to_hex();
-        let sub = self.staging.join(&hex[..2]);
-        let flag = &self.staging_dirs[c.0[0] as usize];
-        if flag.load(std::sync::atomic::Ordering::Acquire) {
-            return Ok(sub);
+    /// Where object `c` is staged.
+    fn staged_path(&self, objtype: ObjectType, c: &Checksum) -> PathBuf {
+        let ext = objtype.extension(self.repo.mode().is_archive());
+        self.staging.join(format!("{}.{ext}", c.to_hex()))
+    }
+
+    /// Whether the object is in the repository or staged in this transaction already.
+    fn present_or_staged(&self, objtype: ObjectType, c: &Checksum) -> Result<bool> {
+        if self
+            .staged
+            .lock()
+            .map_err(poisoned)?
+            .contains(&(objtype, *c))
+        {
+            return Ok(true);
         }
-        match fs::create_dir(&sub) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => {
-                return Err(Error::Io {
-                    path: sub,
-                    error: e,
-                })
-            }
-        }
-        flag.store(true, std::sync::atomic::Ordering::Release);
-        Ok(sub)
+        Ok(self.repo.has_object(objtype, c))
     }
 
     fn stage(&self, tmp: ObjectTmp, objtype: ObjectType, c: &Checksum) -> Result<()> {
-        let hex = c.to_hex();
-        let ext = objtype.extension(self.repo.mode().is_archive());
-        let sub = self.staging_subdir(c)?;
-        let staged = sub.join(format!("{}.{ext}", &hex[2..]));
-        if !tmp.place(&staged)? {
-            return Ok(());
+        if tmp.place(&self.staged_path(objtype, c))? {
+            self.staged.lock().map_err(poisoned)?.insert((objtype, *c));
         }
-        let dest = self.repo.loose_path(objtype, c);
-        self.staged
+        Ok(())
+    }
+
+    /// Stages the content object `made` as `c`.
+    fn stage_content(&self, made: Made, c: &Checksum) -> Result<()> {
+        match made {
+            Made::File(tmp) => self.stage(tmp, ObjectType::File, c),
+            Made::Link(link) => {
+                // Stage the symlink itself: rename it to the staged name.
+                if rename_noreplace(&link, &self.staged_path(ObjectType::File, c))? {
+                    self.staged
+                        .lock()
+                        .map_err(poisoned)?
+                        .insert((ObjectType::File, *c));
+                } else {
+                    // Staged already by another writer.
+                    let _ = fs::remove_file(&link);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes `bytes` to a temporary file in the staging directory now, and renames it
+    /// to `dest` (replacing it) when the transaction commits, after the flush that makes
+    /// the objects durable, and with the objects' directories synced: the file is then as
+    /// durable as the objects, at no flush of its own. `dest` must be inside the
+    /// repository (a rename cannot cross filesystems) and its directory must exist at
+    /// commit. Nothing is renamed if the transaction is dropped uncommitted.
+    pub fn stage_file(&self, dest: &Path, bytes: &[u8]) -> Result<()> {
+        let mut tmp = tempfile::Builder::new()
+            .prefix("file-")
+            .tempfile_in(&self.staging)
+            .at(&self.staging)?;
+        tmp.write_all(bytes).at(tmp.path().to_path_buf())?;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))
+            .at(tmp.path().to_path_buf())?;
+        let path = tmp.into_temp_path().keep().map_err(|e| Error::Io {
+            path: dest.to_path_buf(),
+            error: e.error,
+        })?;
+        self.files
             .lock()
-            .map_err(|_| Error::Invalid("transaction state poisoned".into()))?
-            .push((staged, dest));
+            .map_err(poisoned)?
+            .push((path, dest.to_path_buf()));
         Ok(())
     }
 
     /// Streams a content object into the repository and returns its checksum.
-    /// `content` is ignored for symlinks. Memory use is bounded by a buffer.
+    /// `content` is ignored for symlinks. Memory use is bounded by a buffer
+    /// ([`SMALL_CONTENT`] bytes per writing thread). Writing an object present or staged
+    /// already stores nothing; below [`SMALL_CONTENT`] bytes it makes no file either.
     pub fn write_content(&self, header: &FileHeader, content: impl Read) -> Result<Checksum> {
         self.write_content_impl(None, header, content)
     }
@@ -485,30 +564,119 @@ impl Transaction<'_> {
                 )));
             }
         }
+        // The thread's small-content buffer, taken for this object and given back after.
+        let mut head = SMALL_BUF.with(|b| b.take());
+        head.clear();
+        let out = self.write_content_buffered(expected, header, &mut content, &mut head);
+        SMALL_BUF.with(|b| b.set(head));
+        out
+    }
+
+    /// [`Transaction::write_content_impl`] with `head`, an empty buffer for the content's
+    /// first [`SMALL_CONTENT`] bytes.
+    fn write_content_buffered(
+        &self,
+        expected: Option<&Checksum>,
+        header: &FileHeader,
+        content: &mut dyn Read,
+        head: &mut Vec<u8>,
+    ) -> Result<Checksum> {
         let mut hasher = ContentHasher::new(header);
-        let ObjectTmp { file, named, label } = ObjectTmp::new(&self.staging)?;
-        let tmp_path = label.clone();
+        let small = header.is_symlink() || {
+            head.reserve(SMALL_CONTENT + 1);
+            content
+                .take(SMALL_CONTENT as u64 + 1)
+                .read_to_end(head)
+                .map_err(|e| Error::Invalid(format!("reading content: {e}")))?;
+            head.len() <= SMALL_CONTENT
+        };
+        let wrong = |actual: Checksum| match expected {
+            Some(exp) if *exp != actual => Some(Error::WrongContent {
+                expected: *exp,
+                actual,
+            }),
+            _ => None,
+        };
+        if small {
+            // Hashed before anything is made: nothing is made for an object present or
+            // staged already.
+            hasher.update(head);
+            let actual = hasher.finish();
+            if let Some(e) = wrong(actual) {
+                return Err(e);
+            }
+            if self.present_or_staged(ObjectType::File, &actual)? {
+                return Ok(actual);
+            }
+            let made = self.make_content(header, Content::Bytes(head))?;
+            self.stage_content(made, &actual)?;
+            return Ok(actual);
+        }
+        let made = self.make_content(
+            header,
+            Content::Stream(&mut (&head[..]).chain(content), &mut hasher),
+        )?;
+        let actual = hasher.finish();
+        if let Some(e) = wrong(actual) {
+            made.discard();
+            return Err(e);
+        }
+        if self.present_or_staged(ObjectType::File, &actual)? {
+            made.discard();
+            return Ok(actual);
+        }
+        self.stage_content(made, &actual)?;
+        Ok(actual)
+    }
+
+    /// Writes a content object's file as the repository's mode stores it.
+    fn make_content(&self, header: &FileHeader, content: Content<'_>) -> Result<Made> {
+        let mode = self.repo.mode();
+        if header.is_symlink() && matches!(mode, RepoMode::Bare | RepoMode::BareUserOnly) {
+            // A real symlink, created beside the temp files.
+            let seq = LINK_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let link = self
+                .staging
+                .join(format!("link-{}-{seq}", std::process::id()));
+            std::os::unix::fs::symlink(&header.symlink_target, &link).at(link.clone())?;
+            if mode == RepoMode::Bare {
+                let set = std::os::unix::fs::lchown(&link, Some(header.uid), Some(header.gid))
+                    .and_then(|()| {
+                        header
+                            .xattrs
+                            .iter()
+                            .try_for_each(|(k, v)| xattr::set(&link, xattr_name(k), v))
+                    });
+                if let Err(error) = set {
+                    let _ = fs::remove_file(&link);
+                    return Err(Error::Io { path: link, error });
+                }
+            }
+            return Ok(Made::Link(link));
+        }
+        let tmp = ObjectTmp::new(&self.staging)?;
+        let file = &tmp.file;
+        let tmp_path = tmp.label.clone();
         let io_err = |e: io::Error| Error::Io {
             path: tmp_path.clone(),
             error: e,
         };
-        let mut symlink_tmp: Option<PathBuf> = None;
-
+        let mut content_len = 0;
         if header.is_symlink() {
             match mode {
                 RepoMode::Archive => {
-                    (&file)
+                    (&tmp.file)
                         .write_all(&header.encode_archive_header(0))
                         .map_err(io_err)?;
                 }
                 RepoMode::BareUser => {
                     // Target plus terminating NUL, as libostree writes it.
-                    (&file)
+                    (&tmp.file)
                         .write_all(header.symlink_target.as_bytes())
-                        .and_then(|_| (&file).write_all(&[0]))
+                        .and_then(|_| (&tmp.file).write_all(&[0]))
                         .map_err(io_err)?;
                     xattr::FileExt::set_xattr(
-                        &file,
+                        file,
                         "user.ostreemeta",
                         &header.encode_bareuser_meta(),
                     )
@@ -517,20 +685,8 @@ impl Transaction<'_> {
                         .map_err(io_err)?;
                 }
                 RepoMode::Bare | RepoMode::BareUserOnly => {
-                    // A real symlink, created beside the temp file.
-                    let seq = LINK_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let link = self
-                        .staging
-                        .join(format!("link-{}-{seq}", std::process::id()));
-                    std::os::unix::fs::symlink(&header.symlink_target, &link).at(link.clone())?;
-                    if mode == RepoMode::Bare {
-                        std::os::unix::fs::lchown(&link, Some(header.uid), Some(header.gid))
-                            .at(link.clone())?;
-                        for (k, v) in &header.xattrs {
-                            xattr::set(&link, xattr_name(k), v).at(link.clone())?;
-                        }
-                    }
-                    symlink_tmp = Some(link);
+                    // Made as real symlinks above.
+                    return Err(Error::Invalid("symlink object mode mismatch".into()));
                 }
                 RepoMode::BareSplitXattrs => {
                     return Err(Error::Unsupported(
@@ -539,36 +695,45 @@ impl Transaction<'_> {
                 }
             }
         } else if mode == RepoMode::Archive {
-            (&file)
+            (&tmp.file)
                 .write_all(&header.encode_archive_header(0))
                 .map_err(io_err)?;
             let mut enc =
-                DeflateEncoder::new(BufWriter::with_capacity(BUF, &file), Compression::new(6));
-            copy_hashed(&mut content, &mut hasher, &mut enc).map_err(|e| e.at(io_err))?;
+                DeflateEncoder::new(BufWriter::with_capacity(BUF, file), Compression::new(6));
+            content_len = copy_content(content, &mut enc).map_err(|e| e.at(io_err))?;
             enc.finish().and_then(|mut w| w.flush()).map_err(io_err)?;
             // Patch the uncompressed size into the header (`t` at offset 8).
-            file.write_all_at(&hasher.content_len().to_be_bytes(), 8)
+            file.write_all_at(&content_len.to_be_bytes(), 8)
                 .map_err(io_err)?;
             file.set_permissions(fs::Permissions::from_mode(0o644))
                 .map_err(io_err)?;
         } else {
-            let mut w = BufWriter::with_capacity(BUF, &file);
-            copy_hashed(&mut content, &mut hasher, &mut w).map_err(|e| e.at(io_err))?;
-            w.flush().map_err(io_err)?;
-            drop(w);
+            content_len = match content {
+                // One write, no buffer to allocate.
+                Content::Bytes(b) => {
+                    (&tmp.file).write_all(b).map_err(io_err)?;
+                    b.len() as u64
+                }
+                stream => {
+                    let mut w = BufWriter::with_capacity(BUF, file);
+                    let n = copy_content(stream, &mut w).map_err(|e| e.at(io_err))?;
+                    w.flush().map_err(io_err)?;
+                    n
+                }
+            };
             match mode {
                 RepoMode::Bare => {
-                    std::os::unix::fs::fchown(&file, Some(header.uid), Some(header.gid))
+                    std::os::unix::fs::fchown(file, Some(header.uid), Some(header.gid))
                         .map_err(io_err)?;
                     file.set_permissions(fs::Permissions::from_mode(header.mode & 0o7777))
                         .map_err(io_err)?;
                     for (k, v) in &header.xattrs {
-                        xattr::FileExt::set_xattr(&file, xattr_name(k), v).map_err(io_err)?;
+                        xattr::FileExt::set_xattr(file, xattr_name(k), v).map_err(io_err)?;
                     }
                 }
                 RepoMode::BareUser => {
                     xattr::FileExt::set_xattr(
-                        &file,
+                        file,
                         "user.ostreemeta",
                         &header.encode_bareuser_meta(),
                     )
@@ -583,11 +748,11 @@ impl Transaction<'_> {
                 }
                 _ => {}
             }
-            set_mtime_zero(&file).map_err(io_err)?;
+            set_mtime_zero(file).map_err(io_err)?;
         }
-        if self.per_object_fsync && symlink_tmp.is_none() {
+        if self.per_object_fsync {
             file.sync_all().map_err(io_err)?;
-        } else if self.fsync && symlink_tmp.is_none() && hasher.content_len() >= WRITEBACK_MIN {
+        } else if self.fsync && content_len >= WRITEBACK_MIN {
             // Start writing the data back now, without waiting, so that the syncfs at
             // commit finds most of it on disk already (I/O overlaps the CPU work).
             // SAFETY: plain syscall on an open descriptor.
@@ -595,44 +760,7 @@ impl Transaction<'_> {
                 libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
             }
         }
-        let actual = hasher.finish();
-        let cleanup = |l: &Option<PathBuf>| {
-            if let Some(l) = l {
-                let _ = fs::remove_file(l);
-            }
-        };
-        if let Some(exp) = expected {
-            if *exp != actual {
-                cleanup(&symlink_tmp);
-                return Err(Error::WrongContent {
-                    expected: *exp,
-                    actual,
-                });
-            }
-        }
-        if self.repo.has_object(ObjectType::File, &actual) {
-            cleanup(&symlink_tmp);
-            return Ok(actual);
-        }
-        match symlink_tmp {
-            Some(link) => {
-                // Stage the symlink itself: rename it over the staged name.
-                let hex = actual.to_hex();
-                let sub = self.staging_subdir(&actual)?;
-                let staged = sub.join(format!("{}.file", &hex[2..]));
-                if !rename_noreplace(&link, &staged)? {
-                    // Staged already by another writer.
-                    let _ = fs::remove_file(&link);
-                    return Ok(actual);
-                }
-                self.staged
-                    .lock()
-                    .map_err(|_| Error::Invalid("transaction state poisoned".into()))?
-                    .push((staged, self.repo.loose_path(ObjectType::File, &actual)));
-            }
-            None => self.stage(ObjectTmp { file, named, label }, ObjectType::File, &actual)?,
-        }
-        Ok(actual)
+        Ok(Made::File(tmp))
     }
 
     /// Writes a metadata object (validated) and returns its checksum.
@@ -657,12 +785,9 @@ impl Transaction<'_> {
             if !self.repo.has_object(objtype, &c) {
                 self.repo.mark_commit_partial(&c, true)?;
             }
-            self.commits
-                .lock()
-                .map_err(|_| Error::Invalid("transaction state poisoned".into()))?
-                .push(c);
+            self.commits.lock().map_err(poisoned)?.push(c);
         }
-        if self.repo.has_object(objtype, &c) {
+        if self.present_or_staged(objtype, &c)? {
             return Ok(c);
         }
         let tmp = ObjectTmp::new(&self.staging)?;
@@ -677,17 +802,14 @@ impl Transaction<'_> {
         Ok(c)
     }
 
-    /// Makes all staged objects durable and visible in `objects/`, then
-    /// clears the partial mark of each commit written whose objects are all
-    /// present. Refs are not touched: set them afterwards.
+    /// Makes all staged objects durable and visible in `objects/`, then the files
+    /// staged with [`Transaction::stage_file`], then clears the partial mark of each
+    /// commit written whose objects are all present. Refs are not touched: set them
+    /// afterwards.
     pub fn commit(mut self) -> Result<()> {
-        let staged = std::mem::take(
-            &mut *self
-                .staged
-                .lock()
-                .map_err(|_| Error::Invalid("transaction state poisoned".into()))?,
-        );
-        if self.fsync && !staged.is_empty() {
+        let staged = std::mem::take(&mut *self.staged.lock().map_err(poisoned)?);
+        let files = std::mem::take(&mut *self.files.lock().map_err(poisoned)?);
+        if self.fsync && !(staged.is_empty() && files.is_empty()) {
             let d = File::open(&self.staging).at(&self.staging)?;
             // SAFETY: syncfs on an open directory fd.
             if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
@@ -697,15 +819,19 @@ impl Transaction<'_> {
                 });
             }
         }
-        // Renamed into place directory by directory, directories in parallel (a rename
-        // locks both directories, so different ones do not wait for each other).
-        let mut by_dir: std::collections::BTreeMap<PathBuf, Vec<(PathBuf, PathBuf)>> =
-            std::collections::BTreeMap::new();
-        for (from, to) in staged {
+        // Renamed into place directory by directory, directories in parallel (each
+        // directory is synced once its objects are in).
+        let mut by_dir: BTreeMap<PathBuf, Vec<(PathBuf, PathBuf)>> = BTreeMap::new();
+        for (objtype, c) in staged {
+            let to = self.repo.loose_path(objtype, &c);
             let dir = to.parent().unwrap_or(self.repo.path()).to_path_buf();
-            by_dir.entry(dir).or_default().push((from, to));
+            by_dir
+                .entry(dir)
+                .or_default()
+                .push((self.staged_path(objtype, &c), to));
         }
         let fsync = self.fsync;
+        let objects_moved = !by_dir.is_empty();
         by_dir
             .into_par_iter()
             .try_for_each(|(dir, moves)| -> Result<()> {
@@ -730,15 +856,23 @@ impl Transaction<'_> {
                 }
                 Ok(())
             })?;
-        if self.fsync {
+        if self.fsync && objects_moved {
             fsync_dir(&self.repo.path().join("objects"))?;
         }
-        let commits = std::mem::take(
-            &mut *self
-                .commits
-                .lock()
-                .map_err(|_| Error::Invalid("transaction state poisoned".into()))?,
-        );
+        // The staged files, replacing what their names held.
+        let mut file_dirs = BTreeSet::new();
+        for (from, to) in files {
+            fs::rename(&from, &to).at(to.clone())?;
+            if let Some(dir) = to.parent() {
+                file_dirs.insert(dir.to_path_buf());
+            }
+        }
+        if self.fsync {
+            for dir in file_dirs {
+                fsync_dir(&dir)?;
+            }
+        }
+        let commits = std::mem::take(&mut *self.commits.lock().map_err(poisoned)?);
         for c in commits {
             if self.repo.is_commit_complete(&c) {
                 self.repo.mark_commit_partial(&c, false)?;
@@ -780,22 +914,36 @@ impl CopyError {
     }
 }
 
-/// Copies `content` to `out`, feeding every byte to `hasher` on the way.
-fn copy_hashed(
-    content: &mut dyn Read,
-    hasher: &mut ContentHasher,
-    out: &mut dyn Write,
-) -> std::result::Result<(), CopyError> {
+/// The content of an object being made.
+enum Content<'a> {
+    /// All of it, hashed already.
+    Bytes(&'a [u8]),
+    /// A stream, to feed to the hasher on the way.
+    Stream(&'a mut dyn Read, &'a mut ContentHasher),
+}
+
+/// Copies `content` to `out` (feeding a stream to its hasher on the way); returns the
+/// number of bytes.
+fn copy_content(content: Content<'_>, out: &mut dyn Write) -> std::result::Result<u64, CopyError> {
+    let (content, hasher) = match content {
+        Content::Bytes(b) => {
+            out.write_all(b).map_err(CopyError::Write)?;
+            return Ok(b.len() as u64);
+        }
+        Content::Stream(content, hasher) => (content, hasher),
+    };
     let mut buf = vec![0u8; BUF];
+    let mut total = 0;
     loop {
         let n = match content.read(&mut buf) {
-            Ok(0) => return Ok(()),
+            Ok(0) => return Ok(total),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(CopyError::Read(e)),
         };
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n]).map_err(CopyError::Write)?;
+        total += n as u64;
     }
 }
 
@@ -827,5 +975,97 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["obj-0", "obj-1"]);
+    }
+
+    /// What the transaction's staging directory holds now.
+    fn staging_entries(tx: &Transaction<'_>) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(&tx.staging)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn duplicate_content_is_staged_once_small_or_big() {
+        for mode in [
+            RepoMode::BareUser,
+            RepoMode::Archive,
+            RepoMode::BareUserOnly,
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let repo = Repo::init(dir.path(), mode).unwrap();
+            let tx = repo.transaction().unwrap();
+            let h = FileHeader::regular(0, 0, 0o100644);
+            let small = b"small content".to_vec();
+            let big = vec![7u8; SMALL_CONTENT + 10];
+            let a = tx.write_content(&h, &small[..]).unwrap();
+            let b = tx.write_content(&h, &big[..]).unwrap();
+            assert_eq!(tx.write_content(&h, &small[..]).unwrap(), a);
+            assert_eq!(tx.write_content(&h, &big[..]).unwrap(), b);
+            let l = FileHeader::symlink(0, 0, "target");
+            let c = tx.write_content(&l, std::io::empty()).unwrap();
+            assert_eq!(tx.write_content(&l, std::io::empty()).unwrap(), c);
+            // One staged file per object, nothing else (no symlink left beside them).
+            let ext = ObjectType::File.extension(mode.is_archive());
+            let mut want: Vec<String> = [a, b, c]
+                .iter()
+                .map(|c| format!("{}.{ext}", c.to_hex()))
+                .collect();
+            want.sort();
+            assert_eq!(staging_entries(&tx), want, "{mode:?}");
+            tx.commit().unwrap();
+            for sum in [a, b, c] {
+                assert!(repo.has_object(ObjectType::File, &sum), "{mode:?}");
+            }
+            // In the repository now: written again, nothing is staged.
+            let tx = repo.transaction().unwrap();
+            tx.write_content(&h, &small[..]).unwrap();
+            tx.write_content(&h, &big[..]).unwrap();
+            assert!(staging_entries(&tx).is_empty(), "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn wrong_content_stores_nothing_small_or_big() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), RepoMode::BareUser).unwrap();
+        let tx = repo.transaction().unwrap();
+        let h = FileHeader::regular(0, 0, 0o100644);
+        let other = Checksum([9; 32]);
+        for content in [b"abc".to_vec(), vec![1u8; SMALL_CONTENT + 1]] {
+            let e = tx
+                .write_content_with_checksum(&other, &h, &content[..])
+                .unwrap_err();
+            assert!(matches!(e, Error::WrongContent { .. }), "{e}");
+        }
+        assert!(staging_entries(&tx).is_empty());
+    }
+
+    #[test]
+    fn staged_files_move_into_place_only_at_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), RepoMode::BareUser).unwrap();
+        let dest = repo.path().join("extensions/cache-file");
+        fs::write(&dest, b"old").unwrap();
+        // Dropped uncommitted: the old file stays, nothing is left behind.
+        let tx = repo.transaction().unwrap();
+        tx.stage_file(&dest, b"new").unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"old");
+        drop(tx);
+        assert_eq!(fs::read(&dest).unwrap(), b"old");
+        let tx = repo.transaction().unwrap();
+        tx.stage_file(&dest, b"new").unwrap();
+        tx.commit().unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"new");
+        let mode = fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        let tmp: Vec<_> = fs::read_dir(repo.path().join("tmp"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().starts_with("staging-"))
+            .collect();
+        assert!(tmp.is_empty(), "{tmp:?}");
     }
 }
