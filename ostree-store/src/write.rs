@@ -819,8 +819,9 @@ impl Transaction<'_> {
                 });
             }
         }
-        // Renamed into place directory by directory, directories in parallel (each
-        // directory is synced once its objects are in).
+        // Renamed into place directory by directory, in one thread (a rename between two
+        // directories takes the filesystem's rename lock: more threads would only wait
+        // for it), then the directories are synced, in parallel.
         let mut by_dir: BTreeMap<PathBuf, Vec<(PathBuf, PathBuf)>> = BTreeMap::new();
         for (objtype, c) in staged {
             let to = self.repo.loose_path(objtype, &c);
@@ -830,32 +831,30 @@ impl Transaction<'_> {
                 .or_default()
                 .push((self.staged_path(objtype, &c), to));
         }
-        let fsync = self.fsync;
         let objects_moved = !by_dir.is_empty();
-        by_dir
-            .into_par_iter()
-            .try_for_each(|(dir, moves)| -> Result<()> {
-                match fs::create_dir(&dir) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(e) => {
-                        return Err(Error::Io {
-                            path: dir.to_path_buf(),
-                            error: e,
-                        })
-                    }
+        for (dir, moves) in &by_dir {
+            match fs::create_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(Error::Io {
+                        path: dir.to_path_buf(),
+                        error: e,
+                    })
                 }
-                for (from, to) in &moves {
-                    if !rename_noreplace(from, to)? {
-                        // Present already (written meanwhile by another writer).
-                        let _ = fs::remove_file(from);
-                    }
+            }
+            for (from, to) in moves {
+                if !rename_noreplace(from, to)? {
+                    // Present already (written meanwhile by another writer).
+                    let _ = fs::remove_file(from);
                 }
-                if fsync {
-                    fsync_dir(&dir)?;
-                }
-                Ok(())
-            })?;
+            }
+        }
+        if self.fsync {
+            by_dir
+                .into_par_iter()
+                .try_for_each(|(dir, _)| fsync_dir(&dir))?;
+        }
         if self.fsync && objects_moved {
             fsync_dir(&self.repo.path().join("objects"))?;
         }
