@@ -38,7 +38,8 @@
 //!   [`Repo::list_commit_objects`].
 //! - Writing: [`Repo::transaction`] → [`Transaction`] (`&self` methods, use
 //!   from many threads): `write_content`, `write_content_with_checksum`,
-//!   `write_metadata`, `commit`. One-shot [`Repo::write_content`],
+//!   `write_metadata`, `stage_file` (a file renamed into place at commit, after the
+//!   flush), `commit`. One-shot [`Repo::write_content`],
 //!   [`Repo::write_content_with_checksum`], [`Repo::write_metadata`];
 //!   [`Repo::write_commit_detached_metadata`]; partial markers
 //!   ([`Repo::mark_commit_partial`], [`Repo::is_commit_partial`],
