@@ -50,13 +50,21 @@ results=$base/results.txt
 # one, so a 12k-131k-file tree deleted right before a run made every inode the run
 # allocated cost a walk over the freed ones (40% of the CPU of jigdo unpack and of ostree
 # pull-local alike, in perf). Needs the disk space of every round's trees until the end.
+gib_free() { df -B1G --output=avail "$1" | tail -n1 | tr -d ' '; }
 trash=$base/trash-$$
 mkdir -p "$trash"
 trap 'rm -rf "$trash"' EXIT
-aside() { # DIR...: moves each existing DIR into $trash
+tree_gib=1 # the size of the corpus's tree, set per corpus below
+aside() { # DIR...: moves each existing DIR into $trash (deletes it when the disk is short)
   local d
   for d in "$@"; do
-    if [ -e "$d" ]; then mv "$d" "$trash/$(date +%s%N)-$(basename "$d")"; fi
+    [ -e "$d" ] || continue
+    if [ "$(gib_free "$base")" -ge $((3 * tree_gib)) ]; then
+      mv "$d" "$trash/$(date +%s%N)-$(basename "$d")"
+    else
+      echo "   (less than $((3 * tree_gib)) GiB free: $d deleted, the next run may pay for it)" >&2
+      rm -rf "$d"
+    fi
   done
 }
 if [ "${GROWTH_REUSE:-0}" = 1 ]; then touch "$results"; else : > "$results"; fi
@@ -78,7 +86,6 @@ run() {
   printf '  %-14s round %s: %7.2f s  %5d MiB  (load %s)\n' "$name" "$round" "$t" $((m / 1024)) \
     "$(cut -d' ' -f1-3 /proc/loadavg)" >&2
 }
-gib_free() { df -B1G --output=avail "$1" | tail -n1 | tr -d ' '; }
 
 declare -A files_of
 for corpus in "${corpora[@]}"; do
@@ -90,6 +97,7 @@ for corpus in "${corpora[@]}"; do
     continue
   fi
   work=$base/$key
+  tree_gib=$(( $(du -s --block-size=1G "$corpus/roots/v1" 2>/dev/null | cut -f1 || echo 1) + 1 ))
   aside "$work"; mkdir -p "$work"
   echo "== $corpus: setup (v1 alone in an archive repository, as bench.sh)" >&2
   ostree init --repo="$work/v1-archive" --mode=archive
