@@ -124,6 +124,26 @@ struct Decision {
     known: Vec<PackageSums>,
     /// Packages that must be read (indexes into the pinned set).
     to_import: Vec<usize>,
+    /// The repository's loose objects, listed under the lock when the plan had many
+    /// objects to look up (see [`LISTING_THRESHOLD`]).
+    listed: Option<HashSet<(ObjectType, Checksum)>>,
+}
+
+/// From this many objects to look up in an existing repository on, the plan lists the
+/// repository's objects once instead of a `stat` per object: at desktop scale (131,000
+/// files) the `stat`s were the plan's whole cost; a listing costs a fraction of that per
+/// entry, so it wins unless the repository holds many times the tree's objects.
+const LISTING_THRESHOLD: usize = 4096;
+
+/// Whether `repo` holds the object: in `listed` (a listing taken under the lock still
+/// held), else looked up.
+fn is_present(
+    repo: &Repo,
+    listed: Option<&HashSet<(ObjectType, Checksum)>>,
+    objtype: ObjectType,
+    sum: &Checksum,
+) -> bool {
+    listed.is_some_and(|l| l.contains(&(objtype, *sum))) || repo.has_object(objtype, sum)
 }
 
 /// Decides which packages of `jigdo` (with its `plan`) the repository of `target` still
@@ -146,6 +166,7 @@ fn decide(jigdo: &JigdoRpm, plan: &Plan, target: &Target) -> Result<Decision> {
     });
     let mut known = vec![HashMap::new(); index.packages.len()];
     let mut to_import = Vec::new();
+    let mut listed = None;
     if !complete {
         let mode = existing.as_ref().map_or(target.mode, |(r, _)| r.mode());
         if mode == RepoMode::BareUserOnly {
@@ -158,9 +179,17 @@ fn decide(jigdo: &JigdoRpm, plan: &Plan, target: &Target) -> Result<Decision> {
         }
         match &existing {
             Some((repo, _)) => {
+                let lookups: usize = (0..index.packages.len())
+                    .map(|p| plan.package_object_count(p))
+                    .sum();
+                // Only an optimisation: a repository that cannot be listed is looked up
+                // object by object.
+                listed = (lookups >= LISTING_THRESHOLD)
+                    .then(|| repo.loose_objects().ok())
+                    .flatten();
                 let found: Vec<(PackageSums, bool)> = (0..index.packages.len())
                     .into_par_iter()
-                    .map(|p| known_objects(repo, index, plan, p))
+                    .map(|p| known_objects(repo, listed.as_ref(), index, plan, p))
                     .collect();
                 for (p, (sums, all)) in found.into_iter().enumerate() {
                     if !all {
@@ -178,6 +207,7 @@ fn decide(jigdo: &JigdoRpm, plan: &Plan, target: &Target) -> Result<Decision> {
         complete,
         known,
         to_import,
+        listed,
     })
 }
 
@@ -239,6 +269,9 @@ pub struct UnpackJob {
     ref_name: String,
     target: Target,
     existing: Option<(Repo, ostree_store::LockGuard)>,
+    /// The repository's loose objects listed by the plan, if it listed them (under the
+    /// lock held in `existing`).
+    listed: Option<HashSet<(ObjectType, Checksum)>>,
     stats: Stats,
     started: std::time::Instant,
 }
@@ -276,6 +309,7 @@ impl UnpackJob {
             complete,
             known,
             to_import,
+            listed,
         } = decide(&jigdo, &plan, &target)?;
         tracing::debug!(elapsed = ?started.elapsed(), "unpack: plan made");
         Ok(UnpackJob {
@@ -288,6 +322,7 @@ impl UnpackJob {
             ref_name,
             target,
             existing,
+            listed,
             stats,
             started,
         })
@@ -512,7 +547,7 @@ impl UnpackJob {
         let mut present: HashSet<(ObjectType, Checksum)> = HashSet::new();
         for (objtype, bytes) in &tree.objects {
             let sum = Checksum::of_bytes(bytes);
-            if !repo.has_object(*objtype, &sum) {
+            if !is_present(&repo, self.listed.as_ref(), *objtype, &sum) {
                 tx.write_metadata(*objtype, bytes)?;
                 self.stats.objects_written.fetch_add(1, Ordering::Relaxed);
             }
@@ -775,10 +810,12 @@ fn spool(repo: &Repo, reader: &mut dyn Read) -> Result<tempfile::SpooledTempFile
     Ok(f)
 }
 
-/// The objects of package `p` known from its cache and present in the repository, and
+/// The objects of package `p` known from its cache and present in the repository (in
+/// `listed`, the repository's objects listed under the lock, else looked up), and
 /// whether that is every object the tree needs from it.
 pub(crate) fn known_objects(
     repo: &Repo,
+    listed: Option<&HashSet<(ObjectType, Checksum)>>,
     index: &Index,
     plan: &Plan,
     p: usize,
@@ -793,7 +830,7 @@ pub(crate) fn known_objects(
     for (path, metas) in needs {
         for &m in metas {
             match cache.get(&object_key(index, path, m)) {
-                Some(sum) if repo.has_object(ObjectType::File, &sum) => {
+                Some(sum) if is_present(repo, listed, ObjectType::File, &sum) => {
                     known.insert((path.clone(), m), sum);
                 }
                 _ => complete = false,

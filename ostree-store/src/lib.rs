@@ -35,7 +35,7 @@
 //!   [`Repo::read_commit_detached_metadata`], [`Repo::read_file`] → (header,
 //!   streaming [`ContentReader`]), [`Repo::verify_file`], [`Repo::verify_object`],
 //!   [`Repo::traverse_commit`] → [`Traversal`] of [`Reachable`] objects with paths,
-//!   [`Repo::list_commit_objects`].
+//!   [`Repo::list_commit_objects`], [`Repo::loose_objects`] (every object, listed at once).
 //! - Writing: [`Repo::transaction`] → [`Transaction`] (`&self` methods, use
 //!   from many threads): `write_content`, `write_content_with_checksum`,
 //!   `write_metadata`, `stage_file` (a file renamed into place at commit, after the
