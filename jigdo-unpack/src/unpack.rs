@@ -1071,6 +1071,66 @@ mod tests {
     use super::*;
 
     #[test]
+    fn known_objects_trusts_a_listing_for_presence_only_and_looks_up_the_rest() {
+        use jigdo_format::{Directory, FileEntry, IndexBuilder, PinnedPackage};
+        use ostree_store::{FileHeader, S_IFDIR, S_IFREG};
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path().join("repo"), RepoMode::BareUser).unwrap();
+        let mut b = IndexBuilder::new();
+        let p = b.add_package(PinnedPackage {
+            name: "a".into(),
+            epoch: 0,
+            version: "1".into(),
+            release: "1".into(),
+            arch: "noarch".into(),
+            id: [7; 32],
+            size: 1,
+            location: String::new(),
+        });
+        let dm = b.meta(0, 0, S_IFDIR | 0o755, &vec![]);
+        let m = b.meta(0, 0, S_IFREG | 0o644, &vec![]);
+        let file = |name: &str| FileEntry {
+            name: name.into(),
+            source: Source::Package {
+                package: p,
+                path: None,
+            },
+            meta: m,
+        };
+        let root = Directory {
+            meta: dm,
+            files: vec![file("a"), file("b")],
+            dirs: vec![],
+        };
+        let index = b.finish([0; 32], root);
+        let plan = Plan::new(&index).unwrap();
+        let header = FileHeader::regular(0, 0, S_IFREG | 0o644);
+        let present = repo.write_content(&header, &b"a"[..]).unwrap();
+        let mut absent_hasher = ContentHasher::new(&header);
+        absent_hasher.update(b"b");
+        let absent = absent_hasher.finish();
+        let mut cache = PackageCache::load(repo.path(), &[7; 32]);
+        let paths: Vec<&String> = plan.package_needs[0].keys().collect();
+        assert_eq!(paths.len(), 2);
+        cache.insert(object_key(&index, paths[0], m), present);
+        cache.insert(object_key(&index, paths[1], m), absent);
+        cache.save(false).unwrap();
+
+        let listing = repo.loose_objects().unwrap();
+        let (with, all_with) = known_objects(&repo, Some(&listing), &index, &plan, 0);
+        let (without, all_without) = known_objects(&repo, None, &index, &plan, 0);
+        assert_eq!(with, without);
+        assert!(!all_with && !all_without);
+        assert_eq!(with.len(), 1);
+        assert_eq!(with[&(paths[0].clone(), m)], present);
+        // Written after the listing: not in it, found by looking it up.
+        assert_eq!(repo.write_content(&header, &b"b"[..]).unwrap(), absent);
+        let (later, all) = known_objects(&repo, Some(&listing), &index, &plan, 0);
+        assert!(all);
+        assert_eq!(later[&(paths[1].clone(), m)], absent);
+    }
+
+    #[test]
     fn run_in_order_runs_every_job_once_and_keeps_job_order() {
         let started = std::sync::Mutex::new(Vec::new());
         let out = run_in_order(50, |i| {
