@@ -53,11 +53,26 @@ pub struct ChecksumParseError(pub String);
 impl FromStr for Checksum {
     type Err = ChecksumParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if !Checksum::is_valid_hex(s) {
+        // One pass, lowercase only (package caches and object listings parse a name per
+        // object: 260,000 at desktop scale).
+        fn nibble(b: u8) -> Option<u8> {
+            match b {
+                b'0'..=b'9' => Some(b - b'0'),
+                b'a'..=b'f' => Some(b - b'a' + 10),
+                _ => None,
+            }
+        }
+        let bytes = s.as_bytes();
+        let mut out = [0u8; 32];
+        if bytes.len() != 64 {
             return Err(ChecksumParseError(s.to_string()));
         }
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out).map_err(|_| ChecksumParseError(s.to_string()))?;
+        for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+            match (nibble(pair[0]), nibble(pair[1])) {
+                (Some(h), Some(l)) => *o = h << 4 | l,
+                _ => return Err(ChecksumParseError(s.to_string())),
+            }
+        }
         Ok(Checksum(out))
     }
 }
@@ -172,6 +187,20 @@ mod tests {
         assert_eq!(s.parse::<Checksum>().unwrap(), c);
         assert!("E3B0".parse::<Checksum>().is_err());
         assert!(s.to_uppercase().parse::<Checksum>().is_err());
+        for bad in [
+            &s[..63],
+            &format!("{s}0"),
+            &format!("{}g", &s[..63]),
+            &format!("{}/", &s[..63]),
+        ] {
+            assert!(bad.parse::<Checksum>().is_err(), "{bad}");
+        }
+        // A multi-byte character where a digit pair should be.
+        assert!(format!("é{}", &s[2..]).parse::<Checksum>().is_err());
+        for i in 0..=255u8 {
+            let c = Checksum([i; 32]);
+            assert_eq!(c.to_hex().parse::<Checksum>().unwrap(), c);
+        }
     }
 
     #[test]

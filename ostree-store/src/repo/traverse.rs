@@ -125,30 +125,40 @@ impl Repo {
     /// object it holds stays present only while a lock keeps prunes away.
     pub fn loose_objects(&self) -> Result<HashSet<(ObjectType, Checksum)>> {
         let objects = self.path.join("objects");
-        let mut out = HashSet::new();
-        let mut name = String::with_capacity(64);
-        for (prefix, is_dir) in self.list_dir(&objects)? {
-            if prefix.len() != 2 || !is_dir {
-                continue;
-            }
-            for (n, is_dir) in self.list_dir(&objects.join(&prefix))? {
-                let Some((rest, ext)) = n.split_once('.') else {
-                    continue;
-                };
-                let Some(objtype) = ObjectType::from_extension(ext) else {
-                    continue;
-                };
-                if is_dir || objtype.extension(self.mode.is_archive()) != ext {
-                    continue;
+        let prefixes: Vec<String> = self
+            .list_dir(&objects)?
+            .into_iter()
+            .filter(|(prefix, is_dir)| prefix.len() == 2 && *is_dir)
+            .map(|(prefix, _)| prefix)
+            .collect();
+        // The prefix directories side by side: each is a `getdents` walk of its own.
+        let lists: Vec<Vec<(ObjectType, Checksum)>> = prefixes
+            .par_iter()
+            .map(|prefix| {
+                let mut found = Vec::new();
+                let mut name = String::with_capacity(64);
+                for (n, is_dir) in self.list_dir(&objects.join(prefix))? {
+                    let Some((rest, ext)) = n.split_once('.') else {
+                        continue;
+                    };
+                    let Some(objtype) = ObjectType::from_extension(ext) else {
+                        continue;
+                    };
+                    if is_dir || objtype.extension(self.mode.is_archive()) != ext {
+                        continue;
+                    }
+                    name.clear();
+                    name.push_str(prefix);
+                    name.push_str(rest);
+                    if let Ok(c) = name.parse() {
+                        found.push((objtype, c));
+                    }
                 }
-                name.clear();
-                name.push_str(&prefix);
-                name.push_str(rest);
-                if let Ok(c) = name.parse() {
-                    out.insert((objtype, c));
-                }
-            }
-        }
+                Ok(found)
+            })
+            .collect::<Result<_>>()?;
+        let mut out = HashSet::with_capacity(lists.iter().map(Vec::len).sum());
+        out.extend(lists.into_iter().flatten());
         Ok(out)
     }
 
