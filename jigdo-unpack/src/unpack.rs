@@ -1114,7 +1114,9 @@ mod tests {
         assert_eq!(paths.len(), 2);
         cache.insert(object_key(&index, paths[0], m), present);
         cache.insert(object_key(&index, paths[1], m), absent);
-        cache.save(false).unwrap();
+        let tx = repo.transaction().unwrap();
+        cache.stage(&tx).unwrap();
+        tx.commit().unwrap();
 
         let listing = repo.loose_objects().unwrap();
         let (with, all_with) = known_objects(&repo, Some(&listing), &index, &plan, 0);
