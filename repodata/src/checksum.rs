@@ -1,96 +1,13 @@
-//! Hashing while reading or writing: every byte is hashed and counted as it
-//! passes, so a file is read once.
+//! Hashing while reading or writing: rpm-package's [`HashingReader`] and
+//! [`HashingWriter`] (the one definition), named here for repodata's readers and writers.
 
-use crate::model::{Checksum, ChecksumType};
-use rpm_package::digest::Hasher;
-use std::io::{self, BufRead, Read, Write};
-
-/// A reader that hashes and counts what is read through it.
-pub struct HashingReader<R> {
-    inner: R,
-    hasher: Hasher,
-    count: u64,
-}
-
-impl<R> HashingReader<R> {
-    /// Wraps `inner`.
-    pub fn new(inner: R, kind: ChecksumType) -> Self {
-        HashingReader {
-            inner,
-            hasher: kind.hasher(),
-            count: 0,
-        }
-    }
-
-    /// Checksum and byte count of what was read.
-    pub fn finish(self) -> (Checksum, u64) {
-        (self.hasher.finish_checksum(), self.count)
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
-impl<R: BufRead> BufRead for HashingReader<R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, amt: usize) {
-        if let Ok(buf) = self.inner.fill_buf() {
-            let n = amt.min(buf.len());
-            self.hasher.update(&buf[..n]);
-        }
-        self.count += amt as u64;
-        self.inner.consume(amt);
-    }
-}
-
-/// A writer that hashes and counts what is written through it.
-pub struct HashingWriter<W> {
-    inner: W,
-    hasher: Hasher,
-    count: u64,
-}
-
-impl<W> HashingWriter<W> {
-    /// Wraps `inner`.
-    pub fn new(inner: W, kind: ChecksumType) -> Self {
-        HashingWriter {
-            inner,
-            hasher: kind.hasher(),
-            count: 0,
-        }
-    }
-
-    /// Inner writer, checksum and byte count.
-    pub fn finish(self) -> (W, Checksum, u64) {
-        (self.inner, self.hasher.finish_checksum(), self.count)
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
+pub use rpm_package::digest::{HashingReader, HashingWriter};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ChecksumType;
+    use std::io::Read;
 
     #[test]
     fn known_digests() {

@@ -14,6 +14,7 @@ use std::fs;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+use crate::digest::{DigestAlgorithm, HashingWriter};
 use crate::error::{io_kind, Error, ErrorKind, Result};
 use crate::header::{DepFlags, Dependency, FileFlags, PackageHeader};
 use crate::raw::RawHeader;
@@ -668,7 +669,7 @@ impl PackageBuilder {
             .collect();
         let compressor = Compressor::new(self.compression, std::io::BufWriter::new(spool_file))
             .map_err(|e| ioerr("starting the payload compressor", e))?;
-        let mut archive = spool::Hashing::new(compressor);
+        let mut archive = HashingWriter::new(compressor, DigestAlgorithm::Sha256);
         let mut sizes = files.sizes.clone();
         let mut digests = files.digests.clone();
         let mut contents_size = 0u64;
@@ -764,7 +765,9 @@ impl PackageBuilder {
                     }
                     tags::FILEDIGESTS => rpm::IndexData::StringArray(digests.clone()),
                     tags::PAYLOADDIGEST => rpm::IndexData::StringArray(vec![payload_sha.clone()]),
-                    tags::PAYLOADDIGESTALT => rpm::IndexData::StringArray(vec![raw_sha.clone()]),
+                    tags::PAYLOADDIGESTALT => {
+                        rpm::IndexData::StringArray(vec![raw_sha.hex.clone()])
+                    }
                     _ => data,
                 };
                 rpm::HeaderEntry { tag, data }

@@ -1,7 +1,11 @@
 //! Digest algorithms and checksums: the one definition for the workspace — rpm's file,
 //! header and payload digests, rpm-md's `checksum type`s (repodata), metalink hashes and
 //! download verification (repo-fetch) all use [`DigestAlgorithm`], [`Hasher`] and
-//! [`Checksum`].
+//! [`Checksum`]; [`HashingReader`] and [`HashingWriter`] hash and count bytes as they pass
+//! (a package's payload as it is written, repodata files as they are read or written), so
+//! that a file is read once.
+
+use std::io::{self, BufRead, Read, Write};
 
 use digest::Digest;
 
@@ -231,5 +235,88 @@ impl Hasher {
             Hasher::Sha512(h) => h.finalize().to_vec(),
             Hasher::Sha3_256(h) => h.finalize().to_vec(),
         }
+    }
+}
+
+/// A reader that hashes and counts what is read through it.
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Hasher,
+    count: u64,
+}
+
+impl<R> HashingReader<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R, kind: DigestAlgorithm) -> Self {
+        HashingReader {
+            inner,
+            hasher: kind.hasher(),
+            count: 0,
+        }
+    }
+
+    /// Checksum and byte count of what was read.
+    pub fn finish(self) -> (Checksum, u64) {
+        (self.hasher.finish_checksum(), self.count)
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for HashingReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        if let Ok(buf) = self.inner.fill_buf() {
+            let n = amt.min(buf.len());
+            self.hasher.update(&buf[..n]);
+        }
+        self.count += amt as u64;
+        self.inner.consume(amt);
+    }
+}
+
+/// A writer that hashes and counts what is written through it.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Hasher,
+    count: u64,
+}
+
+impl<W> HashingWriter<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W, kind: DigestAlgorithm) -> Self {
+        HashingWriter {
+            inner,
+            hasher: kind.hasher(),
+            count: 0,
+        }
+    }
+
+    /// Inner writer, checksum and byte count.
+    pub fn finish(self) -> (W, Checksum, u64) {
+        (self.inner, self.hasher.finish_checksum(), self.count)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }

@@ -9,53 +9,18 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 
-use sha2::{Digest, Sha256};
-
-/// A writer that passes bytes on and counts and hashes them.
-pub(crate) struct Hashing<W> {
-    inner: W,
-    hash: Sha256,
-    len: u64,
-}
-
-impl<W: Write> Hashing<W> {
-    pub(crate) fn new(inner: W) -> Self {
-        Hashing {
-            inner,
-            hash: Sha256::new(),
-            len: 0,
-        }
-    }
-
-    /// The inner writer, the hex SHA-256 and the number of bytes written.
-    pub(crate) fn finish(self) -> (W, String, u64) {
-        (self.inner, hex::encode(self.hash.finalize()), self.len)
-    }
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
+use crate::digest::{DigestAlgorithm, HashingWriter};
 
 /// The file the compressed payload is spooled to.
 pub(crate) type Spool = io::BufWriter<File>;
 
 /// A compressor writing into a hashed spool.
 pub(crate) enum Compressor {
-    None(Hashing<Spool>),
-    Zstd(zstd::stream::Encoder<'static, Hashing<Spool>>),
-    Xz(liblzma::write::XzEncoder<Hashing<Spool>>),
-    Gzip(flate2::write::GzEncoder<Hashing<Spool>>),
-    Bzip2(bzip2::write::BzEncoder<Hashing<Spool>>),
+    None(HashingWriter<Spool>),
+    Zstd(zstd::stream::Encoder<'static, HashingWriter<Spool>>),
+    Xz(liblzma::write::XzEncoder<HashingWriter<Spool>>),
+    Gzip(flate2::write::GzEncoder<HashingWriter<Spool>>),
+    Bzip2(bzip2::write::BzEncoder<HashingWriter<Spool>>),
 }
 
 impl Compressor {
@@ -63,7 +28,7 @@ impl Compressor {
     /// same whichever writes its payload), writing into `out`.
     pub(crate) fn new(c: rpm::CompressionWithLevel, out: Spool) -> io::Result<Compressor> {
         use rpm::CompressionWithLevel as C;
-        let out = Hashing::new(out);
+        let out = HashingWriter::new(out, DigestAlgorithm::Sha256);
         Ok(match c {
             C::None => Compressor::None(out),
             C::Zstd(level) => Compressor::Zstd(zstd::stream::Encoder::new(out, level)?),
@@ -90,7 +55,7 @@ impl Compressor {
         };
         let (mut file, sha, len) = hashed.finish();
         file.flush()?;
-        Ok((file, sha, len))
+        Ok((file, sha.hex, len))
     }
 }
 
@@ -166,9 +131,10 @@ pub(crate) fn write_entry(
     header.push(0);
     header.resize(header.len().next_multiple_of(4), 0);
     w.write_all(&header)?;
-    let mut hashing = Hashing::new(&mut *w);
+    let mut hashing = HashingWriter::new(&mut *w, DigestAlgorithm::Sha256);
     let copied = io::copy(&mut content.take(u64::from(size)), &mut hashing)?;
     let (_, sha, _) = hashing.finish();
+    let sha = sha.hex;
     let mut probe = [0u8; 1];
     if copied != u64::from(size) || content.read(&mut probe)? != 0 {
         return Err(io::Error::new(
@@ -204,7 +170,10 @@ mod tests {
             ..CpioFields::default()
         };
         let sha = write_entry(&mut out, "./a", fields, 5, &mut &b"hello"[..]).unwrap();
-        assert_eq!(sha, hex::encode(Sha256::digest(b"hello")));
+        assert_eq!(
+            sha,
+            crate::digest::Checksum::of(DigestAlgorithm::Sha256, b"hello").hex
+        );
         // 110 header bytes + "./a\0" = 114, padded to 116; 5 content bytes padded to 8.
         assert_eq!(out.len(), 116 + 8);
         assert_eq!(&out[..6], b"070701");
