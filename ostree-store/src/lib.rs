@@ -49,6 +49,10 @@
 //!   guards: holding `Exclusive` and then opening a transaction (which takes
 //!   `Shared` through another descriptor) would wait for itself.
 //!
+//! Archive content ([`filez`]): the `.filez` framing, and content up to
+//! [`filez::WHOLE_INFLATE_MAX`] inflated whole by libdeflate ([`filez::decode`]); reading
+//! an archive repository uses it (larger content streams through zlib-rs).
+//!
 //! Verification and archives:
 //! - [`fsck()`] → [`FsckReport`] with [`FsckProblem`]s (checksum, type, path, commit).
 //! - [`with_io_pool`]: runs parallel work that mostly waits on reads with more threads
@@ -80,6 +84,7 @@ pub use objects::{
     DirMeta, DirTree, FileHeader, MetaEntry, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
 pub mod archive;
+pub mod filez;
 pub mod fsck;
 pub mod lock;
 pub mod parallel;

@@ -150,6 +150,18 @@ pub struct TarMember {
     end: u64,
 }
 
+impl TarMember {
+    /// The number of bytes left to read.
+    pub fn len(&self) -> u64 {
+        self.end - self.pos
+    }
+
+    /// Whether nothing is left to read.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 impl Read for TarMember {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let want = (buf.len() as u64).min(self.end - self.pos) as usize;

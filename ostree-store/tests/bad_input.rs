@@ -402,3 +402,68 @@ fn write_three_objects(path: &Path) {
     repo.verify_file(&l).unwrap();
     assert!(repo.has_object(ObjectType::DirMeta, &m));
 }
+
+#[test]
+fn archive_content_of_every_size_read_and_checked() {
+    use ostree_store::filez::{WHOLE_FILE_MAX, WHOLE_INFLATE_MAX};
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repo::init(dir.path().join("repo"), RepoMode::Archive).unwrap();
+    let h = FileHeader::regular(0, 0, 0o644);
+    let max = WHOLE_INFLATE_MAX as usize;
+    // Inflated whole (empty, small, exactly the bound); streamed from the bytes read
+    // (just over the bound, and very compressible content); streamed from the file.
+    let cases = [
+        Vec::new(),
+        b"aaaa\n".to_vec(),
+        pseudo_random(max, 1),
+        pseudo_random(max + 1, 2),
+        vec![0u8; 4 * max],
+        pseudo_random(3 * max, 3),
+    ];
+    for data in &cases {
+        let c = repo.write_content(&h, &data[..]).unwrap();
+        let p = repo.loose_path(ObjectType::File, &c);
+        let file_len = fs::metadata(&p).unwrap().len();
+        if data.len() == 3 * max {
+            assert!(file_len > WHOLE_FILE_MAX);
+        } else {
+            assert!(file_len <= WHOLE_FILE_MAX);
+        }
+        let (h2, mut r) = repo.read_file(&c).unwrap();
+        assert_eq!(h2, h);
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert!(out == *data, "content of {} bytes differs", data.len());
+        repo.verify_file(&c).unwrap();
+
+        // The recorded size one off (the last byte of the big-endian u64 that leads the
+        // header, after the 8-byte prefix): an error naming the object, never a panic.
+        let orig = fs::read(&p).unwrap();
+        make_writable(&p);
+        let mut wrong_size = orig.clone();
+        wrong_size[15] ^= 1;
+        fs::write(&p, &wrong_size).unwrap();
+        let e = repo.verify_file(&c).unwrap_err();
+        assert!(e.to_string().contains("header says"), "{}: {e}", data.len());
+        assert!(e.to_string().contains(&c.to_string()), "{e}");
+        // Truncated content.
+        fs::write(&p, &orig[..orig.len() - 1]).unwrap();
+        let e = repo.verify_file(&c).unwrap_err();
+        assert!(
+            matches!(&e, Error::Corrupt { checksum, .. } | Error::ChecksumMismatch { expected: checksum, .. } if *checksum == c),
+            "{}: {e}",
+            data.len()
+        );
+        // Garbage instead of deflate data.
+        let mut garbage = orig.clone();
+        let start = garbage.len() - (garbage.len() - 8).min(64);
+        for b in &mut garbage[start..] {
+            *b = 0xff;
+        }
+        fs::write(&p, &garbage).unwrap();
+        assert!(repo.verify_file(&c).is_err(), "{}", data.len());
+        fs::write(&p, &orig).unwrap();
+        repo.verify_file(&c).unwrap();
+    }
+}

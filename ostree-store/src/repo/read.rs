@@ -1,6 +1,7 @@
 //! Reading objects: loose paths, presence, metadata (verified), file content streamed.
 
 use super::*;
+use crate::filez;
 
 /// Streaming content of a file object.
 pub enum ContentReader {
@@ -8,6 +9,9 @@ pub enum ContentReader {
     Empty,
     /// Plain file content (bare modes).
     Plain(BufReader<File>),
+    /// Content of an archive `.filez` up to [`crate::filez::WHOLE_INFLATE_MAX`] bytes,
+    /// inflated whole when the object was opened (its size already checked).
+    Memory(io::Cursor<Vec<u8>>),
     /// Raw-deflate content of an archive `.filez`; at the end, the number of
     /// bytes produced must equal the size recorded in the header.
     Archive(Box<ArchiveContent>),
@@ -42,6 +46,7 @@ impl std::fmt::Debug for ContentReader {
         f.write_str(match self {
             ContentReader::Empty => "ContentReader::Empty",
             ContentReader::Plain(_) => "ContentReader::Plain",
+            ContentReader::Memory(_) => "ContentReader::Memory",
             ContentReader::Archive(_) => "ContentReader::Archive",
         })
     }
@@ -52,6 +57,7 @@ impl Read for ContentReader {
         match self {
             ContentReader::Empty => Ok(0),
             ContentReader::Plain(r) => r.read(buf),
+            ContentReader::Memory(r) => r.read(buf),
             ContentReader::Archive(r) => r.read(buf),
         }
     }
@@ -197,18 +203,53 @@ impl Repo {
         };
         match self.mode {
             RepoMode::Archive => {
-                let f: Box<dyn Read + Send> = match &self.tar {
-                    Some(t) => Box::new(t.open(self.rel(&p)).map_err(missing)?),
-                    None => Box::new(File::open(&p).map_err(missing)?),
+                let (mut f, len): (Box<dyn Read + Send>, u64) = match &self.tar {
+                    Some(t) => {
+                        let m = t.open(self.rel(&p)).map_err(missing)?;
+                        let len = m.len();
+                        (Box::new(m), len)
+                    }
+                    None => {
+                        let f = File::open(&p).map_err(missing)?;
+                        let len = f.metadata().map_err(missing)?.len();
+                        (Box::new(f), len)
+                    }
                 };
+                if len <= filez::WHOLE_FILE_MAX {
+                    // Small enough to read in one go; content up to WHOLE_INFLATE_MAX is
+                    // inflated at once, bigger (very compressible) content streams from
+                    // the bytes read.
+                    let mut bytes = Vec::with_capacity(len as usize);
+                    f.take(filez::WHOLE_FILE_MAX)
+                        .read_to_end(&mut bytes)
+                        .map_err(missing)?;
+                    let (header, size, compressed) = filez::split(&bytes).map_err(bad)?;
+                    check_type(&header).map_err(bad)?;
+                    if header.is_symlink() {
+                        return Ok((header, ContentReader::Empty));
+                    }
+                    if size <= filez::WHOLE_INFLATE_MAX {
+                        let content = filez::inflate_exact(compressed, size).map_err(bad)?;
+                        return Ok((header, ContentReader::Memory(io::Cursor::new(content))));
+                    }
+                    let offset = bytes.len() - compressed.len();
+                    let mut rest = io::Cursor::new(bytes);
+                    rest.set_position(offset as u64);
+                    let r: Box<dyn Read + Send> = Box::new(rest);
+                    return Ok((
+                        header,
+                        ContentReader::Archive(Box::new(ArchiveContent {
+                            inner: DeflateDecoder::new(BufReader::with_capacity(64 * 1024, r)),
+                            expected: size,
+                            seen: 0,
+                        })),
+                    ));
+                }
                 let mut r = BufReader::with_capacity(128 * 1024, f);
                 let mut pre = [0u8; 8];
                 r.read_exact(&mut pre)
                     .map_err(|e| bad(format!("truncated header: {e}")))?;
-                let len = u32::from_be_bytes([pre[0], pre[1], pre[2], pre[3]]) as usize;
-                if len > 64 * 1024 * 1024 {
-                    return Err(bad(format!("header size {len} is implausible")));
-                }
+                let len = filez::header_len(pre).map_err(bad)?;
                 let mut hdr = vec![0u8; len];
                 r.read_exact(&mut hdr)
                     .map_err(|e| bad(format!("truncated header: {e}")))?;
@@ -318,27 +359,34 @@ impl Repo {
         thread_local! {
             static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 256 * 1024]);
         }
-        BUF.with(|cell| -> Result<()> {
-            let mut buf = cell.borrow_mut();
-            loop {
-                let n = match content.read(&mut buf) {
-                    Ok(0) => return Ok(()),
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        return Err(Error::Corrupt {
-                            checksum: *checksum,
-                            objtype: ObjectType::File,
-                            reason: format!("reading content: {e}"),
-                        })
-                    }
-                };
-                h.update(&buf[..n]);
-                if let Some(sh) = sorted_h.as_mut() {
-                    sh.update(&buf[..n]);
-                }
+        if let ContentReader::Memory(c) = &content {
+            h.update(c.get_ref());
+            if let Some(sh) = sorted_h.as_mut() {
+                sh.update(c.get_ref());
             }
-        })?;
+        } else {
+            BUF.with(|cell| -> Result<()> {
+                let mut buf = cell.borrow_mut();
+                loop {
+                    let n = match content.read(&mut buf) {
+                        Ok(0) => return Ok(()),
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            return Err(Error::Corrupt {
+                                checksum: *checksum,
+                                objtype: ObjectType::File,
+                                reason: format!("reading content: {e}"),
+                            })
+                        }
+                    };
+                    h.update(&buf[..n]);
+                    if let Some(sh) = sorted_h.as_mut() {
+                        sh.update(&buf[..n]);
+                    }
+                }
+            })?;
+        }
         let actual = h.finish();
         if actual != *checksum && sorted_h.map(|sh| sh.finish()) != Some(*checksum) {
             return Err(Error::ChecksumMismatch {
