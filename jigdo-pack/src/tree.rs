@@ -3,7 +3,6 @@
 //! content digests (computed by streaming each object once, in parallel).
 
 use std::collections::HashMap;
-use std::io::Read;
 
 use ostree_store::{Checksum, Commit, DirMeta, DirTree, FileHeader, Repo};
 use rayon::prelude::*;
@@ -218,23 +217,18 @@ fn digest_object(
     let (header, mut content) = repo.read_file(checksum)?;
     let mut sha = sha2::Sha256::new();
     let mut others: Vec<_> = extra.iter().map(|a| (*a, a.hasher())).collect();
-    let mut size = 0u64;
-    if header.is_regular() {
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = content
-                .read(&mut buf)
-                .map_err(|e| PackError::Invalid(format!("reading object {checksum}.file: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            size += n as u64;
-            sha.update(&buf[..n]);
-            for (_, h) in &mut others {
-                h.update(&buf[..n]);
-            }
-        }
-    }
+    let size = if header.is_regular() {
+        content
+            .for_each_chunk(|b| {
+                sha.update(b);
+                for (_, h) in &mut others {
+                    h.update(b);
+                }
+            })
+            .map_err(|e| PackError::Invalid(format!("reading object {checksum}.file: {e}")))?
+    } else {
+        0
+    };
     Ok(ObjectInfo {
         header,
         size,

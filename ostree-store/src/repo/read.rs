@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::filez;
+use std::cell::RefCell;
 
 /// Streaming content of a file object.
 pub enum ContentReader {
@@ -48,6 +49,46 @@ impl std::fmt::Debug for ContentReader {
             ContentReader::Plain(_) => "ContentReader::Plain",
             ContentReader::Memory(_) => "ContentReader::Memory",
             ContentReader::Archive(_) => "ContentReader::Archive",
+        })
+    }
+}
+
+impl ContentReader {
+    /// Reads the content to its end, handing it to `f` piece by piece: content inflated
+    /// whole in one piece, streamed content in pieces of up to 256 KiB read into a
+    /// per-thread buffer (no allocation per object). Returns the number of bytes.
+    pub fn for_each_chunk(&mut self, mut f: impl FnMut(&[u8])) -> io::Result<u64> {
+        if let ContentReader::Memory(c) = self {
+            let pos = (c.position() as usize).min(c.get_ref().len());
+            let rest = &c.get_ref()[pos..];
+            f(rest);
+            let n = rest.len() as u64;
+            c.set_position(c.get_ref().len() as u64);
+            return Ok(n);
+        }
+        thread_local! {
+            static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        BUF.with(|cell| {
+            // A nested call (from `f`) gets a buffer of its own.
+            let mut own = Vec::new();
+            let mut shared = cell.try_borrow_mut();
+            let buf = match shared.as_deref_mut() {
+                Ok(b) => b,
+                Err(_) => &mut own,
+            };
+            buf.resize(256 * 1024, 0);
+            let mut total = 0u64;
+            loop {
+                let n = match self.read(buf) {
+                    Ok(0) => return Ok(total),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                f(&buf[..n]);
+                total += n as u64;
+            }
         })
     }
 }
@@ -203,7 +244,7 @@ impl Repo {
         };
         match self.mode {
             RepoMode::Archive => {
-                let (mut f, len): (Box<dyn Read + Send>, u64) = match &self.tar {
+                let (f, len): (Box<dyn Read + Send>, u64) = match &self.tar {
                     Some(t) => {
                         let m = t.open(self.rel(&p)).map_err(missing)?;
                         let len = m.len();
@@ -356,37 +397,18 @@ impl Repo {
             s.xattrs.sort_by(|a, b| a.0.cmp(&b.0));
             sorted_h = Some(crate::objects::ContentHasher::new(&s));
         }
-        thread_local! {
-            static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 256 * 1024]);
-        }
-        if let ContentReader::Memory(c) = &content {
-            h.update(c.get_ref());
-            if let Some(sh) = sorted_h.as_mut() {
-                sh.update(c.get_ref());
-            }
-        } else {
-            BUF.with(|cell| -> Result<()> {
-                let mut buf = cell.borrow_mut();
-                loop {
-                    let n = match content.read(&mut buf) {
-                        Ok(0) => return Ok(()),
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => {
-                            return Err(Error::Corrupt {
-                                checksum: *checksum,
-                                objtype: ObjectType::File,
-                                reason: format!("reading content: {e}"),
-                            })
-                        }
-                    };
-                    h.update(&buf[..n]);
-                    if let Some(sh) = sorted_h.as_mut() {
-                        sh.update(&buf[..n]);
-                    }
+        content
+            .for_each_chunk(|b| {
+                h.update(b);
+                if let Some(sh) = sorted_h.as_mut() {
+                    sh.update(b);
                 }
+            })
+            .map_err(|e| Error::Corrupt {
+                checksum: *checksum,
+                objtype: ObjectType::File,
+                reason: format!("reading content: {e}"),
             })?;
-        }
         let actual = h.finish();
         if actual != *checksum && sorted_h.map(|sh| sh.finish()) != Some(*checksum) {
             return Err(Error::ChecksumMismatch {
