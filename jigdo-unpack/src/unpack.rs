@@ -29,6 +29,7 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use jigdo_format::{Index, NewContent, Source};
 use ostree_store::{Checksum, ContentHasher, ObjectType, Repo, RepoMode};
@@ -126,7 +127,7 @@ struct Decision {
     to_import: Vec<usize>,
     /// The repository's loose objects, listed under the lock when the plan had many
     /// objects to look up (see [`LISTING_THRESHOLD`]).
-    listed: Option<HashSet<(ObjectType, Checksum)>>,
+    listed: Option<Arc<HashSet<(ObjectType, Checksum)>>>,
 }
 
 /// From this many objects to look up in an existing repository on, the plan lists the
@@ -186,10 +187,11 @@ fn decide(jigdo: &JigdoRpm, plan: &Plan, target: &Target) -> Result<Decision> {
                 // object by object.
                 listed = (lookups >= LISTING_THRESHOLD)
                     .then(|| repo.loose_objects().ok())
-                    .flatten();
+                    .flatten()
+                    .map(Arc::new);
                 let found: Vec<(PackageSums, bool)> = (0..index.packages.len())
                     .into_par_iter()
-                    .map(|p| known_objects(repo, listed.as_ref(), index, plan, p))
+                    .map(|p| known_objects(repo, listed.as_deref(), index, plan, p))
                     .collect();
                 for (p, (sums, all)) in found.into_iter().enumerate() {
                     if !all {
@@ -271,7 +273,7 @@ pub struct UnpackJob {
     existing: Option<(Repo, ostree_store::LockGuard)>,
     /// The repository's loose objects listed by the plan, if it listed them (under the
     /// lock held in `existing`).
-    listed: Option<HashSet<(ObjectType, Checksum)>>,
+    listed: Option<Arc<HashSet<(ObjectType, Checksum)>>>,
     stats: Stats,
     started: std::time::Instant,
 }
@@ -414,6 +416,7 @@ impl UnpackJob {
         step("packages located");
 
         // 3. The commit object, partial, and its detached metadata.
+        let made_here = self.existing.is_none();
         let (repo, _lock) = match self.existing {
             Some(r) => r,
             None => {
@@ -439,7 +442,18 @@ impl UnpackJob {
         // 4. New contents and the packages, side by side, all in one transaction (one
         // flush). The biggest packages start first, so that no big one is left running
         // alone at the end.
-        let tx = repo.transaction()?;
+        let mut tx = repo.transaction()?;
+        // What the repository holds, known without a lookup per object: the plan's
+        // listing (under the lock held since), or only the commit in a repository made
+        // by this unpack (under the lock held since it was made).
+        match (&self.listed, made_here) {
+            (Some(listed), _) => tx.set_known_objects(listed.clone()),
+            (None, true) => tx.set_known_objects(Arc::new(HashSet::from([(
+                ObjectType::Commit,
+                commit,
+            )]))),
+            (None, false) => {}
+        }
         let mut work: Vec<(usize, &Located)> =
             self.to_import.iter().copied().zip(&located).collect();
         work.sort_by_key(|&(p, _)| std::cmp::Reverse(index.packages[p].size));
@@ -547,7 +561,7 @@ impl UnpackJob {
         let mut present: HashSet<(ObjectType, Checksum)> = HashSet::new();
         for (objtype, bytes) in &tree.objects {
             let sum = Checksum::of_bytes(bytes);
-            if !is_present(&repo, self.listed.as_ref(), *objtype, &sum) {
+            if !is_present(&repo, self.listed.as_deref(), *objtype, &sum) {
                 tx.write_metadata(*objtype, bytes)?;
                 self.stats.objects_written.fetch_add(1, Ordering::Relaxed);
             }
@@ -731,8 +745,7 @@ fn write_new_contents(
         match content {
             NewContent::Symlink { target } => {
                 for m in todo {
-                    tx.write_content(&file_header(index, m, target), std::io::empty())?;
-                    stats.objects_written.fetch_add(1, Ordering::Relaxed);
+                    write_counted(tx, &file_header(index, m, target), &mut std::io::empty(), stats)?;
                 }
             }
             NewContent::Blob { .. } => need_blobs |= !todo.is_empty(),
@@ -757,7 +770,8 @@ fn write_new_contents(
                         .get(&(entry_no, m))
                         .copied()
                         .ok_or(UnpackError::Internal("a new content has no checksum"))?;
-                    tx.write_content_with_checksum(&expected, &file_header(index, m, ""), r)
+                    let written = tx
+                        .write_content_counted(Some(&expected), &file_header(index, m, ""), r)
                         .map_err(|e| {
                             UnpackError::content_from(
                                 e,
@@ -765,7 +779,9 @@ fn write_new_contents(
                                 || format!("new content {entry_no} of {}", jigdo.path.display()),
                             )
                         })?;
-                    stats.objects_written.fetch_add(1, Ordering::Relaxed);
+                    if written.staged {
+                        stats.objects_written.fetch_add(1, Ordering::Relaxed);
+                    }
                     Ok(())
                 };
                 match todo.as_slice() {
@@ -930,15 +946,11 @@ fn import_package(
             let target = entry.file().link_target.clone();
             for &m in &metas {
                 let h = file_header(index, m, &target);
-                let sum = ContentHasher::new(&h).finish();
-                if !repo.has_object(ObjectType::File, &sum) {
-                    tx.write_content(&h, std::io::empty())?;
-                    stats.objects_written.fetch_add(1, Ordering::Relaxed);
-                }
+                let sum = write_counted(tx, &h, &mut std::io::empty(), stats)?;
                 made.insert(m, sum);
             }
         } else if let [m] = metas.as_slice() {
-            let sum = write_counted(repo, tx, &file_header(index, *m, ""), &mut entry, stats)?;
+            let sum = write_counted(tx, &file_header(index, *m, ""), &mut entry, stats)?;
             entry.finish()?;
             made.insert(*m, sum);
         } else {
@@ -949,7 +961,7 @@ fn import_package(
                     .seek(SeekFrom::Start(0))
                     .at(repo.path().join("tmp"))?;
                 let mut r = BufReader::with_capacity(128 * 1024, &mut spooled);
-                let sum = write_counted(repo, tx, &file_header(index, m, ""), &mut r, stats)?;
+                let sum = write_counted(tx, &file_header(index, m, ""), &mut r, stats)?;
                 made.insert(m, sum);
             }
         }
@@ -1014,19 +1026,19 @@ fn run_in_order<T: Send>(n: usize, job: impl Fn(usize) -> Result<T> + Sync) -> R
         .collect()
 }
 
-/// Writes one content object and counts it if it was not in the repository before.
+/// Writes one content object and counts it if this write staged it (it was neither in
+/// the repository nor written by this unpack before).
 fn write_counted(
-    repo: &Repo,
     tx: &ostree_store::Transaction<'_>,
     header: &ostree_store::FileHeader,
     content: &mut dyn Read,
     stats: &Stats,
 ) -> Result<Checksum> {
-    let sum = tx.write_content(header, content)?;
-    if !repo.has_object(ObjectType::File, &sum) {
+    let written = tx.write_content_counted(None, header, content)?;
+    if written.staged {
         stats.objects_written.fetch_add(1, Ordering::Relaxed);
     }
-    Ok(sum)
+    Ok(written.checksum)
 }
 
 /// Default repository mode for `jigdo unpack`.

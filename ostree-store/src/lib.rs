@@ -101,4 +101,4 @@ pub use repo::{
     Reachable, RefEntry, RefKind, Repo, RepoMode, Traversal, UnknownMode,
 };
 pub use tarstore::TarMember;
-pub use write::{write_file_atomic, Transaction, SMALL_CONTENT};
+pub use write::{write_file_atomic, Transaction, WrittenContent, SMALL_CONTENT};

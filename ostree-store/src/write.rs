@@ -31,7 +31,7 @@ use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use flate2::write::DeflateEncoder;
 use flate2::Compression;
@@ -59,6 +59,12 @@ thread_local! {
 
 /// Objects at least this big have their writeback started as soon as they are written.
 const WRITEBACK_MIN: u64 = 64 * 1024;
+
+/// Set once `linkat(fd, "", …, AT_EMPTY_PATH)` was refused (kernels before 6.10 without
+/// CAP_DAC_READ_SEARCH): anonymous files are then linked through `/proc/self/fd/N`, as
+/// libostree does.
+static EMPTY_PATH_REFUSED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 /// Names of the symlinks made for bare-mode symlink objects inside a staging directory
 /// (which belongs to one transaction, so a process-wide sequence keeps them unique).
@@ -137,19 +143,46 @@ impl ObjectTmp {
                 Ok(true)
             }
             None => {
-                let proc_path = format!("/proc/self/fd/{}\0", self.file.as_raw_fd());
                 let dest_c = std::ffi::CString::new(dest.as_os_str().as_encoded_bytes())
                     .map_err(|_| Error::Invalid(format!("{} contains NUL", dest.display())))?;
-                // SAFETY: both paths are NUL-terminated and live across the call.
-                let rc = unsafe {
-                    libc::linkat(
-                        libc::AT_FDCWD,
-                        proc_path.as_ptr().cast(),
-                        libc::AT_FDCWD,
-                        dest_c.as_ptr(),
-                        libc::AT_SYMLINK_FOLLOW,
-                    )
-                };
+                let fd = self.file.as_raw_fd();
+                let mut rc = -1;
+                if !EMPTY_PATH_REFUSED.load(std::sync::atomic::Ordering::Relaxed) {
+                    // The descriptor itself (Linux 6.10 and later let the opener do this
+                    // without CAP_DAC_READ_SEARCH): no walk through /proc per object.
+                    // SAFETY: the empty path and `dest_c` are NUL-terminated and live
+                    // across the call; `fd` is open.
+                    rc = unsafe {
+                        libc::linkat(
+                            fd,
+                            c"".as_ptr(),
+                            libc::AT_FDCWD,
+                            dest_c.as_ptr(),
+                            libc::AT_EMPTY_PATH,
+                        )
+                    };
+                    if rc != 0
+                        && matches!(
+                            io::Error::last_os_error().raw_os_error(),
+                            Some(libc::ENOENT | libc::EPERM | libc::EINVAL)
+                        )
+                    {
+                        EMPTY_PATH_REFUSED.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                if EMPTY_PATH_REFUSED.load(std::sync::atomic::Ordering::Relaxed) {
+                    let proc_path = format!("/proc/self/fd/{fd}\0");
+                    // SAFETY: both paths are NUL-terminated and live across the call.
+                    rc = unsafe {
+                        libc::linkat(
+                            libc::AT_FDCWD,
+                            proc_path.as_ptr().cast(),
+                            libc::AT_FDCWD,
+                            dest_c.as_ptr(),
+                            libc::AT_SYMLINK_FOLLOW,
+                        )
+                    };
+                }
                 if rc == 0 {
                     return Ok(true);
                 }
@@ -252,12 +285,34 @@ pub struct Transaction<'r> {
     staging_lock_path: PathBuf,
     /// The objects staged (in the staging directory as `<checksum>.<extension>`).
     staged: Mutex<HashSet<(ObjectType, Checksum)>>,
+    /// The repository's objects as the caller listed them, if it did
+    /// ([`Transaction::set_known_objects`]): looked up instead of the disk.
+    known: Option<Arc<HashSet<(ObjectType, Checksum)>>>,
     /// Files to rename into place at commit, after the flush: (temporary, destination).
     files: Mutex<Vec<(PathBuf, PathBuf)>>,
     commits: Mutex<Vec<Checksum>>,
     fsync: bool,
     per_object_fsync: bool,
     finished: bool,
+}
+
+/// What [`Transaction::write_content_counted`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrittenContent {
+    /// The object's checksum.
+    pub checksum: Checksum,
+    /// Whether this call staged it: false when it was in the repository, or staged in
+    /// the transaction, already.
+    pub staged: bool,
+}
+
+impl WrittenContent {
+    fn present(checksum: Checksum) -> WrittenContent {
+        WrittenContent {
+            checksum,
+            staged: false,
+        }
+    }
 }
 
 /// What a content object was written to before it is staged.
@@ -306,6 +361,7 @@ impl Repo {
             staging: dir,
             staging_lock_path,
             staged: Mutex::new(HashSet::new()),
+            known: None,
             files: Mutex::new(Vec::new()),
             commits: Mutex::new(Vec::new()),
             fsync,
@@ -462,18 +518,34 @@ impl Transaction<'_> {
         {
             return Ok(true);
         }
-        Ok(self.repo.has_object(objtype, c))
+        Ok(match &self.known {
+            Some(known) => known.contains(&(objtype, *c)),
+            None => self.repo.has_object(objtype, c),
+        })
     }
 
-    fn stage(&self, tmp: ObjectTmp, objtype: ObjectType, c: &Checksum) -> Result<()> {
-        if tmp.place(&self.staged_path(objtype, c))? {
+    /// Tells the transaction which objects the repository holds: `known`, listed under a
+    /// lock the caller holds until the transaction ends, so that none of them goes away
+    /// ([`Repo::loose_objects`]; an empty set for a repository the caller made just now).
+    /// From then on an object is looked up in `known` instead of on disk (a `stat` per
+    /// object less). One that another writer added since is written again, and its
+    /// staged copy dropped at commit (the rename into `objects/` never replaces).
+    pub fn set_known_objects(&mut self, known: Arc<HashSet<(ObjectType, Checksum)>>) {
+        self.known = Some(known);
+    }
+
+    /// Stages `tmp` as object `c`; whether it was staged by this call (false: another
+    /// writer staged it first).
+    fn stage(&self, tmp: ObjectTmp, objtype: ObjectType, c: &Checksum) -> Result<bool> {
+        let placed = tmp.place(&self.staged_path(objtype, c))?;
+        if placed {
             self.staged.lock().map_err(poisoned)?.insert((objtype, *c));
         }
-        Ok(())
+        Ok(placed)
     }
 
-    /// Stages the content object `made` as `c`.
-    fn stage_content(&self, made: Made, c: &Checksum) -> Result<()> {
+    /// Stages the content object `made` as `c`; whether it was staged by this call.
+    fn stage_content(&self, made: Made, c: &Checksum) -> Result<bool> {
         match made {
             Made::File(tmp) => self.stage(tmp, ObjectType::File, c),
             Made::Link(link) => {
@@ -483,11 +555,12 @@ impl Transaction<'_> {
                         .lock()
                         .map_err(poisoned)?
                         .insert((ObjectType::File, *c));
+                    Ok(true)
                 } else {
                     // Staged already by another writer.
                     let _ = fs::remove_file(&link);
+                    Ok(false)
                 }
-                Ok(())
             }
         }
     }
@@ -523,7 +596,7 @@ impl Transaction<'_> {
     /// ([`SMALL_CONTENT`] bytes per writing thread). Writing an object present or staged
     /// already stores nothing; below [`SMALL_CONTENT`] bytes it makes no file either.
     pub fn write_content(&self, header: &FileHeader, content: impl Read) -> Result<Checksum> {
-        self.write_content_impl(None, header, content)
+        Ok(self.write_content_impl(None, header, content)?.checksum)
     }
 
     /// Like [`Transaction::write_content`], but fails without storing
@@ -534,7 +607,19 @@ impl Transaction<'_> {
         header: &FileHeader,
         content: impl Read,
     ) -> Result<Checksum> {
-        self.write_content_impl(Some(expected), header, content)
+        Ok(self.write_content_impl(Some(expected), header, content)?.checksum)
+    }
+
+    /// Like [`Transaction::write_content`] (with `expected`, like
+    /// [`Transaction::write_content_with_checksum`]), also telling whether this call
+    /// staged the object: counting what a transaction adds needs no lookup of its own.
+    pub fn write_content_counted(
+        &self,
+        expected: Option<&Checksum>,
+        header: &FileHeader,
+        content: impl Read,
+    ) -> Result<WrittenContent> {
+        self.write_content_impl(expected, header, content)
     }
 
     fn write_content_impl(
@@ -542,7 +627,7 @@ impl Transaction<'_> {
         expected: Option<&Checksum>,
         header: &FileHeader,
         mut content: impl Read,
-    ) -> Result<Checksum> {
+    ) -> Result<WrittenContent> {
         let mode = self.repo.mode();
         if !(header.is_regular() || header.is_symlink()) {
             return Err(Error::Invalid(format!(
@@ -564,32 +649,34 @@ impl Transaction<'_> {
                 )));
             }
         }
-        // The thread's small-content buffer, taken for this object and given back after.
-        let mut head = SMALL_BUF.with(|b| b.take());
-        head.clear();
-        let out = self.write_content_buffered(expected, header, &mut content, &mut head);
-        SMALL_BUF.with(|b| b.set(head));
+        // The thread's small-content buffer, taken for this object and given back after;
+        // made (and its pages touched) once per thread, then read into as it is.
+        let mut buf = SMALL_BUF.with(|b| b.take());
+        if buf.len() != SMALL_CONTENT + 1 {
+            buf = vec![0; SMALL_CONTENT + 1];
+        }
+        let out = self.write_content_buffered(expected, header, &mut content, &mut buf);
+        SMALL_BUF.with(|b| b.set(buf));
         out
     }
 
-    /// [`Transaction::write_content_impl`] with `head`, an empty buffer for the content's
-    /// first [`SMALL_CONTENT`] bytes.
+    /// [`Transaction::write_content_impl`] with `buf`, a buffer of [`SMALL_CONTENT`] + 1
+    /// bytes for the content's start.
     fn write_content_buffered(
         &self,
         expected: Option<&Checksum>,
         header: &FileHeader,
         content: &mut dyn Read,
-        head: &mut Vec<u8>,
-    ) -> Result<Checksum> {
+        buf: &mut [u8],
+    ) -> Result<WrittenContent> {
         let mut hasher = ContentHasher::new(header);
-        let small = header.is_symlink() || {
-            head.reserve(SMALL_CONTENT + 1);
-            content
-                .take(SMALL_CONTENT as u64 + 1)
-                .read_to_end(head)
-                .map_err(|e| Error::Invalid(format!("reading content: {e}")))?;
-            head.len() <= SMALL_CONTENT
+        let filled = if header.is_symlink() {
+            0
+        } else {
+            fill(content, buf).map_err(|e| Error::Invalid(format!("reading content: {e}")))?
         };
+        let head = &buf[..filled];
+        let small = filled <= SMALL_CONTENT;
         let wrong = |actual: Checksum| match expected {
             Some(exp) if *exp != actual => Some(Error::WrongContent {
                 expected: *exp,
@@ -606,15 +693,18 @@ impl Transaction<'_> {
                 return Err(e);
             }
             if self.present_or_staged(ObjectType::File, &actual)? {
-                return Ok(actual);
+                return Ok(WrittenContent::present(actual));
             }
             let made = self.make_content(header, Content::Bytes(head))?;
-            self.stage_content(made, &actual)?;
-            return Ok(actual);
+            let staged = self.stage_content(made, &actual)?;
+            return Ok(WrittenContent {
+                checksum: actual,
+                staged,
+            });
         }
         let made = self.make_content(
             header,
-            Content::Stream(&mut (&head[..]).chain(content), &mut hasher),
+            Content::Stream(&mut head.chain(content), &mut hasher),
         )?;
         let actual = hasher.finish();
         if let Some(e) = wrong(actual) {
@@ -623,10 +713,13 @@ impl Transaction<'_> {
         }
         if self.present_or_staged(ObjectType::File, &actual)? {
             made.discard();
-            return Ok(actual);
+            return Ok(WrittenContent::present(actual));
         }
-        self.stage_content(made, &actual)?;
-        Ok(actual)
+        let staged = self.stage_content(made, &actual)?;
+        Ok(WrittenContent {
+            checksum: actual,
+            staged,
+        })
     }
 
     /// Writes a content object's file as the repository's mode stores it.
@@ -897,7 +990,22 @@ impl Drop for Transaction<'_> {
     }
 }
 
-/// Why [`copy_hashed`] failed: reading the content, or writing the object.
+/// Reads from `content` until `buf` is full or the content ends; the number of bytes
+/// read. (Unlike `read_to_end`, reads into the bytes as they are: no zeroing first.)
+fn fill(content: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match content.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Why [`copy_content`] failed: reading the content, or writing the object.
 enum CopyError {
     Read(io::Error),
     Write(io::Error),

@@ -199,7 +199,7 @@ enum Src<R: Read> {
     /// Read and decompressed on the calling thread.
     Inline(Box<BufReader<Limited<RawTap<R>>>>),
     /// Read and decompressed ahead by a helper thread (see [`PayloadReader::read_ahead`]).
-    Ahead(BufReader<Ahead>),
+    Ahead(Ahead),
     /// Only while switching from one to the other.
     Switching,
 }
@@ -233,7 +233,8 @@ impl<R: Read> BufRead for Src<R> {
 
 /// Decompressed bytes (or the end) sent by the read-ahead thread.
 enum Chunk {
-    Data(Vec<u8>),
+    /// A buffer and how many of its bytes are data.
+    Data(Vec<u8>, usize),
     Failed(io::Error),
     /// The stream ended; the result of [`finish_stream`].
     End(Result<(), ErrorKind>),
@@ -243,10 +244,17 @@ enum Chunk {
 const AHEAD_CHUNKS: usize = 4;
 const AHEAD_CHUNK: usize = 256 * 1024;
 
-/// The receiving end of the read-ahead thread.
+/// The receiving end of the read-ahead thread. It is its own buffer ([`BufRead`]): the
+/// caller reads straight from the chunks received, which go back to the thread to be
+/// filled again once read (no copy into a buffer of its own, no allocation and no fresh
+/// pages per chunk).
 struct Ahead {
     rx: std::sync::mpsc::Receiver<Chunk>,
+    /// Read buffers given back to the thread.
+    recycle: std::sync::mpsc::Sender<Vec<u8>>,
     cur: Vec<u8>,
+    /// Bytes of `cur` that are data.
+    len: usize,
     pos: usize,
     /// Set once the thread reported the end.
     end: Option<Result<(), ErrorKind>>,
@@ -258,43 +266,51 @@ impl Ahead {
         mut src: Limited<RawTap<R>>,
     ) -> io::Result<Ahead> {
         let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD_CHUNKS);
+        let (recycle, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
         std::thread::Builder::new()
             .name("rpm-payload".into())
             .spawn(move || loop {
-                let mut buf = vec![0u8; AHEAD_CHUNK];
+                let mut buf = recycled
+                    .try_recv()
+                    .ok()
+                    .filter(|b| b.len() == AHEAD_CHUNK)
+                    .unwrap_or_else(|| vec![0u8; AHEAD_CHUNK]);
                 let msg = match src.read(&mut buf) {
                     Ok(0) => Chunk::End(finish_stream(&mut src)),
-                    Ok(n) => {
-                        buf.truncate(n);
-                        Chunk::Data(buf)
-                    }
+                    Ok(n) => Chunk::Data(buf, n),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => Chunk::Failed(e),
                 };
-                let last = !matches!(msg, Chunk::Data(_));
+                let last = !matches!(msg, Chunk::Data(..));
                 // A closed channel means the reader was dropped: stop.
                 if tx.send(msg).is_err() || last {
                     break;
                 }
             })?;
+        let len = buffered.len();
         Ok(Ahead {
             rx,
+            recycle,
             cur: buffered,
+            len,
             pos: 0,
             end: None,
         })
     }
 }
 
-impl Read for Ahead {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.cur.len() {
+impl BufRead for Ahead {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.pos == self.len {
             if self.end.is_some() {
-                return Ok(0);
+                return Ok(&[]);
             }
             match self.rx.recv() {
-                Ok(Chunk::Data(d)) => {
-                    self.cur = d;
+                Ok(Chunk::Data(d, n)) => {
+                    let old = std::mem::replace(&mut self.cur, d);
+                    // The thread may have ended: then the buffer is simply dropped.
+                    let _ = self.recycle.send(old);
+                    self.len = n;
                     self.pos = 0;
                 }
                 Ok(Chunk::Failed(e)) => {
@@ -307,9 +323,20 @@ impl Read for Ahead {
                 }
             }
         }
-        let n = buf.len().min(self.cur.len() - self.pos);
-        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-        self.pos += n;
+        Ok(&self.cur[self.pos..self.len])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.len);
+    }
+}
+
+impl Read for Ahead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = buf.len().min(avail.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
         Ok(n)
     }
 }
@@ -553,7 +580,7 @@ impl<R: Read + Send + 'static> PayloadReader<R> {
                         io_kind("starting the read-ahead thread", e),
                     )
                 })?;
-                Src::Ahead(BufReader::with_capacity(64 * 1024, ahead))
+                Src::Ahead(ahead)
             }
             ahead => ahead,
         };
@@ -886,7 +913,6 @@ impl<R: Read> PayloadReader<R> {
         match &mut self.src {
             Src::Inline(r) => finish_stream(r.get_mut())?,
             Src::Ahead(r) => r
-                .get_mut()
                 .end
                 .take()
                 .unwrap_or_else(|| Err(ErrorKind::Payload("the payload did not end".into())))?,
