@@ -229,6 +229,21 @@ fn second_unpack_reads_no_package() {
         "{first}"
     );
     assert!(first.contains("\"ref\": \"example-os\""), "{first}");
+    // Each object written is counted once, however many files or packages share it:
+    // the count is the number of objects in the new repository (detached metadata aside).
+    let written: usize = first
+        .split("\"objects_written\": ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no objects_written in {first}"));
+    let objects = std::fs::read_dir(repo.join("objects"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.ends_with(".commitmeta"))
+        .count();
+    assert_eq!(written, objects, "{first}");
     // Same commit again: nothing to import; a new ref name is just set.
     let second = json(run_raw(cmd.args(["--ref", "other"])));
     assert!(second.contains("\"packages_imported\": 0"), "{second}");

@@ -86,32 +86,74 @@ struct ObjectTmp {
     label: PathBuf,
 }
 
+/// A directory open for the `*at` system calls (`O_PATH`), and its path (for messages
+/// and the fallbacks that need one): a name resolved from it costs one lookup instead
+/// of a walk from `/` (three such calls per object).
+struct OpenDir {
+    fd: std::os::fd::OwnedFd,
+    path: PathBuf,
+}
+
+impl OpenDir {
+    fn open(path: &Path) -> Result<OpenDir> {
+        use rustix::fs::{Mode, OFlags};
+        let fd = rustix::fs::open(
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            error: e.into(),
+        })?;
+        Ok(OpenDir {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+/// Links the anonymous `file` as `name` in `dir`: by the descriptor itself (Linux 6.10
+/// and later let the opener do this without CAP_DAC_READ_SEARCH; no walk through `/proc`
+/// per object), or with `via_proc` through `/proc/self/fd/N`, as libostree does.
+fn link_anonymous(
+    file: &File,
+    dir: &OpenDir,
+    name: &str,
+    via_proc: bool,
+) -> std::result::Result<(), rustix::io::Errno> {
+    use rustix::fs::{linkat, AtFlags, CWD};
+    if via_proc {
+        let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+        linkat(CWD, proc_path.as_str(), &dir.fd, name, AtFlags::SYMLINK_FOLLOW)
+    } else {
+        linkat(file, "", &dir.fd, name, AtFlags::EMPTY_PATH)
+    }
+}
+
 impl ObjectTmp {
-    fn new(dir: &Path) -> Result<ObjectTmp> {
-        use std::os::unix::fs::OpenOptionsExt;
-        match fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .mode(0o600)
-            .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
-            .open(dir)
-        {
-            Ok(file) => Ok(ObjectTmp {
-                file,
+    fn new(dir: &OpenDir) -> Result<ObjectTmp> {
+        use rustix::fs::{Mode, OFlags};
+        use rustix::io::Errno;
+        match rustix::fs::openat(
+            &dir.fd,
+            ".",
+            OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        ) {
+            Ok(fd) => Ok(ObjectTmp {
+                file: File::from(fd),
                 named: None,
-                label: dir.to_path_buf(),
+                label: dir.path.clone(),
             }),
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL | libc::ENOENT)
-                ) && dir.is_dir() =>
+            Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL | Errno::NOENT)
+                if dir.path.is_dir() =>
             {
-                ObjectTmp::named(dir)
+                ObjectTmp::named(&dir.path)
             }
             Err(e) => Err(Error::Io {
-                path: dir.to_path_buf(),
-                error: e,
+                path: dir.path.clone(),
+                error: e.into(),
             }),
         }
     }
@@ -131,70 +173,35 @@ impl ObjectTmp {
         })
     }
 
-    /// Gives the file the name `dest`. `Ok(false)` when `dest` already exists (another
-    /// writer staged the same object; the contents are equal by checksum).
-    fn place(self, dest: &Path) -> Result<bool> {
-        match self.named {
-            Some(named) => {
-                named.persist(dest).map_err(|e| Error::Io {
-                    path: dest.to_path_buf(),
-                    error: e.error,
-                })?;
-                Ok(true)
+    /// Gives the file the name `name` in `dir`. `Ok(false)` when that name exists already
+    /// (another writer staged the same object; the contents are equal by checksum).
+    fn place(self, dir: &OpenDir, name: &str) -> Result<bool> {
+        use rustix::io::Errno;
+        let dest = || dir.path.join(name);
+        if let Some(named) = self.named {
+            named.persist(dest()).map_err(|e| Error::Io {
+                path: dest(),
+                error: e.error,
+            })?;
+            return Ok(true);
+        }
+        let mut linked = Err(Errno::PERM);
+        if !EMPTY_PATH_REFUSED.load(std::sync::atomic::Ordering::Relaxed) {
+            linked = link_anonymous(&self.file, dir, name, false);
+            if matches!(linked, Err(Errno::NOENT | Errno::PERM | Errno::INVAL)) {
+                EMPTY_PATH_REFUSED.store(true, std::sync::atomic::Ordering::Relaxed);
             }
-            None => {
-                let dest_c = std::ffi::CString::new(dest.as_os_str().as_encoded_bytes())
-                    .map_err(|_| Error::Invalid(format!("{} contains NUL", dest.display())))?;
-                let fd = self.file.as_raw_fd();
-                let mut rc = -1;
-                if !EMPTY_PATH_REFUSED.load(std::sync::atomic::Ordering::Relaxed) {
-                    // The descriptor itself (Linux 6.10 and later let the opener do this
-                    // without CAP_DAC_READ_SEARCH): no walk through /proc per object.
-                    // SAFETY: the empty path and `dest_c` are NUL-terminated and live
-                    // across the call; `fd` is open.
-                    rc = unsafe {
-                        libc::linkat(
-                            fd,
-                            c"".as_ptr(),
-                            libc::AT_FDCWD,
-                            dest_c.as_ptr(),
-                            libc::AT_EMPTY_PATH,
-                        )
-                    };
-                    if rc != 0
-                        && matches!(
-                            io::Error::last_os_error().raw_os_error(),
-                            Some(libc::ENOENT | libc::EPERM | libc::EINVAL)
-                        )
-                    {
-                        EMPTY_PATH_REFUSED.store(true, std::sync::atomic::Ordering::Relaxed);
-                    }
-                }
-                if EMPTY_PATH_REFUSED.load(std::sync::atomic::Ordering::Relaxed) {
-                    let proc_path = format!("/proc/self/fd/{fd}\0");
-                    // SAFETY: both paths are NUL-terminated and live across the call.
-                    rc = unsafe {
-                        libc::linkat(
-                            libc::AT_FDCWD,
-                            proc_path.as_ptr().cast(),
-                            libc::AT_FDCWD,
-                            dest_c.as_ptr(),
-                            libc::AT_SYMLINK_FOLLOW,
-                        )
-                    };
-                }
-                if rc == 0 {
-                    return Ok(true);
-                }
-                let error = io::Error::last_os_error();
-                if error.raw_os_error() == Some(libc::EEXIST) {
-                    return Ok(false);
-                }
-                Err(Error::Io {
-                    path: dest.to_path_buf(),
-                    error,
-                })
-            }
+        }
+        if EMPTY_PATH_REFUSED.load(std::sync::atomic::Ordering::Relaxed) {
+            linked = link_anonymous(&self.file, dir, name, true);
+        }
+        match linked {
+            Ok(()) => Ok(true),
+            Err(Errno::EXIST) => Ok(false),
+            Err(e) => Err(Error::Io {
+                path: dest(),
+                error: e.into(),
+            }),
         }
     }
 }
@@ -224,6 +231,25 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8], fsync: bool) -> Result<()> {
         fsync_dir(dir)?;
     }
     Ok(())
+}
+
+/// Renames `from` in `from_dir` to `to` in `to_dir` unless that exists; `Ok(false)` if
+/// it does.
+fn rename_noreplace_at(from_dir: &OpenDir, from: &str, to_dir: &OpenDir, to: &str) -> Result<bool> {
+    use rustix::fs::{renameat_with, RenameFlags};
+    use rustix::io::Errno;
+    match renameat_with(&from_dir.fd, from, &to_dir.fd, to, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(true),
+        Err(Errno::EXIST) => Ok(false),
+        // Filesystems without RENAME_NOREPLACE.
+        Err(Errno::INVAL | Errno::NOSYS) => {
+            rename_noreplace(&from_dir.path.join(from), &to_dir.path.join(to))
+        }
+        Err(e) => Err(Error::Io {
+            path: to_dir.path.join(to),
+            error: e.into(),
+        }),
+    }
 }
 
 /// Renames `from` to `to` unless `to` exists; `Ok(false)` if it does.
@@ -282,6 +308,8 @@ pub struct Transaction<'r> {
     _repo_lock: LockGuard,
     _staging_lock: Option<LockGuard>,
     staging: PathBuf,
+    /// The staging directory, open.
+    staging_dir: OpenDir,
     staging_lock_path: PathBuf,
     /// The objects staged (in the staging directory as `<checksum>.<extension>`).
     staged: Mutex<HashSet<(ObjectType, Checksum)>>,
@@ -354,11 +382,13 @@ impl Repo {
         let staging_lock_path = tmp.join(lock_name);
         let staging_lock = lock_file_exclusive(&staging_lock_path)?;
         let fsync = !matches!(self.config().get("core", "fsync"), Some("false"));
+        let staging_dir = OpenDir::open(&dir)?;
         Ok(Transaction {
             repo: self,
             _repo_lock: repo_lock,
             _staging_lock: Some(staging_lock),
             staging: dir,
+            staging_dir,
             staging_lock_path,
             staged: Mutex::new(HashSet::new()),
             known: None,
@@ -502,10 +532,15 @@ impl Transaction<'_> {
         self.repo
     }
 
+    /// The name object `c` is staged as, in the staging directory.
+    fn staged_name(&self, objtype: ObjectType, c: &Checksum) -> String {
+        let ext = objtype.extension(self.repo.mode().is_archive());
+        format!("{}.{ext}", c.to_hex())
+    }
+
     /// Where object `c` is staged.
     fn staged_path(&self, objtype: ObjectType, c: &Checksum) -> PathBuf {
-        let ext = objtype.extension(self.repo.mode().is_archive());
-        self.staging.join(format!("{}.{ext}", c.to_hex()))
+        self.staging.join(self.staged_name(objtype, c))
     }
 
     /// Whether the object is in the repository or staged in this transaction already.
@@ -537,7 +572,7 @@ impl Transaction<'_> {
     /// Stages `tmp` as object `c`; whether it was staged by this call (false: another
     /// writer staged it first).
     fn stage(&self, tmp: ObjectTmp, objtype: ObjectType, c: &Checksum) -> Result<bool> {
-        let placed = tmp.place(&self.staged_path(objtype, c))?;
+        let placed = tmp.place(&self.staging_dir, &self.staged_name(objtype, c))?;
         if placed {
             self.staged.lock().map_err(poisoned)?.insert((objtype, *c));
         }
@@ -747,7 +782,7 @@ impl Transaction<'_> {
             }
             return Ok(Made::Link(link));
         }
-        let tmp = ObjectTmp::new(&self.staging)?;
+        let tmp = ObjectTmp::new(&self.staging_dir)?;
         let file = &tmp.file;
         let tmp_path = tmp.label.clone();
         let io_err = |e: io::Error| Error::Io {
@@ -883,7 +918,7 @@ impl Transaction<'_> {
         if self.present_or_staged(objtype, &c)? {
             return Ok(c);
         }
-        let tmp = ObjectTmp::new(&self.staging)?;
+        let tmp = ObjectTmp::new(&self.staging_dir)?;
         (&tmp.file).write_all(bytes).at(tmp.label.clone())?;
         tmp.file
             .set_permissions(fs::Permissions::from_mode(0o644))
@@ -915,14 +950,19 @@ impl Transaction<'_> {
         // Renamed into place directory by directory, in one thread (a rename between two
         // directories takes the filesystem's rename lock: more threads would only wait
         // for it), then the directories are synced, in parallel.
-        let mut by_dir: BTreeMap<PathBuf, Vec<(PathBuf, PathBuf)>> = BTreeMap::new();
+        // (staged name, name in its directory) by directory of `objects/`.
+        let mut by_dir: BTreeMap<PathBuf, Vec<(String, String)>> = BTreeMap::new();
         for (objtype, c) in staged {
             let to = self.repo.loose_path(objtype, &c);
             let dir = to.parent().unwrap_or(self.repo.path()).to_path_buf();
+            let name = to
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             by_dir
                 .entry(dir)
                 .or_default()
-                .push((self.staged_path(objtype, &c), to));
+                .push((self.staged_name(objtype, &c), name));
         }
         let objects_moved = !by_dir.is_empty();
         for (dir, moves) in &by_dir {
@@ -936,10 +976,15 @@ impl Transaction<'_> {
                     })
                 }
             }
+            let to_dir = OpenDir::open(dir)?;
             for (from, to) in moves {
-                if !rename_noreplace(from, to)? {
+                if !rename_noreplace_at(&self.staging_dir, from, &to_dir, to)? {
                     // Present already (written meanwhile by another writer).
-                    let _ = fs::remove_file(from);
+                    let _ = rustix::fs::unlinkat(
+                        &self.staging_dir.fd,
+                        from.as_str(),
+                        rustix::fs::AtFlags::empty(),
+                    );
                 }
             }
         }
@@ -1061,17 +1106,22 @@ mod tests {
     #[test]
     fn object_tmp_places_anonymous_and_named_files() {
         let dir = tempfile::tempdir().unwrap();
-        for (i, make) in [ObjectTmp::new, ObjectTmp::named].into_iter().enumerate() {
-            let dest = dir.path().join(format!("obj-{i}"));
+        let open = OpenDir::open(dir.path()).unwrap();
+        let anonymous = |d: &Path| ObjectTmp::new(&OpenDir::open(d).unwrap());
+        let makers: [&dyn Fn(&Path) -> Result<ObjectTmp>; 2] = [&anonymous, &ObjectTmp::named];
+        for (i, make) in makers.into_iter().enumerate() {
+            let name = format!("obj-{i}");
+            let dest = dir.path().join(&name);
             let t = make(dir.path()).unwrap();
+            assert_eq!(t.named.is_none(), i == 0);
             (&t.file).write_all(b"first").unwrap();
-            assert!(t.place(&dest).unwrap());
+            assert!(t.place(&open, &name).unwrap());
             assert_eq!(fs::read(&dest).unwrap(), b"first");
             // A second writer of the same object: the anonymous file reports the name
             // as taken and leaves it alone; a named one replaces it (same checksum).
             let t = make(dir.path()).unwrap();
             (&t.file).write_all(b"first").unwrap();
-            let placed = t.place(&dest).unwrap();
+            let placed = t.place(&open, &name).unwrap();
             assert_eq!(placed, i == 1);
             assert_eq!(fs::read(&dest).unwrap(), b"first");
         }
@@ -1082,6 +1132,24 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["obj-0", "obj-1"]);
+    }
+
+    #[test]
+    fn anonymous_files_link_by_descriptor_and_through_proc() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = OpenDir::open(dir.path()).unwrap();
+        for via_proc in [false, true] {
+            let t = ObjectTmp::new(&open).unwrap();
+            if t.named.is_some() {
+                return; // a filesystem without O_TMPFILE: nothing to link
+            }
+            (&t.file).write_all(b"bytes").unwrap();
+            let name = format!("via-proc-{via_proc}");
+            link_anonymous(&t.file, &open, &name, via_proc).unwrap();
+            assert_eq!(fs::read(dir.path().join(&name)).unwrap(), b"bytes");
+            let again = link_anonymous(&t.file, &open, &name, via_proc).unwrap_err();
+            assert_eq!(again, rustix::io::Errno::EXIST);
+        }
     }
 
     /// What the transaction's staging directory holds now.
@@ -1132,6 +1200,59 @@ mod tests {
             tx.write_content(&h, &big[..]).unwrap();
             assert!(staging_entries(&tx).is_empty(), "{mode:?}");
         }
+    }
+
+    #[test]
+    fn write_content_counted_tells_what_this_call_staged() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), RepoMode::BareUser).unwrap();
+        let h = FileHeader::regular(0, 0, 0o100644);
+        let present = repo.write_content(&h, &b"in the repository"[..]).unwrap();
+        let tx = repo.transaction().unwrap();
+        let big = vec![3u8; SMALL_CONTENT + 1];
+        for content in [&b"small"[..], &big[..]] {
+            let first = tx.write_content_counted(None, &h, content).unwrap();
+            assert!(first.staged);
+            let again = tx.write_content_counted(None, &h, content).unwrap();
+            assert_eq!(again.checksum, first.checksum);
+            assert!(!again.staged, "staged already in this transaction");
+        }
+        let w = tx
+            .write_content_counted(Some(&present), &h, &b"in the repository"[..])
+            .unwrap();
+        assert_eq!((w.checksum, w.staged), (present, false));
+        // A link object too.
+        let l = FileHeader::symlink(0, 0, "target");
+        assert!(tx.write_content_counted(None, &l, std::io::empty()).unwrap().staged);
+        assert!(!tx.write_content_counted(None, &l, std::io::empty()).unwrap().staged);
+    }
+
+    #[test]
+    fn known_objects_replace_the_lookups_and_an_object_found_on_disk_at_commit_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), RepoMode::BareUser).unwrap();
+        let h = FileHeader::regular(0, 0, 0o100644);
+        let listed = repo.write_content(&h, &b"listed"[..]).unwrap();
+        let unlisted = repo.write_content(&h, &b"not listed"[..]).unwrap();
+        let mut tx = repo.transaction().unwrap();
+        tx.set_known_objects(Arc::new(HashSet::from([(ObjectType::File, listed)])));
+        // In the set: present, nothing staged.
+        let w = tx.write_content_counted(None, &h, &b"listed"[..]).unwrap();
+        assert_eq!((w.checksum, w.staged), (listed, false));
+        // On disk but not in the set (another writer's): written again, and the copy
+        // on disk stays when the transaction commits.
+        let w = tx.write_content_counted(None, &h, &b"not listed"[..]).unwrap();
+        assert_eq!((w.checksum, w.staged), (unlisted, true));
+        let path = repo.loose_path(ObjectType::File, &unlisted);
+        let inode = std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).unwrap());
+        tx.commit().unwrap();
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).unwrap()),
+            inode
+        );
+        assert!(fs::read_dir(repo.path().join("tmp"))
+            .unwrap()
+            .all(|e| !e.unwrap().file_name().to_string_lossy().starts_with("staging-")));
     }
 
     #[test]
