@@ -448,10 +448,9 @@ impl UnpackJob {
         // by this unpack (under the lock held since it was made).
         match (&self.listed, made_here) {
             (Some(listed), _) => tx.set_known_objects(listed.clone()),
-            (None, true) => tx.set_known_objects(Arc::new(HashSet::from([(
-                ObjectType::Commit,
-                commit,
-            )]))),
+            (None, true) => {
+                tx.set_known_objects(Arc::new(HashSet::from([(ObjectType::Commit, commit)])))
+            }
             (None, false) => {}
         }
         let mut work: Vec<(usize, &Located)> =
@@ -745,7 +744,12 @@ fn write_new_contents(
         match content {
             NewContent::Symlink { target } => {
                 for m in todo {
-                    write_counted(tx, &file_header(index, m, target), &mut std::io::empty(), stats)?;
+                    write_counted(
+                        tx,
+                        &file_header(index, m, target),
+                        &mut std::io::empty(),
+                        stats,
+                    )?;
                 }
             }
             NewContent::Blob { .. } => need_blobs |= !todo.is_empty(),

@@ -125,7 +125,13 @@ fn link_anonymous(
     use rustix::fs::{linkat, AtFlags, CWD};
     if via_proc {
         let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
-        linkat(CWD, proc_path.as_str(), &dir.fd, name, AtFlags::SYMLINK_FOLLOW)
+        linkat(
+            CWD,
+            proc_path.as_str(),
+            &dir.fd,
+            name,
+            AtFlags::SYMLINK_FOLLOW,
+        )
     } else {
         linkat(file, "", &dir.fd, name, AtFlags::EMPTY_PATH)
     }
@@ -642,7 +648,9 @@ impl Transaction<'_> {
         header: &FileHeader,
         content: impl Read,
     ) -> Result<Checksum> {
-        Ok(self.write_content_impl(Some(expected), header, content)?.checksum)
+        Ok(self
+            .write_content_impl(Some(expected), header, content)?
+            .checksum)
     }
 
     /// Like [`Transaction::write_content`] (with `expected`, like
@@ -1107,8 +1115,10 @@ mod tests {
     fn object_tmp_places_anonymous_and_named_files() {
         let dir = tempfile::tempdir().unwrap();
         let open = OpenDir::open(dir.path()).unwrap();
-        let anonymous = |d: &Path| ObjectTmp::new(&OpenDir::open(d).unwrap());
-        let makers: [&dyn Fn(&Path) -> Result<ObjectTmp>; 2] = [&anonymous, &ObjectTmp::named];
+        fn anonymous(d: &Path) -> Result<ObjectTmp> {
+            ObjectTmp::new(&OpenDir::open(d)?)
+        }
+        let makers: [fn(&Path) -> Result<ObjectTmp>; 2] = [anonymous, ObjectTmp::named];
         for (i, make) in makers.into_iter().enumerate() {
             let name = format!("obj-{i}");
             let dest = dir.path().join(&name);
@@ -1223,8 +1233,16 @@ mod tests {
         assert_eq!((w.checksum, w.staged), (present, false));
         // A link object too.
         let l = FileHeader::symlink(0, 0, "target");
-        assert!(tx.write_content_counted(None, &l, std::io::empty()).unwrap().staged);
-        assert!(!tx.write_content_counted(None, &l, std::io::empty()).unwrap().staged);
+        assert!(
+            tx.write_content_counted(None, &l, std::io::empty())
+                .unwrap()
+                .staged
+        );
+        assert!(
+            !tx.write_content_counted(None, &l, std::io::empty())
+                .unwrap()
+                .staged
+        );
     }
 
     #[test]
@@ -1241,7 +1259,9 @@ mod tests {
         assert_eq!((w.checksum, w.staged), (listed, false));
         // On disk but not in the set (another writer's): written again, and the copy
         // on disk stays when the transaction commits.
-        let w = tx.write_content_counted(None, &h, &b"not listed"[..]).unwrap();
+        let w = tx
+            .write_content_counted(None, &h, &b"not listed"[..])
+            .unwrap();
         assert_eq!((w.checksum, w.staged), (unlisted, true));
         let path = repo.loose_path(ObjectType::File, &unlisted);
         let inode = std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).unwrap());
@@ -1250,9 +1270,11 @@ mod tests {
             std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).unwrap()),
             inode
         );
-        assert!(fs::read_dir(repo.path().join("tmp"))
+        assert!(fs::read_dir(repo.path().join("tmp")).unwrap().all(|e| !e
             .unwrap()
-            .all(|e| !e.unwrap().file_name().to_string_lossy().starts_with("staging-")));
+            .file_name()
+            .to_string_lossy()
+            .starts_with("staging-")));
     }
 
     #[test]
