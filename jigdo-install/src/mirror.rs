@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use jigdo_format::PinnedPackage;
 use jigdo_unpack::{DeltaRpm, JigdoRpm};
-use repo_fetch::{Backend, FetchOptions};
-use repodata::{create_repo, prune_repo, CreateOptions, PruneOptions};
+use repo_fetch::{Backend, Expect, FetchOptions};
+use repodata::{create_repo, is_current, prune_repo, CreateOptions, PruneOptions};
 use serde::Serialize;
 
 use crate::error::InstallError;
@@ -38,6 +38,11 @@ pub struct MirrorOptions {
     pub trust: TrustPolicy,
 }
 
+/// The directory in DIR (hidden: not scanned for packages, see [`repodata::create::find_rpms`])
+/// where a mirror keeps its sources' last `repomd.xml` for the next run's conditional
+/// requests.
+pub const MIRROR_STATE_DIR: &str = ".jigdo";
+
 /// What a mirror run did (the `--json` document of `jigdo mirror`).
 #[derive(Debug, Clone, Serialize)]
 pub struct MirrorReport {
@@ -53,6 +58,10 @@ pub struct MirrorReport {
     pub bytes_downloaded: u64,
     /// Files removed by `keep`.
     pub pruned: usize,
+    /// Whether DIR's repodata was written again. It is not when DIR already held every
+    /// file and its repodata lists them as they are, so that its clients' conditional
+    /// requests keep getting 304.
+    pub published: bool,
     /// What authenticated each jigdo RPM's commit, in the order of `jigdo_rpms`.
     pub trust: Vec<TrustReport>,
 }
@@ -80,6 +89,45 @@ fn copy_pin(pin: &PinnedPackage, src: &Path, dir: &Path) -> Result<(), InstallEr
     Ok(())
 }
 
+/// The copy of `entry` (a jigdo or delta RPM) in `dir` under its file name, when it is
+/// there with the size and checksum the source lists for it.
+fn in_dir(dir: &Path, entry: &repodata::IndexEntry) -> Result<Option<PathBuf>, InstallError> {
+    let name = entry
+        .location_href
+        .rsplit('/')
+        .next()
+        .unwrap_or(&entry.location_href);
+    let path = file_in(dir, name)?;
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let expect = Expect {
+        size: Some(entry.size),
+        checksum: Some(entry.checksum.clone()),
+    };
+    Ok(expect.check_file(&path).is_ok().then_some(path))
+}
+
+/// The pins of which `dir` holds no verified copy (as [`copy_pin`] names it), each file
+/// there hashed in parallel.
+fn missing_pins(pins: &[PinnedPackage], dir: &Path) -> Vec<PinnedPackage> {
+    use rayon::prelude::*;
+    ostree_store::with_io_pool(|| {
+        pins.par_iter()
+            .filter(|pin| {
+                let name = jigdo_unpack::source::package_file_name(pin);
+                match file_in(dir, &name) {
+                    Ok(path) if path.is_file() => {
+                        jigdo_unpack::source::verify_pin(&path, pin).is_err()
+                    }
+                    _ => true,
+                }
+            })
+            .cloned()
+            .collect()
+    })
+}
+
 /// Runs `jigdo mirror`, reporting [`Event`]s to `events`.
 pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, InstallError> {
     if opts.sources.is_empty() {
@@ -98,11 +146,13 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
     let downloader = opts
         .backend
         .downloader(opts.fetch.clone(), Some(fetch_events.clone()))?;
+    // The sources' kept repomd.xml from the last run: an unchanged source costs a 304.
+    let kept = opts.to.join(MIRROR_STATE_DIR).join("sources");
     let repos = Repos::open(
         downloader,
         &opts.sources,
         md.path(),
-        None,
+        Some(&kept),
         &opts.trust,
         &events,
     )?;
@@ -119,7 +169,12 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
         let found = repos.find_jigdo(spec)?;
         let repo = &repos.list[found.repo];
         let nevra = found.entry.nevra();
-        let fetched = repos.fetch_entry(&found, staging.path())?;
+        // A copy already in DIR with the size and checksum the source lists is used as
+        // it is (and checked for trust as a download is).
+        let fetched = match in_dir(&opts.to, &found.entry)? {
+            Some(p) => p,
+            None => repos.fetch_entry(&found, staging.path())?,
+        };
         let origin = repos.origin(&found);
         let untrusted = |reason| InstallError::Untrusted {
             what: format!("{nevra} from {}", repo.name),
@@ -140,18 +195,25 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
             |n| n.to_os_string(),
         );
         let path = opts.to.join(file);
-        std::fs::rename(&fetched, &path).map_err(io(&path))?;
+        if fetched != path {
+            std::fs::rename(&fetched, &path).map_err(io(&path))?;
+        }
         // Exactly the pinned packages, each verified against its pin; files already in
         // DIR with the right checksum are kept without a request.
         let pins = &jigdo.index.packages;
-        fetch_events.set_pins(pins);
         let packages_dir = opts.to.join("Packages");
-        let fetched = repos.fetch_pins(pins, &packages_dir)?;
-        // Packages found in a plain directory of RPMs are used in place by the fetch:
-        // the mirror needs its own copy.
-        for (pin, f) in pins.iter().zip(&fetched) {
-            if f.origin.is_none() {
-                copy_pin(pin, &f.path, &packages_dir)?;
+        // Those DIR holds verified are not asked for at all (no primary read to place
+        // them either).
+        let missing = missing_pins(pins, &packages_dir);
+        if !missing.is_empty() {
+            fetch_events.set_pins(&missing);
+            let fetched = repos.fetch_pins(&missing, &packages_dir)?;
+            // Packages found in a plain directory of RPMs are used in place by the
+            // fetch: the mirror needs its own copy.
+            for (pin, f) in missing.iter().zip(&fetched) {
+                if f.origin.is_none() {
+                    copy_pin(pin, &f.path, &packages_dir)?;
+                }
             }
         }
         packages += pins.len();
@@ -164,18 +226,23 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
         // left out with a warning (clients still have the jigdo RPM path).
         for (found_delta, _) in repos.deltas_to(&found) {
             let delta_nevra = found_delta.entry.nevra();
-            let copied = repos
-                .fetch_entry(&found_delta, staging.path())
-                .map_err(|e| e.to_string())
-                .and_then(|p| match DeltaRpm::open(&p) {
-                    Ok(d) if d.target.commit == jigdo.commit => Ok(p),
-                    Ok(d) => Err(format!("its target is {}", d.target.commit)),
-                    Err(e) => Err(e.to_string()),
-                });
+            let copied = match in_dir(&opts.to, &found_delta.entry) {
+                Ok(Some(p)) => Ok(p),
+                Ok(None) => repos.fetch_entry(&found_delta, staging.path()),
+                Err(e) => Err(e),
+            }
+            .map_err(|e| e.to_string())
+            .and_then(|p| match DeltaRpm::open(&p) {
+                Ok(d) if d.target.commit == jigdo.commit => Ok(p),
+                Ok(d) => Err(format!("its target is {}", d.target.commit)),
+                Err(e) => Err(e.to_string()),
+            });
             match copied {
                 Ok(p) => {
                     let dest = opts.to.join(p.file_name().unwrap_or_default());
-                    std::fs::rename(&p, &dest).map_err(io(&dest))?;
+                    if p != dest {
+                        std::fs::rename(&p, &dest).map_err(io(&dest))?;
+                    }
                     deltas.push(delta_nevra);
                 }
                 Err(reason) => events(&Event::DeltaFailed {
@@ -192,27 +259,39 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
         path: opts.to.clone(),
         error,
     };
-    create_repo(
-        &opts.to,
-        &CreateOptions {
-            update: true,
-            ..CreateOptions::default()
-        },
-    )
-    .map_err(publish)?;
-    let mut pruned = 0;
-    if let Some(keep) = opts.keep {
-        let r = prune_repo(
+    // Published again only when something changed, so that an unchanged mirror keeps
+    // its repomd.xml (and its own clients' conditional requests get 304).
+    let mut published = !is_current(&opts.to).map_err(publish)?;
+    if published {
+        create_repo(
             &opts.to,
-            &PruneOptions {
-                keep,
-                dry_run: false,
-                create: CreateOptions::default(),
+            &CreateOptions {
+                update: true,
+                ..CreateOptions::default()
             },
         )
         .map_err(publish)?;
-        pruned = r.removed.len();
     }
+    let mut pruned = 0;
+    if let Some(keep) = opts.keep {
+        let prune = |dry_run| {
+            prune_repo(
+                &opts.to,
+                &PruneOptions {
+                    keep,
+                    dry_run,
+                    create: CreateOptions::default(),
+                },
+            )
+            .map_err(publish)
+        };
+        // Pruning publishes: only when it has something to remove.
+        if !prune(true)?.removed.is_empty() {
+            pruned = prune(false)?.removed.len();
+            published = true;
+        }
+    }
+    repos.keep_state(&kept);
     Ok(MirrorReport {
         dir: opts.to.clone(),
         jigdo_rpms: names,
@@ -220,6 +299,7 @@ pub fn mirror(opts: &MirrorOptions, events: EventSink) -> Result<MirrorReport, I
         delta_rpms: deltas,
         bytes_downloaded: repos.bytes_downloaded(),
         pruned,
+        published,
         trust: trusted,
     })
 }

@@ -249,6 +249,42 @@ pub fn previous_records(dir: &Path) -> Option<HashMap<String, Package>> {
     }
 }
 
+/// Whether `dir/repodata` describes exactly the RPMs under `dir` as they are now: every
+/// metadata file matches `repomd.xml`, and primary lists each `*.rpm` that
+/// [`find_rpms`] finds, with its size and modification time, and nothing else. Metadata
+/// that is absent or does not verify is not current (`Ok(false)`); only failing to walk
+/// `dir` is an error. `jigdo mirror` publishes again only when this is false, so that a
+/// mirror with nothing new keeps serving the same `repomd.xml` and its clients'
+/// conditional requests stay cheap.
+pub fn is_current(dir: &Path) -> Result<bool> {
+    let found = find_rpms(dir)?;
+    let Ok(repo) = LocalRepo::open(dir) else {
+        return Ok(false);
+    };
+    if repo.verify_all().is_err() {
+        return Ok(false);
+    }
+    let Ok(primary) = repo.primary() else {
+        return Ok(false);
+    };
+    let mut listed = HashMap::with_capacity(found.len());
+    for p in primary {
+        let Ok(p) = p else {
+            return Ok(false);
+        };
+        if listed
+            .insert(p.location_href, (p.size_package, p.time_file))
+            .is_some()
+        {
+            return Ok(false);
+        }
+    }
+    Ok(listed.len() == found.len()
+        && found
+            .iter()
+            .all(|f| listed.get(&f.href) == Some(&(f.size, f.mtime))))
+}
+
 type Writer = fn(&mut dyn Write, &Package) -> std::io::Result<()>;
 
 /// How one of the three metadata files is written.

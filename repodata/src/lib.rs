@@ -34,7 +34,7 @@ pub mod repo;
 #[cfg(feature = "signing")]
 pub mod signature;
 
-pub use create::{create_repo, create_repo_with_progress, CreateOptions, CreateReport};
+pub use create::{create_repo, create_repo_with_progress, is_current, CreateOptions, CreateReport};
 pub use index::{IndexEntry, RepoIndex};
 pub use jigdo_record::JigdoEntry;
 pub use prune::{check_keep, prune_repo, PruneOptions, PruneReport};

@@ -211,3 +211,54 @@ fn damaged_repositories_give_errors_naming_the_file() {
     let err = create_repo(&dir, &CreateOptions::default()).unwrap_err();
     assert!(err.to_string().contains("junk.rpm"), "{err}");
 }
+
+/// `is_current`: true right after publishing; false once a package is added, removed,
+/// rewritten with another size, or the metadata is missing or damaged.
+#[test]
+fn is_current_tells_whether_the_metadata_lists_the_packages_as_they_are() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("repo");
+    build_specs(&dir);
+    assert!(!repodata::is_current(&dir).unwrap(), "no repodata yet");
+    create_repo(&dir, &CreateOptions::default()).unwrap();
+    assert!(repodata::is_current(&dir).unwrap());
+
+    let pkgs = walk(&dir);
+    let first = pkgs
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "rpm"))
+        .unwrap()
+        .clone();
+    // An extra package (a copy under another name).
+    let extra = dir.join("extra-copy.rpm");
+    std::fs::copy(&first, &extra).unwrap();
+    assert!(!repodata::is_current(&dir).unwrap(), "an added package");
+    std::fs::remove_file(&extra).unwrap();
+    assert!(repodata::is_current(&dir).unwrap());
+    // A package that grew.
+    let saved = std::fs::read(&first).unwrap();
+    let mut grown = saved.clone();
+    grown.push(0);
+    std::fs::write(&first, &grown).unwrap();
+    assert!(!repodata::is_current(&dir).unwrap(), "a changed package");
+    // A removed package.
+    std::fs::remove_file(&first).unwrap();
+    assert!(!repodata::is_current(&dir).unwrap(), "a removed package");
+    std::fs::write(&first, &saved).unwrap();
+    create_repo(&dir, &CreateOptions::default()).unwrap();
+    assert!(repodata::is_current(&dir).unwrap());
+    // Damaged metadata: a primary whose checksum no longer matches repomd.xml.
+    let repo = LocalRepo::open(&dir).unwrap();
+    let rec = repo.repomd().record("primary").unwrap().clone();
+    let path = repo.record_path(&rec);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(!repodata::is_current(&dir).unwrap(), "damaged primary");
+    // Hidden directories are not packages: state kept there changes nothing.
+    create_repo(&dir, &CreateOptions::default()).unwrap();
+    std::fs::create_dir_all(dir.join(".jigdo")).unwrap();
+    std::fs::copy(&first, dir.join(".jigdo/hidden.rpm")).unwrap();
+    assert!(repodata::is_current(&dir).unwrap());
+}

@@ -108,6 +108,12 @@ pub fn run(args: MirrorArgs) -> anyhow::Result<i32> {
     if json {
         crate::output::print_json(&report)?;
     } else {
+        if !report.published && !quiet {
+            eprintln!(
+                "{}: nothing new, repodata left as it was",
+                report.dir.display()
+            );
+        }
         println!("{}", report.dir.display());
     }
     Ok(0)
