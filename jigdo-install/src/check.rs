@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use std::path::Path;
 
-use jigdo_unpack::{JigdoRpm, Target, UnpackError, UnpackJob};
+use jigdo_unpack::{Decided, JigdoRpm, Target, UnpackError, UnpackJob};
 use serde::Serialize;
 
 use crate::error::InstallError;
@@ -185,7 +185,8 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
             Some(h) => h,
             None => {
                 let path = repos.fetch_entry(&found, &work.path().join("jigdo"))?;
-                let (job, trust) = open_trusted(&opts.trust, &path, &origin, target, &what)?;
+                let (job, trust) =
+                    open_trusted(&opts.trust, &path, &origin, target, &what, None)?;
                 let needed = job.needed().to_vec();
                 (job.jigdo().clone(), needed, trust)
             }
@@ -355,10 +356,11 @@ pub(crate) fn read_head(
                 .into(),
         );
     }
-    let needed = UnpackJob::needed_for(&jigdo, target).map_err(|e| e.to_string())?;
+    let decided = UnpackJob::decide(&jigdo, target).map_err(|e| e.to_string())?;
     Ok(Head {
         jigdo,
-        needed,
+        needed: decided.needed().to_vec(),
+        decided,
         trust,
         bytes: head,
     })
@@ -370,6 +372,9 @@ pub(crate) struct Head {
     pub(crate) jigdo: JigdoRpm,
     /// The packages the repository still needs (indexes into its pins).
     pub(crate) needed: Vec<usize>,
+    /// The plan and the decision behind `needed` (holding the repository's shared
+    /// lock), for the install's [`UnpackJob::open_decided`].
+    pub(crate) decided: Decided,
     /// What verified it.
     pub(crate) trust: TrustReport,
     /// The bytes read: the start of the file.

@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jigdo_format::PinnedPackage;
-use jigdo_unpack::{Arrivals, DeltaJob, PendingRecord, Target, UnpackJob, UnpackReport};
+use jigdo_unpack::{Arrivals, Decided, DeltaJob, PendingRecord, Target, UnpackJob, UnpackReport};
 use ostree_store::{Repo, RepoMode};
 use repo_fetch::{Backend, FetchOptions, Origin};
 use serde::Serialize;
@@ -222,7 +222,7 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         &opts.trust,
         &events,
     )?;
-    let (jigdo_file, origin, what, early) = match choose(&opts.target, &repos)? {
+    let (jigdo_file, origin, what, mut early) = match choose(&opts.target, &repos)? {
         Chosen::File(path) => {
             let what = path.display().to_string();
             (JigdoFile::Path(path), JigdoOrigin::File, what, None)
@@ -289,6 +289,8 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
         }
     };
     let early_pins = early.as_ref().map(|e| e.pins.clone());
+    // The plan and decision made from the start, for the job (which checks they fit).
+    let decided = early.as_mut().and_then(|e| e.decided.take());
     if let (Some(pins), Some(e)) = (&early_pins, &early) {
         fetch_events.set_pins(pins);
         events(&Event::PackagesNeeded {
@@ -330,7 +332,7 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
             }
         };
         let (job, trust) =
-            open_trusted(&opts.trust, &path, &origin, target, &what).map_err(stop)?;
+            open_trusted(&opts.trust, &path, &origin, target, &what, decided).map_err(stop)?;
         events(&Event::Trust(&trust));
         let work = match work.take() {
             Some(w) => w,
@@ -488,6 +490,8 @@ struct EarlyPins {
     total: usize,
     /// The start of the jigdo RPM read (not downloaded again).
     head: Vec<u8>,
+    /// The plan and decision made from the start (holding the repository's shared lock).
+    decided: Option<Decided>,
 }
 
 /// [`EarlyPins`] of `found` for the repository of `opts` (locked by `work`), or `None`
@@ -529,6 +533,7 @@ fn early_pins(
                 pins,
                 total: packages.len(),
                 head: head.bytes,
+                decided: Some(head.decided),
             })
         }
         Err(why) => {
@@ -642,7 +647,8 @@ pub(crate) fn ref_commit(repo: &Path, ref_name: &str) -> Option<String> {
 
 /// The trust step and the plan for the jigdo RPM at `path`, downloaded from `origin`
 /// (`what` names it in errors): the signed `repomd.xml` and the RPM's signature, then the
-/// jigdo RPM read once into the plan for `target`, its commit's own signatures, and the
+/// jigdo RPM read once into the plan for `target` (the plan and decision of `decided`,
+/// made from its start, when they fit its index), its commit's own signatures, and the
 /// decision.
 pub(crate) fn open_trusted(
     policy: &TrustPolicy,
@@ -650,6 +656,7 @@ pub(crate) fn open_trusted(
     origin: &JigdoOrigin,
     target: Target,
     what: &str,
+    decided: Option<Decided>,
 ) -> Result<(UnpackJob, TrustReport), InstallError> {
     let untrusted = |reason| InstallError::Untrusted {
         what: what.to_string(),
@@ -659,7 +666,7 @@ pub(crate) fn open_trusted(
     policy
         .check_download(path, origin, &mut trust)
         .map_err(untrusted)?;
-    let job = UnpackJob::open(path, target)?;
+    let job = UnpackJob::open_decided(path, target, decided)?;
     policy
         .check_commit(job.jigdo(), origin, &mut trust)
         .map_err(untrusted)?;

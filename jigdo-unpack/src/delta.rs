@@ -433,7 +433,7 @@ impl DeltaJob {
         tx.commit()?;
 
         // 5. Complete: clear the mark, record the packages, set the ref.
-        check_commit_complete(&repo, &commit, &Default::default())?;
+        check_commit_complete(&repo, &commit, &Default::default(), None)?;
         repo.mark_commit_partial(&commit, false)?;
         record_packages(&repo, &delta)?;
         repo.set_ref(&ref_name, Some(&commit))?;

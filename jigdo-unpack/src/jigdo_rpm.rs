@@ -77,8 +77,58 @@ impl JigdoRpm {
             commit_hex,
             payload,
             blobs,
+            check: BlobCheck::Digests,
         };
         Ok((jigdo, stream))
+    }
+
+    /// The new-content blobs of this jigdo RPM's file once more, for a second read after
+    /// [`JigdoRpm::open_with_blobs`] checked the whole file: the header is read again and
+    /// the payload's head skipped (not decoded), and no digest of the file is computed
+    /// again (neither the package's own nor each blob's SHA-256): the caller must check
+    /// every blob's bytes against what the first read computed from them (the content
+    /// checksums, as [`ostree_store::Transaction::write_content_with_checksum`] does),
+    /// so a file changed in between fails there. Sizes, order and structure are checked
+    /// as in the first read.
+    pub fn blobs_again(&self) -> Result<BlobStream> {
+        let (header, r, _) = open_rpm_header(&self.path)?;
+        let mut payload = PayloadReader::new_verified(header, r)?;
+        let commit_hex = self.commit.to_hex();
+        let corrupt = |reason: String| UnpackError::Corrupt {
+            path: self.path.clone(),
+            reason,
+        };
+        // The head files, in their order, then the blobs (the first blob is read by
+        // `for_each_blob`, so the head is skipped up to and including the index).
+        loop {
+            let Some(mut entry) = payload.next_entry()? else {
+                return Err(corrupt("the payload lacks 2-index".into()));
+            };
+            if entry.file().is_dir() {
+                continue;
+            }
+            let role = PayloadFile::parse(&entry.info().path, &commit_hex);
+            match role {
+                Some(PayloadFile::Commit | PayloadFile::CommitMeta) => entry.finish()?,
+                Some(PayloadFile::Index) => {
+                    entry.finish()?;
+                    break;
+                }
+                _ => {
+                    return Err(corrupt(format!(
+                        "unexpected payload file {} before the index",
+                        entry.info().path
+                    )))
+                }
+            }
+        }
+        Ok(BlobStream {
+            path: self.path.clone(),
+            commit_hex,
+            payload,
+            blobs: self.index.blob_entries(),
+            check: BlobCheck::Caller,
+        })
     }
 
     /// Reads and checks a jigdo RPM up to and including its index from `r`, which holds
@@ -364,6 +414,18 @@ pub struct BlobStream {
     commit_hex: String,
     payload: Payload,
     blobs: Vec<u32>,
+    check: BlobCheck,
+}
+
+/// How a [`BlobStream`] checks each blob's bytes against the index's SHA-256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlobCheck {
+    /// The payload reader checks the header's file digests: a blob whose header digest is
+    /// a SHA-256 equal to the index's is checked by that alone (the same hash of the same
+    /// bytes), any other blob is hashed here.
+    Digests,
+    /// Nothing is hashed: the caller checks the bytes ([`JigdoRpm::blobs_again`]).
+    Caller,
 }
 
 impl BlobStream {
@@ -414,21 +476,27 @@ impl BlobStream {
                     info.path, info.size
                 )));
             }
+            // The header's digest of this file is the index's SHA-256: the payload
+            // reader's check of it (when the entry is read to its end) is this check.
+            let header_checks = self.check == BlobCheck::Caller
+                || (entry.file().digest_algorithm == rpm_package::DigestAlgorithm::Sha256
+                    && entry.file().digest == sha256[..]);
             let mut checked = Sha256Reader {
                 inner: &mut entry,
-                sha: <sha2::Sha256 as sha2::Digest>::new(),
+                sha: (!header_checks).then(<sha2::Sha256 as sha2::Digest>::new),
                 len: 0,
             };
             visit(n, entry_no, &mut checked)?;
-            // Drain what `visit` left, then compare.
+            // Drain what `visit` left (the payload reader checks the header's digest at
+            // the end), then compare.
             std::io::copy(&mut checked, &mut std::io::sink())
                 .map_err(|e| corrupt(format!("reading {}: {e}", info.path)))?;
             let (actual, len) = checked.finish();
-            if actual != *sha256 || len != *size {
+            if actual.is_some_and(|a| a != *sha256) || len != *size {
                 return Err(corrupt(format!(
                     "{} does not match the index: SHA-256 {}, expected {}",
                     info.path,
-                    hex::encode(actual),
+                    actual.map_or_else(|| "not computed".into(), hex::encode),
                     hex::encode(sha256)
                 )));
             }
@@ -444,23 +512,25 @@ impl BlobStream {
     }
 }
 
-/// Hashes what is read through it.
+/// Counts what is read through it, and hashes it when it has a hasher.
 struct Sha256Reader<'a, R: Read> {
     inner: &'a mut R,
-    sha: sha2::Sha256,
+    sha: Option<sha2::Sha256>,
     len: u64,
 }
 
 impl<R: Read> Sha256Reader<'_, R> {
-    fn finish(self) -> ([u8; 32], u64) {
-        (sha2::Digest::finalize(self.sha).into(), self.len)
+    fn finish(self) -> (Option<[u8; 32]>, u64) {
+        (self.sha.map(|s| sha2::Digest::finalize(s).into()), self.len)
     }
 }
 
 impl<R: Read> Read for Sha256Reader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        sha2::Digest::update(&mut self.sha, &buf[..n]);
+        if let Some(sha) = &mut self.sha {
+            sha2::Digest::update(sha, &buf[..n]);
+        }
         self.len += n as u64;
         Ok(n)
     }

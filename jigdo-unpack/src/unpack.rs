@@ -128,6 +128,9 @@ struct Decision {
     /// The repository's loose objects, listed under the lock when the plan had many
     /// objects to look up (see [`LISTING_THRESHOLD`]).
     listed: Option<Arc<HashSet<(ObjectType, Checksum)>>>,
+    /// The commit the ref pointed at, when it was complete (no partial mark) under the
+    /// lock: the final check does not walk the subtrees the new commit shares with it.
+    base: Option<Checksum>,
 }
 
 /// From this many objects to look up in an existing repository on, the plan lists the
@@ -160,6 +163,11 @@ fn decide(jigdo: &JigdoRpm, plan: &Plan, target: &Target) -> Result<Decision> {
         None
     };
     let commit = jigdo.commit;
+    let ref_name = target.ref_name.as_deref().unwrap_or(&jigdo.name);
+    let base = existing.as_ref().and_then(|(repo, _)| {
+        let c = repo.resolve_rev(ref_name).ok()?;
+        (repo.has_object(ObjectType::Commit, &c) && !repo.is_commit_partial(&c)).then_some(c)
+    });
     let complete = existing.as_ref().is_some_and(|(repo, _)| {
         repo.has_object(ObjectType::Commit, &commit)
             && !repo.is_commit_partial(&commit)
@@ -210,7 +218,43 @@ fn decide(jigdo: &JigdoRpm, plan: &Plan, target: &Target) -> Result<Decision> {
         known,
         to_import,
         listed,
+        base,
     })
+}
+
+/// What a repository still needs of a jigdo RPM, decided from its index alone
+/// ([`UnpackJob::decide`]), e.g. from the start of a jigdo RPM read before the rest
+/// downloads: handed to [`UnpackJob::open_decided`] with the whole file, whose index must
+/// be the same bytes, it spares that open the plan and the decision (at desktop scale,
+/// one package cache per package and a listing of the repository). Holds the
+/// repository's shared lock, if the repository exists, until it is dropped or the job
+/// it went into ends.
+pub struct Decided {
+    commit: Checksum,
+    /// The encoded index (`2-index`) it was decided from.
+    index: Vec<u8>,
+    repo: PathBuf,
+    mode: RepoMode,
+    ref_name: Option<String>,
+    plan: Plan,
+    decision: Decision,
+}
+
+impl Decided {
+    /// The packages the repository still needs, as indexes into the pinned set, in pin
+    /// order (none when the commit is complete there).
+    pub fn needed(&self) -> &[usize] {
+        &self.decision.to_import
+    }
+
+    /// Whether this decision was made for `jigdo`'s index and `target`.
+    fn fits(&self, jigdo: &JigdoRpm, target: &Target) -> bool {
+        self.commit == jigdo.commit
+            && self.index == jigdo.index_zstd
+            && self.repo == target.repo
+            && self.mode == target.mode
+            && self.ref_name == target.ref_name
+    }
 }
 
 /// Counters shared by the workers.
@@ -274,6 +318,8 @@ pub struct UnpackJob {
     /// The repository's loose objects listed by the plan, if it listed them (under the
     /// lock held in `existing`).
     listed: Option<Arc<HashSet<(ObjectType, Checksum)>>>,
+    /// The ref's complete commit when the plan was made (see [`Decision::base`]).
+    base: Option<Checksum>,
     stats: Stats,
     started: std::time::Instant,
 }
@@ -284,14 +330,34 @@ impl UnpackJob {
     /// needs: none when the commit is complete there, else those whose every needed
     /// object is not known from its package cache and present.
     pub fn open(jigdo_rpm: &Path, target: Target) -> Result<UnpackJob> {
+        Self::open_decided(jigdo_rpm, target, None)
+    }
+
+    /// [`UnpackJob::open`], with the plan and the decision of `decided` when it was made
+    /// for the same index and target (else they are made again, as `open` makes them):
+    /// the file is read and checked whole all the same.
+    pub fn open_decided(
+        jigdo_rpm: &Path,
+        target: Target,
+        decided: Option<Decided>,
+    ) -> Result<UnpackJob> {
         let started = std::time::Instant::now();
         // 1. The jigdo RPM, all of it, before anything is written.
         let (jigdo, blobs) = JigdoRpm::open_with_blobs(jigdo_rpm)?;
         let index = &jigdo.index;
-        let plan = Plan::new(index).map_err(|e| UnpackError::Corrupt {
-            path: jigdo.path.clone(),
-            reason: e.to_string(),
-        })?;
+        let (plan, decision) = match decided.filter(|d| d.fits(&jigdo, &target)) {
+            Some(d) => {
+                tracing::debug!("unpack: the plan and decision made from the jigdo RPM's start fit");
+                (d.plan, Some(d.decision))
+            }
+            None => {
+                let plan = Plan::new(index).map_err(|e| UnpackError::Corrupt {
+                    path: jigdo.path.clone(),
+                    reason: e.to_string(),
+                })?;
+                (plan, None)
+            }
+        };
         let ref_name = target
             .ref_name
             .clone()
@@ -306,13 +372,18 @@ impl UnpackJob {
         tracing::debug!(elapsed = ?started.elapsed(), "unpack: jigdo RPM read and checked");
 
         // 2. What must be read.
+        let decision = match decision {
+            Some(d) => d,
+            None => decide(&jigdo, &plan, &target)?,
+        };
         let Decision {
             existing,
             complete,
             known,
             to_import,
             listed,
-        } = decide(&jigdo, &plan, &target)?;
+            base,
+        } = decision;
         tracing::debug!(elapsed = ?started.elapsed(), "unpack: plan made");
         Ok(UnpackJob {
             jigdo,
@@ -325,6 +396,7 @@ impl UnpackJob {
             target,
             existing,
             listed,
+            base,
             stats,
             started,
         })
@@ -335,11 +407,26 @@ impl UnpackJob {
     /// blobs: the packages the repository still needs, as indexes into the pinned set,
     /// in pin order (none when the commit is complete there). Writes nothing.
     pub fn needed_for(jigdo: &JigdoRpm, target: &Target) -> Result<Vec<usize>> {
+        Ok(Self::decide(jigdo, target)?.decision.to_import)
+    }
+
+    /// The plan and the decision of [`UnpackJob::needed_for`], kept for
+    /// [`UnpackJob::open_decided`] (with the repository's shared lock). Writes nothing.
+    pub fn decide(jigdo: &JigdoRpm, target: &Target) -> Result<Decided> {
         let plan = Plan::new(&jigdo.index).map_err(|e| UnpackError::Corrupt {
             path: jigdo.path.clone(),
             reason: e.to_string(),
         })?;
-        Ok(decide(jigdo, &plan, target)?.to_import)
+        let decision = decide(jigdo, &plan, target)?;
+        Ok(Decided {
+            commit: jigdo.commit,
+            index: jigdo.index_zstd.clone(),
+            repo: target.repo.clone(),
+            mode: target.mode,
+            ref_name: target.ref_name.clone(),
+            plan,
+            decision,
+        })
     }
 
     /// The jigdo RPM.
@@ -580,7 +667,7 @@ impl UnpackJob {
         step("transaction committed");
 
         // 6. Complete: clear the mark, then set the ref.
-        check_commit_complete(&repo, &commit, &present)?;
+        check_commit_complete(&repo, &commit, &present, self.base.as_ref())?;
         step("commit checked self.complete");
         repo.mark_commit_partial(&commit, false)?;
         repo.set_ref(&self.ref_name, Some(&commit))?;
@@ -756,13 +843,9 @@ fn write_new_contents(
         }
     }
     if need_blobs {
-        let (again, blobs) = JigdoRpm::open_with_blobs(&jigdo.path)?;
-        if again.commit != jigdo.commit {
-            return Err(UnpackError::Corrupt {
-                path: jigdo.path.clone(),
-                reason: "the file changed while it was being read".into(),
-            });
-        }
+        // Not hashed again but as content: each object is written only if its bytes
+        // have the checksum computed from the bytes the first read checked.
+        let blobs = jigdo.blobs_again()?;
         stats
             .bytes_read
             .fetch_add(jigdo.file_size, Ordering::Relaxed);
@@ -1055,14 +1138,21 @@ pub fn state_dir(repo: &Path) -> PathBuf {
 
 /// Checks that every object `commit` reaches is present and readable in `repo`: the last
 /// check before the partial mark is cleared and the ref set. The walk reads every dirtree
-/// from the repository; an object in `present` (known present under a lock that keeps it
-/// there) is not looked up again.
+/// from the repository, except in the subtrees `commit` shares with `base`, a commit that
+/// was complete (not partial) when the caller's lock, still held, was taken, so that no
+/// prune removed any of its objects since ([`Repo::traverse_commit_beyond`]; libostree's
+/// pull does not scan such dirtrees either); an object in `present` (known present
+/// under that lock) is not looked up again.
 pub(crate) fn check_commit_complete(
     repo: &Repo,
     commit: &Checksum,
     present: &HashSet<(ObjectType, Checksum)>,
+    base: Option<&Checksum>,
 ) -> Result<()> {
-    let t = repo.traverse_commit(commit);
+    let t = match base {
+        Some(b) => repo.traverse_commit_beyond(commit, b),
+        None => repo.traverse_commit(commit),
+    };
     if let Some((obj, err)) = t.errors.into_iter().next() {
         return Err(UnpackError::Unreadable {
             commit: commit.to_hex(),

@@ -3,6 +3,7 @@
 //! `jigdo pack`:
 //! - v2 changes one package and adds another: unpacking v2 into the repository holding
 //!   v1 imports exactly those 2 packages, and both commits stay valid;
+//! - objects of v1 lost under a subtree v2 shares with it are rebuilt by the update;
 //! - bad input (a pinned RPM missing, a pinned RPM replaced by other bytes, a truncated
 //!   or corrupted jigdo RPM, an unknown format version) fails with a clear one-line error
 //!   and changes nothing in the target repository (refs and `ostree fsck`).
@@ -199,6 +200,57 @@ fn update_imports_exactly_the_changed_packages() {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(ok(out).trim(), w.v2_commit);
     assert!(stderr.contains("2/4 packages to import"), "{stderr}");
+}
+
+/// The loose object file of `checksum` (hex) of type `ext` in the bare-user `repo`.
+fn object_file(repo: &Path, checksum: &str, ext: &str) -> PathBuf {
+    repo.join(format!("objects/{}/{}.{ext}", &checksum[..2], &checksum[2..]))
+}
+
+/// An update into a repository that lost objects of the base commit under a subtree
+/// the update does not change (a dirtree and a file's content object of jt-beta, which
+/// v1 and v2 share): `ostree fsck` finds the damage; the update does not take the
+/// base's word for them but rebuilds both (the plan lists the repository's objects: it
+/// imports jt-beta again and writes the dirtree), so both commits are whole afterwards.
+#[test]
+fn update_restores_base_objects_that_vanished_under_an_unchanged_subtree() {
+    let w = world();
+    let repo = repo_with_v1("client-vanished");
+    // `ostree ls -C -d`: "d00755 0 0 0 DIRTREE DIRMETA PATH" / "-00644 0 0 SIZE CONTENT PATH".
+    let field = |path: &str, dir: bool, n: usize| -> String {
+        let mut cmd = ostree(&repo);
+        cmd.args(["ls", "-C"]);
+        if dir {
+            cmd.arg("-d");
+        }
+        let line = run(cmd.args([REF, path]));
+        line.split_whitespace().nth(n).expect("ls field").to_string()
+    };
+    let dirtree = field("/usr/share/jt-beta", true, 4);
+    let content = field("/usr/share/jt-beta/data.txt", false, 4);
+    // v2 has the same subtree.
+    assert!(ostree_listing(&w.compose, &w.v2_commit)
+        .lines()
+        .any(|l| l.contains(&dirtree) && l.ends_with("/usr/share/jt-beta")));
+    std::fs::remove_file(object_file(&repo, &dirtree, "dirtree")).expect("rm dirtree");
+    std::fs::remove_file(object_file(&repo, &content, "file")).expect("rm file");
+    let fsck = run_raw(ostree(&repo).arg("fsck"));
+    assert!(!fsck.status.success(), "ostree fsck must find the damage");
+
+    let json = ok(unpack(&w.v2_rpm, &w.v2_pkgs, &repo, true));
+    assert!(
+        json.contains(&format!("\"commit\": \"{}\"", w.v2_commit)),
+        "{json}"
+    );
+    // jt-alpha and jt-delta changed; jt-beta is read again for its lost file.
+    assert!(json.contains("\"packages_imported\": 3"), "{json}");
+    assert!(json.contains("\"jt-beta-2.1-1.noarch\""), "{json}");
+    assert!(object_file(&repo, &dirtree, "dirtree").exists());
+    assert!(object_file(&repo, &content, "file").exists());
+    assert_fsck_clean(&repo);
+    for c in [&w.v1_commit, &w.v2_commit] {
+        assert_eq!(ostree_listing(&repo, c), ostree_listing(&w.compose, c));
+    }
 }
 
 /// Runs a failing unpack of v2 into a repository holding v1 and checks the error and

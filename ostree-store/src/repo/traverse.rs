@@ -41,6 +41,27 @@ impl Repo {
     /// distinct object appears once, with the first path found. Errors while
     /// walking (missing/corrupt dirtrees) are collected, not fatal.
     pub fn traverse_commit(&self, commit: &Checksum) -> Traversal {
+        self.traverse(commit, None)
+    }
+
+    /// Walks what `commit` reaches outside the subtrees it shares with `base`, a commit
+    /// the caller knows complete (not partial, and held so by a lock that keeps prunes
+    /// away): each directory is paired with the directory of the same path in `base`,
+    /// and one whose dirtree and dirmeta both equal the base's is not walked (neither it
+    /// nor anything below it is listed), so the walk reads only the dirtrees on the
+    /// paths that changed, and the base's dirtrees beside them. This is libostree
+    /// pull's rule too: a stored dirtree of a commit that is not partial is not scanned
+    /// again. A base that cannot be read pairs nothing (the whole commit is walked, as
+    /// [`Repo::traverse_commit`] does); a base dirtree that cannot be read pairs nothing
+    /// below it.
+    pub fn traverse_commit_beyond(&self, commit: &Checksum, base: &Checksum) -> Traversal {
+        let base_root = self.read_commit(base).ok().map(|b| (b.root_tree, b.root_meta));
+        self.traverse(commit, base_root)
+    }
+
+    /// [`Repo::traverse_commit`], skipping the directories equal to those of the tree
+    /// whose root is `base_root` at the same path (see [`Repo::traverse_commit_beyond`]).
+    fn traverse(&self, commit: &Checksum, base_root: Option<(Checksum, Checksum)>) -> Traversal {
         let mut t = Traversal::default();
         let commit_ref = Reachable {
             objtype: ObjectType::Commit,
@@ -57,12 +78,16 @@ impl Repo {
         t.objects.push(commit_ref);
         let mut seen: HashSet<(ObjectType, Checksum)> = HashSet::new();
         seen.insert((ObjectType::Commit, *commit));
-        let mut level: Vec<(Checksum, Checksum, String)> =
-            vec![(c.root_tree, c.root_meta, "/".to_string())];
+        // (dirtree, dirmeta, path, the base's (dirtree, dirmeta) at that path).
+        type Dir = (Checksum, Checksum, String, Option<(Checksum, Checksum)>);
+        let mut level: Vec<Dir> = vec![(c.root_tree, c.root_meta, "/".to_string(), base_root)];
         while !level.is_empty() {
-            // Record dirmetas, and keep only trees not yet seen.
+            // Record dirmetas, and keep only trees not yet seen nor shared with the base.
             let mut todo = Vec::new();
-            for (tree, meta, path) in level.drain(..) {
+            for (tree, meta, path, base) in level.drain(..) {
+                if base == Some((tree, meta)) {
+                    continue;
+                }
                 if seen.insert((ObjectType::DirMeta, meta)) {
                     t.objects.push(Reachable {
                         objtype: ObjectType::DirMeta,
@@ -71,17 +96,18 @@ impl Repo {
                     });
                 }
                 if seen.insert((ObjectType::DirTree, tree)) {
-                    todo.push((tree, path));
+                    todo.push((tree, path, base.map(|b| b.0).filter(|b| *b != tree)));
                 }
             }
-            let read: Vec<(Checksum, String, Result<DirTree>)> = todo
+            let read: Vec<(Checksum, String, Result<DirTree>, Option<DirTree>)> = todo
                 .into_par_iter()
-                .map(|(tree, path)| {
+                .map(|(tree, path, base)| {
                     let r = self.read_dirtree(&tree);
-                    (tree, path, r)
+                    let b = base.and_then(|b| self.read_dirtree(&b).ok());
+                    (tree, path, r, b)
                 })
                 .collect();
-            for (tree, path, r) in read {
+            for (tree, path, r, base) in read {
                 let me = Reachable {
                     objtype: ObjectType::DirTree,
                     checksum: tree,
@@ -111,8 +137,14 @@ impl Repo {
                         });
                     }
                 }
+                // The base's subdirectories by name (both lists are sorted by name).
+                let base_dirs = base.map(|b| b.dirs).unwrap_or_default();
                 for (name, st, sm) in &dt.dirs {
-                    level.push((*st, *sm, join(name)));
+                    let in_base = base_dirs
+                        .binary_search_by(|(n, _, _)| n.as_str().cmp(name))
+                        .ok()
+                        .map(|i| (base_dirs[i].1, base_dirs[i].2));
+                    level.push((*st, *sm, join(name), in_base));
                 }
             }
         }
@@ -186,7 +218,103 @@ impl Repo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{DirMeta, FileHeader};
+    use crate::{Commit, DirMeta, FileHeader};
+
+    /// Writes a commit of root `(tree, meta)` and returns it.
+    fn commit_of(repo: &Repo, root: (Checksum, Checksum), subject: &str) -> Checksum {
+        let c = Commit {
+            metadata: crate::encode_metadata(&[]),
+            parent: None,
+            related: Vec::new(),
+            subject: subject.into(),
+            body: String::new(),
+            timestamp: 1,
+            root_tree: root.0,
+            root_meta: root.1,
+        };
+        repo.write_metadata(ObjectType::Commit, &c.encode()).unwrap()
+    }
+
+    #[test]
+    fn traverse_beyond_a_base_skips_only_the_shared_subtrees() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path().join("repo"), RepoMode::BareUser).unwrap();
+        let file = |data: &[u8]| {
+            repo.write_content(&FileHeader::regular(0, 0, crate::S_IFREG | 0o644), data)
+                .unwrap()
+        };
+        let meta = DirMeta {
+            uid: 0,
+            gid: 0,
+            mode: crate::S_IFDIR | 0o755,
+            xattrs: vec![],
+        };
+        let m = repo
+            .write_metadata(ObjectType::DirMeta, &meta.encode())
+            .unwrap();
+        let tree = |files: Vec<(&str, Checksum)>, dirs: Vec<(&str, Checksum)>| {
+            let t = DirTree {
+                files: files.into_iter().map(|(n, c)| (n.to_string(), c)).collect(),
+                dirs: dirs.into_iter().map(|(n, c)| (n.to_string(), c, m)).collect(),
+            };
+            repo.write_metadata(ObjectType::DirTree, &t.encode()).unwrap()
+        };
+        let (a, b, b2) = (file(b"a"), file(b"b"), file(b"b2"));
+        // usr/share (unchanged) holds `a`; usr/lib changes from `b` to `b2`.
+        let share = tree(vec![("a", a)], vec![]);
+        let lib1 = tree(vec![("b", b)], vec![]);
+        let lib2 = tree(vec![("b", b2)], vec![]);
+        let usr1 = tree(vec![], vec![("lib", lib1), ("share", share)]);
+        let usr2 = tree(vec![], vec![("lib", lib2), ("share", share)]);
+        let base = commit_of(&repo, (tree(vec![], vec![("usr", usr1)]), m), "base");
+        let new = commit_of(&repo, (tree(vec![], vec![("usr", usr2)]), m), "new");
+
+        let all = repo.traverse_commit(&new);
+        let beyond = repo.traverse_commit_beyond(&new, &base);
+        assert!(all.errors.is_empty() && beyond.errors.is_empty());
+        let names = |t: &Traversal| -> Vec<String> {
+            let mut v: Vec<String> = t
+                .objects
+                .iter()
+                .map(|o| format!("{}:{}", o.path, o.objtype.extension(false)))
+                .collect();
+            v.sort();
+            v
+        };
+        assert!(names(&all).contains(&"/usr/share:dirtree".to_string()));
+        assert!(names(&all).contains(&"/usr/share/a:file".to_string()));
+        // The shared usr/share is not walked; the changed path is, down to its file.
+        assert_eq!(
+            names(&beyond),
+            [
+                ":commit",
+                "/:dirmeta",
+                "/:dirtree",
+                "/usr/lib/b:file",
+                "/usr/lib:dirtree",
+                "/usr:dirtree",
+            ]
+        );
+        // A commit against itself: only the commit object.
+        assert_eq!(names(&repo.traverse_commit_beyond(&new, &new)), [":commit"]);
+
+        // A base that cannot be read pairs nothing: the whole commit is walked.
+        let absent = Checksum([9; 32]);
+        assert_eq!(names(&repo.traverse_commit_beyond(&new, &absent)), names(&all));
+
+        // A missing object under the changed path is reported; one under the shared
+        // subtree is the base's (complete by the caller's word), so only the full walk
+        // (fsck's) finds it.
+        fs::remove_file(repo.loose_path(ObjectType::DirTree, &share)).unwrap();
+        fs::remove_file(repo.loose_path(ObjectType::DirTree, &lib2)).unwrap();
+        let beyond = repo.traverse_commit_beyond(&new, &base);
+        let errs: Vec<&str> = beyond.errors.iter().map(|(o, _)| o.path.as_str()).collect();
+        assert_eq!(errs, ["/usr/lib"]);
+        let all = repo.traverse_commit(&new);
+        let mut errs: Vec<&str> = all.errors.iter().map(|(o, _)| o.path.as_str()).collect();
+        errs.sort();
+        assert_eq!(errs, ["/usr/lib", "/usr/share"]);
+    }
 
     #[test]
     fn loose_objects_lists_every_object_of_the_mode_and_nothing_else() {
