@@ -185,8 +185,7 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
             Some(h) => h,
             None => {
                 let path = repos.fetch_entry(&found, &work.path().join("jigdo"))?;
-                let (job, trust) =
-                    open_trusted(&opts.trust, &path, &origin, target, &what, None)?;
+                let (job, trust) = open_trusted(&opts.trust, &path, &origin, target, &what, None)?;
                 let needed = job.needed().to_vec();
                 (job.jigdo().clone(), needed, trust)
             }

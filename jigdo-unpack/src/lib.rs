@@ -47,6 +47,4 @@ pub use plan::{InconsistentIndex, Plan};
 pub use rebuild::{locate_difference, rebuild_tree, Difference, RebuiltTree};
 pub use record::{InstallRecord, PendingRecord, RecordedPackage};
 pub use source::{Arrivals, HandedOver, LocalDir, Located, PackageFiles, PackageSource, Sources};
-pub use unpack::{
-    finish_local, unpack, Decided, Target, UnpackJob, UnpackOptions, UnpackReport,
-};
+pub use unpack::{finish_local, unpack, Decided, Target, UnpackJob, UnpackOptions, UnpackReport};

@@ -347,7 +347,9 @@ impl UnpackJob {
         let index = &jigdo.index;
         let (plan, decision) = match decided.filter(|d| d.fits(&jigdo, &target)) {
             Some(d) => {
-                tracing::debug!("unpack: the plan and decision made from the jigdo RPM's start fit");
+                tracing::debug!(
+                    "unpack: the plan and decision made from the jigdo RPM's start fit"
+                );
                 (d.plan, Some(d.decision))
             }
             None => {

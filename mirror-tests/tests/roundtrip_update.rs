@@ -204,7 +204,11 @@ fn update_imports_exactly_the_changed_packages() {
 
 /// The loose object file of `checksum` (hex) of type `ext` in the bare-user `repo`.
 fn object_file(repo: &Path, checksum: &str, ext: &str) -> PathBuf {
-    repo.join(format!("objects/{}/{}.{ext}", &checksum[..2], &checksum[2..]))
+    repo.join(format!(
+        "objects/{}/{}.{ext}",
+        &checksum[..2],
+        &checksum[2..]
+    ))
 }
 
 /// An update into a repository that lost objects of the base commit under a subtree
@@ -224,7 +228,10 @@ fn update_restores_base_objects_that_vanished_under_an_unchanged_subtree() {
             cmd.arg("-d");
         }
         let line = run(cmd.args([REF, path]));
-        line.split_whitespace().nth(n).expect("ls field").to_string()
+        line.split_whitespace()
+            .nth(n)
+            .expect("ls field")
+            .to_string()
     };
     let dirtree = field("/usr/share/jt-beta", true, 4);
     let content = field("/usr/share/jt-beta/data.txt", false, 4);

@@ -55,7 +55,10 @@ impl Repo {
     /// [`Repo::traverse_commit`] does); a base dirtree that cannot be read pairs nothing
     /// below it.
     pub fn traverse_commit_beyond(&self, commit: &Checksum, base: &Checksum) -> Traversal {
-        let base_root = self.read_commit(base).ok().map(|b| (b.root_tree, b.root_meta));
+        let base_root = self
+            .read_commit(base)
+            .ok()
+            .map(|b| (b.root_tree, b.root_meta));
         self.traverse(commit, base_root)
     }
 
@@ -232,7 +235,8 @@ mod tests {
             root_tree: root.0,
             root_meta: root.1,
         };
-        repo.write_metadata(ObjectType::Commit, &c.encode()).unwrap()
+        repo.write_metadata(ObjectType::Commit, &c.encode())
+            .unwrap()
     }
 
     #[test]
@@ -255,9 +259,13 @@ mod tests {
         let tree = |files: Vec<(&str, Checksum)>, dirs: Vec<(&str, Checksum)>| {
             let t = DirTree {
                 files: files.into_iter().map(|(n, c)| (n.to_string(), c)).collect(),
-                dirs: dirs.into_iter().map(|(n, c)| (n.to_string(), c, m)).collect(),
+                dirs: dirs
+                    .into_iter()
+                    .map(|(n, c)| (n.to_string(), c, m))
+                    .collect(),
             };
-            repo.write_metadata(ObjectType::DirTree, &t.encode()).unwrap()
+            repo.write_metadata(ObjectType::DirTree, &t.encode())
+                .unwrap()
         };
         let (a, b, b2) = (file(b"a"), file(b"b"), file(b"b2"));
         // usr/share (unchanged) holds `a`; usr/lib changes from `b` to `b2`.
@@ -287,12 +295,12 @@ mod tests {
         assert_eq!(
             names(&beyond),
             [
-                ":commit",
                 "/:dirmeta",
                 "/:dirtree",
                 "/usr/lib/b:file",
                 "/usr/lib:dirtree",
                 "/usr:dirtree",
+                ":commit",
             ]
         );
         // A commit against itself: only the commit object.
@@ -300,7 +308,10 @@ mod tests {
 
         // A base that cannot be read pairs nothing: the whole commit is walked.
         let absent = Checksum([9; 32]);
-        assert_eq!(names(&repo.traverse_commit_beyond(&new, &absent)), names(&all));
+        assert_eq!(
+            names(&repo.traverse_commit_beyond(&new, &absent)),
+            names(&all)
+        );
 
         // A missing object under the changed path is reported; one under the shared
         // subtree is the base's (complete by the caller's word), so only the full walk
