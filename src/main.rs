@@ -108,7 +108,21 @@ fn tune_malloc() {
     }
 }
 
+/// Restores the default action of SIGPIPE, which Rust's runtime sets to "ignore": writing
+/// to a pipe whose reader is gone (`jigdo info X | head`) then ends the process quietly,
+/// as it ends other Unix tools, instead of `println!` panicking on the error. Nothing
+/// else changes: sockets are written with `MSG_NOSIGNAL` (Rust's standard library, which
+/// tokio uses, and librepo's curl alike), and jigdo writes into no child's pipe.
+#[allow(unsafe_code)]
+fn restore_sigpipe() {
+    // SAFETY: signal(2) with SIG_DFL, before any thread starts; no handler is installed.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
+    restore_sigpipe();
     tune_malloc();
     // `Cli` is the user-facing tree (what man pages and completions describe); the
     // hidden `generate` subcommand that renders them is added beside it.

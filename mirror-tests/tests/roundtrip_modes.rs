@@ -290,6 +290,27 @@ fn info_describes_the_jigdo_rpm() {
     assert!(text.contains("metadata bytes per file"), "{text}");
 }
 
+/// `jigdo info X | head`: a reader that went away ends jigdo quietly, as SIGPIPE ends
+/// other Unix tools (no panic message on standard error).
+#[test]
+fn a_closed_standard_output_ends_info_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let w = world();
+    let mut child = jigdo()
+        .arg("info")
+        .arg(&w.jigdo_rpm)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn jigdo");
+    // The reader is gone before jigdo writes its first line.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(13), "{:?}: {stderr}", out.status);
+}
+
 #[test]
 fn kill_9_mid_unpack_then_rerun_completes() {
     let w = world();
