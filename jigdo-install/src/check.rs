@@ -249,13 +249,7 @@ pub(crate) fn read_head(
     dir: &Path,
 ) -> Result<Head, String> {
     let size = found.entry.size;
-    let file = found
-        .entry
-        .location_href
-        .rsplit('/')
-        .next()
-        .unwrap_or(&found.entry.location_href);
-    let label = dir.join(file);
+    let label = dir.join(found.entry.file_name());
     let mut head: Vec<u8> = Vec::new();
     let mut want = FIRST_RANGE.min(size);
     let mut header_read = false;

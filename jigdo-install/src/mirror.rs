@@ -92,12 +92,7 @@ fn copy_pin(pin: &PinnedPackage, src: &Path, dir: &Path) -> Result<(), InstallEr
 /// The copy of `entry` (a jigdo or delta RPM) in `dir` under its file name, when it is
 /// there with the size and checksum the source lists for it.
 fn in_dir(dir: &Path, entry: &repodata::IndexEntry) -> Result<Option<PathBuf>, InstallError> {
-    let name = entry
-        .location_href
-        .rsplit('/')
-        .next()
-        .unwrap_or(&entry.location_href);
-    let path = file_in(dir, name)?;
+    let path = file_in(dir, entry.file_name())?;
     if !path.is_file() {
         return Ok(None);
     }

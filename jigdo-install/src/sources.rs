@@ -555,12 +555,7 @@ impl Repos {
     ) -> Result<PathBuf, InstallError> {
         let repo = &self.list[found.repo];
         let e = &found.entry;
-        let file = e
-            .location_href
-            .rsplit('/')
-            .next()
-            .unwrap_or(&e.location_href);
-        let dest = file_in(dest_dir, file)?;
+        let dest = file_in(dest_dir, e.file_name())?;
         std::fs::create_dir_all(dest_dir).map_err(|source| InstallError::Io {
             path: dest_dir.into(),
             source,

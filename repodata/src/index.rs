@@ -41,6 +41,16 @@ impl IndexEntry {
         )
     }
 
+    /// The last component of `location_href`: the package's file name (the whole href
+    /// when it has no `/`). Not validated as a path: callers that make a path of it
+    /// check it first.
+    pub fn file_name(&self) -> &str {
+        self.location_href
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.location_href)
+    }
+
     /// Builds the entry from a full package record.
     pub fn from_package(p: Package) -> Option<IndexEntry> {
         let evr = p.evr();
@@ -235,6 +245,16 @@ mod tests {
             pre: false,
         });
         p
+    }
+
+    #[test]
+    fn file_name_is_the_last_component_of_the_href() {
+        let mut p = pkg("a", 0, "1", "1", "noarch");
+        p.location_href = "Packages/a/a-1-1.noarch.rpm".into();
+        let e = IndexEntry::from_package(p).unwrap();
+        assert_eq!(e.file_name(), "a-1-1.noarch.rpm");
+        let e = IndexEntry::from_package(pkg("b", 0, "2", "1", "x86_64")).unwrap();
+        assert_eq!(e.file_name(), "b-2-1.x86_64.rpm");
     }
 
     #[test]
