@@ -48,3 +48,24 @@ pub use rebuild::{locate_difference, rebuild_tree, Difference, RebuiltTree};
 pub use record::{InstallRecord, PendingRecord, RecordedPackage};
 pub use source::{Arrivals, HandedOver, LocalDir, Located, PackageFiles, PackageSource, Sources};
 pub use unpack::{finish_local, unpack, Decided, Target, UnpackJob, UnpackOptions, UnpackReport};
+
+/// Helpers shared by the unit tests of this crate's modules.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use jigdo_format::PinnedPackage;
+
+    /// A pin of `name`-`version`-1.noarch (epoch 0, no recorded location) with package
+    /// id `id` and size `size`.
+    pub(crate) fn pin(name: &str, version: &str, id: [u8; 32], size: u64) -> PinnedPackage {
+        PinnedPackage {
+            name: name.into(),
+            epoch: 0,
+            version: version.into(),
+            release: "1".into(),
+            arch: "noarch".into(),
+            id,
+            size,
+            location: String::new(),
+        }
+    }
+}

@@ -239,21 +239,12 @@ pub fn is_symlink_meta(index: &Index, meta: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jigdo_format::{Directory, FileEntry, IndexBuilder, PinnedPackage};
+    use jigdo_format::{Directory, FileEntry, IndexBuilder};
 
     #[test]
     fn groups_needs_by_package_path_and_meta() {
         let mut b = IndexBuilder::new();
-        let p = b.add_package(PinnedPackage {
-            name: "a".into(),
-            epoch: 0,
-            version: "1".into(),
-            release: "1".into(),
-            arch: "noarch".into(),
-            id: [0; 32],
-            size: 1,
-            location: String::new(),
-        });
+        let p = b.add_package(crate::test_support::pin("a", "1", [0; 32], 1));
         let dm = b.meta(0, 0, S_IFDIR | 0o755, &vec![]);
         let m1 = b.meta(0, 0, S_IFREG | 0o644, &vec![]);
         let m2 = b.meta(

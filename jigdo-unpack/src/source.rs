@@ -585,16 +585,12 @@ mod tests {
     use super::*;
 
     fn pin_for(bytes: &[u8], name: &str) -> PinnedPackage {
-        PinnedPackage {
-            name: name.into(),
-            epoch: 0,
-            version: "1.0".into(),
-            release: "1".into(),
-            arch: "noarch".into(),
-            id: Sha256::digest(bytes).into(),
-            size: bytes.len() as u64,
-            location: String::new(),
-        }
+        crate::test_support::pin(
+            name,
+            "1.0",
+            Sha256::digest(bytes).into(),
+            bytes.len() as u64,
+        )
     }
 
     #[test]

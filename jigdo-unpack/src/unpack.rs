@@ -1180,21 +1180,12 @@ mod tests {
 
     #[test]
     fn known_objects_trusts_a_listing_for_presence_only_and_looks_up_the_rest() {
-        use jigdo_format::{Directory, FileEntry, IndexBuilder, PinnedPackage};
+        use jigdo_format::{Directory, FileEntry, IndexBuilder};
         use ostree_store::{FileHeader, S_IFDIR, S_IFREG};
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init(dir.path().join("repo"), RepoMode::BareUser).unwrap();
         let mut b = IndexBuilder::new();
-        let p = b.add_package(PinnedPackage {
-            name: "a".into(),
-            epoch: 0,
-            version: "1".into(),
-            release: "1".into(),
-            arch: "noarch".into(),
-            id: [7; 32],
-            size: 1,
-            location: String::new(),
-        });
+        let p = b.add_package(crate::test_support::pin("a", "1", [7; 32], 1));
         let dm = b.meta(0, 0, S_IFDIR | 0o755, &vec![]);
         let m = b.meta(0, 0, S_IFREG | 0o644, &vec![]);
         let file = |name: &str| FileEntry {
