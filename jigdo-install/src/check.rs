@@ -174,7 +174,7 @@ pub fn check(opts: &InstallOptions, events: EventSink) -> Result<CheckReport, In
             None
         } else {
             match read_head(&opts.trust, &repos, &found, &origin, &target, work.path()) {
-                Ok(h) => Some((h.jigdo, h.needed, h.trust)),
+                Ok(h) => Some((h.decided.into_jigdo(), h.needed, h.trust)),
                 Err(why) => {
                     tracing::debug!(jigdo_rpm = %report.jigdo_rpm, reason = %why, "check: downloading the whole jigdo RPM instead of its start");
                     None
@@ -349,9 +349,8 @@ pub(crate) fn read_head(
                 .into(),
         );
     }
-    let decided = UnpackJob::decide(&jigdo, target).map_err(|e| e.to_string())?;
+    let decided = UnpackJob::decide(jigdo, target).map_err(|e| e.to_string())?;
     Ok(Head {
-        jigdo,
         needed: decided.needed().to_vec(),
         decided,
         trust,
@@ -361,12 +360,11 @@ pub(crate) fn read_head(
 
 /// What [`read_head`] read of a jigdo RPM, checked.
 pub(crate) struct Head {
-    /// Its metadata (up to the index).
-    pub(crate) jigdo: JigdoRpm,
     /// The packages the repository still needs (indexes into its pins).
     pub(crate) needed: Vec<usize>,
-    /// The plan and the decision behind `needed` (holding the repository's shared
-    /// lock), for the install's [`UnpackJob::open_decided`].
+    /// Its metadata (up to the index, [`Decided::jigdo`]) with the plan and the decision
+    /// behind `needed` (holding the repository's shared lock), for the install's
+    /// [`UnpackJob::open_decided`].
     pub(crate) decided: Decided,
     /// What verified it.
     pub(crate) trust: TrustReport,

@@ -522,7 +522,7 @@ fn early_pins(
         work.metadata.path(),
     ) {
         Ok(head) => {
-            let packages = &head.jigdo.index.packages;
+            let packages = &head.decided.jigdo().index.packages;
             let mut pins: Vec<PinnedPackage> = head
                 .needed
                 .iter()

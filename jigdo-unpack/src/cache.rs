@@ -44,8 +44,21 @@ pub struct ObjectKey {
 #[derive(Debug, Default)]
 pub struct PackageCache {
     file: PathBuf,
-    entries: HashMap<ObjectKey, Checksum>,
+    /// By path in the package: the objects made from that file (usually one), so that a
+    /// lookup needs no [`ObjectKey`] built (a path and xattrs allocated) per file.
+    entries: HashMap<String, Vec<Cached>>,
+    len: usize,
     dirty: bool,
+}
+
+/// One object of a [`PackageCache`]: the metadata it was made with and its checksum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cached {
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    sum: Checksum,
 }
 
 /// The directory holding every package cache of the repository at `repo`.
@@ -70,16 +83,33 @@ impl PackageCache {
             return cache;
         }
         for line in lines {
-            if let Some((key, sum)) = parse_line(line) {
-                cache.entries.insert(key, sum);
+            if let Some((path, c)) = parse_line(line) {
+                cache.put(path, c);
             }
         }
+        cache.dirty = false;
         cache
     }
 
     /// The checksum recorded for `key`.
     pub fn get(&self, key: &ObjectKey) -> Option<Checksum> {
-        self.entries.get(key).copied()
+        self.get_parts(&key.path, key.uid, key.gid, key.mode, &key.xattrs)
+    }
+
+    /// The checksum recorded for the [`ObjectKey`] of these parts (nothing allocated).
+    pub fn get_parts(
+        &self,
+        path: &str,
+        uid: u32,
+        gid: u32,
+        mode: u32,
+        xattrs: &[(Vec<u8>, Vec<u8>)],
+    ) -> Option<Checksum> {
+        self.entries
+            .get(path)?
+            .iter()
+            .find(|c| c.uid == uid && c.gid == gid && c.mode == mode && c.xattrs == xattrs)
+            .map(|c| c.sum)
     }
 
     /// Records that `key` became the content object `sum`.
@@ -87,19 +117,45 @@ impl PackageCache {
         if key.path.contains('\n') {
             return; // not representable in the line format; costs a re-read only
         }
-        if self.entries.insert(key, sum) != Some(sum) {
-            self.dirty = true;
+        let c = Cached {
+            uid: key.uid,
+            gid: key.gid,
+            mode: key.mode,
+            xattrs: key.xattrs,
+            sum,
+        };
+        self.put(key.path, c);
+    }
+
+    /// Puts `c` in for `path`, replacing the entry of the same metadata; marks the
+    /// cache changed if it was not there as it is.
+    fn put(&mut self, path: String, c: Cached) {
+        let list = self.entries.entry(path).or_default();
+        match list
+            .iter_mut()
+            .find(|o| o.uid == c.uid && o.gid == c.gid && o.mode == c.mode && o.xattrs == c.xattrs)
+        {
+            Some(o) if o.sum == c.sum => {}
+            Some(o) => {
+                o.sum = c.sum;
+                self.dirty = true;
+            }
+            None => {
+                list.push(c);
+                self.len += 1;
+                self.dirty = true;
+            }
         }
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 
     /// Whether the cache has no entries.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 
     /// Stages the cache in `tx` if it changed since it was loaded: it replaces the
@@ -112,13 +168,14 @@ impl PackageCache {
         let mut lines: Vec<String> = self
             .entries
             .iter()
-            .map(|(k, sum)| {
+            .flat_map(|(path, list)| list.iter().map(move |k| (path, k)))
+            .map(|(path, k)| {
                 let x = if k.xattrs.is_empty() {
                     "-".to_string()
                 } else {
                     hex::encode(gvariant::write_xattrs(&k.xattrs))
                 };
-                format!("{sum} {} {} {:o} {x} {}", k.uid, k.gid, k.mode, k.path)
+                format!("{} {} {} {:o} {x} {path}", k.sum, k.uid, k.gid, k.mode)
             })
             .collect();
         lines.sort();
@@ -138,7 +195,7 @@ impl PackageCache {
     }
 }
 
-fn parse_line(line: &str) -> Option<(ObjectKey, Checksum)> {
+fn parse_line(line: &str) -> Option<(String, Cached)> {
     let mut it = line.splitn(6, ' ');
     let sum: Checksum = it.next()?.parse().ok()?;
     let uid = it.next()?.parse().ok()?;
@@ -150,14 +207,14 @@ fn parse_line(line: &str) -> Option<(ObjectKey, Checksum)> {
     };
     let path = it.next()?.to_string();
     Some((
-        ObjectKey {
-            path,
+        path,
+        Cached {
             uid,
             gid,
             mode,
             xattrs,
+            sum,
         },
-        sum,
     ))
 }
 
@@ -202,6 +259,26 @@ mod tests {
         let mut k3 = k2.clone();
         k3.mode = 0o100700;
         assert_eq!(c.get(&k3), None);
+        // Another object of the same path (other metadata) is kept beside the first.
+        let mut c = c;
+        c.insert(k3.clone(), s1);
+        assert_eq!(c.len(), 3);
+        assert_eq!(c.get(&k3), Some(s1));
+        assert_eq!(c.get(&k2), Some(s2));
+        assert_eq!(
+            c.get_parts(&k2.path, k2.uid, k2.gid, k2.mode, &k2.xattrs),
+            Some(s2)
+        );
+        // The same again changes nothing; a new checksum replaces the old.
+        c.insert(k3.clone(), s1);
+        assert_eq!(c.len(), 3);
+        c.insert(k3.clone(), s2);
+        assert_eq!((c.len(), c.get(&k3)), (3, Some(s2)));
+        let tx = repo.transaction().unwrap();
+        c.stage(&tx).unwrap();
+        tx.commit().unwrap();
+        let c = PackageCache::load(repo.path(), &id);
+        assert_eq!((c.len(), c.get(&k3), c.get(&k1)), (3, Some(s2), Some(s1)));
     }
 
     #[test]

@@ -230,9 +230,8 @@ fn decide(jigdo: &JigdoRpm, plan: &Plan, target: &Target) -> Result<Decision> {
 /// repository's shared lock, if the repository exists, until it is dropped or the job
 /// it went into ends.
 pub struct Decided {
-    commit: Checksum,
-    /// The encoded index (`2-index`) it was decided from.
-    index: Vec<u8>,
+    /// The jigdo RPM (its start) it was decided from.
+    start: JigdoRpm,
     repo: PathBuf,
     mode: RepoMode,
     ref_name: Option<String>,
@@ -247,13 +246,19 @@ impl Decided {
         &self.decision.to_import
     }
 
-    /// Whether this decision was made for `jigdo`'s index and `target`.
-    fn fits(&self, jigdo: &JigdoRpm, target: &Target) -> bool {
-        self.commit == jigdo.commit
-            && self.index == jigdo.index_zstd
-            && self.repo == target.repo
-            && self.mode == target.mode
-            && self.ref_name == target.ref_name
+    /// The jigdo RPM it was decided from.
+    pub fn jigdo(&self) -> &JigdoRpm {
+        &self.start
+    }
+
+    /// The jigdo RPM it was decided from, the decision dropped (and the lock with it).
+    pub fn into_jigdo(self) -> JigdoRpm {
+        self.start
+    }
+
+    /// Whether this decision was made for `target`.
+    fn fits_target(&self, target: &Target) -> bool {
+        self.repo == target.repo && self.mode == target.mode && self.ref_name == target.ref_name
     }
 }
 
@@ -342,15 +347,21 @@ impl UnpackJob {
         decided: Option<Decided>,
     ) -> Result<UnpackJob> {
         let started = std::time::Instant::now();
-        // 1. The jigdo RPM, all of it, before anything is written.
-        let (jigdo, blobs) = JigdoRpm::open_with_blobs(jigdo_rpm)?;
+        // 1. The jigdo RPM, all of it, before anything is written. The plan and the
+        // decision made from its start fit when its index is the same bytes (then
+        // decoded once, by the start).
+        let (start, kept) = match decided.filter(|d| d.fits_target(&target)) {
+            Some(d) => (Some(d.start), Some((d.plan, d.decision))),
+            None => (None, None),
+        };
+        let (jigdo, blobs, same_index) = JigdoRpm::open_with_blobs_after(jigdo_rpm, start)?;
         let index = &jigdo.index;
-        let (plan, decision) = match decided.filter(|d| d.fits(&jigdo, &target)) {
-            Some(d) => {
+        let (plan, decision) = match kept.filter(|_| same_index) {
+            Some((plan, decision)) => {
                 tracing::debug!(
-                    "unpack: the plan and decision made from the jigdo RPM's start fit"
+                    "unpack: the index, plan and decision made from the jigdo RPM's start fit"
                 );
-                (d.plan, Some(d.decision))
+                (plan, Some(decision))
             }
             None => {
                 let plan = Plan::new(index).map_err(|e| UnpackError::Corrupt {
@@ -409,20 +420,23 @@ impl UnpackJob {
     /// blobs: the packages the repository still needs, as indexes into the pinned set,
     /// in pin order (none when the commit is complete there). Writes nothing.
     pub fn needed_for(jigdo: &JigdoRpm, target: &Target) -> Result<Vec<usize>> {
-        Ok(Self::decide(jigdo, target)?.decision.to_import)
-    }
-
-    /// The plan and the decision of [`UnpackJob::needed_for`], kept for
-    /// [`UnpackJob::open_decided`] (with the repository's shared lock). Writes nothing.
-    pub fn decide(jigdo: &JigdoRpm, target: &Target) -> Result<Decided> {
         let plan = Plan::new(&jigdo.index).map_err(|e| UnpackError::Corrupt {
             path: jigdo.path.clone(),
             reason: e.to_string(),
         })?;
-        let decision = decide(jigdo, &plan, target)?;
+        Ok(decide(jigdo, &plan, target)?.to_import)
+    }
+
+    /// The plan and the decision of [`UnpackJob::needed_for`], kept with `jigdo` for
+    /// [`UnpackJob::open_decided`] (with the repository's shared lock). Writes nothing.
+    pub fn decide(jigdo: JigdoRpm, target: &Target) -> Result<Decided> {
+        let plan = Plan::new(&jigdo.index).map_err(|e| UnpackError::Corrupt {
+            path: jigdo.path.clone(),
+            reason: e.to_string(),
+        })?;
+        let decision = decide(&jigdo, &plan, target)?;
         Ok(Decided {
-            commit: jigdo.commit,
-            index: jigdo.index_zstd.clone(),
+            start: jigdo,
             repo: target.repo.clone(),
             mode: target.mode,
             ref_name: target.ref_name.clone(),
@@ -593,9 +607,12 @@ impl UnpackJob {
         })?;
         let mut resolved_packages = self.known;
         let mut caches = Vec::with_capacity(self.to_import.len());
+        // The objects the imports made (the others are known from the caches).
+        let mut imported_sums: Vec<Checksum> = Vec::new();
         // The package files read, for messages.
         let mut read_from: HashMap<usize, PathBuf> = HashMap::new();
         for (p, (sums, cache), path) in done.into_iter().flatten() {
+            imported_sums.extend(sums.values());
             resolved_packages[p].extend(sums);
             caches.push(cache);
             read_from.insert(p, path);
@@ -644,8 +661,11 @@ impl UnpackJob {
                 });
             }
         }
-        // Every object the tree reaches, known present: found by the plan (under the
-        // shared lock held since, so no prune removed it), or written in `tx`.
+        // Every object the tree reaches, known present: in the plan's listing (under the
+        // shared lock held since, so no prune removed it; the objects known from the
+        // package caches were found there), or in `present`: the tree's dirtrees and
+        // dirmetas, the new contents and the objects the imports made (written in `tx`,
+        // or found present by it). Neither set is built over the whole tree again.
         let mut present: HashSet<(ObjectType, Checksum)> = HashSet::new();
         for (objtype, bytes) in &tree.objects {
             let sum = Checksum::of_bytes(bytes);
@@ -655,9 +675,10 @@ impl UnpackJob {
             }
             present.insert((*objtype, sum));
         }
-        let contents =
-            (self.new_sums.values()).chain(resolved_packages.iter().flat_map(|sums| sums.values()));
-        present.extend(contents.map(|sum| (ObjectType::File, *sum)));
+        present.extend(
+            (self.new_sums.values().chain(imported_sums.iter()))
+                .map(|sum| (ObjectType::File, *sum)),
+        );
         step("tree rebuilt");
         // Files that arrived while this ran: all came and their provider is content.
         files.settled()?;
@@ -669,7 +690,12 @@ impl UnpackJob {
         step("transaction committed");
 
         // 6. Complete: clear the mark, then set the ref.
-        check_commit_complete(&repo, &commit, &present, self.base.as_ref())?;
+        let listed = self.listed.as_deref();
+        let known = |objtype: ObjectType, sum: &Checksum| {
+            present.contains(&(objtype, *sum))
+                || listed.is_some_and(|l| l.contains(&(objtype, *sum)))
+        };
+        check_commit_complete_with(&repo, &commit, &known, self.base.as_ref())?;
         step("commit checked self.complete");
         repo.mark_commit_partial(&commit, false)?;
         repo.set_ref(&self.ref_name, Some(&commit))?;
@@ -932,9 +958,14 @@ pub(crate) fn known_objects(
     }
     let cache = PackageCache::load(repo.path(), &index.packages[p].id);
     let mut complete = true;
+    // The header of each metadata entry, made once (not once per file).
+    let mut headers: HashMap<u32, ostree_store::FileHeader> = HashMap::new();
     for (path, metas) in needs {
         for &m in metas {
-            match cache.get(&object_key(index, path, m)) {
+            let h = headers
+                .entry(m)
+                .or_insert_with(|| file_header(index, m, ""));
+            match cache.get_parts(path, h.uid, h.gid, h.mode, &h.xattrs) {
                 Some(sum) if is_present(repo, listed, ObjectType::File, &sum) => {
                     known.insert((path.clone(), m), sum);
                 }
@@ -1151,6 +1182,17 @@ pub(crate) fn check_commit_complete(
     present: &HashSet<(ObjectType, Checksum)>,
     base: Option<&Checksum>,
 ) -> Result<()> {
+    check_commit_complete_with(repo, commit, &|t, s| present.contains(&(t, *s)), base)
+}
+
+/// [`check_commit_complete`], with the objects known present under the caller's lock
+/// told by `known` (an object it does not know is looked up).
+fn check_commit_complete_with(
+    repo: &Repo,
+    commit: &Checksum,
+    known: &dyn Fn(ObjectType, &Checksum) -> bool,
+    base: Option<&Checksum>,
+) -> Result<()> {
     let t = match base {
         Some(b) => repo.traverse_commit_beyond(commit, b),
         None => repo.traverse_commit(commit),
@@ -1162,9 +1204,11 @@ pub(crate) fn check_commit_complete(
             error: Box::new(err),
         });
     }
-    if let Some(o) = t.objects.iter().find(|o| {
-        !present.contains(&(o.objtype, o.checksum)) && !repo.has_object(o.objtype, &o.checksum)
-    }) {
+    if let Some(o) = t
+        .objects
+        .iter()
+        .find(|o| !known(o.objtype, &o.checksum) && !repo.has_object(o.objtype, &o.checksum))
+    {
         return Err(UnpackError::Missing {
             commit: commit.to_hex(),
             object: format!("{}.{}", o.checksum, o.objtype),

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use jigdo_unpack::{unpack, UnpackOptions};
+use jigdo_unpack::{unpack, JigdoRpm, UnpackOptions};
 use ostree_store::RepoMode;
 
 use dev_support::{run, workspace_root as top};
@@ -55,6 +55,23 @@ fn packs_and_unpacks_bit_for_bit() {
     let info = jigdo_unpack::info(&report.rpm).unwrap();
     assert_eq!(info.commit, commit);
     assert_eq!(info.packages.len(), report.packages.len());
+
+    // The whole file read after its start takes the start's decoded index when its
+    // `2-index` is the same bytes, and only then.
+    let size = std::fs::metadata(&report.rpm).unwrap().len();
+    let file = std::fs::File::open(&report.rpm).unwrap();
+    let start = JigdoRpm::read_head(file, &report.rpm, size).unwrap();
+    let (whole, _, reused) =
+        JigdoRpm::open_with_blobs_after(&report.rpm, Some(start.clone())).unwrap();
+    assert!(reused);
+    assert_eq!(whole.index, start.index);
+    let mut other = start.clone();
+    other.index_zstd.push(0);
+    other.index.packages.clear();
+    let (whole, _, reused) = JigdoRpm::open_with_blobs_after(&report.rpm, Some(other)).unwrap();
+    assert!(!reused, "an index of other bytes is decoded again");
+    assert_eq!(whole.index, start.index);
+    assert_eq!(whole.index.packages.len(), report.packages.len());
 
     let client = work.path().join("client");
     let opts = UnpackOptions {
