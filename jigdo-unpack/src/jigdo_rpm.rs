@@ -93,58 +93,8 @@ impl JigdoRpm {
             commit_hex,
             payload,
             blobs,
-            check: BlobCheck::Digests,
         };
         Ok((jigdo, stream, reused))
-    }
-
-    /// The new-content blobs of this jigdo RPM's file once more, for a second read after
-    /// [`JigdoRpm::open_with_blobs`] checked the whole file: the header is read again and
-    /// the payload's head skipped (not decoded), and no digest of the file is computed
-    /// again (neither the package's own nor each blob's SHA-256): the caller must check
-    /// every blob's bytes against what the first read computed from them (the content
-    /// checksums, as [`ostree_store::Transaction::write_content_with_checksum`] does),
-    /// so a file changed in between fails there. Sizes, order and structure are checked
-    /// as in the first read.
-    pub fn blobs_again(&self) -> Result<BlobStream> {
-        let (header, r, _) = open_rpm_header(&self.path)?;
-        let mut payload = PayloadReader::new_verified(header, r)?;
-        let commit_hex = self.commit.to_hex();
-        let corrupt = |reason: String| UnpackError::Corrupt {
-            path: self.path.clone(),
-            reason,
-        };
-        // The head files, in their order, then the blobs (the first blob is read by
-        // `for_each_blob`, so the head is skipped up to and including the index).
-        loop {
-            let Some(mut entry) = payload.next_entry()? else {
-                return Err(corrupt("the payload lacks 2-index".into()));
-            };
-            if entry.file().is_dir() {
-                continue;
-            }
-            let role = PayloadFile::parse(&entry.info().path, &commit_hex);
-            match role {
-                Some(PayloadFile::Commit | PayloadFile::CommitMeta) => entry.finish()?,
-                Some(PayloadFile::Index) => {
-                    entry.finish()?;
-                    break;
-                }
-                _ => {
-                    return Err(corrupt(format!(
-                        "unexpected payload file {} before the index",
-                        entry.info().path
-                    )))
-                }
-            }
-        }
-        Ok(BlobStream {
-            path: self.path.clone(),
-            commit_hex,
-            payload,
-            blobs: self.index.blob_entries(),
-            check: BlobCheck::Caller,
-        })
     }
 
     /// Reads and checks a jigdo RPM up to and including its index from `r`, which holds
@@ -449,24 +399,16 @@ fn check_pins(index: &Index, pins: &[Requirement]) -> std::result::Result<(), St
     Ok(())
 }
 
-/// The new-content blobs that follow the index in a jigdo RPM's payload.
+/// The new-content blobs that follow the index in a jigdo RPM's payload, read from the
+/// file opened by [`JigdoRpm::open_with_blobs`]. The payload reader checks the header's
+/// file digests and the payload's digest; a blob whose header digest is a SHA-256 equal
+/// to the index's is checked against the index by that alone (the same hash of the same
+/// bytes), any other blob is hashed here.
 pub struct BlobStream {
     path: PathBuf,
     commit_hex: String,
     payload: Payload,
     blobs: Vec<u32>,
-    check: BlobCheck,
-}
-
-/// How a [`BlobStream`] checks each blob's bytes against the index's SHA-256.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BlobCheck {
-    /// The payload reader checks the header's file digests: a blob whose header digest is
-    /// a SHA-256 equal to the index's is checked by that alone (the same hash of the same
-    /// bytes), any other blob is hashed here.
-    Digests,
-    /// Nothing is hashed: the caller checks the bytes ([`JigdoRpm::blobs_again`]).
-    Caller,
 }
 
 impl BlobStream {
@@ -474,7 +416,9 @@ impl BlobStream {
     /// order, then reads the payload to its end (so its digests are verified). Each blob's
     /// size and SHA-256 are checked against the index as it is read: `visit` must read
     /// its reader to the end, and an error surfaces from that read or right after
-    /// `visit`. Fails if a blob is missing, out of order, or an unexpected file appears.
+    /// `visit` (when `visit` fails after its reader failed, the reader's error, naming
+    /// the jigdo RPM, is returned). Fails if a blob is missing, out of order, or an
+    /// unexpected file appears.
     pub fn for_each_blob(
         mut self,
         mut visit: impl FnMut(u32, u32, &mut dyn Read) -> Result<()>,
@@ -519,19 +463,27 @@ impl BlobStream {
             }
             // The header's digest of this file is the index's SHA-256: the payload
             // reader's check of it (when the entry is read to its end) is this check.
-            let header_checks = self.check == BlobCheck::Caller
-                || (entry.file().digest_algorithm == rpm_package::DigestAlgorithm::Sha256
-                    && entry.file().digest == sha256[..]);
+            let header_checks = entry.file().digest_algorithm
+                == rpm_package::DigestAlgorithm::Sha256
+                && entry.file().digest == sha256[..];
             let mut checked = Sha256Reader {
                 inner: &mut entry,
                 sha: (!header_checks).then(<sha2::Sha256 as sha2::Digest>::new),
                 len: 0,
+                failed: None,
             };
-            visit(n, entry_no, &mut checked)?;
+            if let Err(e) = visit(n, entry_no, &mut checked) {
+                return Err(match checked.failed.take() {
+                    Some(read) => read_error(read, &self.path, &info.path),
+                    None => e,
+                });
+            }
             // Drain what `visit` left (the payload reader checks the header's digest at
             // the end), then compare.
-            std::io::copy(&mut checked, &mut std::io::sink())
-                .map_err(|e| corrupt(format!("reading {}: {e}", info.path)))?;
+            if let Err(e) = std::io::copy(&mut checked, &mut std::io::sink()) {
+                let e = checked.failed.take().unwrap_or(e);
+                return Err(read_error(e, &self.path, &info.path));
+            }
             let (actual, len) = checked.finish();
             if actual.is_some_and(|a| a != *sha256) || len != *size {
                 return Err(corrupt(format!(
@@ -553,11 +505,26 @@ impl BlobStream {
     }
 }
 
-/// Counts what is read through it, and hashes it when it has a hasher.
+/// The error of reading payload file `file` of the jigdo RPM at `path`: the package's
+/// own error (a digest mismatch, a truncated payload) as such, else an I/O error.
+fn read_error(e: std::io::Error, path: &Path, file: &str) -> UnpackError {
+    let reason = format!("reading {file}: {e}");
+    match e.into_inner().map(|i| i.downcast::<rpm_package::Error>()) {
+        Some(Ok(r)) => UnpackError::Rpm(*r),
+        _ => UnpackError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        },
+    }
+}
+
+/// Counts what is read through it, hashes it when it has a hasher, and keeps the first
+/// read error (for [`BlobStream::for_each_blob`] to report it as such).
 struct Sha256Reader<'a, R: Read> {
     inner: &'a mut R,
     sha: Option<sha2::Sha256>,
     len: u64,
+    failed: Option<std::io::Error>,
 }
 
 impl<R: Read> Sha256Reader<'_, R> {
@@ -568,7 +535,17 @@ impl<R: Read> Sha256Reader<'_, R> {
 
 impl<R: Read> Read for Sha256Reader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) => {
+                // The caller's copy of it (kind and message); the error itself is kept.
+                let copy = std::io::Error::new(e.kind(), e.to_string());
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    self.failed.get_or_insert(e);
+                }
+                return Err(copy);
+            }
+        };
         if let Some(sha) = &mut self.sha {
             sha2::Digest::update(sha, &buf[..n]);
         }

@@ -4,8 +4,8 @@
 //! or a `kill -9` at any point leaves the repository consistent and no ref pointing to an
 //! incomplete commit, and a rerun finishes the job:
 //!
-//! 1. read the whole jigdo RPM and check it (pins, commit, index, every blob's SHA-256),
-//!    computing the content checksums of the new contents — nothing is written yet;
+//! 1. read the jigdo RPM up to its index and check it (pins, commit, index) — nothing
+//!    is written yet; its new-content blobs are read once, in step 4;
 //! 2. decide which packages must be read (a package whose every needed object is known
 //!    from its cache and present is skipped) and locate each in the sources — a missing
 //!    package fails here, before the repository is created or touched (except for
@@ -15,7 +15,12 @@
 //! 4. write the new contents and import the packages, all in parallel (biggest first;
 //!    when the package files arrive while this runs, [`crate::source::Arrivals`], each
 //!    as soon as it is there, the biggest of those there first), each package checked
-//!    against its pin before a byte of it is parsed;
+//!    against its pin before a byte of it is parsed; the jigdo RPM's blobs are checked
+//!    (each against the index's SHA-256 and the header's digests, the payload against its
+//!    digest) as they are written into the transaction's staging, which nothing reads:
+//!    a blob that fails its check fails the unpack before the transaction commits, so no
+//!    object made from it becomes visible (and step 5 checks every object against the
+//!    commit all the same);
 //! 5. rebuild every dirtree and dirmeta; the root checksums must equal the commit's.
 //!    Steps 4 and 5 share one transaction, so the repository is flushed once (as
 //!    libostree's pull does); an interruption before its commit loses that work, which
@@ -32,7 +37,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use jigdo_format::{Index, NewContent, Source};
-use ostree_store::{Checksum, ContentHasher, ObjectType, Repo, RepoMode};
+use ostree_store::{Checksum, ObjectType, Repo, RepoMode};
 use rayon::prelude::*;
 use rpm_package::{PackageHeader, PayloadReader};
 use serde::Serialize;
@@ -40,7 +45,7 @@ use serde::Serialize;
 use crate::cache::PackageCache;
 use crate::error::{IoContext, Result, UnpackError};
 use crate::event::UnpackEvent;
-use crate::jigdo_rpm::JigdoRpm;
+use crate::jigdo_rpm::{BlobStream, JigdoRpm};
 use crate::plan::{file_header, is_symlink_meta, object_key, Plan};
 use crate::rebuild::{locate_difference, rebuild_tree, Difference};
 use crate::record::PendingRecord;
@@ -262,6 +267,15 @@ impl Decided {
     }
 }
 
+/// What a job of step 4 made.
+enum Done {
+    /// The new contents' checksums by (new content, metadata entry).
+    NewContents(HashMap<(u32, u32), Checksum>),
+    /// A package imported: its number, the checksums it gave and its cache updated, the
+    /// file it was read from.
+    Package(usize, (PackageSums, PackageCache), PathBuf),
+}
+
 /// Counters shared by the workers.
 #[derive(Default)]
 struct Stats {
@@ -301,16 +315,18 @@ pub fn finish_local(
     Ok(report)
 }
 
-/// A jigdo RPM read and checked, and what the target repository still needs from its
-/// packages: steps 1 and 2 of the module docs, done once. [`UnpackJob::needed`] tells
-/// a caller which packages to fetch; [`UnpackJob::finish`] writes the commit from them.
+/// A jigdo RPM read and checked up to its index, and what the target repository still
+/// needs from its packages: steps 1 and 2 of the module docs, done once.
+/// [`UnpackJob::needed`] tells a caller which packages to fetch; [`UnpackJob::finish`]
+/// writes the commit from them (reading the jigdo RPM's blobs).
 /// Nothing is written before `finish`; the repository, if it exists, stays locked
 /// (shared) in between, so that no prune removes what the decision counted on.
 pub struct UnpackJob {
     jigdo: JigdoRpm,
     plan: Plan,
-    /// Content checksums of the new contents by (new content, metadata entry).
-    new_sums: HashMap<(u32, u32), Checksum>,
+    /// The jigdo RPM's new-content blobs, not read yet: [`UnpackJob::finish`] checks
+    /// them as it writes them.
+    blobs: BlobStream,
     /// Per package: the objects known from its cache and present.
     known: Vec<PackageSums>,
     /// Packages that must be read (indexes into the pinned set).
@@ -330,24 +346,26 @@ pub struct UnpackJob {
 }
 
 impl UnpackJob {
-    /// Reads and checks the whole jigdo RPM at `jigdo_rpm` (pins, commit, index, every
-    /// blob's SHA-256; nothing is written) and decides which packages `target` still
-    /// needs: none when the commit is complete there, else those whose every needed
-    /// object is not known from its package cache and present.
+    /// Reads and checks the jigdo RPM at `jigdo_rpm` up to its index (pins, commit,
+    /// index; nothing is written) and decides which packages `target` still needs: none
+    /// when the commit is complete there, else those whose every needed object is not
+    /// known from its package cache and present. The new-content blobs that follow are
+    /// read (and checked) once, by [`UnpackJob::finish`], from the file opened here.
     pub fn open(jigdo_rpm: &Path, target: Target) -> Result<UnpackJob> {
         Self::open_decided(jigdo_rpm, target, None)
     }
 
     /// [`UnpackJob::open`], with the plan and the decision of `decided` when it was made
     /// for the same index and target (else they are made again, as `open` makes them):
-    /// the file is read and checked whole all the same.
+    /// the file is read and checked as by `open` all the same.
     pub fn open_decided(
         jigdo_rpm: &Path,
         target: Target,
         decided: Option<Decided>,
     ) -> Result<UnpackJob> {
         let started = std::time::Instant::now();
-        // 1. The jigdo RPM, all of it, before anything is written. The plan and the
+        // 1. The jigdo RPM up to its index, before anything is written (the blobs are
+        // read once, checked as they are written, in `finish`). The plan and the
         // decision made from its start fit when its index is the same bytes (then
         // decoded once, by the start).
         let (start, kept) = match decided.filter(|d| d.fits_target(&target)) {
@@ -376,13 +394,11 @@ impl UnpackJob {
             .clone()
             .unwrap_or_else(|| jigdo.name.clone());
         check_ref(&ref_name)?;
-        let mut new_sums = HashMap::new();
-        hash_new_contents(&jigdo.path, index, &plan, blobs, &mut new_sums)?;
         let stats = Stats::default();
         stats
             .bytes_read
             .fetch_add(jigdo.file_size, Ordering::Relaxed);
-        tracing::debug!(elapsed = ?started.elapsed(), "unpack: jigdo RPM read and checked");
+        tracing::debug!(elapsed = ?started.elapsed(), "unpack: jigdo RPM's head read and checked");
 
         // 2. What must be read.
         let decision = match decision {
@@ -401,7 +417,7 @@ impl UnpackJob {
         Ok(UnpackJob {
             jigdo,
             plan,
-            new_sums,
+            blobs,
             known,
             to_import,
             complete,
@@ -573,19 +589,19 @@ impl UnpackJob {
             let k = files.next_ready(&pins).min(pins.len() - 1);
             Ok(pending.remove(k))
         };
-        // Job 0 writes the new contents (usually the biggest job: initramfs, rpmdb), job
-        // k > 0 imports the next package.
+        // Job 0 reads the jigdo RPM's blobs and writes the new contents (usually the
+        // biggest job: initramfs, rpmdb), job k > 0 imports the next package.
+        let blobs = std::sync::Mutex::new(Some(self.blobs));
         let done = run_in_order(jobs, |job| {
             if job == 0 {
-                write_new_contents(
-                    &repo,
-                    &tx,
-                    &self.jigdo,
-                    &self.plan,
-                    &self.new_sums,
-                    &self.stats,
-                )?;
-                return Ok(None);
+                let blobs = blobs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                    .ok_or(UnpackError::Internal("the blobs were read twice"))?;
+                let sums =
+                    write_new_contents(&repo, &tx, &self.jigdo, &self.plan, blobs, &self.stats)?;
+                return Ok(Done::NewContents(sums));
             }
             let (p, loc) = next_package()?;
             let pkg = &index.packages[p];
@@ -603,7 +619,7 @@ impl UnpackJob {
             )?;
             tracing::debug!(package = %pkg.nevra(), "package imported");
             progress(&UnpackEvent::Imported { package: pkg });
-            Ok(Some((p, imported, read_from)))
+            Ok(Done::Package(p, imported, read_from))
         })?;
         let mut resolved_packages = self.known;
         let mut caches = Vec::with_capacity(self.to_import.len());
@@ -611,11 +627,17 @@ impl UnpackJob {
         let mut imported_sums: Vec<Checksum> = Vec::new();
         // The package files read, for messages.
         let mut read_from: HashMap<usize, PathBuf> = HashMap::new();
-        for (p, (sums, cache), path) in done.into_iter().flatten() {
-            imported_sums.extend(sums.values());
-            resolved_packages[p].extend(sums);
-            caches.push(cache);
-            read_from.insert(p, path);
+        let mut new_sums = HashMap::new();
+        for d in done {
+            match d {
+                Done::NewContents(sums) => new_sums = sums,
+                Done::Package(p, (sums, cache), path) => {
+                    imported_sums.extend(sums.values());
+                    resolved_packages[p].extend(sums);
+                    caches.push(cache);
+                    read_from.insert(p, path);
+                }
+            }
         }
         report.packages_imported = self.to_import.len();
         report.imported = self
@@ -628,7 +650,7 @@ impl UnpackJob {
         // 5. The tree.
         let resolve = |tree_path: &str, entry: &jigdo_format::FileEntry| -> Option<Checksum> {
             match &entry.source {
-                Source::New(n) => self.new_sums.get(&(*n, entry.meta)).copied(),
+                Source::New(n) => new_sums.get(&(*n, entry.meta)).copied(),
                 Source::Package { package, .. } => {
                     let ppath = Index::package_path(tree_path, entry)?;
                     resolved_packages
@@ -676,8 +698,7 @@ impl UnpackJob {
             present.insert((*objtype, sum));
         }
         present.extend(
-            (self.new_sums.values().chain(imported_sums.iter()))
-                .map(|sum| (ObjectType::File, *sum)),
+            (new_sums.values().chain(imported_sums.iter())).map(|sum| (ObjectType::File, *sum)),
         );
         step("tree rebuilt");
         // Files that arrived while this ran: all came and their provider is content.
@@ -782,151 +803,63 @@ pub(crate) fn check_ref(ref_name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Reads every blob of the jigdo RPM (checking its SHA-256) and computes the content
-/// checksum of every (new content, metadata) object the tree needs.
-fn hash_new_contents(
-    jigdo_path: &Path,
-    index: &Index,
-    plan: &Plan,
-    blobs: crate::jigdo_rpm::BlobStream,
-    out: &mut HashMap<(u32, u32), Checksum>,
-) -> Result<()> {
-    for (n, content) in index.new_contents.iter().enumerate() {
-        if let NewContent::Symlink { target } = content {
-            for &m in &plan.new_needs[n] {
-                let sum = ContentHasher::new(&file_header(index, m, target)).finish();
-                out.insert((n as u32, m), sum);
-            }
-        }
-    }
-    blobs.for_each_blob(
-        |_, entry_no, reader| {
-            let metas = &plan.new_needs[entry_no as usize];
-            let mut hashers: Vec<ContentHasher> = metas
-                .iter()
-                .map(|&m| ContentHasher::new(&file_header(index, m, "")))
-                .collect();
-            let mut buf = vec![0u8; 128 * 1024];
-            loop {
-                let n = match reader.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        return Err(UnpackError::Io {
-                            path: jigdo_path.to_path_buf(),
-                            source: e,
-                        })
-                    }
-                };
-                for h in &mut hashers {
-                    h.update(&buf[..n]);
-                }
-            }
-            for (&m, h) in metas.iter().zip(hashers) {
-                out.insert((entry_no, m), h.finish());
-            }
-            Ok(())
-        },
-        index,
-    )
-}
-
-/// Writes the new-content objects missing from the repository (reading the jigdo RPM's
-/// blobs a second time only if some blob object is missing).
+/// Writes the new contents of `jigdo` into `tx`: its symlinks, and its blobs read from
+/// `blobs` once, each checked against the index's SHA-256 and the header's digests as it
+/// is read (see [`BlobStream::for_each_blob`]): an object is staged only as its bytes are
+/// read, and a blob that then fails its check fails this call, which fails the unpack
+/// before `tx` commits (staged objects are never visible). Objects present already are
+/// not staged again. Returns the content checksum of every (new content, metadata)
+/// object the tree needs.
 fn write_new_contents(
     repo: &Repo,
     tx: &ostree_store::Transaction<'_>,
     jigdo: &JigdoRpm,
     plan: &Plan,
-    sums: &HashMap<(u32, u32), Checksum>,
+    blobs: BlobStream,
     stats: &Stats,
-) -> Result<()> {
+) -> Result<HashMap<(u32, u32), Checksum>> {
     let index = &jigdo.index;
-    let missing = |n: u32| -> Vec<u32> {
-        plan.new_needs[n as usize]
-            .iter()
-            .copied()
-            .filter(|&m| {
-                sums.get(&(n, m))
-                    .is_none_or(|c| !repo.has_object(ObjectType::File, c))
-            })
-            .collect()
-    };
-    let mut need_blobs = false;
+    let mut sums = HashMap::new();
     for (n, content) in index.new_contents.iter().enumerate() {
-        let todo = missing(n as u32);
-        match content {
-            NewContent::Symlink { target } => {
-                for m in todo {
-                    write_counted(
-                        tx,
-                        &file_header(index, m, target),
-                        &mut std::io::empty(),
-                        stats,
-                    )?;
-                }
+        if let NewContent::Symlink { target } = content {
+            for &m in &plan.new_needs[n] {
+                let sum = write_counted(
+                    tx,
+                    &file_header(index, m, target),
+                    &mut std::io::empty(),
+                    stats,
+                )?;
+                sums.insert((n as u32, m), sum);
             }
-            NewContent::Blob { .. } => need_blobs |= !todo.is_empty(),
         }
     }
-    if need_blobs {
-        // Not hashed again but as content: each object is written only if its bytes
-        // have the checksum computed from the bytes the first read checked.
-        let blobs = jigdo.blobs_again()?;
-        stats
-            .bytes_read
-            .fetch_add(jigdo.file_size, Ordering::Relaxed);
-        blobs.for_each_blob(
-            |_, entry_no, reader| {
-                let todo = missing(entry_no);
-                let write = |m: u32, r: &mut dyn Read| -> Result<()> {
-                    let expected = sums
-                        .get(&(entry_no, m))
-                        .copied()
-                        .ok_or(UnpackError::Internal("a new content has no checksum"))?;
-                    let written = tx
-                        .write_content_counted(Some(&expected), &file_header(index, m, ""), r)
-                        .map_err(|e| {
-                            UnpackError::content_from(
-                                e,
-                                Some(new_content_path(index, entry_no, m)),
-                                || format!("new content {entry_no} of {}", jigdo.path.display()),
-                            )
-                        })?;
-                    if written.staged {
-                        stats.objects_written.fetch_add(1, Ordering::Relaxed);
+    blobs.for_each_blob(
+        |_, entry_no, reader| {
+            let write = |m: u32, r: &mut dyn Read| -> Result<Checksum> {
+                write_counted(tx, &file_header(index, m, ""), r, stats)
+            };
+            match plan.new_needs[entry_no as usize].as_slice() {
+                // Not in the tree: read through all the same (checked by the caller).
+                [] => Ok(()),
+                [m] => {
+                    let sum = write(*m, reader)?;
+                    sums.insert((entry_no, *m), sum);
+                    Ok(())
+                }
+                many => {
+                    let mut spool = spool(repo, reader)?;
+                    for &m in many {
+                        spool.seek(SeekFrom::Start(0)).at(repo.path().join("tmp"))?;
+                        let sum = write(m, &mut BufReader::new(&mut spool))?;
+                        sums.insert((entry_no, m), sum);
                     }
                     Ok(())
-                };
-                match todo.as_slice() {
-                    [] => Ok(()),
-                    [m] => write(*m, reader),
-                    many => {
-                        let mut spool = spool(repo, reader)?;
-                        for &m in many {
-                            spool.seek(SeekFrom::Start(0)).at(repo.path().join("tmp"))?;
-                            write(m, &mut BufReader::new(&mut spool))?;
-                        }
-                        Ok(())
-                    }
                 }
-            },
-            index,
-        )?;
-    }
-    Ok(())
-}
-
-/// The first tree path whose object is new content `n` with metadata `meta`.
-fn new_content_path(index: &Index, n: u32, meta: u32) -> String {
-    let mut found = None;
-    index.for_each_file(|path, e| {
-        if found.is_none() && e.source == Source::New(n) && e.meta == meta {
-            found = Some(path.to_string());
-        }
-    });
-    found.unwrap_or_default()
+            }
+        },
+        index,
+    )?;
+    Ok(sums)
 }
 
 /// Copies `reader` into memory, or into an anonymous temporary file in the repository's
@@ -1221,6 +1154,7 @@ fn check_commit_complete_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ostree_store::ContentHasher;
 
     #[test]
     fn known_objects_trusts_a_listing_for_presence_only_and_looks_up_the_rest() {

@@ -866,3 +866,63 @@ fn a_lying_index_names_the_file_and_package_and_leaves_nothing_half_written() {
     );
     assert_eq!(refs_state(&repo), vec![(REF.to_string(), w.commit.clone())]);
 }
+
+/// A jigdo RPM whose index gives one of its blobs another SHA-256 (the RPM's own digests
+/// are right: the index lies). The blobs are checked as the unpack writes them into its
+/// transaction's staging, alongside the package imports: the unpack fails naming the
+/// jigdo RPM and the blob, sets no ref, leaves the commit partial and not one content
+/// object in the repository (what it staged, the blob's object among it, never became
+/// visible), and the honest jigdo RPM then unpacks into the same repository.
+#[test]
+fn a_blob_that_fails_its_check_leaves_no_object_and_no_ref() {
+    let w = world();
+    let top = fresh("lying-blob");
+    let lying = craft(&top.join("lying"), |index| {
+        let sha = index
+            .new_contents
+            .iter_mut()
+            .find_map(|c| match c {
+                jigdo_format::NewContent::Blob { sha256, .. } => Some(sha256),
+                _ => None,
+            })
+            .expect("the example tree has new-content blobs");
+        sha[0] ^= 0xff;
+    });
+    let repo = top.join("repo");
+    let unpack = |rpm: &Path| {
+        run_raw(
+            jigdo()
+                .arg("unpack")
+                .arg(rpm)
+                .arg("--from")
+                .arg(&w.pkgs)
+                .arg("--repo")
+                .arg(&repo)
+                .args(["--ref", REF]),
+        )
+    };
+    let err = failed(&unpack(&lying));
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("does not match the index")
+            && last.contains(&*lying.file_name().expect("name").to_string_lossy()),
+        "{err}"
+    );
+    assert_eq!(refs_state(&repo), Vec::new());
+    if repo.join("config").exists() {
+        let objects: Vec<PathBuf> = files_under(&repo.join("objects"))
+            .into_iter()
+            .filter(|p| {
+                p.extension()
+                    .is_none_or(|e| e != "commit" && e != "commitmeta")
+            })
+            .collect();
+        assert!(objects.is_empty(), "visible after the failure: {objects:?}");
+        assert!(repo
+            .join(format!("state/{}.commitpartial", w.commit))
+            .exists());
+    }
+    let out = unpack(&w.jigdo);
+    assert_eq!(ok(&out).trim(), w.commit);
+    assert_fsck_clean(&repo);
+}
