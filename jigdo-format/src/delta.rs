@@ -344,19 +344,22 @@ fn zstd_decompress_into(r: impl Read, limit: u64, mut out: Vec<u8>) -> io::Resul
 /// recompression that `jigdo pack` checks and a client runs, so both get the same bytes.
 /// The compressor is always driven the same way (input in full chunks of 128 KiB, output
 /// into a buffer of `ZSTD_CStreamOutSize`), whatever the source's and the caller's read
-/// sizes: libzstd's output may depend on how it is called.
+/// sizes: libzstd's output may depend on how it is called. A multithreaded frame is
+/// compressed by `workers` threads (at least 1): libzstd's multithreaded output is the
+/// same for any number of them (each job of the frame is compressed alone), and each one
+/// holds a compression context of its own (about 50 MiB at level 12: heaptrack, session 9).
 pub fn zstd_recompress<R: Read>(
     raw: R,
     raw_size: u64,
     params: ZstdParams,
+    workers: u32,
 ) -> io::Result<impl Read> {
     use zstd::zstd_safe::CParameter;
     let mut enc = zstd::stream::raw::Encoder::new(params.level)?;
     enc.set_parameter(CParameter::ChecksumFlag(params.checksum))?;
     enc.set_parameter(CParameter::ContentSizeFlag(params.content_size))?;
     if params.multithreaded {
-        // One worker: libzstd's multithreaded output does not depend on the number.
-        enc.set_parameter(CParameter::NbWorkers(1))?;
+        enc.set_parameter(CParameter::NbWorkers(workers.max(1)))?;
     }
     if params.content_size {
         enc.set_pledged_src_size(Some(raw_size))?;
@@ -374,6 +377,53 @@ pub fn zstd_recompress<R: Read>(
 
 /// Input chunk of [`zstd_recompress`].
 const RECOMPRESS_CHUNK: usize = 128 << 10;
+
+/// Bytes read once, front to back, whose memory is given back as they are read: they are
+/// held in pieces, each dropped once read. Made to feed [`zstd_recompress`] a decompressed
+/// object, which libzstd's multithreaded compressor copies into buffers of its own at
+/// once: the object is then not held twice.
+pub struct DrainingBytes {
+    /// The pieces, the last one read first (the front of the bytes).
+    pieces: Vec<Vec<u8>>,
+    /// How much of the last piece was read.
+    at: usize,
+}
+
+/// Size of the pieces of [`DrainingBytes`].
+const DRAINING_PIECE: usize = 4 << 20;
+
+impl DrainingBytes {
+    /// Takes `bytes`, cut into pieces of 4 MiB from the back (each copied out, then the
+    /// buffer shrunk: glibc gives a large block's tail back to the system), so that at
+    /// no time more than one piece is held twice.
+    pub fn new(mut bytes: Vec<u8>) -> DrainingBytes {
+        let mut pieces = Vec::with_capacity(bytes.len() / DRAINING_PIECE + 1);
+        while bytes.len() > DRAINING_PIECE {
+            let cut = (bytes.len() - 1) / DRAINING_PIECE * DRAINING_PIECE;
+            pieces.push(bytes[cut..].to_vec());
+            bytes.truncate(cut);
+            bytes.shrink_to_fit();
+        }
+        pieces.push(bytes);
+        DrainingBytes { pieces, at: 0 }
+    }
+}
+
+impl Read for DrainingBytes {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while let Some(piece) = self.pieces.last() {
+            if self.at < piece.len() {
+                let n = (piece.len() - self.at).min(buf.len());
+                buf[..n].copy_from_slice(&piece[self.at..self.at + n]);
+                self.at += n;
+                return Ok(n);
+            }
+            self.pieces.pop();
+            self.at = 0;
+        }
+        Ok(0)
+    }
+}
 
 #[derive(PartialEq)]
 enum RecompressState {
@@ -1174,16 +1224,31 @@ mod tests {
                     multithreaded: threads != "--single-thread",
                     libzstd_version: libzstd_version(),
                 };
-                let mut again = Vec::new();
-                zstd_recompress(&raw[..], raw.len() as u64, params)
-                    .unwrap()
-                    .read_to_end(&mut again)
-                    .unwrap();
                 let what = format!(
                     "zstd -{level} {threads} from a {}",
                     if from_pipe { "pipe" } else { "file" }
                 );
-                assert!(again == frame, "{what}: not reproduced");
+                // A multithreaded frame by any number of workers, fed from a buffer or
+                // from pieces dropped as they are read.
+                let workers: &[u32] = if params.multithreaded {
+                    &[1, 2, 3]
+                } else {
+                    &[1]
+                };
+                for &n in workers {
+                    let mut again = Vec::new();
+                    zstd_recompress(&raw[..], raw.len() as u64, params, n)
+                        .unwrap()
+                        .read_to_end(&mut again)
+                        .unwrap();
+                    assert!(again == frame, "{what}, {n} workers: not reproduced");
+                }
+                let mut again = Vec::new();
+                zstd_recompress(DrainingBytes::new(raw.clone()), raw.len() as u64, params, 2)
+                    .unwrap()
+                    .read_to_end(&mut again)
+                    .unwrap();
+                assert!(again == frame, "{what}, from DrainingBytes: not reproduced");
                 // The other threading mode gives other bytes (so the flag matters).
                 if level != 1 {
                     continue;
@@ -1193,7 +1258,7 @@ mod tests {
                     ..params
                 };
                 let mut differ = Vec::new();
-                zstd_recompress(&raw[..], raw.len() as u64, other)
+                zstd_recompress(&raw[..], raw.len() as u64, other, 1)
                     .unwrap()
                     .read_to_end(&mut differ)
                     .unwrap();
@@ -1225,7 +1290,7 @@ mod tests {
         let frame = enc.finish().unwrap();
         assert_eq!(zstd_frame_flags(&frame), Some((true, false)));
         let mut again = Vec::new();
-        zstd_recompress(&raw[..], raw.len() as u64, params)
+        zstd_recompress(&raw[..], raw.len() as u64, params, 1)
             .unwrap()
             .read_to_end(&mut again)
             .unwrap();
@@ -1240,7 +1305,7 @@ mod tests {
                 Ok(n)
             }
         }
-        let mut enc = zstd_recompress(Trickle(&raw), raw.len() as u64, params).unwrap();
+        let mut enc = zstd_recompress(Trickle(&raw), raw.len() as u64, params, 1).unwrap();
         let mut small = Vec::new();
         let mut buf = [0u8; 7];
         loop {
@@ -1262,6 +1327,36 @@ mod tests {
         assert_eq!(zstd_frame_flags(&two), None);
         assert_eq!(zstd_frame_flags(&frame[..frame.len() - 1]), None);
         assert_eq!(zstd_frame_flags(b"plain text, not zstd"), None);
+    }
+
+    #[test]
+    fn draining_bytes_reads_back_what_it_was_given() {
+        for len in [
+            0,
+            1,
+            DRAINING_PIECE - 1,
+            DRAINING_PIECE,
+            DRAINING_PIECE + 1,
+            3 * DRAINING_PIECE + 12_345,
+        ] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut d = DrainingBytes::new(bytes.clone());
+            assert_eq!(d.pieces.len(), len.div_ceil(DRAINING_PIECE).max(1), "{len}");
+            assert!(d.pieces.iter().all(|p| p.len() <= DRAINING_PIECE));
+            let mut back = Vec::new();
+            let mut buf = vec![0u8; 1_000_003];
+            loop {
+                let n = d.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                back.extend_from_slice(&buf[..n]);
+                // A piece is dropped once read through.
+                assert!(d.pieces.len() <= (len - back.len()).div_ceil(DRAINING_PIECE) + 1);
+            }
+            assert!(back == bytes, "{len} bytes not read back");
+            assert_eq!(d.read(&mut buf).unwrap(), 0);
+        }
     }
 
     #[test]

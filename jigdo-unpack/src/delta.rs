@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use jigdo_format::delta::{
     libzstd_version, libzstd_version_name, parse_delta_base_provide, parse_delta_target_provide,
-    zstd_decompress_sized, zstd_patch_exact, zstd_recompress, DELTA_PROVIDE, DELTA_PROVIDE_PREFIX,
-    OBJTYPE_DIRTREE,
+    zstd_decompress_sized, zstd_patch_exact, zstd_recompress, DrainingBytes, DELTA_PROVIDE,
+    DELTA_PROVIDE_PREFIX, OBJTYPE_DIRTREE,
 };
 use jigdo_format::{DeltaOp, DeltaPayloadFile, DeltaReader, FormatError, Index, PayloadFile};
 use ostree_store::{Checksum, FileHeader, ObjectType, Repo};
@@ -190,13 +190,21 @@ pub fn apply_delta(
 pub struct DeltaJob {
     delta: DeltaRpm,
     payload: Payload,
+    /// When the delta RPM was opened (the debug log's step times count from it).
+    started: std::time::Instant,
 }
 
 impl DeltaJob {
     /// Reads and checks the delta RPM up to its stream.
     pub fn open(path: &Path) -> Result<DeltaJob> {
+        let started = std::time::Instant::now();
         let (delta, payload) = DeltaRpm::open_with_payload(path)?;
-        Ok(DeltaJob { delta, payload })
+        tracing::debug!(elapsed = ?started.elapsed(), "delta: RPM read and checked");
+        Ok(DeltaJob {
+            delta,
+            payload,
+            started,
+        })
     }
 
     /// The delta RPM's checked metadata.
@@ -207,7 +215,12 @@ impl DeltaJob {
     /// Applies the delta (see the module docs) and sets `ref_name` (default: the jigdo
     /// RPM's name).
     pub fn apply(self, repo_path: &Path, ref_name: Option<&str>) -> Result<DeltaApplyReport> {
-        let DeltaJob { delta, mut payload } = self;
+        let DeltaJob {
+            delta,
+            mut payload,
+            started,
+        } = self;
+        let step = |what: &str| tracing::debug!(elapsed = ?started.elapsed(), "delta: {what}");
         let path = delta.target.path.clone();
         let path = path.as_path();
         let ref_name = ref_name.unwrap_or(delta.jigdo_name()).to_string();
@@ -269,9 +282,14 @@ impl DeltaJob {
             repo.write_commit_detached_metadata(&commit, Some(m))?;
         }
 
+        step("commit written");
         // 4. The stream.
         let (bh, th) = (base.to_hex(), commit.to_hex());
         let tx = repo.transaction()?;
+        // The objects of the stream: each is present (found, or written and checked) once
+        // the transaction committed, so the final check does not look them up again.
+        let mut present: std::collections::HashSet<(ObjectType, Checksum)> =
+            std::collections::HashSet::new();
         {
             let mut entry = loop {
                 let Some(entry) = payload.next_entry()? else {
@@ -296,17 +314,19 @@ impl DeltaJob {
                     "the delta stream names other commits than the RPM's provides".into(),
                 ));
             }
+            // The dirtrees and dirmetas are written once the recompressed records (first
+            // in the stream) are handed to the workers: their compression, the longest
+            // job, starts without waiting for a file per directory.
+            let mut metadata = Vec::new();
             while let Some((code, bytes)) = r.next_metadata().map_err(|e| delta_err(path, e))? {
                 let t = if code == OBJTYPE_DIRTREE {
                     ObjectType::DirTree
                 } else {
                     ObjectType::DirMeta
                 };
-                if !repo.has_object(t, &Checksum::of_bytes(&bytes)) {
-                    tx.write_metadata(t, &bytes)?;
-                    report.objects_written += 1;
-                }
+                metadata.push((t, bytes));
             }
+            step("metadata records read");
             // Patches are applied by worker threads while this thread reads the stream
             // on (a recompressed object alone takes seconds of zstd); the first failure
             // stops the dispatch and is returned.
@@ -342,6 +362,9 @@ impl DeltaJob {
                     if failed.load(std::sync::atomic::Ordering::Relaxed) {
                         break;
                     }
+                    if !matches!(obj.op, DeltaOp::RecompressedPatch { .. }) {
+                        write_metadata(repo_ref, tx_ref, &mut metadata, &mut present, &mut report)?;
+                    }
                     let c = Checksum(obj.checksum);
                     let h = &obj.header;
                     let xattrs = ostree_store::gvariant::read_xattrs(&h.xattrs)
@@ -359,6 +382,7 @@ impl DeltaJob {
                             fh
                         }
                     };
+                    present.insert((ObjectType::File, c));
                     if repo.has_object(ObjectType::File, &c) {
                         continue; // next_content skips the unread bytes
                     }
@@ -414,8 +438,11 @@ impl DeltaJob {
                         break; // every worker stopped
                     }
                 }
+                write_metadata(repo_ref, tx_ref, &mut metadata, &mut present, &mut report)?;
+                step("stream read");
                 Ok(())
             })?;
+            step("patches applied");
             if let Some(e) = failure.into_inner().ok().flatten() {
                 return Err(e);
             }
@@ -431,15 +458,45 @@ impl DeltaJob {
             )));
         }
         tx.commit()?;
+        step("transaction committed");
 
         // 5. Complete: clear the mark, record the packages, set the ref.
-        check_commit_complete(&repo, &commit, &Default::default(), None)?;
+        // The base is complete (checked under the lock still held): the subtrees the
+        // target shares with it are not walked.
+        check_commit_complete(&repo, &commit, &present, Some(&base))?;
+        step("commit checked complete");
         repo.mark_commit_partial(&commit, false)?;
         record_packages(&repo, &delta)?;
+        step("packages recorded");
         repo.set_ref(&ref_name, Some(&commit))?;
         Ok(report)
     }
 }
+
+/// Writes the dirtrees and dirmetas of `metadata` that `repo` lacks through `tx` (and
+/// empties it), counting them in `report`; each is added to `present`.
+fn write_metadata(
+    repo: &Repo,
+    tx: &ostree_store::Transaction<'_>,
+    metadata: &mut Vec<(ObjectType, Vec<u8>)>,
+    present: &mut std::collections::HashSet<(ObjectType, Checksum)>,
+    report: &mut DeltaApplyReport,
+) -> Result<()> {
+    for (t, bytes) in metadata.drain(..) {
+        let c = Checksum::of_bytes(&bytes);
+        if !repo.has_object(t, &c) {
+            tx.write_metadata(t, &bytes)?;
+            report.objects_written += 1;
+        }
+        present.insert((t, c));
+    }
+    Ok(())
+}
+
+/// Threads that compress a multithreaded zstd object again (at most; no more than the
+/// machine's processors): its bytes do not depend on the number, each thread holds a
+/// compression context (about 50 MiB at level 12: heaptrack, session 9).
+const RECOMPRESS_WORKERS: usize = 2;
 
 /// How a patched object is rebuilt from its base object.
 enum Patch {
@@ -524,6 +581,7 @@ impl PatchJob {
                 // The decompressed object is rebuilt in one buffer of its exact size, and
                 // the decompressed base dropped before compressing: beside the
                 // compressor's own memory only the object is held.
+                let t0 = std::time::Instant::now();
                 let base_raw = zstd_decompress_sized(br, base_raw_size)
                     .map_err(|e| corrupt(format!("object {c}: base {base}: {e}")))?;
                 let raw = zstd_patch_exact(&self.bytes, &base_raw, raw_size).map_err(|e| {
@@ -533,7 +591,13 @@ impl PatchJob {
                     ))
                 })?;
                 drop((base_raw, self.bytes));
-                let rebuilt = zstd_recompress(&raw[..], raw_size, params).at(path)?;
+                tracing::debug!(object = %c, took = ?t0.elapsed(), "delta: patched decompressed");
+                // The object's memory is given back as the compressor takes it in.
+                let workers = std::thread::available_parallelism()
+                    .map_or(1, |n| n.get().min(RECOMPRESS_WORKERS));
+                let rebuilt =
+                    zstd_recompress(DrainingBytes::new(raw), raw_size, params, workers as u32)
+                        .at(path)?;
                 tx.write_content_with_checksum(&c, &self.header, rebuilt.take(size))
                     .map_err(|e| {
                         UnpackError::content_from(e, None, || {
@@ -556,6 +620,7 @@ impl PatchJob {
                             )
                         })
                     })?;
+                tracing::debug!(object = %c, took = ?t0.elapsed(), "delta: compressed again");
             }
         }
         Ok(())
