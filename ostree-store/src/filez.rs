@@ -22,8 +22,10 @@ pub const WHOLE_INFLATE_MAX: u64 = 1 << 20;
 /// the header.
 pub const WHOLE_FILE_MAX: u64 = WHOLE_INFLATE_MAX + WHOLE_INFLATE_MAX / 1024 + 64 * 1024;
 
-/// Largest header accepted (libostree's headers are a few hundred bytes; xattrs such as
-/// SELinux labels and ACLs make them longer, never megabytes).
+/// Largest header accepted. libostree's headers are a few hundred bytes, longer with xattrs
+/// (SELinux labels, ACLs, file capabilities); Linux allows many xattrs of up to 64 KiB each,
+/// so the bound is generous. It exists to refuse a corrupt length before a buffer of that
+/// size is allocated.
 const HEADER_MAX: usize = 64 * 1024 * 1024;
 
 /// The size of the header that follows the 8-byte prefix of a `.filez`.
