@@ -283,6 +283,20 @@ fn unsigned_ok() -> Vec<&'static str> {
     vec!["--nogpgcheck"]
 }
 
+/// `jigdo unpack RPM --from PKGS --repo REPO --ref REFNAME`.
+fn unpack(rpm: &Path, pkgs: &Path, repo: &Path, refname: &str) -> Output {
+    run_raw(
+        jigdo()
+            .arg("unpack")
+            .arg(rpm)
+            .arg("--from")
+            .arg(pkgs)
+            .arg("--repo")
+            .arg(repo)
+            .args(["--ref", refname]),
+    )
+}
+
 /// `jigdo install example-os` from `from` into `repo` (plus `extra`).
 fn install(from: &Path, repo: &Path, extra: &[&str]) -> Output {
     run_raw(
@@ -552,16 +566,7 @@ fn pack_from_a_commit_archive_equals_pack_from_the_repository() {
     assert!(info.contains(&w.commit), "{info}");
     // It rebuilds the very commit.
     let repo = top.join("repo");
-    let out = run_raw(
-        jigdo()
-            .arg("unpack")
-            .arg(&from_tar)
-            .arg("--from")
-            .arg(&w.pkgs)
-            .arg("--repo")
-            .arg(&repo)
-            .args(["--ref", REF]),
-    );
+    let out = unpack(&from_tar, &w.pkgs, &repo, REF);
     assert_eq!(ok(&out).trim(), w.commit);
     assert_fsck_clean(&repo);
 }
@@ -782,22 +787,10 @@ fn a_lying_index_names_the_file_and_package_and_leaves_nothing_half_written() {
 
     // unpack, fresh repository.
     let repo = top.join("repo");
-    let unpack = |rpm: &Path, repo: &Path| {
-        run_raw(
-            jigdo()
-                .arg("unpack")
-                .arg(rpm)
-                .arg("--from")
-                .arg(&w.pkgs)
-                .arg("--repo")
-                .arg(repo)
-                .args(["--ref", REF]),
-        )
-    };
-    let err = failed(&unpack(&lying, &repo));
+    let err = failed(&unpack(&lying, &w.pkgs, &repo, REF));
     assert_clear(&err);
     assert_eq!(refs_state(&repo), Vec::new());
-    let out = unpack(&w.jigdo, &repo);
+    let out = unpack(&w.jigdo, &w.pkgs, &repo, REF);
     assert_eq!(ok(&out).trim(), w.commit);
     assert_fsck_clean(&repo);
 
@@ -837,16 +830,7 @@ fn a_lying_index_names_the_file_and_package_and_leaves_nothing_half_written() {
         &top.join("lying2"),
         lie_about_a,
     );
-    let out = run_raw(
-        jigdo()
-            .arg("unpack")
-            .arg(&lying2)
-            .arg("--from")
-            .arg(&w.pkgs)
-            .arg("--repo")
-            .arg(&repo)
-            .args(["--ref", "hostile/again"]),
-    );
+    let out = unpack(&lying2, &w.pkgs, &repo, "hostile/again");
     let err = failed(&out);
     let expected = object_at(&w.compose, &w.commit, "/usr/share/jt-hostile/a");
     let rebuilt = object_at(&w.compose, &w.commit, "/usr/share/jt-hostile/b");
@@ -889,19 +873,7 @@ fn a_blob_that_fails_its_check_leaves_no_object_and_no_ref() {
         sha[0] ^= 0xff;
     });
     let repo = top.join("repo");
-    let unpack = |rpm: &Path| {
-        run_raw(
-            jigdo()
-                .arg("unpack")
-                .arg(rpm)
-                .arg("--from")
-                .arg(&w.pkgs)
-                .arg("--repo")
-                .arg(&repo)
-                .args(["--ref", REF]),
-        )
-    };
-    let err = failed(&unpack(&lying));
+    let err = failed(&unpack(&lying, &w.pkgs, &repo, REF));
     let last = err.lines().last().unwrap_or_default();
     assert!(
         last.contains("does not match the index")
@@ -922,7 +894,7 @@ fn a_blob_that_fails_its_check_leaves_no_object_and_no_ref() {
             .join(format!("state/{}.commitpartial", w.commit))
             .exists());
     }
-    let out = unpack(&w.jigdo);
+    let out = unpack(&w.jigdo, &w.pkgs, &repo, REF);
     assert_eq!(ok(&out).trim(), w.commit);
     assert_fsck_clean(&repo);
 }
