@@ -32,8 +32,9 @@
 //! 5. meanwhile [`UnpackJob::finish`] imports each package handed over (not searched,
 //!    not hashed again), and commits the objects and sets the ref only once step 4
 //!    ended well; a failed download or signature stops it (the commit stays partial, no
-//!    ref is set) and is the error reported. Then write the install record
-//!    ([`jigdo_unpack::record`], naming what verified the commit); remove the downloads;
+//!    ref is set) and is the error reported. The downloads are removed once all were
+//!    imported, before the objects are made durable (see `Downloads`). Then write the
+//!    install record ([`jigdo_unpack::record`], naming what verified the commit);
 //! 6. deploy with the real `ostree` if asked.
 
 use std::fs::File;
@@ -41,7 +42,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jigdo_format::PinnedPackage;
-use jigdo_unpack::{Arrivals, Decided, DeltaJob, PendingRecord, Target, UnpackJob, UnpackReport};
+use jigdo_unpack::{
+    Arrivals, Decided, DeltaJob, Located, PackageFiles, PendingRecord, Target, UnpackJob,
+    UnpackReport,
+};
 use ostree_store::{Repo, RepoMode};
 use repo_fetch::{Backend, FetchOptions, Origin};
 use serde::Serialize;
@@ -162,6 +166,47 @@ impl Workspace {
             downloads: state.join("downloads"),
             metadata,
         })
+    }
+}
+
+/// The downloaded packages as the import takes them ([`Arrivals`]), removed with the
+/// downloaded jigdo RPM (the directories `remove`) as soon as every package arrived and
+/// was imported: [`PackageFiles::settled`] is the import's last question, asked once
+/// every package was imported and the tree rebuilt and checked, before it makes the
+/// commit's objects durable. The transaction's flush (`syncfs`) would otherwise write
+/// them to disk only for them to be deleted after it; removed first, their pages are
+/// never written. Nothing of them is needed to finish; a failure from then on (the
+/// flush, the final check, the ref) means downloading them again on the next run. When
+/// a download failed, `settled` fails and they stay.
+struct Downloads<'a> {
+    arrivals: &'a Arrivals,
+    remove: [PathBuf; 2],
+}
+
+impl PackageFiles for Downloads<'_> {
+    fn locate(&self, pkg: &PinnedPackage) -> jigdo_unpack::Result<Located> {
+        self.arrivals.locate(pkg)
+    }
+
+    fn open(
+        &self,
+        pkg: &PinnedPackage,
+        located: &Located,
+    ) -> jigdo_unpack::Result<(File, PathBuf)> {
+        self.arrivals.open(pkg, located)
+    }
+
+    fn next_ready(&self, pending: &[&PinnedPackage]) -> usize {
+        self.arrivals.next_ready(pending)
+    }
+
+    fn settled(&self) -> jigdo_unpack::Result<()> {
+        self.arrivals.settled()?;
+        for dir in &self.remove {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        tracing::debug!("downloads removed");
+        Ok(())
     }
 }
 
@@ -423,7 +468,11 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
                 }
                 fetched
             });
-            let finished = job.finish(&arrivals, &|e| events(&Event::Unpack(*e)));
+            let files = Downloads {
+                arrivals: &arrivals,
+                remove: [work.downloads.clone(), jigdo_dir.clone()],
+            };
+            let finished = job.finish(&files, &|e| events(&Event::Unpack(*e)));
             let fetched = fetch
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -443,10 +492,13 @@ pub fn install(opts: &InstallOptions, events: EventSink) -> Result<InstallReport
             }
         }
         record.write(&opts.repo)?;
+        tracing::debug!("install record written");
         repos.keep_state(&kept_dir(&opts.repo));
-        // Imported: the downloads are no longer needed (the package cache replaces them).
+        // Imported: the downloads are no longer needed (the package cache replaces them;
+        // removed already unless the commit was complete before, see [`Downloads`]).
         let _ = std::fs::remove_dir_all(&work.downloads);
         drop(staging);
+        tracing::debug!("sources' state kept, workspace removed");
 
         // 6. Deployment.
         let mut deployed = false;

@@ -17,8 +17,16 @@
 #                 download verified it);
 # ratio = install / (download + unpack); the goal is <= 0.7. With JIGDO_OLD=BIN (a jigdo
 # built before the pipelining) the same install is also timed with it (before/after).
+# Several links in one run: RATES="50 100 200" (MB/s, 10^6 bytes/s; 0 = no throttle,
+# nginx directly) instead of RATE; each rate gets its own forwarder and BENCH_RUNS rounds.
+# The install runs with JIGDO_LOG=jigdo_install=debug,jigdo_unpack=debug and its tail is
+# read from that log's timestamps: from the last package in place (downloaded and
+# verified) to the end of the command, split into the imports still running then (to the
+# last "package imported"), the rest of the rebuild up to the ref (tree, transaction
+# commit, completeness check: to "commit checked"), and what follows (install record,
+# kept repomd state, removing the downloads, exit).
 # BENCH_RUNS rounds (default 3), alternated; each timed command starts after `sync`, page
-# cache warm (the corpus RPMs are read once first).
+# cache warm (the corpus RPMs are read once first). A table per rate at the end.
 # Usage: mirror-tests/bench/pipeline.sh [JIGDO_BIN]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,7 +34,12 @@ jigdo=${1:-${JIGDO_BIN:-${CARGO_TARGET_DIR:-$here/target}/release/jigdo}}
 [ -x "$jigdo" ] || { echo "build jigdo first" >&2; exit 1; }
 old=${JIGDO_OLD:-}
 runs=${BENCH_RUNS:-3}
-rate=${RATE:-50000000}
+if [ -n "${RATES:-}" ]; then
+  rates=()
+  for m in $RATES; do rates+=("$((m * 1000000))"); done
+else
+  rates=("${RATE:-50000000}")
+fi
 parallel=${PARALLEL:-4}
 for t in nginx ostree bc; do command -v $t >/dev/null || { echo "needs $t" >&2; exit 1; }; done
 w=$(mktemp -d /var/tmp/jigdo-bench-pipeline.XXXXXX)
@@ -45,14 +58,10 @@ cp -l "$v1"/*.rpm "$w/www/rpm/Packages/"
 ver=$(ostree --repo="$compose" show --print-metadata-key=version "$c1" | tr -d "'")
 pkgs=$(find "$v1" -name '*.rpm' | wc -l)
 mb=$(du -smL "$v1" | cut -f1)
-echo "v1: $pkgs packages, $mb MiB; jigdo RPM $(stat -c %s "$jrpm") bytes; link $rate bytes/s (throttle.py), --parallel $parallel"
+echo "v1: $pkgs packages, $mb MiB; jigdo RPM $(stat -c %s "$jrpm") bytes; links ${rates[*]} bytes/s (throttle.py; 0: none), --parallel $parallel"
 cat "$v1"/*.rpm "$jrpm" > /dev/null
 
 start_nginx "$w/www" "$w/ng"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 "$here/mirror-tests/bench/throttle.py" "$port" "${NGINX_URL##*:}" "$rate" & tpid=$!
-for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
-url=http://127.0.0.1:$port/rpm/
 now() { date +%s.%N; }
 el() { echo "$2 - $1" | bc; }
 timed() { # VAR CMD...: runs CMD after sync, appends its wall time to the array VAR
@@ -60,29 +69,76 @@ timed() { # VAR CMD...: runs CMD after sync, appends its wall time to the array 
   sync; t0=$(now)
   "$@" >"$w/out" 2>"$w/err" || { echo "error: $*:" >&2; cat "$w/err" >&2; exit 1; }
   t1=$(now); eval "$var+=(\$(el $t0 $t1))"
+  tend=$t1
 }
 check() { [ "$(ostree --repo="$1" rev-parse bench/os)" = "$c1" ] || { echo "error: $1: wrong commit" >&2; exit 1; }; }
-ti=() tm=() tr=() tu=() to=()
-for ((r = 1; r <= runs; r++)); do
-  rm -rf "$w/client"
-  timed ti "$jigdo" install "bench-os-$ver" --nogpgcheck --from "$url" --repo "$w/client" \
-    --ref bench/os --parallel "$parallel"
-  check "$w/client"
-  rm -rf "$w/mirror"; mkdir -p "$w/mirror"
-  timed tm "$jigdo" mirror "bench-os-$ver" --nogpgcheck --from "$url" --to "$w/mirror" --parallel "$parallel"
-  timed tr "$jigdo" repo create "$w/mirror"
-  rm -rf "$w/unpacked"
-  timed tu "$jigdo" unpack "$jrpm" --from "$v1" --repo "$w/unpacked" --ref bench/os
-  check "$w/unpacked"
-  if [ -n "$old" ]; then
-    rm -rf "$w/client-old"
-    timed to "$old" install "bench-os-$ver" --nogpgcheck --from "$url" --repo "$w/client-old" \
-      --ref bench/os --parallel "$parallel"
-    check "$w/client-old"
+# The epoch time (s.ns) of the last line of the debug log $w/err matching PATTERN.
+stamp() {
+  local ts
+  ts=$(grep -a "$1" "$w/err" | tail -n1 | cut -d' ' -f1)
+  [ -n "$ts" ] || { echo "error: no '$1' in the install's debug log" >&2; exit 1; }
+  date -d "$ts" +%s.%N
+}
+# The tail of the install whose debug log is $w/err and which ended at $tend:
+# sets tail_s and tail_parts (imports still running + rebuild to the ref + the rest).
+tails() {
+  local last_in last_imp checked
+  last_in=$(stamp 'package in place')
+  last_imp=$(stamp 'package imported')
+  checked=$(stamp 'unpack: commit checked')
+  tail_s=$(printf %.3f "$(el "$last_in" "$tend")")
+  tail_parts=$(printf '%.3f + %.3f + %.3f' "$(el "$last_in" "$last_imp")" "$(el "$last_imp" "$checked")" "$(el "$checked" "$tend")")
+}
+f3() { printf %.3f "$1"; }
+table=()
+for rate in "${rates[@]}"; do
+  if [ "$rate" = 0 ]; then
+    url=$NGINX_URL/rpm/
+  else
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    python3 "$here/mirror-tests/bench/throttle.py" "$port" "${NGINX_URL##*:}" "$rate" & tpid=$!
+    for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+    url=http://127.0.0.1:$port/rpm/
   fi
-  d=$(el "${tr[-1]}" "${tm[-1]}")
-  ratio=$(echo "scale=3; ${ti[-1]} / ($d + ${tu[-1]})" | bc)
-  line="round $r: install ${ti[-1]} s; download ${d} s (mirror ${tm[-1]} - repo create ${tr[-1]}); unpack ${tu[-1]} s; install/(download+unpack) = $ratio"
-  [ -z "$old" ] || line="$line; before (JIGDO_OLD) install ${to[-1]} s"
-  echo "$line (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo "== link $rate bytes/s"
+  ti=() tm=() tr=() tu=() to=() tt=()
+  for ((r = 1; r <= runs; r++)); do
+    rm -rf "$w/client"
+    JIGDO_LOG=jigdo_install=debug,jigdo_unpack=debug timed ti "$jigdo" install "bench-os-$ver" \
+      --nogpgcheck --from "$url" --repo "$w/client" --ref bench/os --parallel "$parallel"
+    check "$w/client"
+    tails
+    tail=$tail_s tparts=$tail_parts
+    tt+=("$tail")
+    rm -rf "$w/mirror"; mkdir -p "$w/mirror"
+    timed tm "$jigdo" mirror "bench-os-$ver" --nogpgcheck --from "$url" --to "$w/mirror" --parallel "$parallel"
+    timed tr "$jigdo" repo create "$w/mirror"
+    rm -rf "$w/unpacked"
+    timed tu "$jigdo" unpack "$jrpm" --from "$v1" --repo "$w/unpacked" --ref bench/os
+    check "$w/unpacked"
+    if [ -n "$old" ]; then
+      rm -rf "$w/client-old"
+      JIGDO_LOG=jigdo_install=debug,jigdo_unpack=debug timed to "$old" install "bench-os-$ver" \
+        --nogpgcheck --from "$url" --repo "$w/client-old" --ref bench/os --parallel "$parallel"
+      check "$w/client-old"
+      tails
+    fi
+    d=$(el "${tr[-1]}" "${tm[-1]}")
+    ratio=$(echo "scale=3; ${ti[-1]} / ($d + ${tu[-1]})" | bc)
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    line="round $r: install $(f3 "${ti[-1]}") s (tail $tail s = imports after the last download + rebuild to the ref + the rest: $tparts); download $(f3 "$d") s (mirror $(f3 "${tm[-1]}") - repo create $(f3 "${tr[-1]}")); unpack $(f3 "${tu[-1]}") s; install/(download+unpack) = $(f3 "$ratio")"
+    [ -z "$old" ] || line="$line; before (JIGDO_OLD) install $(f3 "${to[-1]}") s (tail $tail_s s = $tail_parts)"
+    echo "$line (load $load)"
+    row="| $((rate / 1000000)) | $r | $(printf %.2f "$d") | $(printf %.2f "${tu[-1]}") | $(printf %.2f "${ti[-1]}") | $(printf %.2f "$ratio") | $(printf %.2f "$tail") |"
+    [ -z "$old" ] || row="$row $(printf %.2f "${to[-1]}") | $(printf %.2f "$tail_s") |"
+    table+=("$row $load |")
+  done
+  if [ -n "$tpid" ]; then kill "$tpid"; wait "$tpid" 2>/dev/null || true; tpid=; fi
 done
+echo
+head="| MB/s | round | download s | unpack s | install s | install/(download+unpack) | tail s |"
+sep="|---:|---:|---:|---:|---:|---:|---:|"
+[ -z "$old" ] || { head="$head before s | before tail s |"; sep="$sep---:|---:|"; }
+echo "$head load |"
+echo "$sep---|"
+printf '%s\n' "${table[@]}"

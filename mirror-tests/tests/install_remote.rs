@@ -402,6 +402,24 @@ fn packages_are_imported_while_others_download(backend: &str) {
             "{n}: {placed:?} {imported:?}\n{log}"
         );
     }
+    // The downloads, all imported, are removed before the transaction is made durable
+    // (so that its flush does not write them to disk only for them to be deleted).
+    let step = |what: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no {what:?}\n{log}"))
+    };
+    let last_import = lines
+        .iter()
+        .rposition(|l| l.contains("package imported"))
+        .expect("imports");
+    let removed = step("downloads removed");
+    assert!(
+        last_import < removed && removed < step("unpack: transaction committed"),
+        "{log}"
+    );
+    assert!(!repo.join("extensions/jigdo/downloads").exists());
     assert_fsck_clean(&repo);
     assert_eq!(
         refs_state(&repo),
@@ -907,6 +925,13 @@ fn os_repo(dir: &Path) {
             std::fs::copy(&p, dir.join(p.file_name().expect("name"))).expect("copy");
         }
     }
+    publish_with_a_big_primary(dir);
+}
+
+/// Publishes the RPMs in `dir` with `jigdo repo create`, beside a package with thousands
+/// of provides so that its primary metadata is larger than the client reads instead of
+/// using locations.
+fn publish_with_a_big_primary(dir: &Path) {
     let mut filler = TestPackage::new(
         "jt-filler",
         "1.0",
@@ -1160,6 +1185,67 @@ fn packages_are_fetched_by_location_without_the_os_primary() {
         log.contains(&format!("200 /os/Packages/x/{name}")),
         "{log:?}"
     );
+}
+
+/// A distribution's layout: the jigdo RPMs in one repository, the release's packages in
+/// a second and the packages updated since in a third (`--from JIGDO --from OS --from
+/// UPDATES`). Each package is fetched at its location from the repository that serves
+/// it, the report says which served how many, and no primary metadata is read.
+#[test]
+fn jigdo_os_and_updates_repositories_serve_an_update_together() {
+    let w = world();
+    let top = fresh("three-repos");
+    jigdo_only_repo(&top.join("jigdo"));
+    // OS: the packages of v1; UPDATES: those v2 added or changed (jt-alpha 1.1, jt-delta).
+    let (os, updates) = (top.join("os"), top.join("updates"));
+    for (dir, from) in [(&os, w.dir.join("v1")), (&updates, w.dir.join("v2"))] {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        for e in std::fs::read_dir(&from).expect("readdir") {
+            let p = e.expect("entry").path();
+            let name = p.file_name().expect("name").to_owned();
+            if dir == &updates && w.dir.join("v1").join(&name).exists() {
+                continue;
+            }
+            std::fs::copy(&p, dir.join(name)).expect("copy");
+        }
+        publish_with_a_big_primary(dir);
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&top, &tmp.path().join("nginx"));
+    let from: Vec<String> = ["jigdo", "os", "updates"]
+        .iter()
+        .map(|d| format!("{}{d}/", nginx.url()))
+        .collect();
+    let repo = top.join("client");
+    let out = ok(install("http", "example-os-1.0", &from, &repo, &["--json"]));
+    assert!(out.contains(&w.v1_commit), "{out}");
+    assert_eq!(json_u64(&out, "packages_downloaded"), 3, "{out}");
+    assert_eq!(json_u64(&out, &from[1]), 3, "{out}");
+    let out = ok(install("http", "example-os", &from, &repo, &["--json"]));
+    assert!(out.contains(&w.v2_commit), "{out}");
+    assert_eq!(json_u64(&out, "packages_downloaded"), 2, "{out}");
+    assert_eq!(json_u64(&out, &from[2]), 2, "{out}");
+    assert!(!out.contains(&format!("\"{}\"", from[1])), "{out}");
+    let log = nginx.log();
+    let primaries: Vec<&str> = log
+        .iter()
+        .map(|r| r.path.as_str())
+        .filter(|p| {
+            !p.starts_with("/jigdo/") && p.contains("/repodata/") && !p.ends_with("repomd.xml")
+        })
+        .collect();
+    assert!(primaries.is_empty(), "{primaries:?}");
+    let served = |dir: &str| {
+        log.iter()
+            .filter(|r| r.path.starts_with(dir) && r.path.ends_with(".rpm") && r.status == 200)
+            .count()
+    };
+    assert_eq!((served("/os/"), served("/updates/")), (3, 2), "{log:?}");
+    assert_eq!(
+        refs_state(&repo),
+        vec![(REF.to_string(), w.v2_commit.clone())]
+    );
+    assert_fsck_clean(&repo);
 }
 
 /// All files under `dir`, with their sizes, but the sources' kept `repomd.xml` state
@@ -1591,6 +1677,47 @@ fn a_metalink_source_is_asked_conditionally() {
     assert_eq!(
         since(&nginx, before).0,
         vec!["200 /metalink.xml", "304 /mirror/repodata/repomd.xml"]
+    );
+}
+
+/// Conditional requests through a mirrorlist: the mirrorlist is fetched every run and its
+/// bytes count in the check's report; the mirror it names answers 304 for the kept
+/// repomd.xml (a dead mirror listed first is skipped).
+#[test]
+fn a_mirrorlist_source_is_asked_conditionally() {
+    let w = world();
+    let top = fresh("conditional-mirrorlist");
+    std::fs::create_dir_all(&top).expect("mkdir");
+    let mirror = top.join("mirror");
+    run(Command::new("cp").arg("-a").arg(&w.published).arg(&mirror));
+    publish(&mirror);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&top, &tmp.path().join("nginx"));
+    let base = nginx.url().trim_end_matches('/').to_string();
+    let list = format!("# mirrors\n{}\n{base}/mirror/\n", dead_url());
+    std::fs::write(top.join("mirrorlist.txt"), &list).expect("mirrorlist");
+    let from = vec![format!("mirrorlist={base}/mirrorlist.txt")];
+    let repo = top.join("client");
+    let quick = ["--timeout", "2", "--retries", "0"];
+    assert_eq!(
+        ok(install("http", "example-os", &from, &repo, &quick)).trim(),
+        w.v2_commit
+    );
+    let before = nginx.settled_log_len();
+    let mut args = vec!["--check", "--json"];
+    args.extend(quick);
+    let out = install("http", "example-os", &from, &repo, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let (reqs, _) = since(&nginx, before);
+    assert_eq!(
+        reqs,
+        vec!["200 /mirrorlist.txt", "304 /mirror/repodata/repomd.xml"]
+    );
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        json_u64(&json, "bytes_downloaded"),
+        list.len() as u64,
+        "{json}"
     );
 }
 
