@@ -37,7 +37,6 @@ pub fn write(
     // in flight as it has threads.
     let pins = ostree_store::with_io_pool(|| pin_packages(pool, &selection.packages))?;
     let encoded = encode_index(commit_id, tree, pool, selection, pins)?;
-    let index_bytes = encoded.index.encode()?;
     let commit_bytes = repo.read_metadata(ostree_store::ObjectType::Commit, commit_id)?;
     let detached = repo.read_commit_detached_metadata(commit_id)?;
 
@@ -61,19 +60,28 @@ pub fn write(
         .prefix(".jigdo-pack-")
         .tempdir_in(&opts.output_dir)
         .map_err(|e| PackError::io(&opts.output_dir, e))?;
-    let blob_paths: Vec<PathBuf> = encoded
-        .blob_objects
-        .par_iter()
-        .enumerate()
-        .map(|(n, object)| {
-            let path = spool.path().join(format!("{n:08}"));
-            let (_, mut content) = repo.read_file(object)?;
-            let mut out = std::fs::File::create(&path).map_err(|e| PackError::io(&path, e))?;
-            std::io::copy(&mut content, &mut out).map_err(|e| PackError::io(&path, e))?;
-            out.flush().map_err(|e| PackError::io(&path, e))?;
-            Ok(path)
-        })
-        .collect::<Result<_, PackError>>()?;
+    // The index is compressed (level 19, one thread) while the read pool spools the new
+    // contents: both come before the RPM is written, and neither needs the other.
+    let (index_bytes, blob_paths) = rayon::join(
+        || encoded.index.encode(),
+        || -> Result<Vec<PathBuf>, PackError> {
+            encoded
+                .blob_objects
+                .par_iter()
+                .enumerate()
+                .map(|(n, object)| {
+                    let path = spool.path().join(format!("{n:08}"));
+                    let (_, mut content) = repo.read_file(object)?;
+                    let mut out =
+                        std::fs::File::create(&path).map_err(|e| PackError::io(&path, e))?;
+                    std::io::copy(&mut content, &mut out).map_err(|e| PackError::io(&path, e))?;
+                    out.flush().map_err(|e| PackError::io(&path, e))?;
+                    Ok(path)
+                })
+                .collect()
+        },
+    );
+    let (index_bytes, blob_paths) = (index_bytes?, blob_paths?);
 
     let mut b = rpm_package::PackageBuilder::new(&name, &version, &opts.release, &arch);
     b.apply_template(&template);

@@ -58,7 +58,7 @@ impl<R: Read> Read for RawTap<R> {
 }
 
 /// The decompressor, as an enum so the raw reader can be reached again at the end.
-enum Decoder<R: Read> {
+pub(crate) enum Decoder<R: Read> {
     None(R),
     Gzip(flate2::read::MultiGzDecoder<R>),
     Bzip2(bzip2::read::MultiBzDecoder<R>),
@@ -82,7 +82,7 @@ const ZSTD_CONTEXT_MAX_KEPT: usize = 16 << 20;
 /// reused one has its buffer in place. Hand-written because the `zstd` crate's decoders
 /// own their context for good (or only borrow one); this delegates to `zstd_safe`
 /// exactly as its `raw::Decoder` does.
-struct PooledZstd(Option<zstd::zstd_safe::DCtx<'static>>);
+pub(crate) struct PooledZstd(Option<zstd::zstd_safe::DCtx<'static>>);
 
 fn zstd_error(code: usize) -> io::Error {
     io::Error::other(zstd::zstd_safe::get_error_name(code).to_string())
@@ -177,7 +177,7 @@ impl zstd::stream::raw::Operation for PooledZstd {
 }
 
 impl<R: Read> Decoder<R> {
-    fn new(c: Compression, r: R) -> io::Result<Decoder<R>> {
+    pub(crate) fn new(c: Compression, r: R) -> io::Result<Decoder<R>> {
         Ok(match c {
             Compression::None => Decoder::None(r),
             Compression::Gzip => Decoder::Gzip(flate2::read::MultiGzDecoder::new(r)),
