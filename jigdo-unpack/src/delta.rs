@@ -6,14 +6,19 @@
 //! 1. read the delta RPM's header and `0-commit`, `1-commitmeta`, `2-index`, and check them
 //!    against each other (commit checksum, base and target provides);
 //! 2. check that the repository holds the base commit, complete;
-//! 3. write the target commit object (marked partial) and its detached metadata;
+//! 3. mark the target commit partial;
 //! 4. in one transaction, write every dirtree and dirmeta of the stream (each named by the
 //!    SHA-256 of its bytes), then every content object, each checked against the checksum
 //!    its record names before it is stored (a patch is applied to the base object, by
 //!    worker threads while the stream is read on);
-//! 5. check that everything the target reaches is present, clear the partial mark, record
-//!    what the target's packages became (the package caches), then set the ref.
+//!    While the longest patch (an object compressed again) is still being applied, what
+//!    the target's packages became (the package caches) is worked out from the target's
+//!    tree and index and staged in the same transaction, and the target commit object
+//!    and its detached metadata are written (their own transaction, committed first);
+//! 5. check that everything the target reaches is present, clear the partial mark, then
+//!    set the ref.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -270,19 +275,11 @@ impl DeltaJob {
             return Ok(report);
         }
 
-        // 3. The commit, partial, and its detached metadata.
+        // 3. The commit is partial until the end; the commit object and its detached
+        // metadata are written (in their own transaction) once the stream is read, while
+        // the longest patch is being applied: it starts without waiting for a flush.
         repo.mark_commit_partial(&commit, true)?;
-        {
-            let tx = repo.transaction()?;
-            tx.write_metadata(ObjectType::Commit, &delta.target.commit_bytes)?;
-            tx.commit()?;
-            report.objects_written += 1;
-        }
-        if let Some(m) = &delta.target.commitmeta {
-            repo.write_commit_detached_metadata(&commit, Some(m))?;
-        }
-
-        step("commit written");
+        step("commit marked partial");
         // 4. The stream.
         let (bh, th) = (base.to_hex(), commit.to_hex());
         let tx = repo.transaction()?;
@@ -318,8 +315,12 @@ impl DeltaJob {
             // in the stream) are handed to the workers: their compression, the longest
             // job, starts without waiting for a file per directory.
             let mut metadata = Vec::new();
+            // The stream's dirtrees, by checksum: with the base's, the target's tree, read
+            // to record its packages before the transaction commits.
+            let mut stream_trees: HashMap<Checksum, Vec<u8>> = HashMap::new();
             while let Some((code, bytes)) = r.next_metadata().map_err(|e| delta_err(path, e))? {
                 let t = if code == OBJTYPE_DIRTREE {
+                    stream_trees.insert(Checksum::of_bytes(&bytes), bytes.clone());
                     ObjectType::DirTree
                 } else {
                     ObjectType::DirMeta
@@ -440,6 +441,26 @@ impl DeltaJob {
                 }
                 write_metadata(repo_ref, tx_ref, &mut metadata, &mut present, &mut report)?;
                 step("stream read");
+                // While the workers apply the last patches (an object compressed again
+                // takes seconds): what the target's packages became, staged in this
+                // transaction (as unpack does).
+                if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Ok(()); // the failure is returned below
+                }
+                for mut cache in package_caches(repo_ref, &delta, &stream_trees)? {
+                    cache.stage(tx_ref)?;
+                }
+                step("packages recorded (staged)");
+                // The commit object, before the stream's objects (its transaction commits
+                // first; its flush writes out what the stream staged so far too).
+                let ctx = repo_ref.transaction()?;
+                ctx.write_metadata(ObjectType::Commit, &delta.target.commit_bytes)?;
+                ctx.commit()?;
+                report.objects_written += 1;
+                if let Some(m) = &delta.target.commitmeta {
+                    repo_ref.write_commit_detached_metadata(&commit, Some(m))?;
+                }
+                step("commit written");
                 Ok(())
             })?;
             step("patches applied");
@@ -460,15 +481,14 @@ impl DeltaJob {
         tx.commit()?;
         step("transaction committed");
 
-        // 5. Complete: clear the mark, record the packages, set the ref.
+        // 5. Complete: clear the mark, set the ref.
         // The base is complete (checked under the lock still held): the subtrees the
         // target shares with it are not walked.
         check_commit_complete(&repo, &commit, &present, Some(&base))?;
         step("commit checked complete");
         repo.mark_commit_partial(&commit, false)?;
-        record_packages(&repo, &delta)?;
-        step("packages recorded");
         repo.set_ref(&ref_name, Some(&commit))?;
+        step("ref set");
         Ok(report)
     }
 }
@@ -650,20 +670,33 @@ impl<R: Read> Read for KeepReadError<R> {
     }
 }
 
-/// Records in the package caches what the target's package files became (as an unpack
+/// The package caches that record what the target's package files became (as an unpack
 /// does), so that a later update through the jigdo RPM path does not fetch a package
-/// whose objects the delta delivered. The index is checked against the stored tree
-/// first (it must rebuild the commit's root exactly); if it does not, nothing is
-/// recorded (the caches are an optimisation, never trusted for correctness).
-fn record_packages(repo: &Repo, delta: &DeltaRpm) -> Result<()> {
+/// whose objects the delta delivered; the caller stages them in the transaction that
+/// writes the objects. The target's tree is read from `stream_trees` (the dirtrees of the
+/// delta's stream, by checksum) and `repo` (the rest: the base's). The index is checked
+/// against that tree first (it must rebuild the commit's root exactly); if it does not,
+/// nothing is recorded (the caches are an optimisation, never trusted for correctness).
+fn package_caches(
+    repo: &Repo,
+    delta: &DeltaRpm,
+    stream_trees: &HashMap<Checksum, Vec<u8>>,
+) -> Result<Vec<crate::cache::PackageCache>> {
     use std::cell::RefCell;
-    use std::collections::HashMap;
     let index = &delta.target.index;
     // The stored tree's files by path ("usr/bin/bash").
     let mut files: HashMap<String, Checksum> = HashMap::new();
     let mut stack = vec![(delta.target.commit_object.root_tree, String::new())];
     while let Some((tree, prefix)) = stack.pop() {
-        let dt = repo.read_dirtree(&tree)?;
+        let dt = match stream_trees.get(&tree) {
+            Some(bytes) => {
+                ostree_store::DirTree::decode(bytes).map_err(|e| UnpackError::Corrupt {
+                    path: delta.target.path.clone(),
+                    reason: format!("dirtree {tree}: {e}"),
+                })?
+            }
+            None => repo.read_dirtree(&tree)?,
+        };
         for (name, c) in &dt.files {
             files.insert(format!("{prefix}{name}"), *c);
         }
@@ -687,7 +720,7 @@ fn record_packages(repo: &Repo, delta: &DeltaRpm) -> Result<()> {
                 "delta {}: index does not match the tree ({e}); package caches not updated",
                 delta.target.path.display()
             );
-            return Ok(());
+            return Ok(Vec::new());
         }
     };
     if rebuilt.root_tree != delta.target.commit_object.root_tree
@@ -697,14 +730,13 @@ fn record_packages(repo: &Repo, delta: &DeltaRpm) -> Result<()> {
             "delta {}: index does not rebuild the commit; package caches not updated",
             delta.target.path.display()
         );
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut by_package: HashMap<u32, Vec<(String, u32, Checksum)>> = HashMap::new();
     for (p, path, meta, c) in sums.into_inner() {
         by_package.entry(p).or_default().push((path, meta, c));
     }
-    // One transaction for all the caches: one flush, not one per cache.
-    let tx = repo.transaction()?;
+    let mut caches = Vec::new();
     for (p, entries) in by_package {
         let Some(pin) = index.packages.get(p as usize) else {
             continue;
@@ -713,10 +745,9 @@ fn record_packages(repo: &Repo, delta: &DeltaRpm) -> Result<()> {
         for (path, meta, c) in entries {
             cache.insert(crate::plan::object_key(index, &path, meta), c);
         }
-        cache.stage(&tx)?;
+        caches.push(cache);
     }
-    tx.commit()?;
-    Ok(())
+    Ok(caches)
 }
 
 /// What `jigdo info` reports of a delta RPM.
@@ -750,8 +781,32 @@ pub struct DeltaInfo {
     pub recompressed_objects: u64,
     /// Bytes of their patches (counted in `patch_bytes` too).
     pub recompressed_patch_bytes: u64,
+    /// Each of those objects and how the client compresses it again.
+    pub recompressed: Vec<RecompressedInfo>,
     /// Size of the delta RPM file.
     pub rpm_size: u64,
+}
+
+/// A zstd object of a delta RPM patched decompressed, and the parameters its record gives
+/// for compressing it again (what [`DeltaJob::apply`] reproduces).
+#[derive(Debug, Clone, Serialize)]
+pub struct RecompressedInfo {
+    /// The object's checksum.
+    pub object: String,
+    /// Its size (compressed).
+    pub size: u64,
+    /// Its decompressed size.
+    pub raw_size: u64,
+    /// zstd level.
+    pub level: i32,
+    /// The frame carries a content checksum.
+    pub checksum: bool,
+    /// The frame carries its content size.
+    pub content_size: bool,
+    /// Made by libzstd's multithreaded compressor (`zstd -T1` and up).
+    pub multithreaded: bool,
+    /// The libzstd release that reproduced it at pack time (e.g. 10504), 0 if unrecorded.
+    pub libzstd_version: u32,
 }
 
 /// Describes the delta RPM at `path` (reads its whole stream, writes nothing).
@@ -775,6 +830,7 @@ pub fn delta_info(path: &Path) -> Result<DeltaInfo> {
         patch_bytes: 0,
         recompressed_objects: 0,
         recompressed_patch_bytes: 0,
+        recompressed: Vec::new(),
         rpm_size: delta.target.file_size,
     };
     let (bh, th) = (delta.base.to_hex(), delta.target.commit.to_hex());
@@ -797,11 +853,27 @@ pub fn delta_info(path: &Path) -> Result<DeltaInfo> {
                     info.patched_objects += 1;
                     info.patch_bytes += patch_len;
                 }
-                DeltaOp::RecompressedPatch { patch_len, .. } => {
+                DeltaOp::RecompressedPatch {
+                    patch_len,
+                    size,
+                    raw_size,
+                    zstd,
+                    ..
+                } => {
                     info.patched_objects += 1;
                     info.patch_bytes += patch_len;
                     info.recompressed_objects += 1;
                     info.recompressed_patch_bytes += patch_len;
+                    info.recompressed.push(RecompressedInfo {
+                        object: Checksum(o.checksum).to_hex(),
+                        size,
+                        raw_size,
+                        level: zstd.level,
+                        checksum: zstd.checksum,
+                        content_size: zstd.content_size,
+                        multithreaded: zstd.multithreaded,
+                        libzstd_version: zstd.libzstd_version,
+                    });
                 }
             }
         }

@@ -38,6 +38,7 @@ pub mod unpack;
 pub use cache::{ObjectKey, PackageCache};
 pub use delta::{
     apply_delta, delta_info, is_delta_rpm, DeltaApplyReport, DeltaInfo, DeltaJob, DeltaRpm,
+    RecompressedInfo,
 };
 pub use error::{Result, UnpackError};
 pub use event::UnpackEvent;

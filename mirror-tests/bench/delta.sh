@@ -10,7 +10,13 @@
 #   install   over a loopback nginx: jigdo install v2 into a repository holding v1 (it
 #             takes the delta RPM) vs ostree pull of the ref (it takes the static delta
 #             the summary lists), wall time and bytes counted in nginx's access log;
-#             DELTA_RUNS=N alternated rounds (default 1).
+#             DELTA_RUNS=N alternated rounds (default 1);
+#   floor     in the same rounds, alternated with the two installs: the zstd CLI
+#             compressing the delta's largest recompressed object (the initramfs) again
+#             from its decompressed bytes, with the parameters its record gives (level,
+#             frame flags) on 1 and 2 workers (-T1, -T2: the same frame, checked with
+#             cmp), i.e. the work the client cannot skip to rebuild the exact object.
+#             Skipped when the delta has no recompressed object.
 # The two versions come from versions.sh (the bench corpus, or the test packages;
 # JIGDO_UPDATE=v2p the one-package update, JIGDO_UPDATE=v1v2p the two-step one).
 # Usage: mirror-tests/bench/delta.sh [JIGDO_BIN]
@@ -67,6 +73,45 @@ measure apply "$jigdo" unpack "$delta" --repo "$w/jigdo-client" --ref bench/os
 measure static-apply ostree --repo="$w/ostree-client" static-delta apply-offline "$superblock"
 ostree --repo="$w/ostree-client" show "$c2" >/dev/null || { echo "ostree did not apply its delta" >&2; exit 1; }
 
+# The floor: the delta's largest recompressed object, decompressed once (the client gets
+# these bytes from the patch), and the zstd CLI's options for its record's parameters.
+"$jigdo" info --json "$delta" >"$w/delta-info.json"
+floor_args=$(python3 - "$w/delta-info.json" <<'EOF'
+import json, sys
+r = sorted(json.load(open(sys.argv[1])).get("recompressed", []), key=lambda o: o["size"])
+if r:
+    o = r[-1]
+    flags = ["-%d" % o["level"], "--no-check" if not o["checksum"] else "--check",
+             "--content-size" if o["content_size"] else "--no-content-size"]
+    print(o["object"], o["size"], o["raw_size"], "yes" if o["multithreaded"] else "no", *flags)
+EOF
+)
+floor_obj="" floor_mt=""
+floor_opts=()
+if [ -n "$floor_args" ]; then
+    read -r floor_obj floor_size floor_raw floor_mt floor_level floor_check floor_cs <<<"$floor_args"
+    floor_opts=("$floor_level" "$floor_check" "$floor_cs")
+    # A bare-user repository stores a regular file's bytes as they are.
+    cp "$w/jigdo-client/objects/${floor_obj:0:2}/${floor_obj:2}.file" "$w/floor.zst"
+    zstd -q -d -c "$w/floor.zst" >"$w/floor.raw"
+    [ "$(stat -c %s "$w/floor.raw")" = "$floor_raw" ] || { echo "floor: decompressed size differs from the record's" >&2; exit 1; }
+fi
+# floor_zstd THREADS: compresses floor.raw again (from a pipe, as the record's stream was
+# made), to OUT (default /dev/null).
+floor_zstd() {
+    local t
+    if [ "$floor_mt" = yes ]; then t=(-T"$1"); else t=(--single-thread); fi
+    zstd -q "${floor_opts[@]}" "${t[@]}" -c <"$w/floor.raw" >"${2:-/dev/null}"
+}
+# Both thread counts must give the object's exact bytes (else the row times other work).
+for t in 1 2; do
+    [ -z "$floor_obj" ] && break
+    floor_zstd "$t" "$w/floor-T$t.zst"
+    cmp -s "$w/floor-T$t.zst" "$w/floor.zst" ||
+        { echo "floor: zstd ${floor_opts[*]} -T$t does not reproduce object $floor_obj" >&2; exit 1; }
+    rm -f "$w/floor-T$t.zst"
+done
+
 # Over the network, from one loopback nginx: an rpm-md repository with both jigdo RPMs,
 # the delta RPM and the packages, and the archive repository with the static delta.
 mkdir -p "$w/www/rpm/Packages"
@@ -92,7 +137,7 @@ ostree --repo="$w/net-ostree" pull-local "$w/archive" "$c1" >/dev/null
 ostree --repo="$w/net-ostree" refs --create="bench:$ref" "$c1"
 # DELTA_RUNS rounds (default 1), alternated, each from copies of the two clients holding v1.
 runs=${DELTA_RUNS:-1}
-tj=() to=()
+tj=() to=() tz1=() tz2=()
 for ((round = 1; round <= runs; round++)); do
     rm -rf "$w/net-jigdo-r" "$w/net-ostree-r" "$w/net.json"
     cp -a "$w/net-jigdo" "$w/net-jigdo-r"
@@ -109,7 +154,13 @@ for ((round = 1; round <= runs; round++)); do
     [ "$(ostree --repo="$w/net-ostree-r" rev-parse "bench:$ref")" = "$c2" ] || { echo "ostree pull gave the wrong commit" >&2; exit 1; }
     grep -q '/deltas/' "$w/ng/access.log" || { echo "ostree pull did not use the static delta" >&2; exit 1; }
     tj+=("$(echo "$t1 - $t0" | bc)") to+=("$(echo "$t3 - $t2" | bc)")
-    echo "round $round: jigdo install ${tj[-1]} s, ostree pull ${to[-1]} s (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+    floor_msg=""
+    if [ -n "$floor_obj" ]; then
+        t4=$(now); floor_zstd 1; t5=$(now); floor_zstd 2; t6=$(now)
+        tz1+=("$(echo "$t5 - $t4" | bc)") tz2+=("$(echo "$t6 - $t5" | bc)")
+        floor_msg=", zstd again ${tz1[-1]} s (-T1) ${tz2[-1]} s (-T2)"
+    fi
+    echo "round $round: jigdo install ${tj[-1]} s, ostree pull ${to[-1]} s$floor_msg (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 done
 
 printf '%-44s %14s\n' "$(ostree --repo="$compose" show --print-metadata-key=version "$c1" | tr -d "'") -> $(ostree --repo="$compose" show --print-metadata-key=version "$c2" | tr -d "'")" "bytes"
@@ -126,9 +177,18 @@ printf '%-44s %10s %10s\n' "ostree static-delta apply-offline" "$(secs static-ap
 printf '%-44s %10s %14s\n' "over loopback nginx (last round)" "wall s" "bytes"
 printf '%-44s %10.2f %14d\n' "jigdo install (takes the delta RPM)" "${tj[-1]}" "$net_jigdo_bytes"
 printf '%-44s %10.2f %14d\n' "ostree pull (takes the static delta)" "${to[-1]}" "$net_ostree_bytes"
-python3 - "${tj[*]}" "${to[*]}" <<'EOF'
+if [ -n "$floor_obj" ]; then
+    printf '%-44s %10.2f %14s\n' "floor: zstd ${floor_opts[*]} -T1, $((floor_raw / 1048576)) MiB" "${tz1[-1]}" "$floor_size"
+    printf '%-44s %10.2f\n' "floor: the same frame with -T2" "${tz2[-1]}"
+fi
+python3 - "${tj[*]}" "${to[*]}" "${tz1[*]}" "${tz2[*]}" <<'EOF'
 import statistics, sys
-j, o = ([float(x) for x in a.split()] for a in sys.argv[1:])
-r = [a / b for a, b in zip(j, o)]
-print("ratio install / pull, wall time, per round: %s (median %.2f)" % (" ".join("%.2f" % x for x in r), statistics.median(r)))
+j, o, z1, z2 = ([float(x) for x in a.split()] for a in sys.argv[1:])
+def show(what, a):
+    r = [x / y for x, y in zip(a, o)]
+    print("ratio %s / pull, wall time, per round: %s (median %.2f)" % (what, " ".join("%.2f" % x for x in r), statistics.median(r)))
+show("install", j)
+if z1:
+    show("zstd again -T1", z1)
+    show("zstd again -T2", z2)
 EOF

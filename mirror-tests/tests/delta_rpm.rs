@@ -985,6 +985,13 @@ fn zstd_object_travels_as_a_recompressed_patch() {
 
     let info = ok(run_raw(jigdo().args(["info", "--json"]).arg(&delta)));
     assert_eq!(json_number(&info, "recompressed_objects"), 1, "{info}");
+    // How the object is compressed again: the zstd CLI's frame (level 1, multithreaded,
+    // from a pipe: no content size, a checksum), named by its checksum.
+    assert_eq!(json_number(&info, "level"), 1, "{info}");
+    assert!(info.contains("\"multithreaded\": true"), "{info}");
+    assert!(info.contains("\"content_size\": false"), "{info}");
+    assert!(info.contains("\"checksum\": true"), "{info}");
+    assert_eq!(json_number(&info, "raw_size"), raw2.len() as u64, "{info}");
     let patch = json_number(&info, "recompressed_patch_bytes");
     let plain = plain_patch_len(&z1, &z2) as u64;
     assert!(
