@@ -447,9 +447,8 @@ impl DeltaJob {
                 if failed.load(std::sync::atomic::Ordering::Relaxed) {
                     return Ok(()); // the failure is returned below
                 }
-                for mut cache in package_caches(repo_ref, &delta, &stream_trees)? {
-                    cache.stage(tx_ref)?;
-                }
+                stage_package_caches(repo_ref, tx_ref, &delta, &stream_trees)?;
+                drop(stream_trees);
                 step("packages recorded (staged)");
                 // The commit object, before the stream's objects (its transaction commits
                 // first; its flush writes out what the stream staged so far too).
@@ -670,18 +669,19 @@ impl<R: Read> Read for KeepReadError<R> {
     }
 }
 
-/// The package caches that record what the target's package files became (as an unpack
-/// does), so that a later update through the jigdo RPM path does not fetch a package
-/// whose objects the delta delivered; the caller stages them in the transaction that
-/// writes the objects. The target's tree is read from `stream_trees` (the dirtrees of the
+/// Stages through `tx` (the transaction that writes the objects) the package caches that
+/// record what the target's package files became (as an unpack does), so that a later
+/// update through the jigdo RPM path does not fetch a package whose objects the delta
+/// delivered. The target's tree is read from `stream_trees` (the dirtrees of the
 /// delta's stream, by checksum) and `repo` (the rest: the base's). The index is checked
 /// against that tree first (it must rebuild the commit's root exactly); if it does not,
 /// nothing is recorded (the caches are an optimisation, never trusted for correctness).
-fn package_caches(
+fn stage_package_caches(
     repo: &Repo,
+    tx: &ostree_store::Transaction<'_>,
     delta: &DeltaRpm,
     stream_trees: &HashMap<Checksum, Vec<u8>>,
-) -> Result<Vec<crate::cache::PackageCache>> {
+) -> Result<()> {
     use std::cell::RefCell;
     let index = &delta.target.index;
     // The stored tree's files by path ("usr/bin/bash").
@@ -720,7 +720,7 @@ fn package_caches(
                 "delta {}: index does not match the tree ({e}); package caches not updated",
                 delta.target.path.display()
             );
-            return Ok(Vec::new());
+            return Ok(());
         }
     };
     if rebuilt.root_tree != delta.target.commit_object.root_tree
@@ -730,13 +730,14 @@ fn package_caches(
             "delta {}: index does not rebuild the commit; package caches not updated",
             delta.target.path.display()
         );
-        return Ok(Vec::new());
+        return Ok(());
     }
+    // Held while the object compressed again still is: given back before the caches.
+    drop((rebuilt, files));
     let mut by_package: HashMap<u32, Vec<(String, u32, Checksum)>> = HashMap::new();
     for (p, path, meta, c) in sums.into_inner() {
         by_package.entry(p).or_default().push((path, meta, c));
     }
-    let mut caches = Vec::new();
     for (p, entries) in by_package {
         let Some(pin) = index.packages.get(p as usize) else {
             continue;
@@ -745,9 +746,9 @@ fn package_caches(
         for (path, meta, c) in entries {
             cache.insert(crate::plan::object_key(index, &path, meta), c);
         }
-        caches.push(cache);
+        cache.stage(tx)?;
     }
-    Ok(caches)
+    Ok(())
 }
 
 /// What `jigdo info` reports of a delta RPM.
