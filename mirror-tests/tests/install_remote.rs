@@ -1595,14 +1595,20 @@ fn repomd_is_asked_conditionally(backend: &str) {
     assert_eq!(out.status.code(), Some(100), "{}", stderr_of(&out));
 }
 
-/// Conditional requests through a metalink: the metalink is fetched every run (its bytes
-/// count), the kept repomd.xml's mirror answers 304, and the kept copy must still match
-/// the metalink's hash: when the metalink names another repomd.xml (the mirror is stale),
-/// the 304 is not taken and the stale mirror's copy is refused, as without a kept copy.
-#[test]
-fn a_metalink_source_is_asked_conditionally() {
+/// A copy of the published repository at `TOP/mirror` (published again), served with
+/// `TOP` as nginx's root; `base` is nginx's URL without the trailing slash.
+struct Served {
+    top: PathBuf,
+    mirror: PathBuf,
+    nginx: Nginx,
+    _tmp: tempfile::TempDir,
+    base: String,
+}
+
+/// [`Served`] for the test directory `name`.
+fn served_copy(name: &str) -> Served {
     let w = world();
-    let top = fresh("conditional-metalink");
+    let top = fresh(name);
     std::fs::create_dir_all(&top).expect("mkdir");
     let mirror = top.join("mirror");
     run(Command::new("cp").arg("-a").arg(&w.published).arg(&mirror));
@@ -1610,6 +1616,30 @@ fn a_metalink_source_is_asked_conditionally() {
     let tmp = tempfile::tempdir().expect("tmp");
     let nginx = Nginx::start(&top, &tmp.path().join("nginx"));
     let base = nginx.url().trim_end_matches('/').to_string();
+    Served {
+        top,
+        mirror,
+        nginx,
+        _tmp: tmp,
+        base,
+    }
+}
+
+/// Conditional requests through a metalink: the metalink is fetched every run (its bytes
+/// count), the kept repomd.xml's mirror answers 304, and the kept copy must still match
+/// the metalink's hash: when the metalink names another repomd.xml (the mirror is stale),
+/// the 304 is not taken and the stale mirror's copy is refused, as without a kept copy.
+#[test]
+fn a_metalink_source_is_asked_conditionally() {
+    let w = world();
+    // `_tmp` (nginx's own files) is bound before `nginx`, so nginx stops first.
+    let Served {
+        top,
+        mirror,
+        _tmp,
+        nginx,
+        base,
+    } = served_copy("conditional-metalink");
     let repomd = std::fs::read(mirror.join("repodata/repomd.xml")).expect("repomd");
     let metalink = |size: usize, sha256: &str| {
         std::fs::write(
@@ -1686,14 +1716,14 @@ fn a_metalink_source_is_asked_conditionally() {
 #[test]
 fn a_mirrorlist_source_is_asked_conditionally() {
     let w = world();
-    let top = fresh("conditional-mirrorlist");
-    std::fs::create_dir_all(&top).expect("mkdir");
-    let mirror = top.join("mirror");
-    run(Command::new("cp").arg("-a").arg(&w.published).arg(&mirror));
-    publish(&mirror);
-    let tmp = tempfile::tempdir().expect("tmp");
-    let nginx = Nginx::start(&top, &tmp.path().join("nginx"));
-    let base = nginx.url().trim_end_matches('/').to_string();
+    // `_tmp` (nginx's own files) is bound before `nginx`, so nginx stops first.
+    let Served {
+        top,
+        mirror,
+        _tmp,
+        nginx,
+        base,
+    } = served_copy("conditional-mirrorlist");
     let list = format!("# mirrors\n{}\n{base}/mirror/\n", dead_url());
     std::fs::write(top.join("mirrorlist.txt"), &list).expect("mirrorlist");
     let from = vec![format!("mirrorlist={base}/mirrorlist.txt")];

@@ -118,8 +118,8 @@ fn aay(items: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// Parses GLib's text form of a one-element `aay` as `ostree show` prints it: `[[byte
-/// 0x12, …]]`, or `[b'…']` (a byte string: octal and C escapes, NUL-terminated) when the
-/// bytes end in the only NUL.
+/// 0x12, …]]`, or `[b'…']` / `[b"…"]` (a byte string: octal and C escapes, NUL-terminated)
+/// when the bytes end in the only NUL.
 fn parse_aay_text(text: &str) -> Vec<Vec<u8>> {
     let inner = text
         .strip_prefix('[')
@@ -135,9 +135,11 @@ fn parse_aay_text(text: &str) -> Vec<Vec<u8>> {
             .collect();
         return vec![bytes];
     }
+    // GLib quotes a byte string with `'`, or with `"` when the bytes hold a `'` (and no `"`).
     let body = inner
         .strip_prefix("b'")
         .and_then(|t| t.strip_suffix('\''))
+        .or_else(|| inner.strip_prefix("b\"").and_then(|t| t.strip_suffix('"')))
         .unwrap_or_else(|| panic!("not a byte string: {text}"));
     let mut out = Vec::new();
     let mut it = body.bytes().peekable();
@@ -174,6 +176,15 @@ fn parse_aay_text(text: &str) -> Vec<Vec<u8>> {
     }
     out.push(0);
     vec![out]
+}
+
+/// GLib prints a byte string holding a `'` in double quotes (`ostree show` of a signature
+/// with a 0x27 byte: this test's world failed on such a random key once).
+#[test]
+fn parse_aay_text_reads_both_quotes() {
+    assert_eq!(parse_aay_text("[b'a\\047']"), vec![b"a'\0".to_vec()]);
+    assert_eq!(parse_aay_text("[b\"a'\\\"\\001\"]"), vec![b"a'\"\x01\0".to_vec()]);
+    assert_eq!(parse_aay_text("[[byte 0x12, 0x00]]"), vec![vec![0x12, 0]]);
 }
 
 fn pack(
