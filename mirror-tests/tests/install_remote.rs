@@ -1119,6 +1119,21 @@ fn nothing_new_costs_a_few_kilobytes() {
     assert_eq!(ok(&out).trim(), w.v1_commit);
 }
 
+/// `jigdo install --json` of v1 then of v2 from `from` into `repo`: v1 downloads its 3
+/// packages, each served by `from[1]` (the OS repository) as the report says; v2 downloads
+/// the 2 it changed. Returns v2's report.
+fn install_v1_then_v2(from: &[String], repo: &Path) -> String {
+    let w = world();
+    let out = ok(install("http", "example-os-1.0", from, repo, &["--json"]));
+    assert!(out.contains(&w.v1_commit), "{out}");
+    assert_eq!(json_u64(&out, "packages_downloaded"), 3, "{out}");
+    assert_eq!(json_u64(&out, &from[1]), 3, "{out}");
+    let out = ok(install("http", "example-os", from, repo, &["--json"]));
+    assert!(out.contains(&w.v2_commit), "{out}");
+    assert_eq!(json_u64(&out, "packages_downloaded"), 2, "{out}");
+    out
+}
+
 /// The jigdo RPMs in one repository, the packages in another (`--from JIGDO --from OS`):
 /// the packages are fetched at their locations and the OS repository's primary metadata
 /// is never downloaded; where a location is not served (a 404), that repository's
@@ -1137,14 +1152,7 @@ fn packages_are_fetched_by_location_without_the_os_primary() {
     ];
 
     let repo = top.join("client");
-    let out = ok(install("http", "example-os-1.0", &from, &repo, &["--json"]));
-    assert!(out.contains(&w.v1_commit), "{out}");
-    assert_eq!(json_u64(&out, "packages_downloaded"), 3, "{out}");
-    // Each served by the OS repository, as the report says.
-    assert_eq!(json_u64(&out, &from[1]), 3, "{out}");
-    let out = ok(install("http", "example-os", &from, &repo, &["--json"]));
-    assert!(out.contains(&w.v2_commit), "{out}");
-    assert_eq!(json_u64(&out, "packages_downloaded"), 2, "{out}");
+    install_v1_then_v2(&from, &repo);
     let log = nginx.log();
     let os_metadata: Vec<&str> = log
         .iter()
@@ -1217,13 +1225,7 @@ fn jigdo_os_and_updates_repositories_serve_an_update_together() {
         .map(|d| format!("{}{d}/", nginx.url()))
         .collect();
     let repo = top.join("client");
-    let out = ok(install("http", "example-os-1.0", &from, &repo, &["--json"]));
-    assert!(out.contains(&w.v1_commit), "{out}");
-    assert_eq!(json_u64(&out, "packages_downloaded"), 3, "{out}");
-    assert_eq!(json_u64(&out, &from[1]), 3, "{out}");
-    let out = ok(install("http", "example-os", &from, &repo, &["--json"]));
-    assert!(out.contains(&w.v2_commit), "{out}");
-    assert_eq!(json_u64(&out, "packages_downloaded"), 2, "{out}");
+    let out = install_v1_then_v2(&from, &repo);
     assert_eq!(json_u64(&out, &from[2]), 2, "{out}");
     assert!(!out.contains(&format!("\"{}\"", from[1])), "{out}");
     let log = nginx.log();
@@ -1719,7 +1721,7 @@ fn a_mirrorlist_source_is_asked_conditionally() {
     // `_tmp` (nginx's own files) is bound before `nginx`, so nginx stops first.
     let Served {
         top,
-        mirror,
+        mirror: _,
         _tmp,
         nginx,
         base,

@@ -183,7 +183,10 @@ fn parse_aay_text(text: &str) -> Vec<Vec<u8>> {
 #[test]
 fn parse_aay_text_reads_both_quotes() {
     assert_eq!(parse_aay_text("[b'a\\047']"), vec![b"a'\0".to_vec()]);
-    assert_eq!(parse_aay_text("[b\"a'\\\"\\001\"]"), vec![b"a'\"\x01\0".to_vec()]);
+    assert_eq!(
+        parse_aay_text("[b\"a'\\\"\\001\"]"),
+        vec![b"a'\"\x01\0".to_vec()]
+    );
     assert_eq!(parse_aay_text("[[byte 0x12, 0x00]]"), vec![vec![0x12, 0]]);
 }
 
