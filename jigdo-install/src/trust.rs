@@ -237,6 +237,15 @@ impl TrustPolicy {
         })
     }
 
+    /// Whether the RPM's own signature must still be looked at for an RPM from `origin`
+    /// once `report` holds the links checked so far: required by its `.repo` section
+    /// (`gpgcheck=1`), or OpenPGP keys are given and nothing verified yet. `jigdo
+    /// install --check` reads a delta RPM's header only then.
+    pub fn wants_rpm_signature(&self, origin: &JigdoOrigin, report: &TrustReport) -> bool {
+        let required = matches!(origin, JigdoOrigin::Repository { gpgcheck: true, .. });
+        required || (report.verified.is_empty() && !self.openpgp_keys(origin).is_empty())
+    }
+
     /// [`TrustPolicy::check_download`] for the start of a jigdo RPM only (`head`: at
     /// least its lead and headers, e.g. what range requests brought; `label` names it):
     /// the signed `repomd.xml`, then the RPM's header signature and header digests
@@ -252,6 +261,18 @@ impl TrustPolicy {
         report: &mut TrustReport,
     ) -> Result<(), TrustFailure> {
         self.check_repomd(origin, report)?;
+        self.check_head_signature(head, label, origin, report)
+    }
+
+    /// The RPM signature link of [`TrustPolicy::check_download_head`] alone: the header
+    /// signature and header digests of `head` (at least the RPM's lead and headers).
+    pub fn check_head_signature(
+        &self,
+        head: &[u8],
+        label: &Path,
+        origin: &JigdoOrigin,
+        report: &mut TrustReport,
+    ) -> Result<(), TrustFailure> {
         let label = label.display().to_string();
         self.check_rpm_signature(origin, report, |keys| {
             rpm_package::build::verify_header_signature(head, keys, &label)

@@ -444,17 +444,28 @@ fn flipped_bytes_in_a_delta_fail_cleanly() {
 /// damaged by `damage` after (or before, `before_create`) `jigdo repo create`.
 fn published(name: &str, before_create: bool, damage: &dyn Fn(&Path)) -> PathBuf {
     let w = world();
+    published_with(name, [&w.v2_rpm, &w.delta_rpm], before_create, damage)
+}
+
+/// [`published`] with another jigdo RPM and delta RPM of v2 (e.g. signed ones).
+fn published_with(
+    name: &str,
+    [jigdo_rpm, delta_rpm]: [&Path; 2],
+    before_create: bool,
+    damage: &dyn Fn(&Path),
+) -> PathBuf {
+    let w = world();
     let dir = w.dir.join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("Packages")).expect("mkdir");
-    for p in [&w.v2_rpm, &w.delta_rpm] {
+    for p in [jigdo_rpm, delta_rpm] {
         std::fs::copy(p, dir.join(p.file_name().expect("name"))).expect("copy");
     }
     for e in std::fs::read_dir(w.dir.join("v2")).expect("readdir") {
         let p = e.expect("entry").path();
         std::fs::copy(&p, dir.join("Packages").join(p.file_name().expect("name"))).expect("copy");
     }
-    let delta = dir.join(w.delta_rpm.file_name().expect("name"));
+    let delta = dir.join(delta_rpm.file_name().expect("name"));
     if before_create {
         damage(&delta);
     }
@@ -1031,48 +1042,157 @@ fn zstd_object_travels_as_a_recompressed_patch() {
 }
 
 /// `jigdo install --check` in a repository holding the delta's base says the update would
-/// take the delta RPM, and counts its size as the bytes to download; nothing is written.
+/// take the delta RPM (`path` in `--json`, "by the delta path" in the text) and counts
+/// its size as the bytes to download, without reading the jigdo RPM at all, whatever
+/// authenticates the delta: `--nogpgcheck` and a signed `repomd.xml` (`jigdo repo create
+/// --sign-key`, `--gpgkey`) need nothing but the metadata; a delta RPM signed by `jigdo
+/// pack --sign-key` beside an unsigned `repomd.xml` costs one range request of its
+/// header. Each check costs at most 4 requests and 16 KB at nginx, and writes nothing.
 #[test]
 fn check_counts_the_delta_when_the_repository_holds_its_base() {
     let w = world();
-    let published = published("published-for-check", false, &|_| {});
-    let tmp = w.dir.join("check-nginx");
+    let (secret, public) = gen_signing_key(&w.dir.join("gk-check"), "Check <check@example.org>");
+    let key = public.to_str().expect("utf-8");
+
+    // --nogpgcheck, unsigned metadata: repomd.xml and the jigdo record.
+    let plain = published("published-for-check", false, &|_| {});
+    let (report, asked) = check_delta("check", &plain, &["--nogpgcheck"]);
+    assert_eq!(report["trust"]["nogpgcheck"], true, "{report}");
+    assert!(!asked.iter().any(|r| r.path.ends_with(".rpm")), "{asked:?}");
+
+    // A signed repomd.xml pins the delta's SHA-256 through the jigdo record: the
+    // metadata alone (repomd.xml, its .asc, the record) authenticates it.
+    let signed_md = published("published-for-check-signed-repomd", false, &|_| {});
+    run(jigdo()
+        .args(["repo", "create"])
+        .arg(&signed_md)
+        .arg("--sign-key")
+        .arg(&secret));
+    let (report, asked) = check_delta("check-signed-repomd", &signed_md, &["--gpgkey", key]);
+    assert_eq!(
+        report["trust"]["verified"][0]["link"], "repomd-signature",
+        "{report}"
+    );
+    assert!(!asked.iter().any(|r| r.path.ends_with(".rpm")), "{asked:?}");
+
+    // A signed delta RPM (and jigdo RPM) beside an unsigned repomd.xml: the delta's
+    // header signature, read with one range request.
+    let signed_out = w.dir.join("jigdo-v2-signed-for-check");
+    let printed = run(pack_cmd(
+        &w.compose,
+        &w.v2_commit,
+        &w.dir.join("v2"),
+        &signed_out,
+        &[&w.v1_commit],
+    )
+    .arg("--sign-key")
+    .arg(&secret));
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 2, "{printed}");
+    let signed_rpms = published_with(
+        "published-for-check-signed-delta",
+        [Path::new(lines[0]), Path::new(lines[1])],
+        false,
+        &|_| {},
+    );
+    let (report, asked) = check_delta("check-signed-delta", &signed_rpms, &["--gpgkey", key]);
+    assert_eq!(
+        report["trust"]["verified"][0]["link"], "jigdo-rpm-signature",
+        "{report}"
+    );
+    let delta_name = format!("/{}", file_name(Path::new(lines[1])));
+    let rpms: Vec<_> = asked.iter().filter(|r| r.path.ends_with(".rpm")).collect();
+    assert!(
+        rpms.len() == 1 && rpms[0].path == delta_name && rpms[0].status == 206,
+        "one range request of the delta RPM expected: {asked:?}"
+    );
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().expect("name").to_string_lossy().into_owned()
+}
+
+/// Runs `jigdo install --check` (`extra`: the trust arguments) over nginx serving
+/// `published` for a fresh repository holding v1, once with `--json` and once without,
+/// and checks what every such check must say: an update by the delta path of the
+/// published delta RPM, the jigdo RPM never asked for, at most 4 requests and 16 KB on
+/// the wire each, no ref moved. Returns the JSON report and the `--json` run's requests.
+fn check_delta(
+    name: &str,
+    published: &Path,
+    extra: &[&str],
+) -> (serde_json::Value, Vec<mirror_tests::nginx::LoggedRequest>) {
+    let w = world();
+    let tmp = w.dir.join(format!("{name}-nginx"));
     remove_tree(&tmp);
-    let nginx = mirror_tests::nginx::Nginx::start(&published, &tmp);
-    let repo = repo_with_v1("client-check");
+    let nginx = mirror_tests::nginx::Nginx::start(published, &tmp);
+    let repo = repo_with_v1(&format!("client-{name}"));
     let before = refs_state(&repo);
-    let out = run_raw(
-        jigdo()
-            .args([
-                "install",
-                "example-os",
-                "--check",
-                "--json",
-                "--from",
-                &nginx.url(),
-            ])
+    let delta = std::fs::read_dir(published)
+        .expect("readdir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| file_name(p).starts_with("example-os-delta-"))
+        .expect("the published delta RPM");
+    let delta_size = std::fs::metadata(&delta).expect("stat").len();
+    let jigdo_name = format!("/{}", file_name(&w.v2_rpm));
+    let mut report = serde_json::Value::Null;
+    let mut json_requests = Vec::new();
+    for json in [true, false] {
+        let start = nginx.settled_log_len();
+        let mut cmd = jigdo();
+        cmd.args(["install", "example-os", "--check", "--from", &nginx.url()])
             .arg("--repo")
             .arg(&repo)
-            .args(["--ref", REF, "--nogpgcheck"]),
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(100),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("install --check --json");
-    assert_eq!(report["path"], "delta", "{report}");
-    assert_eq!(report["commit"], w.v2_commit.as_str(), "{report}");
-    let delta_size = std::fs::metadata(&w.delta_rpm).expect("stat").len();
-    assert_eq!(report["delta_bytes"], delta_size, "{report}");
-    assert_eq!(report["update_bytes"], delta_size, "{report}");
+            .args(["--ref", REF])
+            .args(extra);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = run_raw(&mut cmd);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(100), "{name}: {stderr}");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let log = nginx.settled_log_len();
+        let asked = nginx.log()[start..log].to_vec();
+        assert!(
+            !asked.iter().any(|r| r.path == jigdo_name),
+            "{name}: the check read the jigdo RPM although the install takes the delta: \
+             {asked:?}"
+        );
+        let wire: u64 = asked.iter().map(|r| r.wire_bytes()).sum();
+        assert!(
+            asked.len() <= 4 && wire <= 16 * 1024,
+            "{name}: {} requests, {wire} bytes: {asked:?}",
+            asked.len()
+        );
+        if json {
+            report = serde_json::from_str(&stdout).expect("install --check --json");
+            json_requests = asked;
+        } else {
+            assert!(
+                stdout.contains("by the delta path")
+                    && stdout.contains(&format!("{delta_size} bytes to download")),
+                "{name}: {stdout}"
+            );
+        }
+    }
+    assert_eq!(report["path"], "delta", "{name}: {report}");
+    assert_eq!(report["commit"], w.v2_commit.as_str(), "{name}: {report}");
+    assert_eq!(report["delta_bytes"], delta_size, "{name}: {report}");
+    assert_eq!(report["update_bytes"], delta_size, "{name}: {report}");
+    assert_eq!(report["jigdo_rpm_bytes"], 0, "{name}: {report}");
     assert!(
         report["delta_rpm"]
             .as_str()
             .is_some_and(|n| n.starts_with("example-os-delta-")),
-        "{report}"
+        "{name}: {report}"
     );
-    assert_eq!(refs_state(&repo), before, "--check moved a ref");
+    assert!(
+        report["bytes_downloaded"]
+            .as_u64()
+            .is_some_and(|b| b > 0 && b <= 16 * 1024),
+        "{name}: {report}"
+    );
+    assert_eq!(refs_state(&repo), before, "{name}: --check moved a ref");
+    (report, json_requests)
 }

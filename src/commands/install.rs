@@ -76,8 +76,10 @@ pub struct InstallArgs {
     #[arg(long, requires = "deploy")]
     pub stage: bool,
     /// Only check: print whether a newer jigdo RPM than the ref's commit is available,
-    /// its version and the bytes an update would download; exit 100 when one is, 0 when
-    /// not (as `dnf check-update`). Writes nothing to the repository.
+    /// its version, the path the update would take (a delta RPM when the repository
+    /// holds its base, else the jigdo RPM and the packages) and the bytes it would
+    /// download; exit 100 when one is, 0 when not (as `dnf check-update`). Writes
+    /// nothing to the repository.
     #[arg(long, conflicts_with_all = ["sysroot", "deploy", "stage"])]
     pub check: bool,
     /// Print a JSON report.
@@ -261,13 +263,18 @@ pub fn run(args: InstallArgs) -> anyhow::Result<i32> {
         } else if let (true, Some(delta)) = (report.update_available, &report.delta_rpm) {
             println!(
                 "update available: {} (version {}, commit {}) from {}: {} bytes to download \
-                 (delta RPM {delta})",
-                report.jigdo_rpm, report.version, report.commit, report.source, report.update_bytes
+                 by the delta path (delta RPM {delta}, {} bytes)",
+                report.jigdo_rpm,
+                report.version,
+                report.commit,
+                report.source,
+                report.update_bytes,
+                report.delta_bytes
             );
         } else if report.update_available {
             println!(
                 "update available: {} (version {}, commit {}) from {}: {} bytes to download \
-                 (jigdo RPM {} bytes, {} packages {} bytes)",
+                 by the jigdo RPM path (jigdo RPM {} bytes, {} packages {} bytes)",
                 report.jigdo_rpm,
                 report.version,
                 report.commit,
