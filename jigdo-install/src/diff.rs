@@ -5,7 +5,14 @@
 //!
 //! Each side is a jigdo RPM file, a commit or ref of `--repo` that jigdo installed (read
 //! from its install record: no network), or `NAME-VERSION[-RELEASE]` found in the
-//! sources (only then are the sources read and that jigdo RPM fetched).
+//! sources (only then are the sources read). Of such a jigdo RPM only its start is read,
+//! as `jigdo install --check` reads it (`check::read_jigdo_start`: its lead and headers,
+//! then its payload up to the end of its index, with range requests, each payload file
+//! checked against the header's digests); the whole file is downloaded (verified against
+//! the metadata's checksum) only when its start is not enough, saying why in a debug
+//! line. The sources' `repomd.xml` kept by installs into `--repo`
+//! (`REPO/extensions/jigdo/sources/`) makes their requests conditional; `diff` keeps
+//! nothing itself. The bytes it received are counted (`bytes_downloaded`).
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};
@@ -92,6 +99,9 @@ pub struct DiffReport {
     pub download_packages: usize,
     /// Bytes an update from OLD to NEW downloads: NEW's jigdo RPM and those packages.
     pub download_bytes: u64,
+    /// Bytes this diff received over the network (0 when no side was found in the
+    /// sources).
+    pub bytes_downloaded: u64,
 }
 
 /// A side, read.
@@ -110,7 +120,9 @@ pub fn diff(opts: &DiffOptions) -> Result<DiffReport, InstallError> {
     })?;
     let old = side(opts, &opts.old, &mut repos, &tmp.path().join("old"))?;
     let new = side(opts, &opts.new, &mut repos, &tmp.path().join("new"))?;
-    Ok(compare(old, new))
+    let mut report = compare(old, new);
+    report.bytes_downloaded = repos.as_ref().map_or(0, Repos::bytes_downloaded);
+    Ok(report)
 }
 
 /// Reads the side `spec`: a jigdo RPM file, a commit or ref of `opts.repo` with an
@@ -162,17 +174,29 @@ fn side(
     }
     if repos.is_none() {
         let downloader = opts.backend.downloader(opts.fetch.clone(), None)?;
+        // The installs' kept repomd.xml of these sources, read only.
+        let kept = opts
+            .repo
+            .as_ref()
+            .filter(|r| r.join("config").exists())
+            .map(|r| crate::install::kept_dir(r));
         *repos = Some(Repos::open(
             downloader,
             &opts.sources,
             &work.join("metadata"),
-            None,
+            kept.as_deref(),
             &crate::trust::TrustPolicy::default(),
             &(std::sync::Arc::new(|_: &crate::event::Event<'_>| {}) as crate::event::EventSink),
         )?);
     }
     let repos = repos.as_ref().ok_or(InstallError::NoSources)?;
     let found = repos.find_jigdo(spec)?;
+    match crate::check::read_jigdo_start(repos, &found, work, |_| Ok(())) {
+        Ok((jigdo, _)) => return Ok(from_jigdo(spec, &jigdo)),
+        Err(why) => {
+            tracing::debug!(jigdo_rpm = %found.entry.nevra(), reason = %why, "diff: downloading the whole jigdo RPM instead of its start");
+        }
+    }
     let file = repos.fetch_entry(&found, work)?;
     Ok(from_jigdo(spec, &JigdoRpm::open(&file)?))
 }
@@ -208,6 +232,7 @@ fn compare(old: Side, new: Side) -> DiffReport {
         files: changed_files(&old.index, &new.index),
         download_packages: 0,
         download_bytes: new.jigdo_rpm_size,
+        bytes_downloaded: 0,
     };
     for (k, o) in &olds {
         if !news.contains_key(k) {

@@ -1809,14 +1809,91 @@ fn check_counts_what_the_cache_holds() {
 
 /// The published v2 jigdo RPM of `dir` (`example-os-2.0-*.rpm` at its top).
 fn v2_jigdo_rpm(dir: &Path) -> PathBuf {
+    jigdo_rpm_of(dir, "2.0")
+}
+
+/// The published jigdo RPM of `version` in `dir` (`example-os-VERSION-*.rpm` at its top).
+fn jigdo_rpm_of(dir: &Path, version: &str) -> PathBuf {
+    let prefix = format!("example-os-{version}-");
     std::fs::read_dir(dir)
         .expect("readdir")
         .map(|e| e.expect("entry").path())
         .find(|p| {
             p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("example-os-2.0"))
+                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
         })
-        .expect("v2 jigdo RPM")
+        .unwrap_or_else(|| panic!("no jigdo RPM of {version} in {}", dir.display()))
+}
+
+/// `jigdo diff NAME-1.0 NAME-2.0 --from URL` reads only the start of each jigdo RPM
+/// (range requests answered 206, less than a quarter of each file sent at nginx), says
+/// what it received (`bytes_downloaded`: the bodies nginx sent, within their response
+/// headers), and reports the same as the diff of the two files.
+#[test]
+fn diff_reads_only_the_starts_of_the_jigdo_rpms() {
+    let w = world();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&w.published, &tmp.path().join("nginx"));
+    let remote: serde_json::Value = serde_json::from_str(&ok(run_raw(jigdo().args([
+        "diff",
+        "example-os-1.0",
+        "example-os-2.0",
+        "--json",
+        "--from",
+        &nginx.url(),
+    ]))))
+    .expect("diff --json");
+    let (v1, v2) = (
+        jigdo_rpm_of(&w.published, "1.0"),
+        jigdo_rpm_of(&w.published, "2.0"),
+    );
+    let log = nginx.log_once(|_| false);
+    for rpm in [&v1, &v2] {
+        let size = std::fs::metadata(rpm).expect("stat").len();
+        let name = format!("/{}", rpm.file_name().expect("name").to_string_lossy());
+        let asked: Vec<_> = log.iter().filter(|r| r.path == name).collect();
+        let sent: u64 = asked.iter().map(|r| r.bytes_sent).sum();
+        assert!(
+            !asked.is_empty() && asked.iter().all(|r| r.status == 206) && sent < size / 4,
+            "{sent} bytes sent of {name} ({size} bytes): {log:?}"
+        );
+    }
+    assert!(
+        !log.iter().any(|r| r.path.contains("Packages/")),
+        "diff fetched a package: {log:?}"
+    );
+    let sent: u64 = log.iter().map(|r| r.bytes_sent).sum();
+    let received = remote["bytes_downloaded"]
+        .as_u64()
+        .expect("bytes_downloaded");
+    assert!(
+        received <= sent && sent - received <= 1024 * log.len() as u64,
+        "{received} bytes received by the count, {sent} sent at nginx: {log:?}"
+    );
+    let local: serde_json::Value = serde_json::from_str(&ok(run_raw(
+        jigdo().arg("diff").arg(&v1).arg(&v2).arg("--json"),
+    )))
+    .expect("diff --json");
+    for key in [
+        "old",
+        "new",
+        "added",
+        "removed",
+        "upgraded",
+        "downgraded",
+        "rebuilt",
+        "files",
+        "download_packages",
+        "download_bytes",
+    ] {
+        if key == "old" || key == "new" {
+            assert_eq!(remote[key]["commit"], local[key]["commit"], "{key}");
+            assert_eq!(remote[key]["version"], local[key]["version"], "{key}");
+        } else {
+            assert_eq!(remote[key], local[key], "{key}");
+        }
+    }
+    assert_eq!(local["bytes_downloaded"], 0);
 }
 
 /// `install --check` after an update was published reads only the start of the new

@@ -10,7 +10,9 @@ use jigdo_install::{diff, source_specs, DiffOptions, FetchOptions};
 #[command(
     after_help = "Each side is a jigdo RPM file, a commit or ref of --repo that jigdo \
 installed (read from the install record jigdo keeps in the repository: no network), or \
-NAME-VERSION[-RELEASE] of a jigdo RPM in the --from sources."
+NAME-VERSION[-RELEASE] of a jigdo RPM in the --from sources: of that jigdo RPM only its \
+start (its headers and index) is read, with HTTP range requests, as install --check reads \
+it; the bytes received are reported (bytes_downloaded in --json)."
 )]
 pub struct DiffArgs {
     /// The old side.
@@ -84,5 +86,8 @@ pub fn run(args: DiffArgs) -> anyhow::Result<i32> {
         "Update download: {} bytes ({} packages and the jigdo RPM)",
         r.download_bytes, r.download_packages
     );
+    if r.bytes_downloaded > 0 {
+        println!("Received: {} bytes", r.bytes_downloaded);
+    }
     Ok(0)
 }
