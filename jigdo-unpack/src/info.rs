@@ -16,6 +16,10 @@ pub struct InfoPackage {
     pub id: String,
     /// Size of the package file in bytes.
     pub size: u64,
+    /// Where `jigdo pack` found it, relative to its repository (the `href` of an rpm-md
+    /// repository, e.g. `Packages/b/bash-5.2.15-2.x86_64.rpm`); the client fetches it
+    /// there. Empty for an index of format version 1.
+    pub location: String,
 }
 
 /// Everything `jigdo info` reports.
@@ -100,6 +104,7 @@ pub fn info(path: &Path) -> Result<InfoReport> {
                 nevra: p.nevra(),
                 id: p.id_hex(),
                 size: p.size,
+                location: p.location.clone(),
             })
             .collect(),
         packages_bytes: j.index.packages.iter().map(|p| p.size).sum(),

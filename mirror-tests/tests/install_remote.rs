@@ -932,6 +932,16 @@ fn os_repo(dir: &Path) {
 /// of provides so that its primary metadata is larger than the client reads instead of
 /// using locations.
 fn publish_with_a_big_primary(dir: &Path) {
+    build_filler(dir);
+    run(jigdo().args(["repo", "create"]).arg(dir));
+    let repomd = std::fs::read_to_string(dir.join("repodata/repomd.xml")).expect("repomd");
+    assert!(!repomd.contains("type=\"jigdo\""), "{repomd}");
+}
+
+/// Builds into `dir` a package with thousands of provides: beside it, a repository's
+/// primary metadata is larger than the client reads instead of using the pins'
+/// locations.
+fn build_filler(dir: &Path) {
     let mut filler = TestPackage::new(
         "jt-filler",
         "1.0",
@@ -946,9 +956,6 @@ fn publish_with_a_big_primary(dir: &Path) {
         .map(|i| format!("Provides: jt-cap-{}", hex_of(&pseudo_random(i + 1000, 12))))
         .collect();
     build_rpm(dir, &filler);
-    run(jigdo().args(["repo", "create"]).arg(dir));
-    let repomd = std::fs::read_to_string(dir.join("repodata/repomd.xml")).expect("repomd");
-    assert!(!repomd.contains("type=\"jigdo\""), "{repomd}");
 }
 
 fn hex_of(b: &[u8]) -> String {
@@ -1193,6 +1200,107 @@ fn packages_are_fetched_by_location_without_the_os_primary() {
         log.contains(&format!("200 /os/Packages/x/{name}")),
         "{log:?}"
     );
+}
+
+/// `jigdo pack --from` a Fedora-style rpm-md tree (`Packages/j/NAME.rpm`, repodata by
+/// `createrepo_c`) records each pin's location as createrepo_c's `href` (directories
+/// included, `jigdo info --json`); published apart (`--from JIGDO --from TREE`), the
+/// install fetches each package at `TREE/Packages/j/…` and reads no primary metadata of
+/// the tree (larger than the client reads instead of using locations).
+#[test]
+fn pack_from_a_fedora_style_tree_records_its_hrefs_and_install_fetches_there() {
+    require_tool("createrepo_c");
+    let w = world();
+    let top = fresh("fedora-tree");
+    let tree = top.join("os");
+    let sub = tree.join("Packages").join("j");
+    std::fs::create_dir_all(&sub).expect("mkdir");
+    for e in std::fs::read_dir(w.dir.join("v1")).expect("readdir") {
+        let p = e.expect("entry").path();
+        std::fs::copy(&p, sub.join(p.file_name().expect("name"))).expect("copy");
+    }
+    build_filler(&sub);
+    run(Command::new("createrepo_c")
+        .args(["--quiet", "--no-database"])
+        .arg(&tree));
+    // createrepo_c's hrefs, from its primary metadata.
+    let primary = files_under(&tree.join("repodata"))
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("primary.xml"))
+        .expect("primary metadata");
+    let tool = match primary.extension().and_then(|x| x.to_str()) {
+        Some("gz") => "gzip",
+        Some("xz") => "xz",
+        Some("zst") => "zstd",
+        Some("bz2") => "bzip2",
+        other => panic!("primary compressed as {other:?}: {}", primary.display()),
+    };
+    let xml = run(Command::new(tool).arg("-dc").arg(&primary));
+    let hrefs: Vec<String> = xml
+        .split("<location href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next().map(str::to_string))
+        .collect();
+    assert_eq!(hrefs.len(), 4, "{xml}");
+    assert!(
+        hrefs.iter().all(|h| h.starts_with("Packages/j/")),
+        "{hrefs:?}"
+    );
+
+    let jigdo_dir = top.join("jigdo");
+    let rpm = pack(&w.dir.join("compose"), &w.v1_commit, &tree, &jigdo_dir);
+    run(jigdo().args(["repo", "create"]).arg(&jigdo_dir));
+    let info: serde_json::Value =
+        serde_json::from_str(&ok(run_raw(jigdo().args(["info", "--json"]).arg(&rpm))))
+            .expect("info --json");
+    let locations: Vec<String> = info["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| p["location"].as_str().expect("location").to_string())
+        .collect();
+    assert_eq!(locations.len(), 3, "{info}");
+    for l in &locations {
+        assert!(
+            hrefs.contains(l),
+            "pin location {l} is not an href of {hrefs:?}"
+        );
+    }
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&top, &tmp.path().join("nginx"));
+    let from = vec![
+        format!("{}jigdo/", nginx.url()),
+        format!("{}os/", nginx.url()),
+    ];
+    let repo = top.join("client");
+    let out = ok(install("http", "example-os-1.0", &from, &repo, &["--json"]));
+    assert!(out.contains(&w.v1_commit), "{out}");
+    assert_eq!(json_u64(&out, &from[1]), 3, "{out}");
+    let log = nginx.log();
+    let mut fetched: Vec<String> = log
+        .iter()
+        .filter(|r| r.path.starts_with("/os/") && r.path.ends_with(".rpm"))
+        .map(|r| format!("{} {}", r.status, r.path))
+        .collect();
+    fetched.sort();
+    let mut expected: Vec<String> = locations.iter().map(|l| format!("200 /os/{l}")).collect();
+    expected.sort();
+    assert_eq!(fetched, expected, "{log:?}");
+    let os_metadata: Vec<&str> = log
+        .iter()
+        .map(|r| r.path.as_str())
+        .filter(|p| p.starts_with("/os/repodata/") && !p.ends_with("repomd.xml"))
+        .collect();
+    assert!(
+        os_metadata.is_empty(),
+        "the tree's primary was read: {os_metadata:?}"
+    );
+    assert_eq!(
+        refs_state(&repo),
+        vec![(REF.to_string(), w.v1_commit.clone())]
+    );
+    assert_fsck_clean(&repo);
 }
 
 /// A distribution's layout: the jigdo RPMs in one repository, the release's packages in
