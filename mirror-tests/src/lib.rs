@@ -278,6 +278,7 @@ pub fn refs_state(repo: &Path) -> Vec<(String, String)> {
     out
 }
 
+pub mod bigrepo;
 pub mod fault_server;
 pub mod nginx;
 

@@ -1303,6 +1303,79 @@ fn pack_from_a_fedora_style_tree_records_its_hrefs_and_install_fetches_there() {
     assert_fsck_clean(&repo);
 }
 
+/// Beside a package repository of 65,000 packages (generated primary metadata,
+/// `mirror_tests::bigrepo`), an install whose pins are not at their locations (the real
+/// RPMs stored under `Packages/real/`) reads that primary as the fallback, keeping only
+/// what the pins need, and peaks under 128 MiB (issue 13): the jigdo process's maximum
+/// resident set size, as getrusage reports it to GNU time.
+#[test]
+fn the_primary_fallback_beside_65000_packages_stays_under_128_mib() {
+    let time = Path::new("/usr/bin/time");
+    assert!(
+        time.is_file(),
+        "needs GNU time at /usr/bin/time (apt-get install time)"
+    );
+    let w = world();
+    let top = fresh("big-fallback");
+    jigdo_only_repo(&top.join("jigdo"));
+    let os = top.join("os");
+    let real = os.join("Packages").join("real");
+    std::fs::create_dir_all(&real).expect("mkdir");
+    for e in std::fs::read_dir(w.dir.join("v1")).expect("readdir") {
+        let p = e.expect("entry").path();
+        std::fs::copy(&p, real.join(p.file_name().expect("name"))).expect("copy");
+    }
+    let started = Instant::now();
+    let primary_size = mirror_tests::bigrepo::write(&os, 65_000);
+    eprintln!(
+        "65,000 generated packages: primary.xml.zst {primary_size} bytes in {:?}",
+        started.elapsed()
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&top, &tmp.path().join("nginx"));
+    let repo = top.join("client");
+    let rss = top.join("max-rss-kib");
+    let out = run_raw(
+        Command::new(time)
+            .args(["-f", "%M", "-o"])
+            .arg(&rss)
+            .arg(jigdo_bin())
+            .args(["install", "example-os-1.0", "--json", "--nogpgcheck"])
+            .args(["--from", &format!("{}jigdo/", nginx.url())])
+            .args(["--from", &format!("{}os/", nginx.url())])
+            .arg("--repo")
+            .arg(&repo)
+            .args(["--ref", REF]),
+    );
+    let json = ok(out);
+    assert!(json.contains(&w.v1_commit), "{json}");
+    // The fallback was taken: the pins' locations were not served, the primary was read.
+    let real_served = |l: &[mirror_tests::nginx::LoggedRequest]| {
+        l.iter()
+            .filter(|r| r.path.starts_with("/os/Packages/real/") && r.status == 200)
+            .count()
+    };
+    let log = nginx.log_once(|l| real_served(l) >= 3);
+    assert!(
+        log.iter()
+            .any(|r| r.path.starts_with("/os/repodata/") && r.path.contains("primary")),
+        "{log:?}"
+    );
+    assert_eq!(real_served(&log), 3, "{log:?}");
+    let kib: u64 = std::fs::read_to_string(&rss)
+        .expect("GNU time's output")
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("max RSS in KiB");
+    eprintln!("primary fallback beside 65,000 packages: max RSS {kib} KiB");
+    assert!(
+        kib < 128 * 1024,
+        "install peaked at {kib} KiB beside 65,000 packages (bound: 128 MiB)"
+    );
+    assert_fsck_clean(&repo);
+}
+
 /// A distribution's layout: the jigdo RPMs in one repository, the release's packages in
 /// a second and the packages updated since in a third (`--from JIGDO --from OS --from
 /// UPDATES`). Each package is fetched at its location from the repository that serves
