@@ -170,6 +170,23 @@ fn pack(repo: &Path, rev: &str, pkgs: &Path, out: &Path, bases: &[&str]) -> Path
     PathBuf::from(printed.lines().next().expect("jigdo RPM path"))
 }
 
+/// v2 packed again with `--delta-from` v1 and signed with `secret`, into `w.dir/out_name`:
+/// the signed jigdo RPM and the signed delta RPM.
+fn pack_v2_signed(w: &World, out_name: &str, secret: &Path) -> (PathBuf, PathBuf) {
+    let printed = run(pack_cmd(
+        &w.compose,
+        &w.v2_commit,
+        &w.dir.join("v2"),
+        &w.dir.join(out_name),
+        &[&w.v1_commit],
+    )
+    .arg("--sign-key")
+    .arg(secret));
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 2, "jigdo RPM and one delta RPM: {printed}");
+    (PathBuf::from(lines[0]), PathBuf::from(lines[1]))
+}
+
 fn apply(delta: &Path, repo: &Path, json: bool) -> Output {
     let mut cmd = jigdo();
     cmd.arg("unpack")
@@ -677,17 +694,7 @@ fn prune_keeps_a_delta_while_it_keeps_its_target() {
 fn unpack_of_a_delta_runs_the_trust_step() {
     let w = world();
     let (secret, public) = gen_signing_key(&w.dir.join("gk"), "Delta <delta@example.org>");
-    let signed_out = w.dir.join("jigdo-v2-signed");
-    let printed = run(pack_cmd(
-        &w.compose,
-        &w.v2_commit,
-        &w.dir.join("v2"),
-        &signed_out,
-        &[&w.v1_commit],
-    )
-    .arg("--sign-key")
-    .arg(&secret));
-    let signed_delta = PathBuf::from(printed.lines().nth(1).expect("delta RPM path"));
+    let (_, signed_delta) = pack_v2_signed(w, "jigdo-v2-signed", &secret);
     let with = |delta: &Path, repo: &Path, extra: &[&str]| {
         run_raw(
             jigdo()
@@ -1077,21 +1084,10 @@ fn check_counts_the_delta_when_the_repository_holds_its_base() {
 
     // A signed delta RPM (and jigdo RPM) beside an unsigned repomd.xml: the delta's
     // header signature, read with one range request.
-    let signed_out = w.dir.join("jigdo-v2-signed-for-check");
-    let printed = run(pack_cmd(
-        &w.compose,
-        &w.v2_commit,
-        &w.dir.join("v2"),
-        &signed_out,
-        &[&w.v1_commit],
-    )
-    .arg("--sign-key")
-    .arg(&secret));
-    let lines: Vec<&str> = printed.lines().collect();
-    assert_eq!(lines.len(), 2, "{printed}");
+    let (signed_v2, signed_delta) = pack_v2_signed(w, "jigdo-v2-signed-for-check", &secret);
     let signed_rpms = published_with(
         "published-for-check-signed-delta",
-        [Path::new(lines[0]), Path::new(lines[1])],
+        [signed_v2.as_path(), signed_delta.as_path()],
         false,
         &|_| {},
     );
@@ -1100,7 +1096,7 @@ fn check_counts_the_delta_when_the_repository_holds_its_base() {
         report["trust"]["verified"][0]["link"], "jigdo-rpm-signature",
         "{report}"
     );
-    let delta_name = format!("/{}", file_name(Path::new(lines[1])));
+    let delta_name = format!("/{}", file_name(&signed_delta));
     let rpms: Vec<_> = asked.iter().filter(|r| r.path.ends_with(".rpm")).collect();
     assert!(
         rpms.len() == 1 && rpms[0].path == delta_name && rpms[0].status == 206,

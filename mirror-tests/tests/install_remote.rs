@@ -900,6 +900,19 @@ fn failure(out: &Output) -> (String, String) {
 /// Give up on a dead source at once.
 const QUICK: &[&str] = &["--timeout", "2", "--retries", "0"];
 
+/// nginx serving `top`, and the URL of each of its subdirectories `dirs` (the `--from`
+/// list of a jigdo repository beside package repositories). Keep the temporary directory
+/// (nginx's own files) as long as nginx.
+fn serve_dirs(top: &Path, dirs: &[&str]) -> (tempfile::TempDir, Nginx, Vec<String>) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(top, &tmp.path().join("nginx"));
+    let from = dirs
+        .iter()
+        .map(|d| format!("{}{d}/", nginx.url()))
+        .collect();
+    (tmp, nginx, from)
+}
+
 /// A directory holding only the published jigdo RPMs, published with `jigdo repo create`
 /// (its repomd.xml has the `jigdo` record).
 fn jigdo_only_repo(dir: &Path) {
@@ -1151,12 +1164,7 @@ fn packages_are_fetched_by_location_without_the_os_primary() {
     let top = fresh("by-location");
     jigdo_only_repo(&top.join("jigdo"));
     os_repo(&top.join("os"));
-    let tmp = tempfile::tempdir().expect("tmp");
-    let nginx = Nginx::start(&top, &tmp.path().join("nginx"));
-    let from = vec![
-        format!("{}jigdo/", nginx.url()),
-        format!("{}os/", nginx.url()),
-    ];
+    let (_tmp, nginx, from) = serve_dirs(&top, &["jigdo", "os"]);
 
     let repo = top.join("client");
     install_v1_then_v2(&from, &repo);
@@ -1267,12 +1275,7 @@ fn pack_from_a_fedora_style_tree_records_its_hrefs_and_install_fetches_there() {
         );
     }
 
-    let tmp = tempfile::tempdir().expect("tmp");
-    let nginx = Nginx::start(&top, &tmp.path().join("nginx"));
-    let from = vec![
-        format!("{}jigdo/", nginx.url()),
-        format!("{}os/", nginx.url()),
-    ];
+    let (_tmp, nginx, from) = serve_dirs(&top, &["jigdo", "os"]);
     let repo = top.join("client");
     let out = ok(install("http", "example-os-1.0", &from, &repo, &["--json"]));
     assert!(out.contains(&w.v1_commit), "{out}");
@@ -1331,8 +1334,7 @@ fn the_primary_fallback_beside_65000_packages_stays_under_128_mib() {
         "65,000 generated packages: primary.xml.zst {primary_size} bytes in {:?}",
         started.elapsed()
     );
-    let tmp = tempfile::tempdir().expect("tmp");
-    let nginx = Nginx::start(&top, &tmp.path().join("nginx"));
+    let (_tmp, nginx, from) = serve_dirs(&top, &["jigdo", "os"]);
     let repo = top.join("client");
     let rss = top.join("max-rss-kib");
     let out = run_raw(
@@ -1341,8 +1343,7 @@ fn the_primary_fallback_beside_65000_packages_stays_under_128_mib() {
             .arg(&rss)
             .arg(jigdo_bin())
             .args(["install", "example-os-1.0", "--json", "--nogpgcheck"])
-            .args(["--from", &format!("{}jigdo/", nginx.url())])
-            .args(["--from", &format!("{}os/", nginx.url())])
+            .args(["--from", &from[0], "--from", &from[1]])
             .arg("--repo")
             .arg(&repo)
             .args(["--ref", REF]),
@@ -1399,12 +1400,7 @@ fn jigdo_os_and_updates_repositories_serve_an_update_together() {
         }
         publish_with_a_big_primary(dir);
     }
-    let tmp = tempfile::tempdir().expect("tmp");
-    let nginx = Nginx::start(&top, &tmp.path().join("nginx"));
-    let from: Vec<String> = ["jigdo", "os", "updates"]
-        .iter()
-        .map(|d| format!("{}{d}/", nginx.url()))
-        .collect();
+    let (_tmp, nginx, from) = serve_dirs(&top, &["jigdo", "os", "updates"]);
     let repo = top.join("client");
     let out = install_v1_then_v2(&from, &repo);
     assert_eq!(json_u64(&out, &from[2]), 2, "{out}");
