@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use jigdo_format::{
@@ -421,7 +421,7 @@ impl BlobStream {
     /// unexpected file appears.
     pub fn for_each_blob(
         mut self,
-        mut visit: impl FnMut(u32, u32, &mut dyn Read) -> Result<()>,
+        mut visit: impl FnMut(u32, u32, &mut dyn BufRead, u64) -> Result<()>,
         index: &Index,
     ) -> Result<()> {
         let corrupt = |reason: String| UnpackError::Corrupt {
@@ -472,7 +472,7 @@ impl BlobStream {
                 len: 0,
                 failed: None,
             };
-            if let Err(e) = visit(n, entry_no, &mut checked) {
+            if let Err(e) = visit(n, entry_no, &mut checked, *size) {
                 return Err(match checked.failed.take() {
                     Some(read) => read_error(read, &self.path, &info.path),
                     None => e,
@@ -530,6 +530,39 @@ struct Sha256Reader<'a, R: Read> {
 impl<R: Read> Sha256Reader<'_, R> {
     fn finish(self) -> (Option<[u8; 32]>, u64) {
         (self.sha.map(|s| sha2::Digest::finalize(s).into()), self.len)
+    }
+}
+
+impl<R: BufRead> Sha256Reader<'_, R> {
+    /// Keeps the first error of the inner reader and gives the caller a copy of it.
+    fn failed(&mut self, e: std::io::Error) -> std::io::Error {
+        let copy = std::io::Error::new(e.kind(), e.to_string());
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            self.failed.get_or_insert(e);
+        }
+        copy
+    }
+}
+
+/// The inner reader's buffers as they are, hashed and counted as they are consumed.
+impl<R: BufRead> BufRead for Sha256Reader<'_, R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if let Err(e) = self.inner.fill_buf() {
+            return Err(self.failed(e));
+        }
+        // Buffered now: given again without reading.
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        if let Some(sha) = &mut self.sha {
+            // The bytes fill_buf gave, still buffered: no reading happens here.
+            if let Ok(buf) = self.inner.fill_buf() {
+                sha2::Digest::update(sha, &buf[..n.min(buf.len())]);
+            }
+        }
+        self.len += n as u64;
+        self.inner.consume(n);
     }
 }
 

@@ -31,7 +31,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -826,7 +826,7 @@ fn write_new_contents(
                 let sum = write_counted(
                     tx,
                     &file_header(index, m, target),
-                    &mut std::io::empty(),
+                    (&mut std::io::empty(), 0),
                     stats,
                 )?;
                 sums.insert((n as u32, m), sum);
@@ -834,9 +834,9 @@ fn write_new_contents(
         }
     }
     blobs.for_each_blob(
-        |_, entry_no, reader| {
-            let write = |m: u32, r: &mut dyn Read| -> Result<Checksum> {
-                write_counted(tx, &file_header(index, m, ""), r, stats)
+        |_, entry_no, reader, size| {
+            let write = |m: u32, r: &mut dyn BufRead| -> Result<Checksum> {
+                write_counted(tx, &file_header(index, m, ""), (r, size), stats)
             };
             match plan.new_needs[entry_no as usize].as_slice() {
                 // Not in the tree: read through all the same (checked by the caller).
@@ -850,7 +850,7 @@ fn write_new_contents(
                     let mut spool = spool(repo, reader)?;
                     for &m in many {
                         spool.seek(SeekFrom::Start(0)).at(repo.path().join("tmp"))?;
-                        let sum = write(m, &mut BufReader::new(&mut spool))?;
+                        let sum = write(m, &mut BufReader::with_capacity(SPOOL_BUF, &mut spool))?;
                         sums.insert((entry_no, m), sum);
                     }
                     Ok(())
@@ -999,11 +999,17 @@ fn import_package(
             let target = entry.file().link_target.clone();
             for &m in &metas {
                 let h = file_header(index, m, &target);
-                let sum = write_counted(tx, &h, &mut std::io::empty(), stats)?;
+                let sum = write_counted(tx, &h, (&mut std::io::empty(), 0), stats)?;
                 made.insert(m, sum);
             }
         } else if let [m] = metas.as_slice() {
-            let sum = write_counted(tx, &file_header(index, *m, ""), &mut entry, stats)?;
+            // Written from the payload reader's buffers as they are (no copy).
+            let sum = write_counted(
+                tx,
+                &file_header(index, *m, ""),
+                (&mut entry, info.size),
+                stats,
+            )?;
             entry.finish()?;
             made.insert(*m, sum);
         } else {
@@ -1013,8 +1019,9 @@ fn import_package(
                 spooled
                     .seek(SeekFrom::Start(0))
                     .at(repo.path().join("tmp"))?;
-                let mut r = BufReader::with_capacity(128 * 1024, &mut spooled);
-                let sum = write_counted(tx, &file_header(index, m, ""), &mut r, stats)?;
+                let mut r = BufReader::with_capacity(SPOOL_BUF, &mut spooled);
+                let sum =
+                    write_counted(tx, &file_header(index, m, ""), (&mut r, info.size), stats)?;
                 made.insert(m, sum);
             }
         }
@@ -1079,15 +1086,19 @@ fn run_in_order<T: Send>(n: usize, job: impl Fn(usize) -> Result<T> + Sync) -> R
         .collect()
 }
 
-/// Writes one content object and counts it if this write staged it (it was neither in
-/// the repository nor written by this unpack before).
+/// Buffer for reading spooled content back (each buffer is one `write` of the object).
+const SPOOL_BUF: usize = 128 * 1024;
+
+/// Writes one content object of the given length, from its reader's buffers as they are
+/// ([`ostree_store::Transaction::write_content_sized`]), and counts it if this write
+/// staged it (it was neither in the repository nor written by this unpack before).
 fn write_counted(
     tx: &ostree_store::Transaction<'_>,
     header: &ostree_store::FileHeader,
-    content: &mut dyn Read,
+    (content, len): (&mut dyn BufRead, u64),
     stats: &Stats,
 ) -> Result<Checksum> {
-    let written = tx.write_content_counted(None, header, content)?;
+    let written = tx.write_content_sized(None, header, content, len)?;
     if written.staged {
         stats.objects_written.fetch_add(1, Ordering::Relaxed);
     }

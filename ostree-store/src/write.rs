@@ -33,7 +33,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -708,12 +708,54 @@ impl Transaction<'_> {
         self.write_content_impl(expected, header, content)
     }
 
-    fn write_content_impl(
+    /// Like [`Transaction::write_content_counted`], for content of exactly `len` bytes
+    /// from a buffered reader: the bytes are hashed and written from the reader's own
+    /// buffer (no copy in between), and content of up to [`SMALL_CONTENT`] bytes that the
+    /// buffer holds whole is hashed and written in one piece. Reads exactly `len` bytes,
+    /// never past them; content that ends before fails the call, storing nothing. For a
+    /// symlink, `content` is not read. Each buffer the reader gives is written as it is
+    /// (one `write` each): give it a reader with big buffers.
+    pub fn write_content_sized(
         &self,
         expected: Option<&Checksum>,
         header: &FileHeader,
-        mut content: impl Read,
+        content: &mut dyn BufRead,
+        len: u64,
     ) -> Result<WrittenContent> {
+        self.check_content_header(header)?;
+        if header.is_symlink() {
+            return self.write_small(expected, header, &[]);
+        }
+        let short = |got: u64| {
+            Error::Invalid(format!(
+                "reading content: it ends after {got} of its {len} bytes"
+            ))
+        };
+        let reading = |e: io::Error| Error::Invalid(format!("reading content: {e}"));
+        if let Some(small) = usize::try_from(len).ok().filter(|&n| n <= SMALL_CONTENT) {
+            let avail = content.fill_buf().map_err(reading)?;
+            if avail.len() >= small {
+                let out = self.write_small(expected, header, &avail[..small]);
+                content.consume(small);
+                return out;
+            }
+            // Spread over several of the reader's buffers: gathered in the thread's.
+            let mut buf = take_small_buf();
+            let got = fill(&mut Read::take(&mut *content, len), &mut buf[..small]);
+            let out = match got {
+                Ok(got) if got == small => self.write_small(expected, header, &buf[..small]),
+                Ok(got) => Err(short(got as u64)),
+                Err(e) => Err(reading(e)),
+            };
+            give_small_buf(buf);
+            return out;
+        }
+        let mut limited = Read::take(&mut *content, len);
+        self.write_stream(expected, header, &mut limited, Some(len))
+    }
+
+    /// Refuses what no content object of this repository's mode can be.
+    fn check_content_header(&self, header: &FileHeader) -> Result<()> {
         let mode = self.repo.mode();
         if !(header.is_regular() || header.is_symlink()) {
             return Err(Error::Invalid(format!(
@@ -735,65 +777,82 @@ impl Transaction<'_> {
                 )));
             }
         }
-        // The thread's small-content buffer, taken for this object and given back after;
-        // made (and its pages touched) once per thread, then read into as it is.
-        let mut buf = SMALL_BUF.with(|b| b.take());
-        if buf.len() != SMALL_CONTENT + 1 {
-            buf = vec![0; SMALL_CONTENT + 1];
-        }
-        let out = self.write_content_buffered(expected, header, &mut content, &mut buf);
-        SMALL_BUF.with(|b| b.set(buf));
-        out
+        Ok(())
     }
 
-    /// [`Transaction::write_content_impl`] with `buf`, a buffer of [`SMALL_CONTENT`] + 1
-    /// bytes for the content's start.
-    fn write_content_buffered(
+    fn write_content_impl(
         &self,
         expected: Option<&Checksum>,
         header: &FileHeader,
-        content: &mut dyn Read,
-        buf: &mut [u8],
+        mut content: impl Read,
+    ) -> Result<WrittenContent> {
+        self.check_content_header(header)?;
+        if header.is_symlink() {
+            return self.write_small(expected, header, &[]);
+        }
+        // The thread's small-content buffer, taken for this object and given back after;
+        // made (and its pages touched) once per thread, then read into as it is.
+        let mut buf = take_small_buf();
+        let filled = fill(&mut content, &mut buf)
+            .map_err(|e| Error::Invalid(format!("reading content: {e}")));
+        let out = match filled {
+            Ok(n) if n <= SMALL_CONTENT => self.write_small(expected, header, &buf[..n]),
+            Ok(n) => {
+                let head: &[u8] = &buf[..n];
+                let mut stream = io::BufReader::with_capacity(BUF, head.chain(&mut content));
+                self.write_stream(expected, header, &mut stream, None)
+            }
+            Err(e) => Err(e),
+        };
+        give_small_buf(buf);
+        out
+    }
+
+    /// Writes content held whole in memory (a symlink's: empty). It is hashed before
+    /// anything is made: nothing is made for an object present or staged already.
+    fn write_small(
+        &self,
+        expected: Option<&Checksum>,
+        header: &FileHeader,
+        bytes: &[u8],
     ) -> Result<WrittenContent> {
         let mut hasher = ContentHasher::new(header);
-        let filled = if header.is_symlink() {
-            0
-        } else {
-            fill(content, buf).map_err(|e| Error::Invalid(format!("reading content: {e}")))?
-        };
-        let head = &buf[..filled];
-        let small = filled <= SMALL_CONTENT;
-        let wrong = |actual: Checksum| match expected {
-            Some(exp) if *exp != actual => Some(Error::WrongContent {
-                expected: *exp,
-                actual,
-            }),
-            _ => None,
-        };
-        if small {
-            // Hashed before anything is made: nothing is made for an object present or
-            // staged already.
-            hasher.update(head);
-            let actual = hasher.finish();
-            if let Some(e) = wrong(actual) {
-                return Err(e);
-            }
-            if self.present_or_staged(ObjectType::File, &actual)? {
-                return Ok(WrittenContent::present(actual));
-            }
-            let made = self.make_content(header, Content::Bytes(head))?;
-            let staged = self.stage_content(made, &actual)?;
-            return Ok(WrittenContent {
-                checksum: actual,
-                staged,
-            });
-        }
-        let made = self.make_content(
-            header,
-            Content::Stream(&mut head.chain(content), &mut hasher),
-        )?;
+        hasher.update(bytes);
         let actual = hasher.finish();
-        if let Some(e) = wrong(actual) {
+        if let Some(e) = wrong_content(expected, actual) {
+            return Err(e);
+        }
+        if self.present_or_staged(ObjectType::File, &actual)? {
+            return Ok(WrittenContent::present(actual));
+        }
+        let (made, _) = self.make_content(header, Content::Bytes(bytes))?;
+        let staged = self.stage_content(made, &actual)?;
+        Ok(WrittenContent {
+            checksum: actual,
+            staged,
+        })
+    }
+
+    /// Writes content streamed from `content`, hashed on the way, and stages it unless
+    /// it is present or staged already; with `len`, content of another length is
+    /// refused.
+    fn write_stream(
+        &self,
+        expected: Option<&Checksum>,
+        header: &FileHeader,
+        content: &mut dyn BufRead,
+        len: Option<u64>,
+    ) -> Result<WrittenContent> {
+        let mut hasher = ContentHasher::new(header);
+        let (made, got) = self.make_content(header, Content::Stream(content, &mut hasher))?;
+        if let Some(len) = len.filter(|&l| l != got) {
+            made.discard();
+            return Err(Error::Invalid(format!(
+                "reading content: it ends after {got} of its {len} bytes"
+            )));
+        }
+        let actual = hasher.finish();
+        if let Some(e) = wrong_content(expected, actual) {
             made.discard();
             return Err(e);
         }
@@ -808,8 +867,9 @@ impl Transaction<'_> {
         })
     }
 
-    /// Writes a content object's file as the repository's mode stores it.
-    fn make_content(&self, header: &FileHeader, content: Content<'_>) -> Result<Made> {
+    /// Writes a content object's file as the repository's mode stores it; returns it and
+    /// the content's length.
+    fn make_content(&self, header: &FileHeader, content: Content<'_>) -> Result<(Made, u64)> {
         let mode = self.repo.mode();
         if header.is_symlink() && matches!(mode, RepoMode::Bare | RepoMode::BareUserOnly) {
             // A real symlink, created beside the temp files.
@@ -831,7 +891,7 @@ impl Transaction<'_> {
                     return Err(Error::Io { path: link, error });
                 }
             }
-            return Ok(Made::Link(link));
+            return Ok((Made::Link(link), 0));
         }
         let tmp = ObjectTmp::new(&self.staging_dir)?;
         let file = &tmp.file;
@@ -893,12 +953,8 @@ impl Transaction<'_> {
                     (&tmp.file).write_all(b).map_err(io_err)?;
                     b.len() as u64
                 }
-                stream => {
-                    let mut w = BufWriter::with_capacity(BUF, file);
-                    let n = copy_content(stream, &mut w).map_err(|e| e.at(io_err))?;
-                    w.flush().map_err(io_err)?;
-                    n
-                }
+                // Each of the reader's buffers written as it is: no copy into one of ours.
+                stream => copy_content(stream, &mut &tmp.file).map_err(|e| e.at(io_err))?,
             };
             match mode {
                 RepoMode::Bare => {
@@ -939,7 +995,7 @@ impl Transaction<'_> {
                 libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
             }
         }
-        Ok(Made::File(tmp))
+        Ok((Made::File(tmp), content_len))
     }
 
     /// Writes a metadata object (validated) and returns its checksum.
@@ -1152,11 +1208,11 @@ enum Content<'a> {
     /// All of it, hashed already.
     Bytes(&'a [u8]),
     /// A stream, to feed to the hasher on the way.
-    Stream(&'a mut dyn Read, &'a mut ContentHasher),
+    Stream(&'a mut dyn BufRead, &'a mut ContentHasher),
 }
 
-/// Copies `content` to `out` (feeding a stream to its hasher on the way); returns the
-/// number of bytes.
+/// Copies `content` to `out` (feeding a stream to its hasher on the way, each of the
+/// stream's buffers hashed and written where it is); returns the number of bytes.
 fn copy_content(content: Content<'_>, out: &mut dyn Write) -> std::result::Result<u64, CopyError> {
     let (content, hasher) = match content {
         Content::Bytes(b) => {
@@ -1165,18 +1221,46 @@ fn copy_content(content: Content<'_>, out: &mut dyn Write) -> std::result::Resul
         }
         Content::Stream(content, hasher) => (content, hasher),
     };
-    let mut buf = vec![0u8; BUF];
     let mut total = 0;
     loop {
-        let n = match content.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
+        let buf = match content.fill_buf() {
+            Ok([]) => return Ok(total),
+            Ok(buf) => buf,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(CopyError::Read(e)),
         };
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(CopyError::Write)?;
+        hasher.update(buf);
+        out.write_all(buf).map_err(CopyError::Write)?;
+        let n = buf.len();
+        content.consume(n);
         total += n as u64;
+    }
+}
+
+/// The calling thread's buffer of [`SMALL_CONTENT`] + 1 bytes for small content (made
+/// once per thread); give it back with [`give_small_buf`].
+fn take_small_buf() -> Vec<u8> {
+    let buf = SMALL_BUF.with(|b| b.take());
+    if buf.len() == SMALL_CONTENT + 1 {
+        buf
+    } else {
+        vec![0; SMALL_CONTENT + 1]
+    }
+}
+
+/// Keeps `buf` (from [`take_small_buf`]) for the thread's next object.
+fn give_small_buf(buf: Vec<u8>) {
+    SMALL_BUF.with(|b| b.set(buf));
+}
+
+/// The error for content whose checksum is `actual` when `expected` was asked for.
+fn wrong_content(expected: Option<&Checksum>, actual: Checksum) -> Option<Error> {
+    match expected {
+        Some(exp) if *exp != actual => Some(Error::WrongContent {
+            expected: *exp,
+            actual,
+        }),
+        _ => None,
     }
 }
 
@@ -1464,6 +1548,79 @@ mod tests {
                 .write_content_with_checksum(&other, &h, &content[..])
                 .unwrap_err();
             assert!(matches!(e, Error::WrongContent { .. }), "{e}");
+        }
+        assert!(staging_entries(&tx).is_empty());
+    }
+
+    /// A reader over `data` whose buffers hold `step` bytes each.
+    fn pieces(data: &[u8], step: usize) -> io::BufReader<&[u8]> {
+        io::BufReader::with_capacity(step, data)
+    }
+
+    #[test]
+    fn sized_content_from_a_buffered_reader_equals_the_streamed_write() {
+        let varied = |n: usize| -> Vec<u8> { (0..n).map(|i| (i * 7 % 251) as u8).collect() };
+        for mode in [
+            RepoMode::BareUser,
+            RepoMode::Archive,
+            RepoMode::BareUserOnly,
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let repo = Repo::init(dir.path(), mode).unwrap();
+            let h = FileHeader::regular(0, 0, 0o100644);
+            // In one buffer, spread over buffers (small), and big (streamed buffer by buffer).
+            for (len, step) in [(100, 4096), (3000, 1000), (SMALL_CONTENT + 5000, 65536)] {
+                let mut data = varied(len);
+                let plain = repo.write_content(&h, &data[..]).unwrap();
+                data.extend_from_slice(b"the next entry");
+                let other = Repo::init(dir.path().join(format!("o{len}")), mode).unwrap();
+                let tx = other.transaction().unwrap();
+                let mut r = pieces(&data, step);
+                let w = tx
+                    .write_content_sized(Some(&plain), &h, &mut r, len as u64)
+                    .unwrap();
+                assert_eq!((w.checksum, w.staged), (plain, true), "{mode:?} {len}");
+                // Exactly `len` bytes were taken: the rest is left to the caller.
+                let mut rest = Vec::new();
+                r.read_to_end(&mut rest).unwrap();
+                assert_eq!(rest, b"the next entry");
+                tx.commit().unwrap();
+                let mut back = Vec::new();
+                other
+                    .read_file(&plain)
+                    .unwrap()
+                    .1
+                    .read_to_end(&mut back)
+                    .unwrap();
+                assert_eq!(back, data[..len], "{mode:?} {len}");
+            }
+            let l = FileHeader::symlink(0, 0, "target");
+            let link = repo.write_content(&l, io::empty()).unwrap();
+            let tx = repo.transaction().unwrap();
+            let w = tx
+                .write_content_sized(None, &l, &mut &b"unread"[..], 6)
+                .unwrap();
+            assert_eq!((w.checksum, w.staged), (link, false));
+        }
+    }
+
+    #[test]
+    fn sized_content_that_ends_early_fails_and_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), RepoMode::BareUser).unwrap();
+        let tx = repo.transaction().unwrap();
+        let h = FileHeader::regular(0, 0, 0o100644);
+        for (have, step) in [(10, 4096), (3000, 1000), (SMALL_CONTENT + 100, 65536)] {
+            let data = vec![3u8; have];
+            let want = have as u64 + 1;
+            let e = tx
+                .write_content_sized(None, &h, &mut pieces(&data, step), want)
+                .unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains(&format!("ends after {have} of its {want} bytes")),
+                "{e}"
+            );
         }
         assert!(staging_entries(&tx).is_empty());
     }

@@ -323,6 +323,18 @@ impl<R: Read> Read for Src<R> {
     }
 }
 
+impl<R: Read> Src<R> {
+    /// The decompressed bytes buffered now (what `fill_buf` last returned, less what was
+    /// consumed since), without reading.
+    fn buffer(&self) -> &[u8] {
+        match self {
+            Src::Inline(r) => r.buffer(),
+            Src::Ahead(r) => r.cur.get(r.pos..r.len).unwrap_or(&[]),
+            Src::Switching => &[],
+        }
+    }
+}
+
 impl<R: Read> BufRead for Src<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         match self {
@@ -769,34 +781,58 @@ impl<R: Read> PayloadReader<R> {
 
     /// Read content bytes of the current entry into `buf`, updating its digest.
     fn read_current(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
-        let Some(cur) = self.cur.as_mut() else {
+        let n = buf.len().min(self.fill_current()?);
+        buf[..n].copy_from_slice(&self.src.buffer()[..n]);
+        self.consume_current(n);
+        Ok(n)
+    }
+
+    /// Makes the current entry's next content bytes available where the decompressed
+    /// stream holds them (reading more from the file when it holds none) and returns how
+    /// many there are, at most what is left of the entry: the caller reads them from
+    /// `self.src.buffer()`, then [`PayloadReader::consume_current`]s them. Zero at the
+    /// entry's end, which is then finished (padding skipped, digest checked).
+    fn fill_current(&mut self) -> Result<usize, ErrorKind> {
+        let Some(cur) = self.cur.as_ref() else {
             return Ok(0);
         };
         if cur.remaining == 0 {
             self.finish_current()?;
             return Ok(0);
         }
-        let want = buf
-            .len()
-            .min(usize::try_from(cur.remaining).unwrap_or(usize::MAX));
-        let n = self
+        let (index, remaining) = (cur.index, cur.remaining);
+        let avail = self
             .src
-            .read(&mut buf[..want])
-            .map_err(|e| map_io("reading file content", e))?;
-        if n == 0 && want > 0 {
-            let path = &self.header.files[cur.index].path;
+            .fill_buf()
+            .map_err(|e| map_io("reading file content", e))?
+            .len();
+        if avail == 0 {
+            let path = &self.header.files[index].path;
             return Err(ErrorKind::Truncated(format!(
                 "payload ends inside the content of {path}"
             )));
         }
-        cur.remaining -= n as u64;
+        Ok(avail.min(usize::try_from(remaining).unwrap_or(usize::MAX)))
+    }
+
+    /// Marks the first `n` of the bytes [`PayloadReader::fill_current`] made available as
+    /// read, updating the entry's digest (and a symlink's target) with them.
+    fn consume_current(&mut self, n: usize) {
+        let Some(cur) = self.cur.as_mut() else {
+            return;
+        };
+        let bytes = self.src.buffer();
+        let n = n
+            .min(bytes.len())
+            .min(usize::try_from(cur.remaining).unwrap_or(usize::MAX));
         if let Some(h) = &mut cur.hasher {
-            h.update(&buf[..n]);
+            h.update(&bytes[..n]);
         }
         if let Some(l) = &mut cur.link_data {
-            l.extend_from_slice(&buf[..n]);
+            l.extend_from_slice(&bytes[..n]);
         }
-        Ok(n)
+        self.src.consume(n);
+        cur.remaining -= n as u64;
     }
 
     /// Drain the rest of the current entry, skip its padding and check its digest.
@@ -808,10 +844,15 @@ impl<R: Read> PayloadReader<R> {
             return Ok(());
         }
         if cur.remaining > 0 {
-            let mut buf = vec![0u8; 64 * 1024];
-            while self.read_current(&mut buf)? > 0 {}
-            // read_current called finish_current at the end of the data
-            return Ok(());
+            // Hashed where the bytes are: no buffer, no copy.
+            loop {
+                let n = self.fill_current()?;
+                if n == 0 {
+                    // fill_current called finish_current at the end of the data
+                    return Ok(());
+                }
+                self.consume_current(n);
+            }
         }
         let Some(cur) = self.cur.as_mut() else {
             return Ok(());
@@ -1087,6 +1128,26 @@ impl<R: Read> Entry<'_, R> {
             Ok(()) => Ok(()),
             Err(k) => Err(r.error(k)),
         }
+    }
+}
+
+/// The entry's content where the payload reader holds it (no copy): what
+/// [`Read::read`] would give, for a caller that hashes or writes the bytes in place.
+/// Reading it to its end (an empty `fill_buf`) checks the file's digest, as `read` does.
+impl<R: Read> BufRead for Entry<'_, R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        let r = &mut *self.reader;
+        match r.fill_current() {
+            Ok(n) => Ok(&r.src.buffer()[..n]),
+            Err(k) => {
+                let e = r.error(k);
+                Err(io::Error::new(io::ErrorKind::InvalidData, e))
+            }
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.reader.consume_current(n);
     }
 }
 

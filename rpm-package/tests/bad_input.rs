@@ -383,3 +383,103 @@ fn read_ahead_gives_the_same_results_and_errors() {
         }
     }
 }
+
+/// Reads every entry of the package at `path` through `Read::read` (`in_place` false) or
+/// through `BufRead` (`fill_buf`, then `consume` of at most 64 bytes at a time, so
+/// that entries end mid-buffer), with or without the read-ahead thread; returns each
+/// entry's path and content, and the error message if the payload failed.
+fn read_entries(
+    path: &Path,
+    in_place: bool,
+    ahead: bool,
+) -> (Vec<(String, Vec<u8>)>, Option<String>) {
+    use std::io::{BufRead, Read};
+    let mut got = Vec::new();
+    let mut run = || -> Result<(), Error> {
+        let f = std::fs::File::open(path).unwrap();
+        let mut r = std::io::BufReader::new(f);
+        let h = PackageHeader::read(&mut r, &path.display().to_string())?;
+        let mut p = rpm_package::PayloadReader::new(h, r)?;
+        if ahead {
+            p = p.read_ahead()?;
+        }
+        while let Some(mut e) = p.next_entry()? {
+            let name = e.info().path.clone();
+            let mut content = Vec::new();
+            let read: std::io::Result<()> = if in_place {
+                loop {
+                    match e.fill_buf() {
+                        Ok([]) => break Ok(()),
+                        Ok(buf) => {
+                            let n = buf.len().min(64);
+                            content.extend_from_slice(&buf[..n]);
+                            e.consume(n);
+                        }
+                        Err(err) => break Err(err),
+                    }
+                }
+            } else {
+                e.read_to_end(&mut content).map(|_| ())
+            };
+            got.push((name, content));
+            if let Err(err) = read {
+                let inner = err.into_inner().and_then(|i| i.downcast::<Error>().ok());
+                return Err(*inner.expect("the entry's error is the package's"));
+            }
+            e.finish()?;
+        }
+        Ok(())
+    };
+    let failed = run().err().map(|e| e.to_string());
+    (got, failed)
+}
+
+#[test]
+fn entries_read_in_place_give_the_same_bytes_and_errors_as_read() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["jt-none", "jt-gzip-noarch"] {
+        let data = pkg(name);
+        let h = PackageHeader::read(&mut &data[..], "x").unwrap();
+        let payload = h.header_end as usize;
+        let mut variants: Vec<(String, Vec<u8>)> = vec![("intact".into(), data.clone())];
+        for cut in [payload + (data.len() - payload) / 2, data.len() - 1] {
+            variants.push((format!("cut-{cut}"), data[..cut].to_vec()));
+        }
+        if name == "jt-none" {
+            // One content byte changed: the file's digest must catch it, read in place too.
+            let file = b"./usr/share/jt-none/numbers.txt\0";
+            let at = find(&data, file);
+            let content = at + file.len() + (4 - (110 + file.len()) % 4) % 4;
+            let mut d = data.clone();
+            d[content + 100] ^= 1;
+            variants.push(("content".into(), d));
+        }
+        for (label, bytes) in variants {
+            let path = dir.path().join(format!("{name}-{label}.rpm"));
+            std::fs::write(&path, &bytes).unwrap();
+            let by_read = read_entries(&path, false, false);
+            for ahead in [false, true] {
+                assert_eq!(
+                    read_entries(&path, true, ahead),
+                    by_read,
+                    "{name} {label}, read ahead: {ahead}"
+                );
+            }
+            match label.as_str() {
+                "intact" => {
+                    assert_eq!(by_read.1, None);
+                    // numbers.txt is read in several steps (entries end mid-buffer).
+                    assert!(
+                        name != "jt-none" || by_read.0.iter().any(|(_, c)| c.len() > 64),
+                        "no multi-step entry in {name}"
+                    );
+                }
+                "content" => {
+                    let e = by_read.1.unwrap();
+                    assert!(e.contains("numbers.txt") && e.contains("digest"), "{e}");
+                }
+                _ => assert!(by_read.1.unwrap().contains(&format!("{label}.rpm"))),
+            }
+        }
+    }
+}
