@@ -63,7 +63,67 @@ pub(crate) enum Decoder<R: Read> {
     Gzip(flate2::read::MultiGzDecoder<R>),
     Bzip2(bzip2::read::MultiBzDecoder<R>),
     Xz(liblzma::read::XzDecoder<R>),
-    Zstd(zstd::stream::zio::Reader<BufReader<R>, PooledZstd>),
+    Zstd(zstd::stream::zio::Reader<ZstdInput<R>, PooledZstd>),
+}
+
+/// The zstd decoder's input: the compressed bytes, read in [`AHEAD_CHUNK`] pieces into a
+/// buffer of the read-ahead pool (kept for the next payload, as the decoder's context is:
+/// a fresh buffer per package faulted its pages in anew each time). As big as the package
+/// readers' own buffer (256 KiB), so that theirs is bypassed: the file is read straight
+/// into this one, not copied from theirs. And zstd decodes a block straight from its
+/// input only when the input holds it whole (it copies one cut by the input's end into a
+/// buffer of its own first): twice zstd's suggested input size cuts half as many.
+pub(crate) struct ZstdInput<R> {
+    inner: R,
+    buf: Vec<u8>,
+    pos: usize,
+    filled: usize,
+}
+
+impl<R: Read> ZstdInput<R> {
+    fn new(inner: R) -> ZstdInput<R> {
+        ZstdInput {
+            inner,
+            buf: ahead_chunk(),
+            pos: 0,
+            filled: 0,
+        }
+    }
+
+    fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+}
+
+impl<R: Read> Read for ZstdInput<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = out.len().min(avail.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: Read> BufRead for ZstdInput<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos == self.filled {
+            self.pos = 0;
+            self.filled = 0;
+            self.filled = self.inner.read(&mut self.buf)?;
+        }
+        Ok(self.buf.get(self.pos..self.filled).unwrap_or(&[]))
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.filled);
+    }
+}
+
+impl<R> Drop for ZstdInput<R> {
+    fn drop(&mut self) {
+        keep_ahead_chunk(std::mem::take(&mut self.buf));
+    }
 }
 
 /// zstd decompression contexts kept for the next payload (see [`PooledZstd`]).
@@ -209,10 +269,10 @@ impl<R: Read> Decoder<R> {
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
                 Decoder::Xz(liblzma::read::XzDecoder::new_stream(r, stream))
             }
-            Compression::Zstd => {
-                let r = BufReader::with_capacity(zstd::zstd_safe::DCtx::in_size(), r);
-                Decoder::Zstd(zstd::stream::zio::Reader::new(r, PooledZstd::take()?))
-            }
+            Compression::Zstd => Decoder::Zstd(zstd::stream::zio::Reader::new(
+                ZstdInput::new(r),
+                PooledZstd::take()?,
+            )),
         })
     }
 
@@ -1240,6 +1300,38 @@ mod tests {
             decode_all(Compression::Lzma, &lzma).is_err(),
             "1 GiB dictionary"
         );
+    }
+
+    #[test]
+    fn zstd_input_spanning_many_pooled_buffers_decodes_whole_and_truncated_fails() {
+        // Hardly compressible: the frame is several times the input buffer.
+        let mut x: u32 = 1;
+        let data: Vec<u8> = (0..3 * AHEAD_CHUNK)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        let zst = zstd::stream::encode_all(&data[..], 3).unwrap();
+        assert!(zst.len() > 2 * AHEAD_CHUNK, "{}", zst.len());
+        assert!(decode_all(Compression::Zstd, &zst).unwrap() == data);
+        // Read in odd pieces, through the input's own `Read` too.
+        let mut input = ZstdInput::new(&zst[..]);
+        let mut back = Vec::new();
+        let mut piece = [0u8; 1000];
+        loop {
+            let n = input.read(&mut piece).unwrap();
+            if n == 0 {
+                break;
+            }
+            back.extend_from_slice(&piece[..n]);
+        }
+        assert!(back == zst);
+        let cut = &zst[..zst.len() - 10];
+        let e = decode_all(Compression::Zstd, cut).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}");
     }
 
     #[test]
