@@ -15,12 +15,29 @@ use crate::select::{Assignment, Selection};
 use crate::tree::{Tree, TreeDir};
 use crate::{PackError, PackOptions, PackReport};
 
-/// The index plus, for each blob number, the object whose bytes it stores.
+/// The index but its pins (the builder and the root directory), plus, for each blob
+/// number, the object whose bytes it stores. The files refer to the packages by their
+/// place in [`Selection::packages`], the number [`finish_index`] gives each pin.
 struct Encoded {
-    index: Index,
+    builder: IndexBuilder,
+    root: Directory,
     blob_objects: Vec<Checksum>,
     files_from_packages: usize,
     new_files: usize,
+}
+
+/// The index of `commit_id` from `builder` and `root` ([`encode_index`]), with `pins`
+/// (one per package of the selection, in its order) as its package set.
+fn finish_index(
+    mut builder: IndexBuilder,
+    root: Directory,
+    commit_id: &Checksum,
+    pins: Vec<PinnedPackage>,
+) -> Index {
+    for pin in pins {
+        builder.add_package(pin);
+    }
+    builder.finish(commit_id.0, root)
 }
 
 /// Builds the index and writes the jigdo RPM; returns the report.
@@ -33,10 +50,13 @@ pub fn write(
     selection: &Selection,
     opts: &PackOptions,
 ) -> Result<(PackReport, Vec<u8>), PackError> {
-    // Each pin hashes a whole package file: in the read pool, as many cold reads are
-    // in flight as it has threads.
-    let pins = ostree_store::with_io_pool(|| pin_packages(pool, &selection.packages))?;
-    let encoded = encode_index(commit_id, tree, pool, selection, pins)?;
+    let Encoded {
+        builder,
+        root,
+        blob_objects,
+        files_from_packages,
+        new_files,
+    } = encode_index(tree, pool, selection)?;
     let commit_bytes = repo.read_metadata(ostree_store::ObjectType::Commit, commit_id)?;
     let detached = repo.read_commit_detached_metadata(commit_id)?;
 
@@ -50,7 +70,6 @@ pub fn write(
         .or_else(|| template.name.clone())
         .unwrap_or_else(|| default_name(&opts.rev));
     let version = rpm_version(commit.version().as_deref());
-    let arch = set_arch(&encoded.index.packages);
     let hex = commit_id.to_hex();
 
     // New content is spooled into a temporary directory, one file per blob, so that the
@@ -60,13 +79,19 @@ pub fn write(
         .prefix(".jigdo-pack-")
         .tempdir_in(&opts.output_dir)
         .map_err(|e| PackError::io(&opts.output_dir, e))?;
-    // The index is compressed (level 19, one thread) while the read pool spools the new
-    // contents: both come before the RPM is written, and neither needs the other.
-    let (index_bytes, blob_paths) = rayon::join(
-        || encoded.index.encode(),
+    // The packages are pinned and the index compressed (level 19, one thread) while the
+    // new contents are spooled: both come before the RPM is written, and neither needs
+    // the other. Each pin hashes a whole package file: in the read pool, as many cold
+    // reads are in flight as it has threads.
+    let (index, blob_paths) = rayon::join(
+        || -> Result<(Index, Vec<u8>), PackError> {
+            let pins = ostree_store::with_io_pool(|| pin_packages(pool, &selection.packages))?;
+            let index = finish_index(builder, root, commit_id, pins);
+            let bytes = index.encode()?;
+            Ok((index, bytes))
+        },
         || -> Result<Vec<PathBuf>, PackError> {
-            encoded
-                .blob_objects
+            blob_objects
                 .par_iter()
                 .enumerate()
                 .map(|(n, object)| {
@@ -81,7 +106,8 @@ pub fn write(
                 .collect()
         },
     );
-    let (index_bytes, blob_paths) = (index_bytes?, blob_paths?);
+    let ((index, index_bytes), blob_paths) = (index?, blob_paths?);
+    let arch = set_arch(&index.packages);
 
     let mut b = rpm_package::PackageBuilder::new(&name, &version, &opts.release, &arch);
     b.apply_template(&template);
@@ -92,7 +118,7 @@ pub fn write(
     }
     b.provides(jigdo_format::FORMAT_PROVIDE, None);
     b.provides(&jigdo_format::commit_provide(&hex), None);
-    for pin in &encoded.index.packages {
+    for pin in &index.packages {
         let req = pin.requirement();
         b.requires_equal(&req.name, &req.evr);
     }
@@ -113,8 +139,7 @@ pub fn write(
 
     let files = tree.file_count();
     let metadata = index_bytes.len() + commit_bytes.len() + detached.as_ref().map_or(0, Vec::len);
-    let new_content_bytes = encoded
-        .index
+    let new_content_bytes = index
         .new_contents
         .iter()
         .map(|c| match c {
@@ -129,17 +154,12 @@ pub fn write(
         release: opts.release.clone(),
         arch,
         commit: hex,
-        packages: encoded
-            .index
-            .packages
-            .iter()
-            .map(PinnedPackage::nevra)
-            .collect(),
+        packages: index.packages.iter().map(PinnedPackage::nevra).collect(),
         files,
-        directories: encoded.index.dir_count(),
-        files_from_packages: encoded.files_from_packages,
-        new_files: encoded.new_files,
-        new_contents: encoded.index.new_contents.len(),
+        directories: index.dir_count(),
+        files_from_packages,
+        new_files,
+        new_contents: index.new_contents.len(),
         new_content_bytes,
         rpm_size,
         index_bytes: index_bytes.len() as u64,
@@ -177,20 +197,11 @@ fn pin_packages(pool: &Pool, chosen: &[u32]) -> Result<Vec<PinnedPackage>, PackE
         .collect()
 }
 
-fn encode_index(
-    commit_id: &Checksum,
-    tree: &Tree,
-    pool: &Pool,
-    selection: &Selection,
-    pins: Vec<PinnedPackage>,
-) -> Result<Encoded, PackError> {
-    let mut b = IndexBuilder::new();
-    let mut set_number: HashMap<u32, u32> = HashMap::new();
-    for (&pool_pkg, pin) in selection.packages.iter().zip(pins) {
-        set_number.insert(pool_pkg, b.add_package(pin));
-    }
+/// Encodes the tree of the index (everything but the pins, [`finish_index`]).
+fn encode_index(tree: &Tree, pool: &Pool, selection: &Selection) -> Result<Encoded, PackError> {
+    let set_number = set_numbers(&selection.packages);
     let mut state = EncodeState {
-        b,
+        b: IndexBuilder::new(),
         set_number,
         pool,
         tree,
@@ -201,11 +212,22 @@ fn encode_index(
     };
     let root = state.dir(&tree.root)?;
     Ok(Encoded {
-        index: state.b.finish(commit_id.0, root),
+        builder: state.b,
+        root,
         blob_objects: state.blob_objects,
         files_from_packages: state.files_from_packages,
         new_files: state.new_files,
     })
+}
+
+/// Each chosen pool package's number in the set: its place in `chosen`, the order the
+/// pins are added to the index in.
+fn set_numbers(chosen: &[u32]) -> HashMap<u32, u32> {
+    chosen
+        .iter()
+        .enumerate()
+        .map(|(n, &pool_pkg)| (pool_pkg, n as u32))
+        .collect()
 }
 
 struct EncodeState<'a> {
@@ -331,6 +353,62 @@ mod tests {
         assert_eq!(rpm_version(Some("39.20231101.0")), "39.20231101.0");
         assert_eq!(rpm_version(Some("1.0-beta 2")), "1.0_beta_2");
         assert_eq!(rpm_version(None), "0");
+    }
+
+    fn pin(name: &str) -> PinnedPackage {
+        PinnedPackage {
+            name: name.into(),
+            epoch: 0,
+            version: "1".into(),
+            release: "1".into(),
+            arch: "x86_64".into(),
+            id: [name.len() as u8; 32],
+            size: 1,
+            location: format!("{name}.rpm"),
+        }
+    }
+
+    #[test]
+    fn pins_added_after_the_tree_get_the_numbers_its_files_use() {
+        // Pool packages 7, 3 and 5 chosen in that order: set numbers 0, 1, 2.
+        let chosen = [7u32, 3, 5];
+        let numbers = set_numbers(&chosen);
+        assert_eq!(numbers.len(), 3);
+        assert_eq!((numbers[&7], numbers[&3], numbers[&5]), (0, 1, 2));
+        let mut b = IndexBuilder::new();
+        let meta = b.meta(0, 0, 0o100644, &Default::default());
+        let file = |name: &str, pool_pkg: u32| FileEntry {
+            name: name.into(),
+            source: Source::Package {
+                package: numbers[&pool_pkg],
+                path: None,
+            },
+            meta,
+        };
+        let root = Directory {
+            meta,
+            files: vec![file("a", 5), file("b", 7), file("c", 3)],
+            dirs: Vec::new(),
+        };
+        let commit = Checksum([9; 32]);
+        let index = finish_index(b, root, &commit, vec![pin("p7"), pin("p3"), pin("p5")]);
+        let named: Vec<(&str, &str)> = index
+            .root
+            .files
+            .iter()
+            .map(|f| match f.source {
+                Source::Package { package, .. } => (
+                    f.name.as_str(),
+                    index.packages[package as usize].name.as_str(),
+                ),
+                Source::New(_) => (f.name.as_str(), "new"),
+            })
+            .collect();
+        assert_eq!(named, [("a", "p5"), ("b", "p7"), ("c", "p3")]);
+        assert_eq!(index.commit, [9; 32]);
+        // It encodes and decodes to itself.
+        let bytes = index.encode().unwrap();
+        assert_eq!(Index::decode(&bytes).unwrap(), index);
     }
 
     #[test]
