@@ -726,11 +726,7 @@ impl Transaction<'_> {
         if header.is_symlink() {
             return self.write_small(expected, header, &[]);
         }
-        let short = |got: u64| {
-            Error::Invalid(format!(
-                "reading content: it ends after {got} of its {len} bytes"
-            ))
-        };
+        let short = |got: u64| ends_early(got, len);
         let reading = |e: io::Error| Error::Invalid(format!("reading content: {e}"));
         if let Some(small) = usize::try_from(len).ok().filter(|&n| n <= SMALL_CONTENT) {
             let avail = content.fill_buf().map_err(reading)?;
@@ -847,9 +843,7 @@ impl Transaction<'_> {
         let (made, got) = self.make_content(header, Content::Stream(content, &mut hasher))?;
         if let Some(len) = len.filter(|&l| l != got) {
             made.discard();
-            return Err(Error::Invalid(format!(
-                "reading content: it ends after {got} of its {len} bytes"
-            )));
+            return Err(ends_early(got, len));
         }
         let actual = hasher.finish();
         if let Some(e) = wrong_content(expected, actual) {
@@ -1251,6 +1245,13 @@ fn take_small_buf() -> Vec<u8> {
 /// Keeps `buf` (from [`take_small_buf`]) for the thread's next object.
 fn give_small_buf(buf: Vec<u8>) {
     SMALL_BUF.with(|b| b.set(buf));
+}
+
+/// The error for content of `len` bytes whose reader gave `got` of them.
+fn ends_early(got: u64, len: u64) -> Error {
+    Error::Invalid(format!(
+        "reading content: it ends after {got} of its {len} bytes"
+    ))
 }
 
 /// The error for content whose checksum is `actual` when `expected` was asked for.
