@@ -1269,6 +1269,13 @@ fn wrong_content(expected: Option<&Checksum>, actual: Checksum) -> Option<Error>
 mod tests {
     use super::*;
 
+    /// The repository modes the writes support, for tests that run in each.
+    const EVERY_MODE: [RepoMode; 3] = [
+        RepoMode::BareUser,
+        RepoMode::Archive,
+        RepoMode::BareUserOnly,
+    ];
+
     #[test]
     fn object_tmp_places_anonymous_and_named_files() {
         let dir = tempfile::tempdir().unwrap();
@@ -1434,11 +1441,7 @@ mod tests {
 
     #[test]
     fn duplicate_content_is_staged_once_small_or_big() {
-        for mode in [
-            RepoMode::BareUser,
-            RepoMode::Archive,
-            RepoMode::BareUserOnly,
-        ] {
+        for mode in EVERY_MODE {
             let dir = tempfile::tempdir().unwrap();
             let repo = Repo::init(dir.path(), mode).unwrap();
             let tx = repo.transaction().unwrap();
@@ -1561,11 +1564,7 @@ mod tests {
     #[test]
     fn sized_content_from_a_buffered_reader_equals_the_streamed_write() {
         let varied = |n: usize| -> Vec<u8> { (0..n).map(|i| (i * 7 % 251) as u8).collect() };
-        for mode in [
-            RepoMode::BareUser,
-            RepoMode::Archive,
-            RepoMode::BareUserOnly,
-        ] {
+        for mode in EVERY_MODE {
             let dir = tempfile::tempdir().unwrap();
             let repo = Repo::init(dir.path(), mode).unwrap();
             let h = FileHeader::regular(0, 0, 0o100644);

@@ -349,21 +349,34 @@ fn stream_file(path: &Path, ahead: bool) -> Result<usize, String> {
     run().map_err(|e| e.to_string())
 }
 
+/// Where the payload of the package `data` starts (the end of its headers).
+fn payload_start(data: &[u8]) -> usize {
+    PackageHeader::read(&mut &data[..], "x").unwrap().header_end as usize
+}
+
+/// The package `data` whole ("intact") and cut at each of `cuts` ("cut-N"), labelled.
+fn intact_and_cut(data: &[u8], cuts: impl IntoIterator<Item = usize>) -> Vec<(String, Vec<u8>)> {
+    let mut variants = vec![("intact".to_string(), data.to_vec())];
+    for cut in cuts {
+        variants.push((format!("cut-{cut}"), data[..cut].to_vec()));
+    }
+    variants
+}
+
 #[test]
 fn read_ahead_gives_the_same_results_and_errors() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["jt-none", "jt-gzip-noarch"] {
         let data = pkg(name);
-        let h = PackageHeader::read(&mut &data[..], "x").unwrap();
-        let payload = h.header_end as usize;
-        let mut variants: Vec<(String, Vec<u8>)> = vec![("intact".into(), data.clone())];
-        for cut in [
-            payload + 30,
-            payload + (data.len() - payload) / 2,
-            data.len() - 1,
-        ] {
-            variants.push((format!("cut-{cut}"), data[..cut].to_vec()));
-        }
+        let payload = payload_start(&data);
+        let mut variants = intact_and_cut(
+            &data,
+            [
+                payload + 30,
+                payload + (data.len() - payload) / 2,
+                data.len() - 1,
+            ],
+        );
         for at in [payload + 5, payload + 200, data.len() - 40] {
             let mut d = data.clone();
             d[at] ^= 0x55;
@@ -439,12 +452,11 @@ fn entries_read_in_place_give_the_same_bytes_and_errors_as_read() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["jt-none", "jt-gzip-noarch"] {
         let data = pkg(name);
-        let h = PackageHeader::read(&mut &data[..], "x").unwrap();
-        let payload = h.header_end as usize;
-        let mut variants: Vec<(String, Vec<u8>)> = vec![("intact".into(), data.clone())];
-        for cut in [payload + (data.len() - payload) / 2, data.len() - 1] {
-            variants.push((format!("cut-{cut}"), data[..cut].to_vec()));
-        }
+        let payload = payload_start(&data);
+        let mut variants = intact_and_cut(
+            &data,
+            [payload + (data.len() - payload) / 2, data.len() - 1],
+        );
         if name == "jt-none" {
             // One content byte changed: the file's digest must catch it, read in place too.
             let file = b"./usr/share/jt-none/numbers.txt\0";
