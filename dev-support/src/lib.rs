@@ -170,3 +170,16 @@ pub fn gen_signing_key(home: &Path, uid: &str) -> (PathBuf, PathBuf) {
         .output();
     (secret, public)
 }
+
+/// Deterministic pseudo-random bytes (so tests need no fixtures for content).
+pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}

@@ -34,8 +34,10 @@ fn finish_index(
     commit_id: &Checksum,
     pins: Vec<PinnedPackage>,
 ) -> Index {
-    for pin in pins {
-        builder.add_package(pin);
+    for (n, pin) in pins.into_iter().enumerate() {
+        // The number the tree's files use (`set_numbers`): the place in the selection.
+        let number = builder.add_package(pin);
+        debug_assert_eq!(number as usize, n);
     }
     builder.finish(commit_id.0, root)
 }

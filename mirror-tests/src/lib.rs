@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub use dev_support::{
-    build_test_packages, files_under, gen_signing_key, real_world_fixtures, require_tool, run,
-    run_raw, workspace_root,
+    build_test_packages, files_under, gen_signing_key, pseudo_random, real_world_fixtures,
+    require_tool, run, run_raw, workspace_root,
 };
 
 /// Defines `fn jigdo_bin() -> PathBuf` and `fn jigdo() -> Command` in an end-to-end
@@ -113,19 +113,6 @@ impl TestPackage {
             preamble: Vec::new(),
         }
     }
-}
-
-/// Deterministic pseudo-random bytes (so tests need no fixtures for content).
-pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 /// Builds `pkg` with the real `rpmbuild` into `out_dir` and returns the RPM's path.

@@ -1305,15 +1305,7 @@ mod tests {
     #[test]
     fn zstd_input_spanning_many_pooled_buffers_decodes_whole_and_truncated_fails() {
         // Hardly compressible: the frame is several times the input buffer.
-        let mut x: u32 = 1;
-        let data: Vec<u8> = (0..3 * AHEAD_CHUNK)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect();
+        let data = dev_support::pseudo_random(1, 3 * AHEAD_CHUNK);
         let zst = zstd::stream::encode_all(&data[..], 3).unwrap();
         assert!(zst.len() > 2 * AHEAD_CHUNK, "{}", zst.len());
         assert!(decode_all(Compression::Zstd, &zst).unwrap() == data);

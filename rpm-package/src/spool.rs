@@ -372,16 +372,9 @@ mod tests {
         out
     }
 
-    /// Bytes that look random (a xorshift generator).
-    fn noise(n: usize, mut seed: u64) -> Vec<u8> {
-        (0..n)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                (seed >> 32) as u8
-            })
-            .collect()
+    /// Bytes that look random.
+    fn noise(n: usize, seed: u64) -> Vec<u8> {
+        dev_support::pseudo_random(seed, n)
     }
 
     /// Compressible bytes (text with repeats).
