@@ -44,29 +44,12 @@ cold=${GROWTH_COLD:-1}
 base=${GROWTH_WORK:-/var/tmp/jigdo-growth}
 mkdir -p "$base"
 results=$base/results.txt
-# Trees on disk are moved aside, not deleted, before a timed run, and deleted when the
-# script exits: ext4 without a journal (this machine's /) skips every inode freed in the
-# last minute (six, while its inode table block is not written back) when it allocates
-# one, so a 12k-131k-file tree deleted right before a run made every inode the run
-# allocated cost a walk over the freed ones (40% of the CPU of jigdo unpack and of ostree
-# pull-local alike, in perf). Needs the disk space of every round's trees until the end.
-gib_free() { df -B1G --output=avail "$1" | tail -n1 | tr -d ' '; }
+# Trees on disk are moved aside, not deleted, before a timed run (see aside.sh).
+# shellcheck source=aside.sh
+. "$top/mirror-tests/bench/aside.sh"
 trash=$base/trash-$$
-mkdir -p "$trash"
 trap 'rm -rf "$trash"' EXIT
-tree_gib=1 # the size of the corpus's tree, set per corpus below
-aside() { # DIR...: moves each existing DIR into $trash (deletes it when the disk is short)
-  local d
-  for d in "$@"; do
-    [ -e "$d" ] || continue
-    if [ "$(gib_free "$base")" -ge $((3 * tree_gib)) ]; then
-      mv "$d" "$trash/$(date +%s%N)-$(basename "$d")"
-    else
-      echo "   (less than $((3 * tree_gib)) GiB free: $d deleted, the next run may pay for it)" >&2
-      rm -rf "$d"
-    fi
-  done
-}
+aside_init "$trash" 1 # the size of the corpus's tree, set per corpus below
 if [ "${GROWTH_REUSE:-0}" = 1 ]; then touch "$results"; else : > "$results"; fi
 
 # run CORPUS NAME ROUND CMD...: one timed run; appends "CORPUS NAME ROUND SECONDS PEAK_KIB".
@@ -97,7 +80,7 @@ for corpus in "${corpora[@]}"; do
     continue
   fi
   work=$base/$key
-  tree_gib=$(( $(du -s --block-size=1G "$corpus/roots/v1" 2>/dev/null | cut -f1 || echo 1) + 1 ))
+  ASIDE_GIB=$(( $(du -s --block-size=1G "$corpus/roots/v1" 2>/dev/null | cut -f1 || echo 1) + 1 ))
   aside "$work"; mkdir -p "$work"
   echo "== $corpus: setup (v1 alone in an archive repository, as bench.sh)" >&2
   ostree init --repo="$work/v1-archive" --mode=archive

@@ -26,7 +26,11 @@
 # commit, completeness check: to "commit checked"), and what follows (install record,
 # kept repomd state, removing the downloads, exit).
 # BENCH_RUNS rounds (default 3), alternated; each timed command starts after `sync`, page
-# cache warm (the corpus RPMs are read once first). A table per rate at the end.
+# cache warm (the corpus RPMs are read once first). The repositories and the mirror of
+# earlier runs are moved aside, not deleted, until the script exits (aside.sh: a
+# repository of the small corpus deleted right before a run cost that run 5-6 s of system
+# time on this machine's journal-less ext4, the "disk outliers" of earlier sessions; it
+# needs about 1.4 GB of disk per round). A table per rate at the end.
 # Usage: mirror-tests/bench/pipeline.sh [JIGDO_BIN]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -45,6 +49,9 @@ for t in nginx ostree bc; do command -v $t >/dev/null || { echo "needs $t" >&2; 
 w=$(mktemp -d /var/tmp/jigdo-bench-pipeline.XXXXXX)
 # shellcheck source=nginx.sh
 . "$here/mirror-tests/bench/nginx.sh"
+# shellcheck source=aside.sh
+. "$here/mirror-tests/bench/aside.sh"
+aside_init "$w/trash" 1
 tpid=
 trap 'stop_nginx; [ -z "$tpid" ] || kill "$tpid"; rm -rf "$w"' EXIT
 
@@ -103,21 +110,21 @@ for rate in "${rates[@]}"; do
   echo "== link $rate bytes/s"
   ti=() tm=() tr=() tu=() to=() tt=()
   for ((r = 1; r <= runs; r++)); do
-    rm -rf "$w/client"
+    aside "$w/client"
     JIGDO_LOG=jigdo_install=debug,jigdo_unpack=debug timed ti "$jigdo" install "bench-os-$ver" \
       --nogpgcheck --from "$url" --repo "$w/client" --ref bench/os --parallel "$parallel"
     check "$w/client"
     tails
     tail=$tail_s tparts=$tail_parts
     tt+=("$tail")
-    rm -rf "$w/mirror"; mkdir -p "$w/mirror"
+    aside "$w/mirror"; mkdir -p "$w/mirror"
     timed tm "$jigdo" mirror "bench-os-$ver" --nogpgcheck --from "$url" --to "$w/mirror" --parallel "$parallel"
     timed tr "$jigdo" repo create "$w/mirror"
-    rm -rf "$w/unpacked"
+    aside "$w/unpacked"
     timed tu "$jigdo" unpack "$jrpm" --from "$v1" --repo "$w/unpacked" --ref bench/os
     check "$w/unpacked"
     if [ -n "$old" ]; then
-      rm -rf "$w/client-old"
+      aside "$w/client-old"
       JIGDO_LOG=jigdo_install=debug,jigdo_unpack=debug timed to "$old" install "bench-os-$ver" \
         --nogpgcheck --from "$url" --repo "$w/client-old" --ref bench/os --parallel "$parallel"
       check "$w/client-old"
