@@ -669,83 +669,90 @@ impl PackageBuilder {
             .collect();
         let compressor = Compressor::new(self.compression, std::io::BufWriter::new(spool_file))
             .map_err(|e| ioerr("starting the payload compressor", e))?;
-        let mut archive = HashingWriter::new(compressor, DigestAlgorithm::Sha256);
-        let mut sizes = files.sizes.clone();
-        let mut digests = files.digests.clone();
-        let mut contents_size = 0u64;
-        for i in 0..files.paths.len() {
-            if files.flags[i] & FileFlags::GHOST != 0 {
-                continue; // in the header only
-            }
-            let file_path = &files.paths[i];
-            let fields = CpioFields {
-                ino: files.inodes[i],
-                mode: u32::from(files.modes[i]),
-                nlink: 1,
-                mtime: files.mtimes[i],
-                rdev_major: u32::from(files.rdevs[i] >> 8),
-                rdev_minor: u32::from(files.rdevs[i] & 0xff),
-            };
-            let name = format!(".{file_path}");
-            let werr =
-                |e: std::io::Error| ioerr(&format!("writing {file_path} into the payload"), e);
-            match u32::from(files.modes[i]) & 0o170000 {
-                0o100000 => {
-                    let content = by_path.get(file_path.as_str()).ok_or_else(|| {
-                        berr(format!("the header lists {file_path}, which was not added"))
-                    })?;
-                    let (size, sha) = match content {
-                        FileContent::Bytes(data) => {
-                            let size = small_size(data.len() as u64, file_path).map_err(&berr)?;
-                            let sha = spool::write_entry(
-                                &mut archive,
-                                &name,
-                                fields,
-                                size,
-                                &mut &data[..],
-                            )
-                            .map_err(werr)?;
-                            (size, sha)
-                        }
-                        FileContent::Path(src) => {
-                            let mut f = fs::File::open(src)
-                                .map_err(|e| ioerr(&format!("opening {}", src.display()), e))?;
-                            let len = f
-                                .metadata()
-                                .map_err(|e| ioerr(&format!("reading {}", src.display()), e))?
-                                .len();
-                            let size = small_size(len, file_path).map_err(&berr)?;
-                            let sha = spool::write_entry(&mut archive, &name, fields, size, &mut f)
+        // The archive is made (contents read and hashed) on this thread and compressed on
+        // a second one.
+        let (written, compressed) = spool::compress_on_thread(compressor, |handoff| {
+            let mut archive = HashingWriter::new(handoff, DigestAlgorithm::Sha256);
+            let mut sizes = files.sizes.clone();
+            let mut digests = files.digests.clone();
+            let mut contents_size = 0u64;
+            for i in 0..files.paths.len() {
+                if files.flags[i] & FileFlags::GHOST != 0 {
+                    continue; // in the header only
+                }
+                let file_path = &files.paths[i];
+                let fields = CpioFields {
+                    ino: files.inodes[i],
+                    mode: u32::from(files.modes[i]),
+                    nlink: 1,
+                    mtime: files.mtimes[i],
+                    rdev_major: u32::from(files.rdevs[i] >> 8),
+                    rdev_minor: u32::from(files.rdevs[i] & 0xff),
+                };
+                let name = format!(".{file_path}");
+                let werr =
+                    |e: std::io::Error| ioerr(&format!("writing {file_path} into the payload"), e);
+                match u32::from(files.modes[i]) & 0o170000 {
+                    0o100000 => {
+                        let content = by_path.get(file_path.as_str()).ok_or_else(|| {
+                            berr(format!("the header lists {file_path}, which was not added"))
+                        })?;
+                        let (size, sha) = match content {
+                            FileContent::Bytes(data) => {
+                                let size =
+                                    small_size(data.len() as u64, file_path).map_err(&berr)?;
+                                let sha = spool::write_entry(
+                                    &mut archive,
+                                    &name,
+                                    fields,
+                                    size,
+                                    &mut &data[..],
+                                )
                                 .map_err(werr)?;
-                            (size, sha)
-                        }
-                        _ => {
-                            return Err(berr(format!(
-                                "{file_path} is a regular file in the header only"
-                            )))
-                        }
-                    };
-                    sizes[i] = u64::from(size);
-                    contents_size += u64::from(size);
-                    digests[i] = sha;
-                }
-                0o120000 => {
-                    let target = files.linktos[i].as_bytes();
-                    let size = small_size(target.len() as u64, file_path).map_err(&berr)?;
-                    spool::write_entry(&mut archive, &name, fields, size, &mut &target[..])
-                        .map_err(werr)?;
-                }
-                _ => {
-                    spool::write_entry(&mut archive, &name, fields, 0, &mut std::io::empty())
-                        .map_err(werr)?;
+                                (size, sha)
+                            }
+                            FileContent::Path(src) => {
+                                let mut f = fs::File::open(src)
+                                    .map_err(|e| ioerr(&format!("opening {}", src.display()), e))?;
+                                let len = f
+                                    .metadata()
+                                    .map_err(|e| ioerr(&format!("reading {}", src.display()), e))?
+                                    .len();
+                                let size = small_size(len, file_path).map_err(&berr)?;
+                                let sha =
+                                    spool::write_entry(&mut archive, &name, fields, size, &mut f)
+                                        .map_err(werr)?;
+                                (size, sha)
+                            }
+                            _ => {
+                                return Err(berr(format!(
+                                    "{file_path} is a regular file in the header only"
+                                )))
+                            }
+                        };
+                        sizes[i] = u64::from(size);
+                        contents_size += u64::from(size);
+                        digests[i] = sha;
+                    }
+                    0o120000 => {
+                        let target = files.linktos[i].as_bytes();
+                        let size = small_size(target.len() as u64, file_path).map_err(&berr)?;
+                        spool::write_entry(&mut archive, &name, fields, size, &mut &target[..])
+                            .map_err(werr)?;
+                    }
+                    _ => {
+                        spool::write_entry(&mut archive, &name, fields, 0, &mut std::io::empty())
+                            .map_err(werr)?;
+                    }
                 }
             }
-        }
-        spool::write_trailer(&mut archive).map_err(|e| ioerr("writing the payload", e))?;
-        let (compressor, raw_sha, _) = archive.finish();
-        let (spool_file, payload_sha, payload_len) = compressor
-            .finish()
-            .map_err(|e| ioerr("writing the payload", e))?;
+            spool::write_trailer(&mut archive).map_err(|e| ioerr("writing the payload", e))?;
+            let (_, raw_sha, _) = archive.finish();
+            Ok((sizes, digests, contents_size, raw_sha))
+        });
+        let (spool_file, payload_sha, payload_len) =
+            compressed.map_err(|e| ioerr("writing the payload", e))?;
+        let (sizes, digests, contents_size, raw_sha) = written?;
         let mut spool_file = spool_file
             .into_inner()
             .map_err(|e| ioerr("writing the payload", e.into_error()))?;

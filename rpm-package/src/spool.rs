@@ -14,6 +14,9 @@ use crate::digest::{DigestAlgorithm, HashingWriter};
 /// The file the compressed payload is spooled to.
 pub(crate) type Spool = io::BufWriter<File>;
 
+/// A finished spool: the file, the hex SHA-256 and the size of what it holds.
+pub(crate) type Spooled = (Spool, String, u64);
+
 /// A compressor writing into a hashed spool.
 pub(crate) enum Compressor {
     None(HashingWriter<Spool>),
@@ -45,7 +48,7 @@ impl Compressor {
     }
 
     /// Ends the stream; returns the spool, the hex SHA-256 and the size of what it holds.
-    pub(crate) fn finish(self) -> io::Result<(Spool, String, u64)> {
+    pub(crate) fn finish(self) -> io::Result<Spooled> {
         let hashed = match self {
             Compressor::None(w) => w,
             Compressor::Zstd(e) => e.finish()?,
@@ -78,6 +81,112 @@ impl Write for Compressor {
             Compressor::Gzip(e) => e.flush(),
             Compressor::Bzip2(e) => e.flush(),
         }
+    }
+}
+
+/// Bytes handed to the compressing thread at a time by [`compress_on_thread`].
+const HANDOFF: usize = 1 << 20;
+
+/// Chunks of [`HANDOFF`] bytes that may wait for the compressing thread.
+const HANDOFF_QUEUE: usize = 4;
+
+/// Runs `write` with a writer whose bytes `compressor` compresses on a second thread, so
+/// that making the archive (reading the contents, hashing them) and compressing it
+/// overlap. The writer passes [`HANDOFF`] bytes at a time (at most [`HANDOFF_QUEUE`]
+/// chunks wait; the chunks are recycled between the threads). Returns what `write`
+/// returned and what [`Compressor::finish`] returned: when the compressor fails, the
+/// writer fails too (it can no longer hand bytes over), and the compressor's error is the
+/// one to report.
+pub(crate) fn compress_on_thread<T, E>(
+    compressor: Compressor,
+    write: impl FnOnce(&mut Handoff) -> Result<T, E>,
+) -> (Result<T, E>, io::Result<Spooled>) {
+    use std::sync::mpsc;
+    std::thread::scope(|s| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(HANDOFF_QUEUE);
+        let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+        let compressing = s.spawn(move || -> io::Result<Spooled> {
+            let mut compressor = compressor;
+            for mut chunk in full_rx {
+                compressor.write_all(&chunk)?;
+                chunk.clear();
+                // The writer may be done: then the chunk is dropped.
+                let _ = empty_tx.send(chunk);
+            }
+            compressor.finish()
+        });
+        let mut handoff = Handoff {
+            chunk: Vec::with_capacity(HANDOFF),
+            full: Some(full_tx),
+            empty: empty_rx,
+        };
+        let written = write(&mut handoff);
+        // Sends the last chunk (unless `write` failed) and ends the compressing thread's
+        // input.
+        let closed = match &written {
+            Ok(_) => handoff.close(),
+            Err(_) => Ok(()),
+        };
+        drop(handoff);
+        let compressed = compressing
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the payload compressor panicked")));
+        let compressed = match (closed, compressed) {
+            (Err(e), Ok(_)) => Err(e),
+            (_, c) => c,
+        };
+        (written, compressed)
+    })
+}
+
+/// The writer of [`compress_on_thread`]: passes what is written to the compressing
+/// thread in chunks of [`HANDOFF`] bytes.
+pub(crate) struct Handoff {
+    chunk: Vec<u8>,
+    /// `None` once closed.
+    full: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    empty: std::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+impl Handoff {
+    /// Sends the chunk being filled and takes an empty one (a recycled one if any).
+    fn send(&mut self) -> io::Result<()> {
+        let next = self
+            .empty
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(HANDOFF));
+        let full = std::mem::replace(&mut self.chunk, next);
+        let stopped = || io::Error::other("the payload compressor stopped");
+        self.full
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(full)
+            .map_err(|_| stopped())
+    }
+
+    /// Sends what is left; nothing can be written after.
+    fn close(&mut self) -> io::Result<()> {
+        if !self.chunk.is_empty() {
+            self.send()?;
+        }
+        self.full = None;
+        Ok(())
+    }
+}
+
+impl Write for Handoff {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len().min(HANDOFF - self.chunk.len());
+        self.chunk.extend_from_slice(&buf[..n]);
+        if self.chunk.len() == HANDOFF {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    /// Does nothing: the chunks go on when full, the rest when the writing ends.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -466,6 +575,77 @@ mod tests {
         let mut input = text(CHUNK);
         input.extend(noise(2 * CHUNK, 5));
         assert_eq!(frames(&compress(&input, 1, CHUNK)).len(), 1);
+    }
+
+    /// A compressor into a spool file in `dir` (a fresh file, or `read_only`: every
+    /// write fails).
+    fn spooled(dir: &std::path::Path, c: rpm::CompressionWithLevel, read_only: bool) -> Compressor {
+        let path = dir.join("spool");
+        std::fs::write(&path, b"").unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(!read_only)
+            .open(&path)
+            .unwrap();
+        Compressor::new(c, io::BufWriter::new(file)).unwrap()
+    }
+
+    #[test]
+    fn compressing_on_a_thread_keeps_the_stream_and_its_digest() {
+        use std::io::{Read as _, Seek as _};
+        let dir = tempfile::tempdir().unwrap();
+        // More chunks than may wait, written in pieces that straddle the chunks.
+        let mut input = text(HANDOFF * (HANDOFF_QUEUE + 3) + 777);
+        input.extend(noise(2 * CHUNK, 7));
+        for c in [
+            rpm::CompressionWithLevel::Zstd(3),
+            rpm::CompressionWithLevel::None,
+        ] {
+            let (written, compressed) = compress_on_thread(spooled(dir.path(), c, false), |w| {
+                for piece in input.chunks(300_001) {
+                    w.write_all(piece)?;
+                }
+                Ok::<_, io::Error>(input.len())
+            });
+            assert_eq!(written.unwrap(), input.len());
+            let (spool, sha, len) = compressed.unwrap();
+            let mut file = spool.into_inner().unwrap();
+            file.rewind().unwrap();
+            let mut stored = Vec::new();
+            file.read_to_end(&mut stored).unwrap();
+            assert_eq!(stored.len() as u64, len);
+            assert_eq!(
+                sha,
+                crate::digest::Checksum::of(DigestAlgorithm::Sha256, &stored).hex
+            );
+            let back = match c {
+                rpm::CompressionWithLevel::None => stored,
+                _ => zstd::stream::decode_all(&stored[..]).unwrap(),
+            };
+            assert!(back == input, "{c:?}: the bytes differ");
+        }
+    }
+
+    #[test]
+    fn compressing_on_a_thread_reports_either_side_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let zstd = rpm::CompressionWithLevel::Zstd(3);
+        // The compressor cannot write: its error is reported, the writer stops.
+        let (written, compressed) = compress_on_thread(spooled(dir.path(), zstd, true), |w| {
+            for _ in 0..64 {
+                w.write_all(&noise(HANDOFF, 8))?;
+            }
+            Ok::<_, io::Error>(())
+        });
+        assert!(compressed.is_err());
+        assert!(written.is_err());
+        // The writer fails: its error comes back, the compressor ends cleanly.
+        let (written, compressed) = compress_on_thread(spooled(dir.path(), zstd, false), |w| {
+            w.write_all(&text(3 * HANDOFF))?;
+            Err::<(), _>(io::Error::other("the content changed"))
+        });
+        assert_eq!(written.unwrap_err().to_string(), "the content changed");
+        assert!(compressed.is_ok());
     }
 
     #[test]
