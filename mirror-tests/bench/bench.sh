@@ -21,6 +21,13 @@ command -v /usr/bin/time >/dev/null || { echo "error: /usr/bin/time missing (apt
 work=${BENCH_WORK:-$corpus/bench}
 rm -rf "$work"; mkdir -p "$work"
 rows=()
+# Trees written by a timed run are moved aside, not deleted, before the next one (aside.sh:
+# on a journal-less ext4 the run right after a mass deletion pays for it).
+# shellcheck source=aside.sh
+. "$top/mirror-tests/bench/aside.sh"
+trash=$work.trash-$$
+trap 'rm -rf "$trash"' EXIT
+aside_init "$trash" 1
 
 # measure NAME CMD...  -> sets T_NAME (median wall seconds of $runs runs) and M_NAME (largest
 # peak RSS in KiB). Caches are dropped before each run; if RESET is set (RESET='...' measure
@@ -68,9 +75,9 @@ row "jigdo RPM v1 size (bytes)" "$rpm_size" "archive repo objects (bytes)" "$com
 row "metadata bytes per file ($files_v1 files)" "$mpf" "goal" "16" "$(ratio "$mpf" 16)"
 
 echo "== unpack v1 into bare-user vs ostree pull-local archive -> bare-user" >&2
-RESET='rm -rf "$work/unpacked"' measure unpack "$jigdo" unpack "$jigdo_v1" --from "$RPMS" --repo "$work/unpacked" --mode bare-user --json
+RESET='aside "$work/unpacked"' measure unpack "$jigdo" unpack "$jigdo_v1" --from "$RPMS" --repo "$work/unpacked" --mode bare-user --json
 [ "$(json "$work/unpack.out" "d['commit']")" = "$V1_COMMIT" ] || { echo "error: unpack rebuilt another commit" >&2; exit 1; }
-RESET='rm -rf "$work/pulled"; ostree init --repo="$work/pulled" --mode=bare-user' \
+RESET='aside "$work/pulled"; ostree init --repo="$work/pulled" --mode=bare-user' \
   measure pull_local ostree pull-local --repo="$work/pulled" "$work/v1-archive" "$V1_COMMIT"
 row "unpack v1 -> bare-user (s)" "$T_unpack" "ostree pull-local (s)" "$T_pull_local" "$(ratio "$T_unpack" "$T_pull_local")"
 "$jigdo" info "$jigdo_v1" --json > "$work/info-v1.json"
@@ -110,7 +117,7 @@ row "update v1->v2 bytes ($imported RPMs + jigdo RPM)" "$client_bytes" "ostree s
 # shellcheck source=nginx.sh
 . "$top/mirror-tests/bench/nginx.sh"
 start_nginx "$REPO" "$work/ng"
-trap stop_nginx EXIT
+trap 'stop_nginx; rm -rf "$trash"' EXIT
 ostree init --repo="$work/pull-v2" --mode=archive
 ostree pull-local --repo="$work/pull-v2" "$work/v1-archive" "$V1_COMMIT" >/dev/null
 ostree remote add --repo="$work/pull-v2" --no-gpg-verify corpus "$NGINX_URL/"

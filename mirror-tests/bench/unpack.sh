@@ -24,8 +24,13 @@ if [ ! -x "$jigdo" ]; then
   cargo build --release --manifest-path "$top/Cargo.toml" --bin jigdo
 fi
 
-if [ $# -ge 1 ]; then work=$1; mkdir -p "$work"; else
+if [ $# -ge 1 ]; then work=$1; mkdir -p "$work"; trap 'rm -rf "$work/trash"' EXIT; else
   work=$(mktemp -d); trap 'rm -rf "$work"' EXIT; fi
+# Each run's repositories are moved aside, not deleted, before the next (aside.sh: on a
+# journal-less ext4 the run right after a mass deletion pays for it).
+# shellcheck source=aside.sh
+. "$top/mirror-tests/bench/aside.sh"
+aside_init "$work/trash" 1
 
 corpus_env=${CORPUS_ENV:-/var/tmp/jigdo-corpus/corpus.env}
 if [ -f "$corpus_env" ]; then
@@ -74,7 +79,7 @@ measure() { # NAME CMD...: prints "seconds peak_kib"
 
 best_u=999999 best_p=999999 rss_u=0 rss_p=0
 for i in $(seq "$runs"); do
-  rm -rf "$work/unpack-bu" "$work/pull-bu"
+  aside "$work/unpack-bu" "$work/pull-bu"
   read -r t r < <(measure unpack "$jigdo" unpack "$jrpm" --from "$rpms" --repo "$work/unpack-bu" \
     --mode bare-user --ref bench/os)
   [ "$(cat "$work/unpack.out")" = "$commit" ] || { echo "error: unpack gave $(cat "$work/unpack.out")" >&2; exit 1; }
