@@ -97,12 +97,18 @@ impl<R: Read> ZstdInput<R> {
 
 impl<R: Read> Read for ZstdInput<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let avail = self.fill_buf()?;
-        let n = out.len().min(avail.len());
-        out[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
-        Ok(n)
+        read_through_buffer(self, out)
     }
+}
+
+/// `Read::read` for a reader whose [`BufRead`] is the primary interface: copies what its
+/// buffer holds (filling it first if empty) and consumes it.
+fn read_through_buffer(r: &mut impl BufRead, out: &mut [u8]) -> io::Result<usize> {
+    let avail = r.fill_buf()?;
+    let n = out.len().min(avail.len());
+    out[..n].copy_from_slice(&avail[..n]);
+    r.consume(n);
+    Ok(n)
 }
 
 impl<R: Read> BufRead for ZstdInput<R> {
@@ -540,11 +546,7 @@ impl Drop for Ahead {
 
 impl Read for Ahead {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let avail = self.fill_buf()?;
-        let n = buf.len().min(avail.len());
-        buf[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
-        Ok(n)
+        read_through_buffer(self, buf)
     }
 }
 
