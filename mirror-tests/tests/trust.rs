@@ -1064,3 +1064,271 @@ fn check_reads_the_start_and_verifies_as_the_install() {
         "{err}"
     );
 }
+
+/// `jigdo diff OLD NEW` run with `args` (debug log of jigdo_install on standard error).
+fn diff(args: &[&str]) -> Output {
+    run_raw(
+        jigdo()
+            .env("JIGDO_LOG", "jigdo_install=debug")
+            .arg("diff")
+            .args(args),
+    )
+}
+
+/// `diff --json`'s report, which must have succeeded.
+fn diff_json(args: &[&str]) -> serde_json::Value {
+    let mut args = args.to_vec();
+    args.push("--json");
+    let out = diff(&args);
+    serde_json::from_str(&ok(&out)).unwrap_or_else(|e| panic!("diff --json: {e}"))
+}
+
+/// `jigdo diff` puts each side it reads from the sources through the trust step of
+/// `install --check` (the jigdo RPM's *header* signature on the start it reads, the
+/// commit's GPG or ed25519 signature, the decision): the report says per side which
+/// link verified with which key (`verified_by` in `--json`, a `verified:` line in the
+/// text), still reading only the starts. A side nothing verifies is refused, naming its
+/// jigdo RPM and what was looked for; with no key at all it is refused as the install
+/// refuses, and `--nogpgcheck` accepts it with one warning line per side and
+/// `"verified": false`. A jigdo RPM file is a local file (no network trust); an
+/// installed commit says what verified it at install (its record).
+#[test]
+fn diff_verifies_the_sides_it_reads_from_the_sources() {
+    let w = world();
+    let key = p(&w.key.public);
+    let fpr = &w.key.fingerprint;
+    let ed = p(&w.ed25519_public);
+    let ed_key = std::fs::read_to_string(&w.ed25519_public)
+        .expect("key")
+        .trim()
+        .to_string();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&w.published, &tmp.path().join("nginx"));
+    let url = nginx.url();
+
+    // Each side by its own link, only the starts read.
+    let out = diff(&[
+        "trust-os-1.0-2",
+        "trust-os-1.0-3",
+        "--from",
+        &url,
+        "--gpgkey",
+        key,
+        "--json",
+    ]);
+    let err = stderr(&out);
+    let json: serde_json::Value = serde_json::from_str(&ok(&out)).expect("json");
+    for (side, link) in [
+        ("old", "jigdo RPM signature"),
+        ("new", "commit GPG signature"),
+    ] {
+        assert_eq!(json[side]["verified"], true, "{side}: {json}");
+        assert_eq!(json[side]["read_from"], "sources", "{side}: {json}");
+        let by = json[side]["verified_by"].as_str().unwrap_or_default();
+        assert!(
+            by.contains(link) && by.contains(fpr.as_str()),
+            "{side}: {by}"
+        );
+    }
+    assert_eq!(
+        err.matches("read the jigdo RPM's start").count(),
+        2,
+        "{err}"
+    );
+    assert!(!err.contains("downloading the whole jigdo RPM"), "{err}");
+    assert!(!err.contains("warning: "), "{err}");
+
+    // The text report says it too; an ed25519 commit signature with --commit-key.
+    let out = diff(&[
+        "trust-os-1.0-4",
+        "trust-os-1.0-2",
+        "--from",
+        &url,
+        "--gpgkey",
+        key,
+        "--commit-key",
+        ed,
+    ]);
+    let text = ok(&out);
+    assert!(
+        text.contains(&format!(
+            "verified: commit ed25519 signature by key {ed_key}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("verified: jigdo RPM signature by key {fpr}")),
+        "{text}"
+    );
+
+    // A side that nothing verifies, or only another key: refused, naming it.
+    for (old, new, args) in [
+        ("trust-os-1.0-1", "trust-os-1.0-2", vec!["--gpgkey", key]),
+        (
+            "trust-os-1.0-3",
+            "trust-os-1.0-2",
+            vec!["--gpgkey", p(&w.other.public)],
+        ),
+        (
+            "trust-os-1.0-2",
+            "trust-os-1.0-4",
+            vec!["--gpgkey", key, "--commit-key", p(&w.ed25519_other)],
+        ),
+    ] {
+        let refused = if old == "trust-os-1.0-2" { new } else { old };
+        let mut all = vec![old, new, "--from", &url];
+        all.extend(args);
+        let out = diff(&all);
+        assert_eq!(out.status.code(), Some(1), "{old} {new}: {}", stderr(&out));
+        let err = stderr(&out);
+        let last = err.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("error: ") && last.contains(refused) && last.contains("refusing"),
+            "{old} {new}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{old} {new}: a report was printed");
+    }
+
+    // No key at all: refused as the install refuses.
+    let out = diff(&["trust-os-1.0-1", "trust-os-1.0-2", "--from", &url]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    for looked_for in ["--gpgkey", "--commit-key", "--nogpgcheck", "trust-os-1.0-1"] {
+        assert!(
+            err.contains(looked_for),
+            "does not name {looked_for}: {err}"
+        );
+    }
+
+    // --nogpgcheck: one warning line per side, `verified: false`.
+    let out = diff(&[
+        "trust-os-1.0-1",
+        "trust-os-1.0-2",
+        "--from",
+        &url,
+        "--nogpgcheck",
+        "--json",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&ok(&out)).expect("json");
+    let err = stderr(&out);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning: ")).collect();
+    assert_eq!(warnings.len(), 2, "{err}");
+    assert!(
+        warnings
+            .iter()
+            .all(|l| l.contains("not verified") && l.contains("--nogpgcheck")),
+        "{err}"
+    );
+    for side in ["old", "new"] {
+        assert_eq!(json[side]["verified"], false, "{side}: {json}");
+        assert!(json[side]["verified_by"].is_null(), "{side}: {json}");
+        assert_eq!(json[side]["trust"]["nogpgcheck"], true, "{side}: {json}");
+    }
+
+    // A jigdo RPM file needs no network trust; an installed commit's record says what
+    // verified it at install.
+    let repo = fresh("diff-record");
+    ok(install(
+        "trust-os-1.0-2",
+        p(&w.published),
+        &repo,
+        &["--gpgkey", key],
+    ));
+    let json = diff_json(&[REF, p(&w.unsigned), "--repo", p(&repo), "--gpgkey", key]);
+    assert_eq!(json["old"]["read_from"], "install-record", "{json}");
+    assert_eq!(json["old"]["verified"], true, "{json}");
+    let by = json["old"]["verified_by"].as_str().unwrap_or_default();
+    assert!(
+        by.contains("jigdo RPM signature") && by.contains(fpr.as_str()),
+        "{json}"
+    );
+    assert_eq!(json["new"]["read_from"], "file", "{json}");
+    assert_eq!(json["new"]["verified"], false, "{json}");
+    assert!(json["new"]["trust"].is_null(), "{json}");
+    let text = ok(diff(&[REF, p(&w.unsigned), "--repo", p(&repo)]));
+    assert!(text.contains("local file"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "verified at install: jigdo RPM signature by key {fpr}"
+        )),
+        "{text}"
+    );
+}
+
+/// A repository whose jigdo RPM is not the one the publisher signed — signed by another
+/// key, or the signed one with a byte of its header changed — and whose metadata was
+/// made again over it (so its SHA-256 there tells nothing): `diff --gpgkey` refuses
+/// it, naming it and what failed, and prints no report. (Before diff had a trust step,
+/// both were read and reported; `--nogpgcheck` still does, with the warning.)
+#[test]
+fn diff_refuses_a_jigdo_rpm_whose_header_is_not_the_signed_one() {
+    let w = world();
+    let key = p(&w.key.public);
+    let top = w.dir.join("diff-not-signed");
+    let _ = std::fs::remove_dir_all(&top);
+    // trust-os-1.0-2 signed by another key.
+    let other = top.join("other-key");
+    std::fs::create_dir_all(&other).expect("mkdir");
+    run(jigdo()
+        .args(["pack", "--repo"])
+        .arg(w.dir.join("compose"))
+        .args(["--rev", &w.commit, "--from"])
+        .arg(&w.pkgs)
+        .arg("--output")
+        .arg(&other)
+        .args(["--name", "trust-os", "--release", "2", "--sign-key"])
+        .arg(&w.other.secret));
+    // The signed trust-os-1.0-2 with one letter of its summary changed (in the signed
+    // main header).
+    let tampered = top.join("tampered");
+    std::fs::create_dir_all(&tampered).expect("mkdir");
+    let summary = run(Command::new("rpm")
+        .args(["-qp", "--nosignature", "--nodigest", "--qf", "%{SUMMARY}"])
+        .arg(&w.rpm_signed));
+    assert!(summary.len() > 4, "summary {summary:?}");
+    let mut rpm = std::fs::read(&w.rpm_signed).expect("read");
+    let at = rpm[96..]
+        .windows(summary.len())
+        .position(|x| x == summary.as_bytes())
+        .expect("the summary stands in the header")
+        + 96;
+    rpm[at] ^= 0x20;
+    let file = tampered.join(w.rpm_signed.file_name().expect("name"));
+    std::fs::write(&file, &rpm).expect("write");
+    for dir in [&other, &tampered] {
+        run(jigdo().args(["repo", "create"]).arg(dir));
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nginx = Nginx::start(&top, &tmp.path().join("nginx"));
+    for sub in ["other-key", "tampered"] {
+        let url = format!("{}/{sub}/", nginx.url());
+        let out = diff(&[
+            p(&w.rpm_signed),
+            "trust-os-1.0-2",
+            "--from",
+            &url,
+            "--gpgkey",
+            key,
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{sub}: {}", stderr(&out));
+        let err = stderr(&out);
+        let last = err.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("error: ")
+                && last.contains("trust-os-1.0-2")
+                && last.contains("jigdo RPM signature"),
+            "{sub}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{sub}: a report was printed");
+        // It is the trust step that refuses: unverified, the same diff is read.
+        let json = diff_json(&[
+            p(&w.rpm_signed),
+            "trust-os-1.0-2",
+            "--from",
+            &url,
+            "--nogpgcheck",
+        ]);
+        assert_eq!(json["new"]["commit"], w.commit.as_str(), "{sub}: {json}");
+        assert_eq!(json["new"]["verified"], false, "{sub}: {json}");
+    }
+}
