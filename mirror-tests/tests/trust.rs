@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 
 use mirror_tests::nginx::Nginx;
 use mirror_tests::*;
+use repo_fetch::{hash_hex, DigestAlgorithm};
 
 jigdo_command!();
 
@@ -1255,6 +1256,19 @@ fn diff_verifies_the_sides_it_reads_from_the_sources() {
     );
 }
 
+/// Where the main header of the RPM `rpm` starts and ends (after the 96-byte lead and
+/// the signature header, padded to 8 bytes).
+fn main_header(rpm: &[u8]) -> (usize, usize) {
+    let end_of = |at: usize| {
+        let word = |o: usize| {
+            u32::from_be_bytes(rpm[at + o..at + o + 4].try_into().expect("4 bytes")) as usize
+        };
+        at + 16 + 16 * word(8) + word(12)
+    };
+    let start = end_of(96).div_ceil(8) * 8;
+    (start, end_of(start))
+}
+
 /// A repository whose jigdo RPM is not the one the publisher signed — signed by another
 /// key, or the signed one with a byte of its header changed — and whose metadata was
 /// made again over it (so its SHA-256 there tells nothing): `diff --gpgkey` refuses
@@ -1279,7 +1293,8 @@ fn diff_refuses_a_jigdo_rpm_whose_header_is_not_the_signed_one() {
         .args(["--name", "trust-os", "--release", "2", "--sign-key"])
         .arg(&w.other.secret));
     // The signed trust-os-1.0-2 with one letter of its summary changed (in the signed
-    // main header).
+    // main header) and the header digests of its signature header made again over the
+    // changed header, as a forger would: only the OpenPGP signature tells.
     let tampered = top.join("tampered");
     std::fs::create_dir_all(&tampered).expect("mkdir");
     let summary = run(Command::new("rpm")
@@ -1292,7 +1307,19 @@ fn diff_refuses_a_jigdo_rpm_whose_header_is_not_the_signed_one() {
         .position(|x| x == summary.as_bytes())
         .expect("the summary stands in the header")
         + 96;
+    let (start, end) = main_header(&rpm);
+    let digests = |rpm: &[u8]| {
+        [DigestAlgorithm::Sha256, DigestAlgorithm::Sha1].map(|k| hash_hex(k, &rpm[start..end]))
+    };
+    let before = digests(&rpm);
     rpm[at] ^= 0x20;
+    for (old, new) in before.iter().zip(digests(&rpm)) {
+        let at = rpm[..start]
+            .windows(old.len())
+            .position(|x| x == old.as_bytes())
+            .unwrap_or_else(|| panic!("no header digest {old} in the signature header"));
+        rpm[at..at + new.len()].copy_from_slice(new.as_bytes());
+    }
     let file = tampered.join(w.rpm_signed.file_name().expect("name"));
     std::fs::write(&file, &rpm).expect("write");
     for dir in [&other, &tampered] {
