@@ -377,12 +377,11 @@ fn delta_trust(
     }
 }
 
-/// Reads the start of the jigdo RPM `found` ([`read_jigdo_start`]), puts it through the
-/// trust step with its header signature ([`TrustPolicy::check_download_head`], then the
-/// commit's signatures and the decision) and decides what the repository of `target`
-/// still needs: the jigdo RPM's metadata, the packages needed (indexes into its pins),
-/// what verified it and the bytes read. `dir` names the file in messages. `Err` says
-/// why the whole jigdo RPM must be read instead.
+/// Reads the start of the jigdo RPM `found` and puts it through the trust step
+/// ([`read_trusted_start`]), then decides what the repository of `target` still needs:
+/// the jigdo RPM's metadata, the packages needed (indexes into its pins), what verified
+/// it and the bytes read. `dir` names the file in messages. `Err` says why the whole
+/// jigdo RPM must be read instead.
 pub(crate) fn read_head(
     policy: &TrustPolicy,
     repos: &Repos,
@@ -391,6 +390,35 @@ pub(crate) fn read_head(
     target: &Target,
     dir: &Path,
 ) -> Result<Head, String> {
+    let (jigdo, trust, head) = read_trusted_start(policy, repos, found, origin, dir)?;
+    let decided = UnpackJob::decide(jigdo, target).map_err(|e| e.to_string())?;
+    Ok(Head {
+        needed: decided.needed().to_vec(),
+        decided,
+        trust,
+        bytes: head,
+    })
+}
+
+/// Reads the start of the jigdo RPM `found` ([`read_jigdo_start`]) and puts it through
+/// the install's trust step with its header signature
+/// ([`TrustPolicy::check_download_head`] before anything of the payload is read, then
+/// the commit's signatures, [`TrustPolicy::check_commit`], and the decision,
+/// [`TrustPolicy::decide`]). Returns the jigdo RPM's metadata (up to its index), what
+/// verified it and the bytes read. `dir` names the file in messages. `Err` says why the
+/// whole jigdo RPM must be read instead (and put through the trust step whole,
+/// `install::open_trusted` or `install::read_trusted`): the start is not enough or does
+/// not verify, the trust step refuses it (the whole file is then refused too, saying so
+/// as the install says it), or only the signed `repomd.xml` verified (it pins the whole
+/// file's SHA-256, which a part cannot be checked against). `install --check` and
+/// `jigdo diff` read the starts they trust this way.
+pub(crate) fn read_trusted_start(
+    policy: &TrustPolicy,
+    repos: &Repos,
+    found: &Found,
+    origin: &JigdoOrigin,
+    dir: &Path,
+) -> Result<(JigdoRpm, TrustReport, Vec<u8>), String> {
     let label = dir.join(found.entry.file_name());
     let mut trust = TrustReport::default();
     // The header is authenticated before anything of the payload is read.
@@ -413,13 +441,7 @@ pub(crate) fn read_head(
                 .into(),
         );
     }
-    let decided = UnpackJob::decide(jigdo, target).map_err(|e| e.to_string())?;
-    Ok(Head {
-        needed: decided.needed().to_vec(),
-        decided,
-        trust,
-        bytes: head,
-    })
+    Ok((jigdo, trust, head))
 }
 
 /// Reads the start of the jigdo RPM `found` of `repos`: its lead and headers

@@ -6,11 +6,29 @@
 //! Each side is a jigdo RPM file, a commit or ref of `--repo` that jigdo installed (read
 //! from its install record: no network), or `NAME-VERSION[-RELEASE]` found in the
 //! sources (only then are the sources read). Of such a jigdo RPM only its start is read,
-//! as `jigdo install --check` reads it (`check::read_jigdo_start`: its lead and headers,
-//! then its payload up to the end of its index, with range requests, each payload file
-//! checked against the header's digests); the whole file is downloaded (verified against
-//! the metadata's checksum) only when its start is not enough, saying why in a debug
-//! line. The sources' `repomd.xml` kept by installs into `--repo`
+//! as `jigdo install --check` reads it (`check::read_trusted_start`: its lead and
+//! headers, then its payload up to the end of its index, with range requests, each
+//! payload file checked against the header's digests), and it goes through the same
+//! trust step: the signed `repomd.xml`, the jigdo RPM's *header* signature (checked
+//! before anything of the payload is read), the commit's GPG or ed25519 signatures, and
+//! the decision ([`TrustPolicy`], with `--gpgkey`, `--commit-key`, `--nogpgcheck` and
+//! the `.repo` sections' `gpgcheck`, `repo_gpgcheck` and `gpgkey`). The whole file is
+//! downloaded (checked against the metadata's checksum, then put through the trust step
+//! whole, as the install does) only when its start is not enough, saying why in a debug
+//! line: e.g. when only the signed `repomd.xml` verified (it pins the whole file's
+//! SHA-256), or when the start was refused (the whole file is then refused too, the
+//! error naming the jigdo RPM and each link looked for). The report says for each side
+//! where it was read (`read_from`) and what verified it (`verified`, `verified_by`, and
+//! for a side from the sources the trust step's report, `trust`).
+//!
+//! A side from the sources that nothing verifies is refused as `jigdo install` refuses
+//! it, also when no key is configured at all, unless `--nogpgcheck` is given (then one
+//! warning line per such side, and `"verified": false`): see [`DiffOptions::trust`]. A
+//! jigdo RPM file given by path is a local file, read as given (no network trust,
+//! `"read_from": "file"`); an installed commit says what verified it when it was
+//! installed (its install record's `verified_by`).
+//!
+//! The sources' `repomd.xml` kept by installs into `--repo`
 //! (`REPO/extensions/jigdo/sources/`) makes their requests conditional; `diff` keeps
 //! nothing itself. The bytes it received are counted (`bytes_downloaded`).
 
@@ -27,6 +45,7 @@ use serde::Serialize;
 
 use crate::error::InstallError;
 use crate::sources::{Repos, SourceSpec};
+use crate::trust::{TrustPolicy, TrustReport};
 
 /// What to compare, and where to look.
 #[derive(Clone)]
@@ -43,6 +62,16 @@ pub struct DiffOptions {
     pub fetch: FetchOptions,
     /// Which library downloads.
     pub backend: Backend,
+    /// The keys and the rule of the trust step for the sides read from the sources
+    /// (`--gpgkey`, `--commit-key`, `--nogpgcheck`; the sources' `.repo` sections add
+    /// theirs). A side that no link verifies is refused unless `nogpgcheck`, also when no
+    /// key is configured at all, as `jigdo install` and `install --check` refuse it: the
+    /// report is what an update would bring, read from the same untrusted network an
+    /// update reads, and an unauthenticated report (say a tampered index listing other
+    /// packages) is no better ground for updating than an unauthenticated commit is for
+    /// installing (`jigdo unpack`'s rule of accepting unverified local files with a
+    /// warning applies to local files, which `diff` reads as given).
+    pub trust: TrustPolicy,
 }
 
 /// One side of a diff.
@@ -56,6 +85,17 @@ pub struct DiffSide {
     pub jigdo_rpm: String,
     /// The commit's `version` metadata.
     pub version: Option<String>,
+    /// Where it was read: `"sources"` (a jigdo RPM of the sources, through the trust
+    /// step), `"file"` (a jigdo RPM file given by path: a local file, read as given) or
+    /// `"install-record"` (a commit of `--repo` that jigdo installed).
+    pub read_from: &'static str,
+    /// Whether a link of the chain of trust verified it (for an installed commit: when
+    /// it was installed, as its install record says).
+    pub verified: bool,
+    /// What verified it: each link and its key (`None`: nothing).
+    pub verified_by: Option<String>,
+    /// The trust step's report of a side read from the sources (`None` otherwise).
+    pub trust: Option<TrustReport>,
 }
 
 /// A package present on both sides with different files.
@@ -136,7 +176,7 @@ fn side(
 ) -> Result<Side, InstallError> {
     let path = Path::new(spec);
     if spec.ends_with(".rpm") && path.is_file() {
-        return Ok(from_jigdo(spec, &JigdoRpm::open(path)?));
+        return Ok(from_jigdo(spec, &JigdoRpm::open(path)?, None));
     }
     if let Some(repo) = &opts.repo {
         let store = Repo::open(repo).map_err(|error| InstallError::Repo {
@@ -159,6 +199,10 @@ fn side(
                     commit: hex,
                     jigdo_rpm: record.jigdo_rpm,
                     version: record.version,
+                    read_from: "install-record",
+                    verified: record.verified_by.is_some(),
+                    verified_by: record.verified_by,
+                    trust: None,
                 },
                 jigdo_rpm_size: record.jigdo_rpm_size,
             });
@@ -185,29 +229,48 @@ fn side(
             &opts.sources,
             &work.join("metadata"),
             kept.as_deref(),
-            &crate::trust::TrustPolicy::default(),
+            &opts.trust,
             &(std::sync::Arc::new(|_: &crate::event::Event<'_>| {}) as crate::event::EventSink),
         )?);
     }
     let repos = repos.as_ref().ok_or(InstallError::NoSources)?;
     let found = repos.find_jigdo(spec)?;
-    match crate::check::read_jigdo_start(repos, &found, work, |_| Ok(())) {
-        Ok((jigdo, _)) => return Ok(from_jigdo(spec, &jigdo)),
+    let origin = repos.origin(&found);
+    let (jigdo, trust) = match crate::check::read_trusted_start(
+        &opts.trust,
+        repos,
+        &found,
+        &origin,
+        work,
+    ) {
+        Ok((jigdo, trust, _)) => (jigdo, trust),
         Err(why) => {
             tracing::debug!(jigdo_rpm = %found.entry.nevra(), reason = %why, "diff: downloading the whole jigdo RPM instead of its start");
+            let file = repos.fetch_entry(&found, work)?;
+            let what = format!(
+                "{} from {}",
+                found.entry.nevra(),
+                repos.list[found.repo].name
+            );
+            crate::install::read_trusted(&opts.trust, &file, &origin, &what)?
         }
-    }
-    let file = repos.fetch_entry(&found, work)?;
-    Ok(from_jigdo(spec, &JigdoRpm::open(&file)?))
+    };
+    Ok(from_jigdo(spec, &jigdo, Some(trust)))
 }
 
-fn from_jigdo(spec: &str, j: &JigdoRpm) -> Side {
+/// The side `spec` read from `j`: from the sources when `trust` is the trust step's
+/// report, else a local file.
+fn from_jigdo(spec: &str, j: &JigdoRpm, trust: Option<TrustReport>) -> Side {
     Side {
         info: DiffSide {
             spec: spec.to_string(),
             commit: j.commit.to_hex(),
             jigdo_rpm: j.nevra(),
             version: j.commit_object.version(),
+            read_from: if trust.is_some() { "sources" } else { "file" },
+            verified: trust.as_ref().is_some_and(|t| !t.verified.is_empty()),
+            verified_by: trust.as_ref().and_then(TrustReport::verified_by),
+            trust,
         },
         jigdo_rpm_size: j.file_size,
         index: j.index.clone(),

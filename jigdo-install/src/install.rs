@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 use jigdo_format::PinnedPackage;
 use jigdo_unpack::{
-    Arrivals, Decided, DeltaJob, Located, PackageFiles, PendingRecord, Target, UnpackJob,
+    Arrivals, Decided, DeltaJob, JigdoRpm, Located, PackageFiles, PendingRecord, Target, UnpackJob,
     UnpackReport,
 };
 use ostree_store::{Repo, RepoMode};
@@ -600,7 +600,7 @@ fn early_pins(
 fn still_verified(
     policy: &TrustPolicy,
     trust: &TrustReport,
-    jigdo: &jigdo_unpack::JigdoRpm,
+    jigdo: &JigdoRpm,
     origin: &JigdoOrigin,
 ) -> Result<(), crate::error::TrustFailure> {
     let mut again = TrustReport::default();
@@ -710,6 +710,46 @@ pub(crate) fn open_trusted(
     what: &str,
     decided: Option<Decided>,
 ) -> Result<(UnpackJob, TrustReport), InstallError> {
+    trusted(
+        policy,
+        path,
+        origin,
+        what,
+        || Ok(UnpackJob::open_decided(path, target, decided)?),
+        UnpackJob::jigdo,
+    )
+}
+
+/// The trust step of [`open_trusted`] over the downloaded jigdo RPM file `path` when no
+/// repository is to be written (`jigdo diff`): its metadata, opened once the download's
+/// links were checked, and what verified it.
+pub(crate) fn read_trusted(
+    policy: &TrustPolicy,
+    path: &Path,
+    origin: &JigdoOrigin,
+    what: &str,
+) -> Result<(JigdoRpm, TrustReport), InstallError> {
+    trusted(
+        policy,
+        path,
+        origin,
+        what,
+        || Ok(JigdoRpm::open(path)?),
+        |j| j,
+    )
+}
+
+/// The trust step over a whole downloaded jigdo RPM: the download's links
+/// ([`TrustPolicy::check_download`]) before `open` reads it, then the commit's
+/// signatures of what `jigdo` finds in it and the decision. A refusal names `what`.
+fn trusted<T>(
+    policy: &TrustPolicy,
+    path: &Path,
+    origin: &JigdoOrigin,
+    what: &str,
+    open: impl FnOnce() -> Result<T, InstallError>,
+    jigdo: for<'a> fn(&'a T) -> &'a JigdoRpm,
+) -> Result<(T, TrustReport), InstallError> {
     let untrusted = |reason| InstallError::Untrusted {
         what: what.to_string(),
         reason,
@@ -718,12 +758,12 @@ pub(crate) fn open_trusted(
     policy
         .check_download(path, origin, &mut trust)
         .map_err(untrusted)?;
-    let job = UnpackJob::open_decided(path, target, decided)?;
+    let opened = open()?;
     policy
-        .check_commit(job.jigdo(), origin, &mut trust)
+        .check_commit(jigdo(&opened), origin, &mut trust)
         .map_err(untrusted)?;
     policy.decide(&mut trust).map_err(untrusted)?;
-    Ok((job, trust))
+    Ok((opened, trust))
 }
 
 /// The smallest delta RPM whose target is the commit of `found` and whose base the

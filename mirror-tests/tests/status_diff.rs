@@ -350,6 +350,9 @@ fn diff_works_offline_from_the_install_records_and_equals_the_diff_of_the_files(
         nevra(&found)
     };
     assert_eq!(offline["old"]["commit"], w.v1_commit.as_str());
+    // Installed with --nogpgcheck: the record says nothing verified it.
+    assert_eq!(offline["old"]["read_from"], "install-record");
+    assert_eq!(offline["old"]["verified"], false);
     assert_eq!(offline["new"]["commit"], w.v2_commit.as_str());
     assert_eq!(strs(&offline["added"]), [name(&v2_dir, "jt-delta-")]);
     assert_eq!(strs(&offline["removed"]), [name(&v1_dir, "jt-gamma-")]);
@@ -401,12 +404,13 @@ fn diff_works_offline_from_the_install_records_and_equals_the_diff_of_the_files(
     assert_eq!(offline["download_bytes"], expected);
     assert_eq!(offline["download_packages"], 3);
 
-    // The same diff from a jigdo RPM file and a NAME-VERSION found in the sources.
+    // The same diff from a jigdo RPM file and a NAME-VERSION found in the sources
+    // (unsigned: accepted deliberately, as the installs above).
     let from_files = json(run_raw(
         jigdo()
             .arg("diff")
             .arg(&w.v1_rpm)
-            .args(["example-os-2.0", "--json", "--from"])
+            .args(["example-os-2.0", "--json", "--nogpgcheck", "--from"])
             .arg(&w.published),
     ));
     for key in [

@@ -31,9 +31,10 @@ pub struct TargetArgs {
     pub ref_name: Option<String>,
 }
 
-/// The keys and the rule of the trust step (`install`, `mirror`, `unpack`): one link of
-/// the chain of trust must verify with one of these keys, or `--nogpgcheck` (`unpack`
-/// with no key unpacks an unverified commit with a warning).
+/// The keys and the rule of the trust step (`install`, `mirror`, `unpack`, `diff`): one
+/// link of the chain of trust must verify with one of these keys, or `--nogpgcheck`
+/// (`unpack` with no key unpacks an unverified commit with a warning; `diff` checks the
+/// sides it reads from the sources).
 #[derive(clap::Args)]
 pub struct TrustArgs {
     /// OpenPGP public key file (armored or binary; repeatable), added to every source's

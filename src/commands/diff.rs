@@ -12,7 +12,16 @@ use jigdo_install::{diff, source_specs, DiffOptions, FetchOptions};
 installed (read from the install record jigdo keeps in the repository: no network), or \
 NAME-VERSION[-RELEASE] of a jigdo RPM in the --from sources: of that jigdo RPM only its \
 start (its headers and index) is read, with HTTP range requests, as install --check reads \
-it; the bytes received are reported (bytes_downloaded in --json)."
+it; the bytes received are reported (bytes_downloaded in --json).
+
+Trust: a side found in the sources goes through the trust step of install --check: it is \
+read only if one link verifies with a given key (the signed repomd.xml, the jigdo RPM's \
+header signature, or the commit's own GPG or ed25519 signature; gpgcheck=1 and \
+repo_gpgcheck=1 of a .repo section require theirs), else diff fails naming the jigdo RPM \
+and each link looked for, as install refuses it, unless --nogpgcheck is given (one \
+warning line per such side). The report says per side what verified it (verified and \
+verified_by in --json): a jigdo RPM file given by path is a local file, read as given; \
+an installed commit says what verified it when it was installed."
 )]
 pub struct DiffArgs {
     /// The old side.
@@ -30,6 +39,8 @@ pub struct DiffArgs {
     /// The OSTree repository whose refs and commits may be sides.
     #[arg(long, value_name = "PATH")]
     pub repo: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: super::args::TrustArgs,
     /// Library that downloads: http or librepo.
     #[arg(long, default_value = "http", value_parser = super::args::backend())]
     pub backend: jigdo_install::Backend,
@@ -47,8 +58,19 @@ pub fn run(args: DiffArgs) -> anyhow::Result<i32> {
         repo: args.repo,
         fetch: FetchOptions::default(),
         backend: args.backend,
+        trust: args.trust.policy(),
     };
     let r = diff(&opts)?;
+    // Always (also with --json), as install warns: a side nothing verified.
+    for (label, s) in [("old", &r.old), ("new", &r.new)] {
+        if let Some(t) = s.trust.as_ref().filter(|t| t.nogpgcheck) {
+            eprintln!(
+                "warning: {label} side {}: {}",
+                s.jigdo_rpm,
+                t.line().trim_start_matches("warning: ")
+            );
+        }
+    }
     if args.json {
         crate::output::print_json(&r)?;
         return Ok(0);
@@ -56,6 +78,7 @@ pub fn run(args: DiffArgs) -> anyhow::Result<i32> {
     for (label, s) in [("Old", &r.old), ("New", &r.new)] {
         let version = s.version.as_deref().unwrap_or("-");
         println!("{label}: {} ({}, version {version})", s.commit, s.jigdo_rpm);
+        println!("  {}", trust_line(s));
     }
     let section = |title: &str, lines: Vec<String>| {
         if !lines.is_empty() {
@@ -90,4 +113,19 @@ pub fn run(args: DiffArgs) -> anyhow::Result<i32> {
         println!("Received: {} bytes", r.bytes_downloaded);
     }
     Ok(0)
+}
+
+/// What verified a side, in one line of the text report.
+fn trust_line(s: &jigdo_install::diff::DiffSide) -> String {
+    match (s.read_from, &s.verified_by) {
+        ("install-record", Some(by)) => format!("verified at install: {by}"),
+        ("install-record", None) => "not verified at install (its install record names \
+                                     nothing that verified it)"
+            .to_string(),
+        ("file", _) => "not verified: local file (a jigdo RPM file given by path is read as \
+                        given)"
+            .to_string(),
+        (_, Some(by)) => format!("verified: {by}"),
+        (_, None) => "not verified (--nogpgcheck)".to_string(),
+    }
 }
