@@ -707,6 +707,7 @@ impl UnpackJob {
         for mut cache in caches {
             cache.stage(&tx)?;
         }
+        step("caches staged");
         tx.commit()?;
         step("transaction committed");
 

@@ -1036,8 +1036,10 @@ impl Transaction<'_> {
     /// commit written whose objects are all present. Refs are not touched: set them
     /// afterwards.
     pub fn commit(mut self) -> Result<()> {
+        let started = std::time::Instant::now();
         let staged = std::mem::take(&mut *self.staged.lock().map_err(poisoned)?);
         let files = std::mem::take(&mut *self.files.lock().map_err(poisoned)?);
+        let (n_staged, n_files) = (staged.len(), files.len());
         if self.fsync && !(staged.is_empty() && files.is_empty()) {
             let d = File::open(&self.staging).at(&self.staging)?;
             // SAFETY: syncfs on an open directory fd.
@@ -1048,6 +1050,16 @@ impl Transaction<'_> {
                 });
             }
         }
+        let step = |what: &str| {
+            let elapsed = started.elapsed();
+            tracing::debug!(
+                ?elapsed,
+                objects = n_staged,
+                files = n_files,
+                "commit: {what}"
+            );
+        };
+        step("staged data flushed");
         // Renamed into place directory by directory, in one thread (a rename between two
         // directories takes the filesystem's rename lock: more threads would only wait
         // for it), then the directories are synced, in parallel. A shard (the objects of
@@ -1119,6 +1131,8 @@ impl Transaction<'_> {
                 }
             }
         }
+        step("objects renamed");
+        let n_dirs = by_dir.len();
         if self.fsync {
             by_dir
                 .into_par_iter()
@@ -1127,6 +1141,8 @@ impl Transaction<'_> {
         if self.fsync && objects_moved {
             fsync_dir(&self.repo.path().join("objects"))?;
         }
+        let elapsed = started.elapsed();
+        tracing::debug!(?elapsed, directories = n_dirs, "commit: renames durable");
         // The staged files, replacing what their names held.
         let mut file_dirs = BTreeSet::new();
         for (from, to) in files {
@@ -1140,14 +1156,17 @@ impl Transaction<'_> {
                 fsync_dir(&dir)?;
             }
         }
+        step("files in place");
         let commits = std::mem::take(&mut *self.commits.lock().map_err(poisoned)?);
         for c in commits {
             if self.repo.is_commit_complete(&c) {
                 self.repo.mark_commit_partial(&c, false)?;
             }
         }
+        step("commits checked");
         self.cleanup();
         self.finished = true;
+        step("staging removed");
         Ok(())
     }
 
