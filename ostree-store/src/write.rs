@@ -7,7 +7,8 @@
 //! transaction commits are the staged objects flushed (`syncfs`, unless `core.fsync=false`;
 //! with `core.per-object-fsync=true` each object is fsynced as it is written,
 //! as libostree does) and renamed into `objects/`, whose directories are then
-//! fsynced. A crash
+//! made durable (an fsync each, or one more `syncfs` when there are more than a few:
+//! [`SYNCFS_FROM_DIRS`]). A crash
 //! therefore never leaves a half-written object in `objects/`. The
 //! transaction holds the shared repository lock, as libostree's does.
 //! Writing a commit object marks it partial (`state/<commit>.commitpartial`)
@@ -288,6 +289,63 @@ fn rename_noreplace(from: &Path, to: &Path) -> Result<bool> {
 
 fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).at(dir)
+}
+
+/// From this many directories to make durable at once, [`sync_dirs`] flushes the whole
+/// filesystem with one `syncfs` instead of an fsync per directory. Each fsync is a
+/// device flush of its own (and, on ext4 without a journal, synchronous writes of the
+/// directory's blocks and inode, one after the other); one `syncfs` writes every dirty
+/// block together and flushes once. Measured on this project's bench disk (ext4 without
+/// a journal, virtio): 256 directories of 20 renamed files each 570-730 ms of fsyncs
+/// against 3-6 ms for the `syncfs`; 4 directories 6-19 ms against 0.2-3 ms. Below
+/// this count the fsyncs stay: their cost is bounded by this transaction's own
+/// directories, while a `syncfs` also writes whatever other processes dirtied on the
+/// filesystem since the transaction's first flush.
+pub const SYNCFS_FROM_DIRS: usize = 4;
+
+/// How [`sync_dirs`] makes `n` directories durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DirSync {
+    /// Nothing to sync.
+    Nothing,
+    /// An fsync per directory.
+    EachDir,
+    /// One `syncfs` of their filesystem.
+    Filesystem,
+}
+
+impl DirSync {
+    fn of(n: usize) -> DirSync {
+        match n {
+            0 => DirSync::Nothing,
+            n if n < SYNCFS_FROM_DIRS => DirSync::EachDir,
+            _ => DirSync::Filesystem,
+        }
+    }
+}
+
+/// Flushes the filesystem `dir` is on (`syncfs`): every dirty block and inode of it,
+/// then the device's cache.
+fn syncfs(dir: &Path) -> Result<()> {
+    let d = File::open(dir).at(dir)?;
+    // SAFETY: syncfs on an open directory fd.
+    if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
+        return Err(Error::Io {
+            path: dir.to_path_buf(),
+            error: io::Error::last_os_error(),
+        });
+    }
+    Ok(())
+}
+
+/// Makes the entries of `dirs` (all on one filesystem) durable: an fsync each
+/// (in parallel), or one `syncfs` when there are [`SYNCFS_FROM_DIRS`] or more.
+fn sync_dirs(dirs: Vec<PathBuf>) -> Result<()> {
+    match (DirSync::of(dirs.len()), dirs.first()) {
+        (DirSync::Filesystem, Some(dir)) => syncfs(dir),
+        (DirSync::EachDir, _) => dirs.into_par_iter().try_for_each(|d| fsync_dir(&d)),
+        _ => Ok(()),
+    }
 }
 
 fn set_mtime_zero(f: &File) -> io::Result<()> {
@@ -1041,14 +1099,7 @@ impl Transaction<'_> {
         let files = std::mem::take(&mut *self.files.lock().map_err(poisoned)?);
         let (n_staged, n_files) = (staged.len(), files.len());
         if self.fsync && !(staged.is_empty() && files.is_empty()) {
-            let d = File::open(&self.staging).at(&self.staging)?;
-            // SAFETY: syncfs on an open directory fd.
-            if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
-                return Err(Error::Io {
-                    path: self.staging.clone(),
-                    error: io::Error::last_os_error(),
-                });
-            }
+            syncfs(&self.staging)?;
         }
         let step = |what: &str| {
             let elapsed = started.elapsed();
@@ -1062,7 +1113,9 @@ impl Transaction<'_> {
         step("staged data flushed");
         // Renamed into place directory by directory, in one thread (a rename between two
         // directories takes the filesystem's rename lock: more threads would only wait
-        // for it), then the directories are synced, in parallel. A shard (the objects of
+        // for it), then the directories are synced (`sync_dirs`: in parallel, or with one
+        // `syncfs` when there are many; the objects' data was flushed above, before any
+        // of them was renamed). A shard (the objects of
         // a directory `objects/` lacked) is renamed whole, unless another writer made
         // that directory meanwhile: then its objects are renamed one by one.
         let shards = std::mem::take(&mut *self.shards.lock().map_err(poisoned)?);
@@ -1134,12 +1187,11 @@ impl Transaction<'_> {
         step("objects renamed");
         let n_dirs = by_dir.len();
         if self.fsync {
-            by_dir
-                .into_par_iter()
-                .try_for_each(|(dir, _)| fsync_dir(&dir))?;
-        }
-        if self.fsync && objects_moved {
-            fsync_dir(&self.repo.path().join("objects"))?;
+            let mut dirs: Vec<PathBuf> = by_dir.into_keys().collect();
+            if objects_moved {
+                dirs.push(objects);
+            }
+            sync_dirs(dirs)?;
         }
         let elapsed = started.elapsed();
         tracing::debug!(?elapsed, directories = n_dirs, "commit: renames durable");
@@ -1152,9 +1204,7 @@ impl Transaction<'_> {
             }
         }
         if self.fsync {
-            for dir in file_dirs {
-                fsync_dir(&dir)?;
-            }
+            sync_dirs(file_dirs.into_iter().collect())?;
         }
         step("files in place");
         let commits = std::mem::take(&mut *self.commits.lock().map_err(poisoned)?);
@@ -1642,6 +1692,74 @@ mod tests {
             );
         }
         assert!(staging_entries(&tx).is_empty());
+    }
+
+    #[test]
+    fn directories_are_fsynced_each_below_the_threshold_and_flushed_together_from_it() {
+        assert_eq!(DirSync::of(0), DirSync::Nothing);
+        for n in 1..SYNCFS_FROM_DIRS {
+            assert_eq!(DirSync::of(n), DirSync::EachDir, "{n}");
+        }
+        for n in [SYNCFS_FROM_DIRS, 257] {
+            assert_eq!(DirSync::of(n), DirSync::Filesystem, "{n}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let dirs: Vec<PathBuf> = (0..SYNCFS_FROM_DIRS)
+            .map(|i| {
+                let d = dir.path().join(format!("{i:02x}"));
+                fs::create_dir(&d).unwrap();
+                d
+            })
+            .collect();
+        sync_dirs(Vec::new()).unwrap();
+        sync_dirs(dirs[..1].to_vec()).unwrap();
+        sync_dirs(dirs.clone()).unwrap();
+        // Each way reports a directory it cannot open.
+        let missing = dir.path().join("missing");
+        let few = vec![dirs[0].clone(), missing.clone()];
+        let many: Vec<PathBuf> = std::iter::once(missing.clone()).chain(dirs).collect();
+        for (what, dirs) in [("each", few), ("syncfs", many)] {
+            match sync_dirs(dirs) {
+                Err(Error::Io { path, .. }) => assert_eq!(path, missing, "{what}"),
+                other => panic!("{what}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_commit_over_many_directories_moves_every_object_and_file_into_place() {
+        // Objects in more directories than SYNCFS_FROM_DIRS, some of them existing
+        // already (objects renamed one by one) and some new (shards renamed whole), and
+        // files staged in two directories.
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), RepoMode::BareUser).unwrap();
+        let h = FileHeader::regular(0, 0, 0o644);
+        let first: Vec<Checksum> = (0..8)
+            .map(|i| {
+                repo.write_content(&h, format!("first {i}").as_bytes())
+                    .unwrap()
+            })
+            .collect();
+        let tx = repo.transaction().unwrap();
+        let second: Vec<Checksum> = (0..64)
+            .map(|i| {
+                tx.write_content(&h, format!("second {i}").as_bytes())
+                    .unwrap()
+            })
+            .collect();
+        let dests = [repo.path().join("a-file"), repo.path().join("state/b-file")];
+        for d in &dests {
+            tx.stage_file(d, b"staged").unwrap();
+        }
+        tx.commit().unwrap();
+        for c in first.iter().chain(&second) {
+            repo.verify_file(c).unwrap();
+        }
+        for d in &dests {
+            assert_eq!(fs::read(d).unwrap(), b"staged");
+        }
+        let dirs: HashSet<u8> = second.iter().map(|c| c.0[0]).collect();
+        assert!(dirs.len() > SYNCFS_FROM_DIRS, "{}", dirs.len());
     }
 
     #[test]

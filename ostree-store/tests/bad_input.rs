@@ -328,19 +328,31 @@ fn decoders_never_panic() {
     assert!(DirMeta::decode(&valid_meta).is_ok());
 }
 
-/// `core.per-object-fsync=true` and `core.fsync=false` are honoured paths too.
+/// `core.per-object-fsync=true` and `core.fsync=false` are honoured paths too, and the
+/// default flushes the objects' data once before they are renamed into place, then
+/// makes the renames durable with an fsync per directory when few directories were
+/// touched, or with one more `syncfs` when many were.
 #[test]
 fn fsync_policies() {
     // The writing runs in a child (this test again, told by the environment) under the
     // real strace, which counts what it syncs: per-object-fsync=true fsyncs every
     // non-symlink object as it is written, fsync=false syncs nothing at all.
-    let policies = ["per-object-fsync=true", "fsync=false"];
+    // (extra config line, regular files written: 0 for write_three_objects)
+    let policies = [
+        ("per-object-fsync=true", 0),
+        ("fsync=false", 0),
+        ("", 1),
+        ("", 64),
+    ];
     if let Ok(path) = std::env::var("OSTREE_STORE_FSYNC_CHILD") {
-        write_three_objects(Path::new(&path));
+        match std::env::var("OSTREE_STORE_FSYNC_FILES").map(|n| n.parse::<usize>()) {
+            Ok(Ok(n)) if n > 0 => write_regular_files(Path::new(&path), n),
+            _ => write_three_objects(Path::new(&path)),
+        }
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    for (i, extra) in policies.iter().enumerate() {
+    for (i, (extra, files)) in policies.iter().enumerate() {
         let path = dir.path().join(format!("r{i}"));
         Repo::init(&path, RepoMode::BareUser).unwrap();
         let cfg = path.join("config");
@@ -353,6 +365,7 @@ fn fsync_policies() {
             .arg(std::env::current_exe().unwrap())
             .args(["--exact", "fsync_policies", "--test-threads=1"])
             .env("OSTREE_STORE_FSYNC_CHILD", &path)
+            .env("OSTREE_STORE_FSYNC_FILES", files.to_string())
             .output()
             .expect("running strace (apt-get install strace)");
         assert!(
@@ -376,10 +389,33 @@ fn fsync_policies() {
             count("fsync") + count("fdatasync"),
             count("syncfs") + count("sync"),
         );
-        match *extra {
-            "per-object-fsync=true" => assert!(fsyncs >= 2, "{extra}: {calls}"),
-            _ => assert_eq!(fsyncs + syncfs, 0, "{extra}: {calls}"),
+        match (*extra, files) {
+            ("per-object-fsync=true", _) => assert!(fsyncs >= 2, "{extra}: {calls}"),
+            ("fsync=false", _) => assert_eq!(fsyncs + syncfs, 0, "{extra}: {calls}"),
+            // One object: its new directory objects/XX/ and objects/ fsynced after the
+            // flush.
+            (_, 1) => assert_eq!((syncfs, fsyncs), (1, 2), "{files} files: {calls}"),
+            // Objects in dozens of directories: a second flush instead of an fsync each.
+            _ => assert_eq!((syncfs, fsyncs), (2, 0), "{files} files: {calls}"),
         }
+    }
+}
+
+/// The writing half of [`fsync_policies`] for the default policy: `n` regular files
+/// of different contents in one transaction of the repository at `path`.
+fn write_regular_files(path: &Path, n: usize) {
+    let repo = Repo::open(path).unwrap();
+    let tx = repo.transaction().unwrap();
+    let h = FileHeader::regular(0, 0, 0o644);
+    let sums: Vec<_> = (0..n)
+        .map(|i| {
+            tx.write_content(&h, format!("file {i}\n").as_bytes())
+                .unwrap()
+        })
+        .collect();
+    tx.commit().unwrap();
+    for c in &sums {
+        repo.verify_file(c).unwrap();
     }
 }
 
