@@ -85,10 +85,8 @@ pub struct DiffSide {
     pub jigdo_rpm: String,
     /// The commit's `version` metadata.
     pub version: Option<String>,
-    /// Where it was read: `"sources"` (a jigdo RPM of the sources, through the trust
-    /// step), `"file"` (a jigdo RPM file given by path: a local file, read as given) or
-    /// `"install-record"` (a commit of `--repo` that jigdo installed).
-    pub read_from: &'static str,
+    /// Where it was read.
+    pub read_from: ReadFrom,
     /// Whether a link of the chain of trust verified it (for an installed commit: when
     /// it was installed, as its install record says).
     pub verified: bool,
@@ -96,6 +94,18 @@ pub struct DiffSide {
     pub verified_by: Option<String>,
     /// The trust step's report of a side read from the sources (`None` otherwise).
     pub trust: Option<TrustReport>,
+}
+
+/// Where a side of a diff was read (in JSON: `"sources"`, `"file"`, `"install-record"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadFrom {
+    /// A jigdo RPM of the sources, through the trust step.
+    Sources,
+    /// A jigdo RPM file given by path: a local file, read as given.
+    File,
+    /// A commit of `--repo` that jigdo installed (its install record).
+    InstallRecord,
 }
 
 /// A package present on both sides with different files.
@@ -199,7 +209,7 @@ fn side(
                     commit: hex,
                     jigdo_rpm: record.jigdo_rpm,
                     version: record.version,
-                    read_from: "install-record",
+                    read_from: ReadFrom::InstallRecord,
                     verified: record.verified_by.is_some(),
                     verified_by: record.verified_by,
                     trust: None,
@@ -267,7 +277,11 @@ fn from_jigdo(spec: &str, j: &JigdoRpm, trust: Option<TrustReport>) -> Side {
             commit: j.commit.to_hex(),
             jigdo_rpm: j.nevra(),
             version: j.commit_object.version(),
-            read_from: if trust.is_some() { "sources" } else { "file" },
+            read_from: if trust.is_some() {
+                ReadFrom::Sources
+            } else {
+                ReadFrom::File
+            },
             verified: trust.as_ref().is_some_and(|t| !t.verified.is_empty()),
             verified_by: trust.as_ref().and_then(TrustReport::verified_by),
             trust,

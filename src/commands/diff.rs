@@ -117,15 +117,18 @@ pub fn run(args: DiffArgs) -> anyhow::Result<i32> {
 
 /// What verified a side, in one line of the text report.
 fn trust_line(s: &jigdo_install::diff::DiffSide) -> String {
+    use jigdo_install::diff::ReadFrom;
     match (s.read_from, &s.verified_by) {
-        ("install-record", Some(by)) => format!("verified at install: {by}"),
-        ("install-record", None) => "not verified at install (its install record names \
+        (ReadFrom::InstallRecord, Some(by)) => format!("verified at install: {by}"),
+        (ReadFrom::InstallRecord, None) => "not verified at install (its install record names \
                                      nothing that verified it)"
             .to_string(),
-        ("file", _) => "not verified: local file (a jigdo RPM file given by path is read as \
+        (ReadFrom::File, _) => {
+            "not verified: local file (a jigdo RPM file given by path is read as \
                         given)"
-            .to_string(),
-        (_, Some(by)) => format!("verified: {by}"),
-        (_, None) => "not verified (--nogpgcheck)".to_string(),
+                .to_string()
+        }
+        (ReadFrom::Sources, Some(by)) => format!("verified: {by}"),
+        (ReadFrom::Sources, None) => "not verified (--nogpgcheck)".to_string(),
     }
 }
