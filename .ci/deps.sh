@@ -20,7 +20,7 @@ packages=(
   ostree rpm cpio createrepo-c dnf dnf-plugins-core nginx
   zstd xz-utils bzip2 gzip gnupg attr e2fsprogs libarchive-tools curl pkg-config openssl time
   strace  # counts the syncs of ostree-store's fsync_policies test
-  librepo-dev
+  librepo0  # opened at run time by --backend librepo (librepo-sys)
   libzstd-dev  # the libzstd jigdo links (jigdo-format/Cargo.toml: deltas rebuild the system zstd's frames)
   # man pages, shell completions and systemd units of the packaged jigdo (mirror-tests)
   man-db groff-base bash-completion zsh fish systemd

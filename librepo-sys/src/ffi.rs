@@ -111,48 +111,106 @@ pub const LR_CB_OK: c_int = 0;
 pub type LrEndCb =
     unsafe extern "C" fn(clientp: *mut c_void, status: c_int, msg: *const c_char) -> c_int;
 
-extern "C" {
-    /// Creates a handle.
-    pub fn lr_handle_init() -> *mut LrHandle;
-    /// Frees a handle.
-    pub fn lr_handle_free(handle: *mut LrHandle);
-    /// Sets a handle option (variadic: the value's C type depends on `option`).
-    pub fn lr_handle_setopt(
-        handle: *mut LrHandle,
-        err: *mut *mut GError,
-        option: c_int,
-        ...
-    ) -> Gboolean;
-    /// Creates a package target.
-    pub fn lr_packagetarget_new_v2(
-        handle: *mut LrHandle,
-        relative_url: *const c_char,
-        dest: *const c_char,
-        checksum_type: c_int,
-        checksum: *const c_char,
-        expectedsize: i64,
-        base_url: *const c_char,
-        resume: Gboolean,
-        progresscb: *mut c_void,
-        cbdata: *mut c_void,
-        endcb: Option<LrEndCb>,
-        mirrorfailurecb: *mut c_void,
-        err: *mut *mut GError,
-    ) -> *mut LrPackageTarget;
-    /// Frees a package target.
-    pub fn lr_packagetarget_free(target: *mut LrPackageTarget);
-    /// Downloads every target of the list (flags: 0 = not fail-fast).
-    pub fn lr_download_packages(
-        targets: *mut GSList,
-        flags: c_int,
-        err: *mut *mut GError,
-    ) -> Gboolean;
-    /// glib: appends to a list.
-    pub fn g_slist_append(list: *mut GSList, data: *mut c_void) -> *mut GSList;
-    /// glib: frees a list (not its elements).
-    pub fn g_slist_free(list: *mut GSList);
-    /// glib: frees an error.
-    pub fn g_error_free(err: *mut GError);
+/// The file librepo is loaded from: the runtime library of Debian's `librepo0` (glib
+/// comes with it as its dependency).
+pub const LIBRARY: &str = "librepo.so.0";
+
+// librepo is opened with dlopen at first use rather than linked: linked, the dynamic
+// loader maps it, glib and the ~40 libraries they need (curl, gnutls, gpgme, libxml2, ICU,
+// Kerberos) at the start of every jigdo command, about 0.1 s with a cold page cache, while
+// only `--backend librepo` downloads use it. No crate wraps librepo, so the nine
+// functions are declared here by hand; `libloading` does the dlopen and dlsym.
+
+/// `lr_handle_setopt`: variadic, the value's C type depends on the option.
+type SetoptFn = unsafe extern "C" fn(*mut LrHandle, *mut *mut GError, c_int, ...) -> Gboolean;
+/// `lr_packagetarget_new_v2`.
+type PackageTargetNewFn = unsafe extern "C" fn(
+    handle: *mut LrHandle,
+    relative_url: *const c_char,
+    dest: *const c_char,
+    checksum_type: c_int,
+    checksum: *const c_char,
+    expectedsize: i64,
+    base_url: *const c_char,
+    resume: Gboolean,
+    progresscb: *mut c_void,
+    cbdata: *mut c_void,
+    endcb: Option<LrEndCb>,
+    mirrorfailurecb: *mut c_void,
+    err: *mut *mut GError,
+) -> *mut LrPackageTarget;
+
+/// The librepo and glib functions the download uses, resolved in the loaded library.
+struct Api {
+    handle_init: unsafe extern "C" fn() -> *mut LrHandle,
+    handle_free: unsafe extern "C" fn(*mut LrHandle),
+    handle_setopt: SetoptFn,
+    packagetarget_new_v2: PackageTargetNewFn,
+    packagetarget_free: unsafe extern "C" fn(*mut LrPackageTarget),
+    /// `lr_download_packages(targets, flags, err)` (flags 0: not fail-fast).
+    download_packages: unsafe extern "C" fn(*mut GSList, c_int, *mut *mut GError) -> Gboolean,
+    slist_append: unsafe extern "C" fn(*mut GSList, *mut c_void) -> *mut GSList,
+    slist_free: unsafe extern "C" fn(*mut GSList),
+    error_free: unsafe extern "C" fn(*mut GError),
+    /// Keeps the library mapped: it is never unloaded while the process runs.
+    _library: libloading::Library,
+}
+
+impl Api {
+    /// Opens `file` and resolves every function, or says which one is missing.
+    fn load(file: &str) -> Result<Api, LibrepoError> {
+        // SAFETY: loading librepo runs its and glib's initialisers, which need nothing
+        // from us.
+        let library = unsafe { libloading::Library::new(file) }.map_err(|e| {
+            LibrepoError(format!(
+                "cannot load {file} (install Debian's librepo0 package): {e}"
+            ))
+        })?;
+        /// Resolves one symbol as a function pointer of type `T`.
+        ///
+        /// SAFETY (callers): `T` must be the C signature of `name`.
+        unsafe fn get<T: Copy>(
+            library: &libloading::Library,
+            file: &str,
+            name: &str,
+        ) -> Result<T, LibrepoError> {
+            let c_name = format!("{name}\0");
+            // SAFETY: the caller gives the symbol's signature as `T`.
+            unsafe { library.get::<T>(c_name.as_bytes()) }
+                .map(|symbol| *symbol)
+                .map_err(|e| LibrepoError(format!("{file} has no {name}: {e}")))
+        }
+        // SAFETY: each type below is the function's signature in librepo 1.14 and glib 2
+        // (dlsym on librepo's handle also searches the libraries it needs, glib among them).
+        unsafe {
+            Ok(Api {
+                handle_init: get(&library, file, "lr_handle_init")?,
+                handle_free: get(&library, file, "lr_handle_free")?,
+                handle_setopt: get(&library, file, "lr_handle_setopt")?,
+                packagetarget_new_v2: get(&library, file, "lr_packagetarget_new_v2")?,
+                packagetarget_free: get(&library, file, "lr_packagetarget_free")?,
+                download_packages: get(&library, file, "lr_download_packages")?,
+                slist_append: get(&library, file, "g_slist_append")?,
+                slist_free: get(&library, file, "g_slist_free")?,
+                error_free: get(&library, file, "g_error_free")?,
+                _library: library,
+            })
+        }
+    }
+}
+
+/// librepo, loaded at the first call that needs it (or the reason it cannot be).
+fn api() -> Result<&'static Api, LibrepoError> {
+    static API: std::sync::OnceLock<Result<Api, LibrepoError>> = std::sync::OnceLock::new();
+    API.get_or_init(|| Api::load(LIBRARY))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Loads librepo now rather than at the first download, so that a caller can refuse
+/// `--backend librepo` before any work when the library is not installed.
+pub fn load() -> Result<(), LibrepoError> {
+    api().map(|_| ())
 }
 
 /// One file for [`download_packages`].
@@ -196,7 +254,7 @@ impl std::fmt::Display for LibrepoError {
 
 impl std::error::Error for LibrepoError {}
 
-fn take_gerror(err: *mut GError) -> LibrepoError {
+fn take_gerror(api: &Api, err: *mut GError) -> LibrepoError {
     if err.is_null() {
         return LibrepoError("unknown librepo error".into());
     }
@@ -209,7 +267,7 @@ fn take_gerror(err: *mut GError) -> LibrepoError {
                 .to_string_lossy()
                 .into_owned()
         };
-        g_error_free(err);
+        (api.error_free)(err);
         LibrepoError(msg)
     }
 }
@@ -263,36 +321,37 @@ pub fn download_packages(
     let mut url_ptrs: Vec<*const c_char> = urls.iter().map(|u| u.as_ptr()).collect();
     url_ptrs.push(ptr::null());
     let ca = opts.ca_file.as_deref().map(cstring).transpose()?;
+    let api = api()?;
     // SAFETY: FFI calls with valid pointers that outlive the calls; every
     // object created here is freed before returning.
     unsafe {
-        let h = lr_handle_init();
+        let h = (api.handle_init)();
         if h.is_null() {
             return Err(LibrepoError("lr_handle_init failed".into()));
         }
         let mut err: *mut GError = ptr::null_mut();
-        let set_ok = lr_handle_setopt(h, &mut err, LRO_REPOTYPE, LR_YUMREPO) != 0
-            && lr_handle_setopt(h, &mut err, LRO_URLS, url_ptrs.as_ptr()) != 0
-            && lr_handle_setopt(
+        let set_ok = (api.handle_setopt)(h, &mut err, LRO_REPOTYPE, LR_YUMREPO) != 0
+            && (api.handle_setopt)(h, &mut err, LRO_URLS, url_ptrs.as_ptr()) != 0
+            && (api.handle_setopt)(
                 h,
                 &mut err,
                 LRO_MAXPARALLELDOWNLOADS,
                 opts.parallel.max(1) as c_long,
             ) != 0
-            && lr_handle_setopt(
+            && (api.handle_setopt)(
                 h,
                 &mut err,
                 LRO_CONNECTTIMEOUT,
                 opts.connect_timeout_secs as c_long,
             ) != 0
-            && lr_handle_setopt(h, &mut err, LRO_LOWSPEEDTIME, opts.stall_secs as c_long) != 0
-            && lr_handle_setopt(h, &mut err, LRO_LOWSPEEDLIMIT, 1 as c_long) != 0
+            && (api.handle_setopt)(h, &mut err, LRO_LOWSPEEDTIME, opts.stall_secs as c_long) != 0
+            && (api.handle_setopt)(h, &mut err, LRO_LOWSPEEDLIMIT, 1 as c_long) != 0
             && ca
                 .as_ref()
-                .is_none_or(|c| lr_handle_setopt(h, &mut err, LRO_SSLCACERT, c.as_ptr()) != 0);
+                .is_none_or(|c| (api.handle_setopt)(h, &mut err, LRO_SSLCACERT, c.as_ptr()) != 0);
         if !set_ok {
-            lr_handle_free(h);
-            return Err(take_gerror(err));
+            (api.handle_free)(h);
+            return Err(take_gerror(api, err));
         }
         let mut keep: Vec<CString> = Vec::new();
         let mut made: Vec<*mut LrPackageTarget> = Vec::new();
@@ -314,7 +373,7 @@ pub fn download_packages(
                 None => (LR_CHECKSUM_UNKNOWN, ptr::null()),
             };
             let mut terr: *mut GError = ptr::null_mut();
-            let pt = lr_packagetarget_new_v2(
+            let pt = (api.packagetarget_new_v2)(
                 h,
                 rel.as_ptr(),
                 dest.as_ptr(),
@@ -332,18 +391,18 @@ pub fn download_packages(
             keep.extend([rel, dest]);
             keep.extend(sum);
             if pt.is_null() {
-                setup_err = Some(take_gerror(terr));
+                setup_err = Some(take_gerror(api, terr));
                 break;
             }
             made.push(pt);
-            list = g_slist_append(list, pt.cast());
+            list = (api.slist_append)(list, pt.cast());
         }
         let result = if let Some(e) = setup_err {
             Err(e)
         } else {
             let mut derr: *mut GError = ptr::null_mut();
-            if lr_download_packages(list, 0, &mut derr) == 0 {
-                Err(take_gerror(derr))
+            if (api.download_packages)(list, 0, &mut derr) == 0 {
+                Err(take_gerror(api, derr))
             } else {
                 Ok(made
                     .iter()
@@ -360,12 +419,40 @@ pub fn download_packages(
             }
         };
         for pt in made {
-            lr_packagetarget_free(pt);
+            (api.packagetarget_free)(pt);
         }
-        g_slist_free(list);
-        lr_handle_free(h);
+        (api.slist_free)(list);
+        (api.handle_free)(h);
         drop(keep);
         drop(end_data);
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_library_that_cannot_be_loaded_is_named_with_the_package_to_install() {
+        let Err(e) = Api::load("libjigdo-test-no-such-library.so.0") else {
+            panic!("a missing library was loaded");
+        };
+        assert!(e.0.contains("libjigdo-test-no-such-library.so.0"), "{e}");
+        assert!(e.0.contains("librepo0"), "{e}");
+    }
+
+    #[test]
+    fn every_function_is_found_in_the_installed_librepo() {
+        load().expect("librepo.so.0 (Debian's librepo0) loads");
+    }
+
+    #[test]
+    fn a_library_without_the_functions_is_refused_naming_the_first_missing_one() {
+        // libz is on every Debian machine and has none of librepo's functions.
+        let Err(e) = Api::load("libz.so.1") else {
+            panic!("libz was taken for librepo");
+        };
+        assert!(e.0.contains("has no lr_handle_init"), "{e}");
     }
 }

@@ -1,4 +1,4 @@
-//! The librepo backend (`--features librepo`, needs Debian librepo-dev)
+//! The librepo backend (`--features librepo`, needs Debian's librepo0)
 //! against the fault-injecting loopback mirror: with a good second mirror
 //! every fault is survived and the file verified; with none the error names
 //! the package and the mirror and nothing is left at the destination.

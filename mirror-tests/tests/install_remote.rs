@@ -2401,3 +2401,24 @@ fn mirror_again_with_nothing_new_is_a_304(backend: &str) {
     assert_eq!(requests, vec!["304 /repodata/repomd.xml".to_string()]);
     assert!(repodata::is_current(&dir).expect("is_current"));
 }
+
+/// librepo is opened by the first download through it, not linked: the dynamic loader
+/// maps none of librepo, glib or the libraries they need (curl, gnutls, gpgme, ...) when
+/// `jigdo` starts, whichever command runs. (The librepo scenarios above show the
+/// library is still found and used when `--backend librepo` asks for it.)
+#[cfg(feature = "librepo")]
+#[test]
+fn the_binary_starts_without_loading_librepo() {
+    let out = Command::new("ldd")
+        .arg(jigdo_bin())
+        .output()
+        .expect("run ldd");
+    assert!(out.status.success(), "ldd: {out:?}");
+    let needed = String::from_utf8_lossy(&out.stdout);
+    for lib in ["librepo", "libglib", "libcurl", "libgpgme", "libxml2"] {
+        assert!(
+            !needed.contains(lib),
+            "jigdo is linked with {lib}:\n{needed}"
+        );
+    }
+}

@@ -50,7 +50,8 @@ impl Backend {
                     backend: "librepo",
                     how: "this jigdo was built without librepo (rebuild with \
                           `cargo build --release --features librepo`, which needs Debian's \
-                          librepo-dev)",
+                          librepo0 where it runs)"
+                        .into(),
                 });
             }
         })
@@ -71,7 +72,7 @@ impl FromStr for Backend {
             "librepo" => Ok(Backend::Librepo),
             _ => Err(FetchError::BackendUnavailable {
                 backend: "unknown",
-                how: "choose http or librepo",
+                how: "choose http or librepo".into(),
             }),
         }
     }

@@ -209,7 +209,7 @@ pub enum FetchError {
         /// The backend.
         backend: &'static str,
         /// Why, and what to do.
-        how: &'static str,
+        how: String,
     },
     /// The HTTP client or the async runtime could not be set up.
     #[error("cannot set up the downloader: {0}")]

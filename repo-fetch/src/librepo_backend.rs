@@ -45,6 +45,12 @@ impl LibrepoDownloader {
         opts: FetchOptions,
         progress: Option<Arc<dyn Progress>>,
     ) -> Result<LibrepoDownloader, FetchError> {
+        // librepo is opened at its first use: refuse the backend before any work if it
+        // cannot be.
+        librepo_sys::load().map_err(|e| FetchError::BackendUnavailable {
+            backend: "librepo",
+            how: e.0,
+        })?;
         Ok(LibrepoDownloader {
             meta: BlockingFetcher::build(opts.clone(), progress.clone())?,
             opts,
