@@ -192,7 +192,7 @@ impl PackageFiles for Downloads<'_> {
         &self,
         pkg: &PinnedPackage,
         located: &Located,
-    ) -> jigdo_unpack::Result<(File, PathBuf)> {
+    ) -> jigdo_unpack::Result<(jigdo_unpack::PackageContent, PathBuf)> {
         self.arrivals.open(pkg, located)
     }
 

@@ -47,7 +47,9 @@ pub use jigdo_rpm::{BlobStream, JigdoRpm};
 pub use plan::{InconsistentIndex, Plan};
 pub use rebuild::{locate_difference, rebuild_tree, Difference, RebuiltTree};
 pub use record::{InstallRecord, PendingRecord, RecordedPackage};
-pub use source::{Arrivals, HandedOver, LocalDir, Located, PackageFiles, PackageSource, Sources};
+pub use source::{
+    Arrivals, HandedOver, LocalDir, Located, PackageContent, PackageFiles, PackageSource, Sources,
+};
 pub use unpack::{finish_local, unpack, Decided, Target, UnpackJob, UnpackOptions, UnpackReport};
 
 /// Helpers shared by the unit tests of this crate's modules.

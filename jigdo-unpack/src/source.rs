@@ -30,9 +30,10 @@ pub trait PackageFiles: Sync {
     /// naming it, before anything is written. (Files that arrive while the unpack runs,
     /// [`Arrivals`], are not located in advance: this then finds nothing and succeeds.)
     fn locate(&self, pkg: &PinnedPackage) -> Result<Located>;
-    /// Opens the file of `pkg` that `located` names, with the pin's exact bytes,
-    /// positioned at its start. Returns the open file and its path.
-    fn open(&self, pkg: &PinnedPackage, located: &Located) -> Result<(File, PathBuf)>;
+    /// Opens the file of `pkg` that `located` names, with the pin's exact bytes: the
+    /// open file positioned at its start, or the bytes read while they were checked.
+    /// Returns them and the file's path.
+    fn open(&self, pkg: &PinnedPackage, located: &Located) -> Result<(PackageContent, PathBuf)>;
     /// Which of `pending` (not empty, in the caller's order of preference) to open next:
     /// its position. Files that are all there from the start answer 0, the caller's
     /// first choice; files that arrive over time wait until one of `pending` is there
@@ -47,6 +48,52 @@ pub trait PackageFiles: Sync {
     /// the start are settled at once.
     fn settled(&self) -> Result<()> {
         Ok(())
+    }
+}
+
+/// A package file [`PackageFiles::open`] checked against its pin.
+#[derive(Debug)]
+pub enum PackageContent {
+    /// The open file, positioned at its start.
+    File(File),
+    /// The file's bytes, read whole as its SHA-256 was checked (packages of up to
+    /// [`IN_MEMORY_PACKAGE_MAX`] bytes): what was hashed is what is read, in one pass.
+    Bytes(Vec<u8>),
+}
+
+impl PackageContent {
+    /// The whole content: the bytes held, or the file read to its end.
+    pub fn into_bytes(self) -> std::io::Result<Vec<u8>> {
+        match self {
+            PackageContent::Bytes(b) => Ok(b),
+            PackageContent::File(f) => {
+                let mut bytes = Vec::new();
+                (&f).read_to_end(&mut bytes)?;
+                Ok(bytes)
+            }
+        }
+    }
+}
+
+/// Packages up to this size are read into memory whole as their pin is checked
+/// ([`PackageContent::Bytes`]), instead of hashed, then read again.
+pub const IN_MEMORY_PACKAGE_MAX: u64 = 4 << 20;
+
+/// Buffers of [`PackageContent::Bytes`] given back once read ([`keep_package_bytes`]),
+/// for the next package: a fresh one faults its pages in anew each time.
+static PACKAGE_BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// Most package buffers kept (one per import running at once on two cores).
+const PACKAGE_BUFFERS_KEPT: usize = 2;
+
+/// Gives the buffer of a [`PackageContent::Bytes`] back for the next package read into
+/// memory, once its bytes are no longer needed.
+pub fn keep_package_bytes(bytes: Vec<u8>) {
+    if bytes.capacity() > IN_MEMORY_PACKAGE_MAX as usize {
+        if let Ok(mut kept) = PACKAGE_BUFFERS.lock() {
+            if kept.len() < PACKAGE_BUFFERS_KEPT {
+                kept.push(bytes);
+            }
+        }
     }
 }
 
@@ -263,12 +310,17 @@ impl Sources {
 
     /// Opens the first candidate whose SHA-256 equals the pin, positioned at its start.
     /// Returns the open file (the very file that was hashed, so it cannot be swapped
-    /// afterwards) and its path. A single rejected candidate is reported as a pin
+    /// afterwards), or for a small package the very bytes that were hashed
+    /// ([`PackageContent`]), and its path. A single rejected candidate is reported as a pin
     /// mismatch naming the file; several as a missing package listing them.
-    pub fn open_verified(&self, pkg: &PinnedPackage, located: &Located) -> Result<(File, PathBuf)> {
+    pub fn open_verified(
+        &self,
+        pkg: &PinnedPackage,
+        located: &Located,
+    ) -> Result<(PackageContent, PathBuf)> {
         let mut rejected = located.rejected.clone();
         for path in &located.candidates {
-            match verify_pin(path, pkg) {
+            match verify_pin_content(path, pkg) {
                 Ok(f) => return Ok((f, path.clone())),
                 Err(UnpackError::PinMismatch { reason, .. }) => {
                     rejected.push((path.clone(), reason))
@@ -291,7 +343,7 @@ impl PackageFiles for Sources {
     fn locate(&self, pkg: &PinnedPackage) -> Result<Located> {
         Sources::locate(self, pkg)
     }
-    fn open(&self, pkg: &PinnedPackage, located: &Located) -> Result<(File, PathBuf)> {
+    fn open(&self, pkg: &PinnedPackage, located: &Located) -> Result<(PackageContent, PathBuf)> {
         self.open_verified(pkg, located)
     }
 }
@@ -363,10 +415,10 @@ impl PackageFiles for HandedOver {
         })
     }
 
-    fn open(&self, pkg: &PinnedPackage, _located: &Located) -> Result<(File, PathBuf)> {
+    fn open(&self, pkg: &PinnedPackage, _located: &Located) -> Result<(PackageContent, PathBuf)> {
         let (path, checked) = self.get(pkg)?;
         if *checked == Checked::Candidate {
-            return Ok((verify_pin(path, pkg)?, path.clone()));
+            return Ok((verify_pin_content(path, pkg)?, path.clone()));
         }
         let f = File::open(path).at(path)?;
         let size = f.metadata().at(path)?.len();
@@ -377,7 +429,7 @@ impl PackageFiles for HandedOver {
                 reason: format!("size {size} bytes, the pin says {}", pkg.size),
             });
         }
-        Ok((f, path.clone()))
+        Ok((PackageContent::File(f), path.clone()))
     }
 }
 
@@ -489,7 +541,7 @@ impl PackageFiles for Arrivals {
         })
     }
 
-    fn open(&self, pkg: &PinnedPackage, located: &Located) -> Result<(File, PathBuf)> {
+    fn open(&self, pkg: &PinnedPackage, located: &Located) -> Result<(PackageContent, PathBuf)> {
         let arrived = self.wait_until(|f, closed| match f.files.get(&pkg.id) {
             Some(entry) => Some(Some(entry.clone())),
             None => closed.then_some(None),
@@ -557,6 +609,65 @@ pub fn verify_pin(path: &Path, pkg: &PinnedPackage) -> Result<File> {
         sha.update(&buf[..n]);
         size += n as u64;
     }
+    check_pin(path, pkg, size, sha)?;
+    f.seek(SeekFrom::Start(0)).at(path)?;
+    Ok(f)
+}
+
+/// Like [`verify_pin`], but a package of up to [`IN_MEMORY_PACKAGE_MAX`] bytes is read
+/// into memory, in one pass with its hashing, and its bytes are returned instead of the
+/// file (a file longer than the pin's size fails the check without being read on).
+pub fn verify_pin_content(path: &Path, pkg: &PinnedPackage) -> Result<PackageContent> {
+    if pkg.size > IN_MEMORY_PACKAGE_MAX {
+        return verify_pin(path, pkg).map(PackageContent::File);
+    }
+    tracing::debug!(package = %pkg.nevra(), path = %path.display(), "package hashed");
+    let f = File::open(path).at(path)?;
+    let want = usize::try_from(pkg.size).unwrap_or(0);
+    // One byte more than the pin's size, to see a longer file (not read on); in a kept
+    // buffer (room for the biggest) when there is one.
+    let mut bytes = PACKAGE_BUFFERS
+        .lock()
+        .ok()
+        .and_then(|mut kept| kept.pop())
+        .unwrap_or_else(|| Vec::with_capacity(IN_MEMORY_PACKAGE_MAX as usize + 1));
+    bytes.clear();
+    bytes.resize(want + 1, 0);
+    let mut filled = 0;
+    let mut sha = Sha256::new();
+    while filled < bytes.len() {
+        let end = (filled + HASH_PIECE).min(bytes.len());
+        let n = match (&f).read(&mut bytes[filled..end]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(UnpackError::Io {
+                    path: path.into(),
+                    source: e,
+                })
+            }
+        };
+        // Each piece hashed just after it is read, while it is in the cache.
+        sha.update(&bytes[filled..filled + n]);
+        filled += n;
+    }
+    let size = if filled > want {
+        f.metadata().at(path)?.len()
+    } else {
+        filled as u64
+    };
+    check_pin(path, pkg, size, sha)?;
+    bytes.truncate(filled);
+    Ok(PackageContent::Bytes(bytes))
+}
+
+/// Bytes of a package read, then hashed, at a time by [`verify_pin_content`].
+const HASH_PIECE: usize = 256 * 1024;
+
+/// Checks the `size` and SHA-256 (`sha`, fed with every byte) of the file at `path`
+/// against the pin of `pkg`.
+fn check_pin(path: &Path, pkg: &PinnedPackage, size: u64, sha: Sha256) -> Result<()> {
     let mismatch = |reason: String| UnpackError::PinMismatch {
         path: path.to_path_buf(),
         nevra: pkg.nevra(),
@@ -576,8 +687,7 @@ pub fn verify_pin(path: &Path, pkg: &PinnedPackage) -> Result<File> {
             pkg.id_hex()
         )));
     }
-    f.seek(SeekFrom::Start(0)).at(path)?;
-    Ok(f)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -591,6 +701,66 @@ mod tests {
             Sha256::digest(bytes).into(),
             bytes.len() as u64,
         )
+    }
+
+    /// A small package comes back as the very bytes hashed; a file of other bytes, or
+    /// longer or shorter than the pin, is refused (the longer one named by its real
+    /// size, not read past the pin's); a big one comes back open at its start.
+    #[test]
+    fn small_packages_are_read_into_memory_as_their_pin_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        // Several read pieces and a partial one.
+        let good: Vec<u8> = (0..HASH_PIECE * 2 + 1000)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let pin = pin_for(&good, "foo");
+        let path = dir.path().join("foo.rpm");
+        std::fs::write(&path, &good).unwrap();
+        match verify_pin_content(&path, &pin).unwrap() {
+            PackageContent::Bytes(b) => {
+                assert!(b == good);
+                // Its buffer kept: the next package read into it holds only its own bytes.
+                keep_package_bytes(b);
+            }
+            PackageContent::File(_) => panic!("a small package should be read into memory"),
+        }
+        std::fs::write(&path, b"tiny").unwrap();
+        match verify_pin_content(&path, &pin_for(b"tiny", "tiny")).unwrap() {
+            PackageContent::Bytes(b) => assert_eq!(b, b"tiny"),
+            PackageContent::File(_) => panic!("a small package should be read into memory"),
+        }
+        let mut other = good.clone();
+        other[HASH_PIECE + 3] ^= 1;
+        std::fs::write(&path, &other).unwrap();
+        let err = verify_pin_content(&path, &pin).unwrap_err().to_string();
+        assert!(err.contains("SHA-256"), "{err}");
+        let mut longer = good.clone();
+        longer.extend_from_slice(&[7; 5000]);
+        std::fs::write(&path, &longer).unwrap();
+        let err = verify_pin_content(&path, &pin).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("size {} bytes", longer.len())),
+            "{err}"
+        );
+        std::fs::write(&path, &good[..good.len() - 1]).unwrap();
+        let err = verify_pin_content(&path, &pin).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("size {} bytes", good.len() - 1)),
+            "{err}"
+        );
+
+        let big: Vec<u8> = (0..IN_MEMORY_PACKAGE_MAX + 1)
+            .map(|i| (i % 13) as u8)
+            .collect();
+        std::fs::write(&path, &big).unwrap();
+        match verify_pin_content(&path, &pin_for(&big, "big")).unwrap() {
+            PackageContent::File(mut f) => {
+                let mut head = [0u8; 4];
+                f.read_exact(&mut head).unwrap();
+                assert_eq!(head, [0, 1, 2, 3]);
+            }
+            PackageContent::Bytes(_) => panic!("a big package should stay on disk"),
+        }
     }
 
     #[test]
@@ -647,10 +817,8 @@ mod tests {
             let waiter = s.spawn(|| {
                 // Nothing there yet: waits; then the one that came, though listed second.
                 let k = arrivals.next_ready(&[&big, &small]);
-                let (mut f, path) = arrivals.open(&small, &none).unwrap();
-                let mut bytes = Vec::new();
-                f.read_to_end(&mut bytes).unwrap();
-                (k, path, bytes)
+                let (content, path) = arrivals.open(&small, &none).unwrap();
+                (k, path, content.into_bytes().unwrap())
             });
             std::thread::sleep(std::time::Duration::from_millis(50));
             assert!(!waiter.is_finished(), "it must wait while nothing arrived");

@@ -30,7 +30,6 @@
 //!    only then set the ref.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,7 +48,9 @@ use crate::jigdo_rpm::{BlobStream, JigdoRpm};
 use crate::plan::{file_header, is_symlink_meta, object_key, Plan};
 use crate::rebuild::{locate_difference, rebuild_tree, Difference};
 use crate::record::PendingRecord;
-use crate::source::{Located, PackageFiles, Sources};
+use crate::source::{
+    keep_package_bytes, Located, PackageContent, PackageFiles, Sources, IN_MEMORY_PACKAGE_MAX,
+};
 
 /// What to unpack, from where, into where (`jigdo unpack`).
 #[derive(Debug, Clone)]
@@ -920,24 +921,100 @@ fn import_package(
     index: &Index,
     plan: &Plan,
     p: usize,
-    (file, path): (File, PathBuf),
+    (content, path): (PackageContent, PathBuf),
     known: &HashMap<(String, u32), Checksum>,
     stats: &Stats,
 ) -> Result<(PackageSums, PackageCache)> {
     let pkg = &index.packages[p];
-    let needs = &plan.package_needs[p];
     stats.bytes_read.fetch_add(pkg.size, Ordering::Relaxed);
     let content_err = |reason: String| UnpackError::PackageContent {
         path: path.clone(),
         nevra: pkg.nevra(),
         reason,
     };
-    let mut r = BufReader::with_capacity(256 * 1024, file);
-    let header = PackageHeader::read(&mut r, &path.display().to_string())?;
-    let paths: Vec<String> = header.files.iter().map(|f| f.path.clone()).collect();
+    let label = path.display().to_string();
     // The pin (SHA-256 of the whole file) was checked above: the package's own digests
     // need not be computed again.
-    let mut payload = PayloadReader::new_verified(header, r)?.read_ahead()?;
+    let bytes = match content {
+        PackageContent::Bytes(bytes) => bytes,
+        PackageContent::File(file) if pkg.size <= IN_MEMORY_PACKAGE_MAX => {
+            // Read whole, in one call.
+            let mut bytes = Vec::with_capacity(usize::try_from(pkg.size).unwrap_or(0) + 1);
+            (&file).read_to_end(&mut bytes).at(&path)?;
+            bytes
+        }
+        PackageContent::File(file) => {
+            let mut r = BufReader::with_capacity(256 * 1024, file);
+            let header = PackageHeader::read(&mut r, &label)?;
+            let payload = PayloadReader::new_verified(header, r)?.read_ahead()?;
+            return import_entries(
+                repo,
+                tx,
+                index,
+                plan,
+                p,
+                payload,
+                known,
+                stats,
+                &content_err,
+            );
+        }
+    };
+    let mut rest: &[u8] = &bytes;
+    let header = PackageHeader::read(&mut rest, &label)?;
+    if rpm_package::payload::fits_whole(&header, rest) {
+        // Decompressed whole: the bytes are not needed afterwards, and are kept for the
+        // next package.
+        let payload = PayloadReader::new_verified_whole(header, rest);
+        keep_package_bytes(bytes);
+        return import_entries(
+            repo,
+            tx,
+            index,
+            plan,
+            p,
+            payload?,
+            known,
+            stats,
+            &content_err,
+        );
+    }
+    let start = bytes.len() - rest.len();
+    let payload = PayloadReader::new_verified_in_memory(header, bytes, start)?.read_ahead()?;
+    import_entries(
+        repo,
+        tx,
+        index,
+        plan,
+        p,
+        payload,
+        known,
+        stats,
+        &content_err,
+    )
+}
+
+/// The loop of [`import_package`] over the entries of its payload.
+#[allow(clippy::too_many_arguments)]
+fn import_entries<R: Read>(
+    repo: &Repo,
+    tx: &ostree_store::Transaction<'_>,
+    index: &Index,
+    plan: &Plan,
+    p: usize,
+    mut payload: PayloadReader<R>,
+    known: &HashMap<(String, u32), Checksum>,
+    stats: &Stats,
+    content_err: &dyn Fn(String) -> UnpackError,
+) -> Result<(PackageSums, PackageCache)> {
+    let pkg = &index.packages[p];
+    let needs = &plan.package_needs[p];
+    let paths: Vec<String> = payload
+        .header()
+        .files
+        .iter()
+        .map(|f| f.path.clone())
+        .collect();
 
     // Paths with at least one object still to make.
     let mut pending: BTreeSet<&str> = needs

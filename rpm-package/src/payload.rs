@@ -375,6 +375,8 @@ enum Src<R: Read> {
     Inline(Box<BufReader<Limited<RawTap<R>>>>),
     /// Read and decompressed ahead by a helper thread (see [`PayloadReader::read_ahead`]).
     Ahead(Ahead),
+    /// Decompressed whole, in one call (see [`PayloadReader::new_verified_in_memory`]).
+    Whole(Whole),
     /// Only while switching from one to the other.
     Switching,
 }
@@ -384,6 +386,7 @@ impl<R: Read> Read for Src<R> {
         match self {
             Src::Inline(r) => r.read(buf),
             Src::Ahead(r) => r.read(buf),
+            Src::Whole(r) => r.read(buf),
             Src::Switching => Ok(0),
         }
     }
@@ -396,6 +399,7 @@ impl<R: Read> Src<R> {
         match self {
             Src::Inline(r) => r.buffer(),
             Src::Ahead(r) => r.cur.get(r.pos..r.len).unwrap_or(&[]),
+            Src::Whole(r) => r.buf.get(r.pos..r.len).unwrap_or(&[]),
             Src::Switching => &[],
         }
     }
@@ -406,6 +410,7 @@ impl<R: Read> BufRead for Src<R> {
         match self {
             Src::Inline(r) => r.fill_buf(),
             Src::Ahead(r) => r.fill_buf(),
+            Src::Whole(r) => r.fill_buf(),
             Src::Switching => Ok(&[]),
         }
     }
@@ -413,6 +418,7 @@ impl<R: Read> BufRead for Src<R> {
         match self {
             Src::Inline(r) => r.consume(n),
             Src::Ahead(r) => r.consume(n),
+            Src::Whole(r) => r.consume(n),
             Src::Switching => {}
         }
     }
@@ -550,6 +556,93 @@ impl Read for Ahead {
     }
 }
 
+/// Largest payload (by the bound [`payload_limit`] takes from the header) that
+/// [`PayloadReader::new_verified_in_memory`] decompresses whole, in one call, into a kept
+/// buffer: zstd then decodes straight into it (streaming, it decodes into its window
+/// buffer and copies out of it), and no read-ahead thread is started for the package.
+pub const WHOLE_PAYLOAD_MAX: u64 = 8 << 20;
+
+/// Buffers for whole payloads ([`WHOLE_PAYLOAD_MAX`] + 1 bytes), kept for the next one
+/// (a fresh one would fault its pages in anew each time).
+static WHOLE_POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// Most whole-payload buffers kept: one per core of the machines we run on.
+const WHOLE_POOL_KEPT: usize = 4;
+
+/// A payload decompressed whole, read from where it lies (its own [`BufRead`]).
+pub(crate) struct Whole {
+    buf: Vec<u8>,
+    /// Bytes of `buf` that are data.
+    len: usize,
+    pos: usize,
+}
+
+impl Whole {
+    /// Decompresses the zstd frames of `payload` in one call, refusing more than `limit`
+    /// bytes (at most [`WHOLE_PAYLOAD_MAX`]).
+    fn zstd(payload: &[u8], limit: u64) -> io::Result<Whole> {
+        let cap = usize::try_from(limit.min(WHOLE_PAYLOAD_MAX)).unwrap_or(0) + 1;
+        let buf = WHOLE_POOL
+            .lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_else(|| vec![0u8; WHOLE_PAYLOAD_MAX as usize + 1]);
+        // Given back to the pool if decompressing fails.
+        let mut whole = Whole {
+            buf,
+            len: 0,
+            pos: 0,
+        };
+        let mut ctx = PooledZstd::take()?;
+        let out = whole
+            .buf
+            .get_mut(..cap)
+            .ok_or_else(|| io::Error::other("whole-payload buffer too small"))?;
+        let n = ctx.ctx()?.decompress(out, payload).map_err(|code| {
+            // zstd's error codes are its enum's values negated.
+            let too_small = zstd::zstd_safe::zstd_sys::ZSTD_ErrorCode::ZSTD_error_dstSize_tooSmall;
+            if code == (too_small as usize).wrapping_neg() {
+                io::Error::new(io::ErrorKind::InvalidData, TooLarge)
+            } else {
+                zstd_error(code)
+            }
+        })?;
+        if n as u64 > limit {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, TooLarge));
+        }
+        whole.len = n;
+        Ok(whole)
+    }
+}
+
+impl BufRead for Whole {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        Ok(self.buf.get(self.pos..self.len).unwrap_or(&[]))
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.len);
+    }
+}
+
+impl Read for Whole {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        read_through_buffer(self, buf)
+    }
+}
+
+impl Drop for Whole {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.buf);
+        if buf.len() == WHOLE_PAYLOAD_MAX as usize + 1 {
+            if let Ok(mut p) = WHOLE_POOL.lock() {
+                if p.len() < WHOLE_POOL_KEPT {
+                    p.push(buf);
+                }
+            }
+        }
+    }
+}
+
 /// What a payload entry is, as seen while streaming.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryInfo {
@@ -614,6 +707,79 @@ impl PayloadReader<BufReader<File>> {
         let mut r = BufReader::with_capacity(256 * 1024, f);
         let header = PackageHeader::read(&mut r, &label)?;
         Self::new(header, r)?.read_ahead()
+    }
+}
+
+/// Whether [`PayloadReader::new_verified_whole`] takes the payload `payload` of a package
+/// with `header`: zstd, of at most [`WHOLE_PAYLOAD_MAX`] bytes by the header's bound.
+pub fn fits_whole(header: &PackageHeader, payload: &[u8]) -> bool {
+    payload_limit(header) <= WHOLE_PAYLOAD_MAX
+        && Compression::detect(payload) == Some(Compression::Zstd)
+}
+
+impl PayloadReader<io::Empty> {
+    /// Like [`PayloadReader::new_verified`], for the payload of a package held whole in
+    /// memory and already verified whole against a trusted SHA-256, when [`fits_whole`]:
+    /// it is decompressed whole, at once, into a kept buffer the reader then reads from
+    /// (`payload` is not needed afterwards). Structure, sizes, names, the size the
+    /// signature header records and the decompression bound are checked exactly as by
+    /// [`PayloadReader::new`]; a payload that does not fit fails.
+    pub fn new_verified_whole(header: PackageHeader, payload: &[u8]) -> Result<Self> {
+        Self::whole(header, payload)
+    }
+}
+
+impl PayloadReader<io::Cursor<Vec<u8>>> {
+    /// Like [`PayloadReader::new_verified`], for a package file held whole in memory
+    /// (`file`, its payload from `payload_start` on, as [`PackageHeader::read`] left a
+    /// reader of it) and already verified whole against a trusted SHA-256: decompressed
+    /// whole at once when [`fits_whole`] (see [`PayloadReader::new_verified_whole`]),
+    /// else streamed from memory, on the calling thread.
+    pub fn new_verified_in_memory(
+        header: PackageHeader,
+        file: Vec<u8>,
+        payload_start: usize,
+    ) -> Result<Self> {
+        let payload = file.get(payload_start..).unwrap_or(&[]);
+        if fits_whole(&header, payload) {
+            return Self::whole(header, payload);
+        }
+        let mut cursor = io::Cursor::new(file);
+        cursor.set_position(payload_start as u64);
+        Self::build(header, cursor, false)
+    }
+}
+
+impl<R: Read> PayloadReader<R> {
+    /// The reader of a verified package's `payload`, decompressed whole ([`fits_whole`]).
+    fn whole(header: PackageHeader, payload: &[u8]) -> Result<Self> {
+        let limit = payload_limit(&header);
+        if !fits_whole(&header, payload) {
+            return Err(Error::new(
+                &header.label,
+                ErrorKind::Payload("not a zstd payload small enough to decompress whole".into()),
+            ));
+        }
+        let whole = Whole::zstd(payload, limit).map_err(|e| {
+            let k = match map_io("decompressing the payload", e) {
+                ErrorKind::TooLarge { .. } => ErrorKind::TooLarge { limit },
+                k => k,
+            };
+            Error::new(&header.label, k)
+        })?;
+        // No digest to compute (the package was verified whole), but its size is still
+        // checked against the signature header's, as when streaming.
+        let mut counted = PayloadDigests::default();
+        counted.update(payload);
+        let digests = Arc::new(Mutex::new(counted));
+        Ok(Self::assemble(
+            header,
+            Src::Whole(whole),
+            limit,
+            digests,
+            Compression::Zstd,
+            false,
+        ))
     }
 }
 
@@ -686,6 +852,25 @@ impl<R: Read> PayloadReader<R> {
         };
         let limit = limited.limit;
         let src = Src::Inline(Box::new(BufReader::with_capacity(256 * 1024, limited)));
+        Ok(Self::assemble(
+            header,
+            src,
+            limit,
+            digests,
+            compression,
+            check_digests,
+        ))
+    }
+
+    /// The reader of `header`'s payload from `src`.
+    fn assemble(
+        header: PackageHeader,
+        src: Src<R>,
+        limit: u64,
+        digests: Arc<Mutex<PayloadDigests>>,
+        compression: Compression,
+        check_digests: bool,
+    ) -> Self {
         let hardlinks = header.hardlink_sets();
         let path_index = header
             .files
@@ -695,7 +880,7 @@ impl<R: Read> PayloadReader<R> {
             .map(|(i, f)| (format!("/{}", f.path.trim_start_matches('/')), i))
             .collect();
         let n = header.files.len();
-        Ok(PayloadReader {
+        PayloadReader {
             header,
             src,
             limit,
@@ -708,7 +893,7 @@ impl<R: Read> PayloadReader<R> {
             finished: false,
             failed: false,
             check_digests,
-        })
+        }
     }
 }
 
@@ -1154,7 +1339,8 @@ impl<R: Read> PayloadReader<R> {
                 .end
                 .take()
                 .unwrap_or_else(|| Err(ErrorKind::Payload("the payload did not end".into())))?,
-            Src::Switching => {}
+            // Only made for a verified package: no digest to check.
+            Src::Whole(_) | Src::Switching => {}
         }
         let state = std::mem::take(
             &mut *self

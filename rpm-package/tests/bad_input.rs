@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use rpm_package::{verify_payload, Error, ErrorKind, PackageHeader};
+use rpm_package::{verify_payload, Error, ErrorKind, PackageHeader, PayloadReader};
 
 fn pkgs() -> &'static [PathBuf] {
     static P: OnceLock<Vec<PathBuf>> = OnceLock::new();
@@ -494,4 +494,49 @@ fn entries_read_in_place_give_the_same_bytes_and_errors_as_read() {
             }
         }
     }
+}
+
+/// A zstd payload that decompresses past what its header allows fails the same way when
+/// the package is held in memory (where a small payload is decompressed whole, at once),
+/// and a damaged frame fails too.
+#[test]
+fn package_in_memory_refuses_an_oversized_or_damaged_zstd_payload() {
+    let data = pkg("jt-gzip-noarch");
+    let h = PackageHeader::read(&mut &data[..], "x").unwrap();
+    let end = h.header_end as usize;
+    let cpio = common::run(
+        "rpm2cpio",
+        &[pkgs()
+            .iter()
+            .find(|p| p.to_str().unwrap().contains("jt-gzip"))
+            .unwrap()
+            .to_str()
+            .unwrap()],
+    );
+    let read = |payload: Vec<u8>| {
+        let mut bytes = data[..end].to_vec();
+        bytes.extend_from_slice(&payload);
+        let header = PackageHeader::read(&mut &bytes[..], "in-memory.rpm").unwrap();
+        PayloadReader::new_verified_in_memory(header, bytes, end).and_then(|mut r| {
+            while let Some(mut e) = r.next_entry()? {
+                std::io::copy(&mut e, &mut std::io::sink()).unwrap();
+            }
+            Ok(())
+        })
+    };
+    // (The archive as it is reads through up to the payload's size, which no longer
+    // matches the signature header's: see `package_in_memory_reads_as_streamed_…`.)
+    let e = read(zstd::encode_all(&cpio[..], 3).unwrap()).unwrap_err();
+    assert!(e.to_string().contains("the signature header says"), "{e}");
+    // Followed by 4 MiB of zeros: past the bound (the header's files and archive size).
+    let mut long = cpio.clone();
+    long.resize(cpio.len() + (4 << 20), 0);
+    let e = read(zstd::encode_all(&long[..], 3).unwrap()).unwrap_err();
+    assert!(matches!(e.kind, ErrorKind::TooLarge { .. }), "{e}");
+    assert!(e.to_string().contains("in-memory.rpm"), "{e}");
+    // A frame cut short.
+    let mut cut = zstd::encode_all(&cpio[..], 3).unwrap();
+    cut.truncate(cut.len() - 8);
+    let e = read(cut).unwrap_err();
+    assert!(e.to_string().contains("decompressing the payload"), "{e}");
 }

@@ -301,3 +301,38 @@ fn every_written_compressor_is_read_by_rpm_and_by_us() {
         assert_eq!(rpm_package::verify_payload(&pkg).unwrap(), 6, "{name}");
     }
 }
+
+/// Every entry of a payload: path, size and content (symlinks: their target).
+fn entries<R: Read>(mut r: PayloadReader<R>) -> Vec<(String, u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    while let Some(mut e) = r.next_entry().unwrap() {
+        let info = e.info().clone();
+        let mut content = Vec::new();
+        e.read_to_end(&mut content).unwrap();
+        out.push((info.path, info.size, content));
+    }
+    out
+}
+
+/// A package held in memory reads exactly as streamed from its file, for every
+/// compressor: a small zstd payload decompressed whole at once, any other streamed
+/// from memory.
+#[test]
+fn package_in_memory_reads_as_streamed_for_every_compressor() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["zstd", "xz", "gzip", "bzip2", "none"] {
+        let pkg = dir.path().join(format!("jt-built-{name}.rpm"));
+        let mut b = builder(dir.path());
+        b.compression(name, None).unwrap();
+        b.write_to(&pkg, None).unwrap();
+        let streamed = entries(PayloadReader::open(&pkg).unwrap());
+        let bytes = std::fs::read(&pkg).unwrap();
+        let mut rest: &[u8] = &bytes;
+        let header = PackageHeader::read(&mut rest, name).unwrap();
+        let start = bytes.len() - rest.len();
+        let in_memory =
+            entries(PayloadReader::new_verified_in_memory(header, bytes.clone(), start).unwrap());
+        assert_eq!(streamed.len(), 6, "{name}");
+        assert!(streamed == in_memory, "{name}: entries differ");
+    }
+}
