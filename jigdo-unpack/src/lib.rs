@@ -45,7 +45,9 @@ pub use event::UnpackEvent;
 pub use info::{info, InfoPackage, InfoReport};
 pub use jigdo_rpm::{BlobStream, JigdoRpm};
 pub use plan::{InconsistentIndex, Plan};
-pub use rebuild::{locate_difference, rebuild_tree, Difference, RebuiltTree};
+pub use rebuild::{
+    file_path, locate_difference, rebuild_tree, rebuild_tree_streaming, Difference, RebuiltTree,
+};
 pub use record::{InstallRecord, PendingRecord, RecordedPackage};
 pub use source::{
     Arrivals, HandedOver, LocalDir, Located, PackageContent, PackageFiles, PackageSource, Sources,

@@ -16,11 +16,43 @@ pub struct RebuiltTree {
     pub root_tree: Checksum,
     /// Checksum of the root dirmeta.
     pub root_meta: Checksum,
-    /// Every distinct dirtree and dirmeta object, encoded, children before parents.
-    pub objects: Vec<(ObjectType, Vec<u8>)>,
+    /// Every distinct dirtree and dirmeta object: its type, checksum and encoding,
+    /// children before parents.
+    pub objects: Vec<(ObjectType, Checksum, Vec<u8>)>,
     /// The (dirtree, dirmeta) of every directory by its path (`""` for the root, else
     /// `usr/`, `usr/bin/`, …), to find where a rebuilt tree differs from the commit's.
     pub dirs: HashMap<String, (Checksum, Checksum)>,
+    /// The content object of every file of the tree, in the order of a depth-first walk
+    /// of the index (a directory's files, then its subdirectories, each in index order):
+    /// [`file_path`] names the file at a position.
+    pub files: Vec<Checksum>,
+}
+
+/// The path in the tree (`usr/bin/bash`) of the file at position `pos` of
+/// [`RebuiltTree::files`] for a tree rebuilt from `index`.
+pub fn file_path(index: &Index, pos: usize) -> Option<String> {
+    /// Walks `dir` (at `prefix`) in the order of [`rebuild_tree`]; `left` counts down
+    /// the files to pass over.
+    fn walk(dir: &Directory, prefix: &mut String, left: &mut usize) -> bool {
+        if let Some(f) = dir.files.get(*left) {
+            prefix.push_str(&f.name);
+            return true;
+        }
+        *left -= dir.files.len();
+        let base = prefix.len();
+        for (name, sub) in &dir.dirs {
+            prefix.push_str(name);
+            prefix.push('/');
+            if walk(sub, prefix, left) {
+                return true;
+            }
+            prefix.truncate(base);
+        }
+        false
+    }
+    let mut prefix = String::new();
+    let mut left = pos;
+    walk(&index.root, &mut prefix, &mut left).then_some(prefix)
 }
 
 /// Rebuilds the dirtrees and dirmetas of `index`'s tree. `resolve` gives the content
@@ -30,13 +62,27 @@ pub fn rebuild_tree(
     index: &Index,
     resolve: &dyn Fn(&str, &FileEntry) -> Option<Checksum>,
 ) -> Result<RebuiltTree> {
+    rebuild_tree_streaming(index, resolve, &mut |_, _, _| {})
+}
+
+/// [`rebuild_tree`], handing each distinct dirtree and dirmeta to `made` (type,
+/// checksum, encoding) as soon as it is made, in the order of
+/// [`RebuiltTree::objects`]: e.g. to write them while the rest of the tree is rebuilt.
+/// Nothing tells yet whether the tree is the commit's.
+pub fn rebuild_tree_streaming(
+    index: &Index,
+    resolve: &dyn Fn(&str, &FileEntry) -> Option<Checksum>,
+    made: &mut dyn FnMut(ObjectType, &Checksum, &[u8]),
+) -> Result<RebuiltTree> {
     let mut state = State {
         index,
         resolve,
+        made,
         metas: HashMap::new(),
         seen: HashSet::new(),
         objects: Vec::new(),
         dirs: HashMap::new(),
+        files: Vec::with_capacity(index.file_count()),
     };
     let mut prefix = String::new();
     let (root_tree, root_meta) = state.dir(&index.root, &mut prefix)?;
@@ -45,16 +91,19 @@ pub fn rebuild_tree(
         root_meta,
         objects: state.objects,
         dirs: state.dirs,
+        files: state.files,
     })
 }
 
 struct State<'a> {
     index: &'a Index,
     resolve: &'a dyn Fn(&str, &FileEntry) -> Option<Checksum>,
+    made: &'a mut dyn FnMut(ObjectType, &Checksum, &[u8]),
     metas: HashMap<u32, Checksum>,
     seen: HashSet<Checksum>,
-    objects: Vec<(ObjectType, Vec<u8>)>,
+    objects: Vec<(ObjectType, Checksum, Vec<u8>)>,
     dirs: HashMap<String, (Checksum, Checksum)>,
+    files: Vec<Checksum>,
 }
 
 impl State<'_> {
@@ -65,7 +114,8 @@ impl State<'_> {
         let bytes = dir_meta(self.index, meta).encode();
         let c = Checksum::of_bytes(&bytes);
         if self.seen.insert(c) {
-            self.objects.push((ObjectType::DirMeta, bytes));
+            (self.made)(ObjectType::DirMeta, &c, &bytes);
+            self.objects.push((ObjectType::DirMeta, c, bytes));
         }
         self.metas.insert(meta, c);
         c
@@ -82,6 +132,7 @@ impl State<'_> {
                 path: prefix.clone(),
             })?;
             prefix.truncate(base);
+            self.files.push(sum);
             tree.files.push((f.name.clone(), sum));
         }
         for (name, sub) in &dir.dirs {
@@ -94,7 +145,8 @@ impl State<'_> {
         let bytes = tree.encode();
         let c = Checksum::of_bytes(&bytes);
         if self.seen.insert(c) {
-            self.objects.push((ObjectType::DirTree, bytes));
+            (self.made)(ObjectType::DirTree, &c, &bytes);
+            self.objects.push((ObjectType::DirTree, c, bytes));
         }
         let m = self.meta(dir.meta);
         self.dirs.insert(prefix.clone(), (c, m));
@@ -228,5 +280,76 @@ pub fn locate_difference(
         }
         // Every entry agrees, yet the dirtree differs (e.g. in the order of entries).
         return Difference::NotHeld { dir: prefix };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jigdo_format::{IndexBuilder, Source};
+    use ostree_store::{S_IFDIR, S_IFREG};
+
+    #[test]
+    fn files_are_listed_in_walk_order_and_file_path_names_each() {
+        let mut b = IndexBuilder::new();
+        let p = b.add_package(crate::test_support::pin("a", "1", [7; 32], 1));
+        let dm = b.meta(0, 0, S_IFDIR | 0o755, &vec![]);
+        let m = b.meta(0, 0, S_IFREG | 0o644, &vec![]);
+        let file = |name: &str| FileEntry {
+            name: name.into(),
+            source: Source::Package {
+                package: p,
+                path: None,
+            },
+            meta: m,
+        };
+        let dir = |files: Vec<FileEntry>, dirs: Vec<(&str, Directory)>| Directory {
+            meta: dm,
+            files,
+            dirs: dirs.into_iter().map(|(n, d)| (n.to_string(), d)).collect(),
+        };
+        let root = dir(
+            vec![file("a"), file("b")],
+            vec![
+                ("empty", dir(vec![], vec![])),
+                (
+                    "usr",
+                    dir(
+                        vec![file("c")],
+                        vec![("bin", dir(vec![file("d"), file("e")], vec![]))],
+                    ),
+                ),
+                ("var", dir(vec![file("f")], vec![])),
+            ],
+        );
+        let index = b.finish([0; 32], root);
+        // Each path its own object, and one object twice (`usr/bin/e` is `a`).
+        let resolve = |path: &str, _: &FileEntry| {
+            Some(Checksum::of_bytes(
+                if path == "usr/bin/e" { "a" } else { path }.as_bytes(),
+            ))
+        };
+        let tree = rebuild_tree(&index, &resolve).unwrap();
+        let paths: Vec<String> = (0..tree.files.len())
+            .map(|i| file_path(&index, i).unwrap())
+            .collect();
+        assert_eq!(
+            paths,
+            ["a", "b", "usr/c", "usr/bin/d", "usr/bin/e", "var/f"]
+        );
+        for (path, sum) in paths.iter().zip(&tree.files) {
+            assert_eq!(Some(*sum), resolve(path, &index.root.files[0]));
+        }
+        assert_eq!(file_path(&index, tree.files.len()), None);
+        // Every object once, with its checksum; children before parents.
+        for (_, sum, bytes) in &tree.objects {
+            assert_eq!(Checksum::of_bytes(bytes), *sum);
+        }
+        let last = tree
+            .objects
+            .iter()
+            .rposition(|o| o.0 == ObjectType::DirTree);
+        assert_eq!(last.map(|i| tree.objects[i].1), Some(tree.root_tree));
+        assert_eq!(tree.dirs[""], (tree.root_tree, tree.root_meta));
     }
 }

@@ -24,10 +24,13 @@
 //! 5. rebuild every dirtree and dirmeta; the root checksums must equal the commit's.
 //!    Steps 4 and 5 share one transaction, so the repository is flushed once (as
 //!    libostree's pull does); an interruption before its commit loses that work, which
-//!    a rerun redoes. The package caches are staged in the same transaction and
-//!    renamed into place at its commit, after the flush;
-//! 6. check that everything the commit reaches is present, clear the partial mark and
-//!    only then set the ref.
+//!    a rerun redoes. The dirtrees and dirmetas are written as they are rebuilt, on a
+//!    second thread. The package caches are staged in the same transaction (each as
+//!    its package's import ends) and renamed into place at its commit, after the flush;
+//! 6. check that everything the commit reaches is present (listed from the rebuilt
+//!    tree, which step 5 found to be the commit's; when the ref held a complete commit
+//!    before, by the walk beyond it instead), clear the partial mark and only then set
+//!    the ref.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -46,7 +49,9 @@ use crate::error::{IoContext, Result, UnpackError};
 use crate::event::UnpackEvent;
 use crate::jigdo_rpm::{BlobStream, JigdoRpm};
 use crate::plan::{file_header, is_symlink_meta, object_key, Plan};
-use crate::rebuild::{locate_difference, rebuild_tree, Difference};
+use crate::rebuild::{
+    file_path, locate_difference, rebuild_tree_streaming, Difference, RebuiltTree,
+};
 use crate::record::PendingRecord;
 use crate::source::{
     keep_package_bytes, Located, PackageContent, PackageFiles, Sources, IN_MEMORY_PACKAGE_MAX,
@@ -120,6 +125,9 @@ pub struct UnpackReport {
 
 /// Checksums of a package's objects by (path in the package, metadata entry).
 type PackageSums = HashMap<(String, u32), Checksum>;
+
+/// Objects by type and checksum.
+type ObjectSet = HashSet<(ObjectType, Checksum)>;
 
 /// What a repository still needs of a jigdo RPM (step 2 of the module docs).
 struct Decision {
@@ -272,9 +280,9 @@ impl Decided {
 enum Done {
     /// The new contents' checksums by (new content, metadata entry).
     NewContents(HashMap<(u32, u32), Checksum>),
-    /// A package imported: its number, the checksums it gave and its cache updated, the
-    /// file it was read from.
-    Package(usize, (PackageSums, PackageCache), PathBuf),
+    /// A package imported: its number, the checksums it gave, the file it was read
+    /// from (its cache, updated, is staged in the transaction already).
+    Package(usize, PackageSums, PathBuf),
 }
 
 /// Counters shared by the workers.
@@ -608,7 +616,7 @@ impl UnpackJob {
             let pkg = &index.packages[p];
             let (file, path) = files.open(pkg, loc)?;
             let read_from = path.clone();
-            let imported = import_package(
+            let (sums, mut cache) = import_package(
                 &repo,
                 &tx,
                 index,
@@ -618,12 +626,14 @@ impl UnpackJob {
                 &self.known[p],
                 &self.stats,
             )?;
+            // The cache goes in with the objects it names, as durable as they are
+            // (renamed into place when `tx` commits, after its flush).
+            cache.stage(&tx)?;
             tracing::debug!(package = %pkg.nevra(), "package imported");
             progress(&UnpackEvent::Imported { package: pkg });
-            Ok(Done::Package(p, imported, read_from))
+            Ok(Done::Package(p, sums, read_from))
         })?;
         let mut resolved_packages = self.known;
-        let mut caches = Vec::with_capacity(self.to_import.len());
         // The objects the imports made (the others are known from the caches).
         let mut imported_sums: Vec<Checksum> = Vec::new();
         // The package files read, for messages.
@@ -632,10 +642,9 @@ impl UnpackJob {
         for d in done {
             match d {
                 Done::NewContents(sums) => new_sums = sums,
-                Done::Package(p, (sums, cache), path) => {
+                Done::Package(p, sums, path) => {
                     imported_sums.extend(sums.values());
                     resolved_packages[p].extend(sums);
-                    caches.push(cache);
                     read_from.insert(p, path);
                 }
             }
@@ -661,54 +670,68 @@ impl UnpackJob {
                 }
             }
         };
-        let tree = rebuild_tree(index, &resolve)?;
-        let c = &self.jigdo.commit_object;
-        for (what, expected, actual) in [
-            ("the root dirtree", c.root_tree, tree.root_tree),
-            ("the root dirmeta", c.root_meta, tree.root_meta),
-        ] {
-            if expected != actual {
-                let difference =
-                    locate_difference(&repo, index, &tree, (c.root_tree, c.root_meta), &resolve);
-                return Err(UnpackError::TreeMismatch {
-                    jigdo: self.jigdo.path.clone(),
-                    commit: commit.to_hex(),
-                    mismatch: format!("{what} is {actual}, the commit names {expected}"),
-                    difference: describe_difference(index, &difference, &read_from),
-                    state: if repo.is_commit_partial(&commit) {
-                        "the commit stays partial and no ref was set"
-                    } else {
-                        "no ref was set (the repository held the commit's whole tree \
-                         already, from another commit, so the commit object is complete)"
-                    },
-                });
-            }
-        }
-        // Every object the tree reaches, known present: in the plan's listing (under the
-        // shared lock held since, so no prune removed it; the objects known from the
-        // package caches were found there), or in `present`: the tree's dirtrees and
-        // dirmetas, the new contents and the objects the imports made (written in `tx`,
-        // or found present by it). Neither set is built over the whole tree again.
-        let mut present: HashSet<(ObjectType, Checksum)> = HashSet::new();
-        for (objtype, bytes) in &tree.objects {
-            let sum = Checksum::of_bytes(bytes);
-            if !is_present(&repo, self.listed.as_deref(), *objtype, &sum) {
-                tx.write_metadata(*objtype, bytes)?;
-                self.stats.objects_written.fetch_add(1, Ordering::Relaxed);
-            }
-            present.insert((*objtype, sum));
-        }
-        present.extend(
-            (new_sums.values().chain(imported_sums.iter())).map(|sum| (ObjectType::File, *sum)),
-        );
-        step("tree rebuilt");
+        // The dirtrees and dirmetas are written on a second thread as the rebuild makes
+        // them (the writes are system calls, the rebuild hashing). Nothing staged is
+        // visible before `tx` commits, below, and nothing at all if this fails first.
+        let (tree, present, written) = std::thread::scope(|s| {
+            let (send, objects) = std::sync::mpsc::channel();
+            let (tx_ref, stats) = (&tx, &self.stats);
+            let writer = s.spawn(move || write_tree_metadata(tx_ref, objects, stats));
+            let rebuilt = rebuild_tree_streaming(index, &resolve, &mut |objtype, sum, bytes| {
+                // A writer that stopped failed: its error is returned below.
+                let _ = send.send((objtype, *sum, bytes.to_vec()));
+            });
+            drop(send);
+            let checked = rebuilt.and_then(|tree| {
+                let c = &self.jigdo.commit_object;
+                for (what, expected, actual) in [
+                    ("the root dirtree", c.root_tree, tree.root_tree),
+                    ("the root dirmeta", c.root_meta, tree.root_meta),
+                ] {
+                    if expected != actual {
+                        let difference = locate_difference(
+                            &repo,
+                            index,
+                            &tree,
+                            (c.root_tree, c.root_meta),
+                            &resolve,
+                        );
+                        return Err(UnpackError::TreeMismatch {
+                            jigdo: self.jigdo.path.clone(),
+                            commit: commit.to_hex(),
+                            mismatch: format!("{what} is {actual}, the commit names {expected}"),
+                            difference: describe_difference(index, &difference, &read_from),
+                            state: if repo.is_commit_partial(&commit) {
+                                "the commit stays partial and no ref was set"
+                            } else {
+                                "no ref was set (the repository held the commit's whole tree \
+                                 already, from another commit, so the commit object is complete)"
+                            },
+                        });
+                    }
+                }
+                step("tree rebuilt");
+                Ok(tree)
+            });
+            let written = writer
+                .join()
+                .unwrap_or(Err(UnpackError::Internal("writing the tree panicked")));
+            let tree = checked?;
+            // Every object the tree reaches, known present: in the plan's listing (under
+            // the shared lock held since, so no prune removed it; the objects known from
+            // the package caches were found there), or in `present`: the tree's dirtrees
+            // and dirmetas, the new contents and the objects the imports made (written in
+            // `tx`, or found present by it). Neither set is built over the whole tree
+            // again.
+            let (mut present, written) = written?;
+            present.extend(
+                (new_sums.values().chain(imported_sums.iter())).map(|sum| (ObjectType::File, *sum)),
+            );
+            Ok::<_, UnpackError>((tree, present, written))
+        })?;
+        step("tree written");
         // Files that arrived while this ran: all came and their provider is content.
         files.settled()?;
-        // The caches go in with the objects they name, as durable as they are.
-        for mut cache in caches {
-            cache.stage(&tx)?;
-        }
-        step("caches staged");
         tx.commit()?;
         step("transaction committed");
 
@@ -718,8 +741,14 @@ impl UnpackJob {
             present.contains(&(objtype, *sum))
                 || listed.is_some_and(|l| l.contains(&(objtype, *sum)))
         };
-        check_commit_complete_with(&repo, &commit, &known, self.base.as_ref())?;
-        step("commit checked self.complete");
+        match &self.base {
+            // An update of the ref's complete commit: the walk beyond it reads only the
+            // dirtrees on the paths that changed (reading back the rest of the tree's
+            // dirtrees, which the base's complete commit holds, would cost more).
+            Some(base) => check_commit_complete_with(&repo, &commit, &known, Some(base))?,
+            None => check_rebuilt_complete(&repo, &commit, index, &tree, &written, &known)?,
+        }
+        step("commit checked complete");
         repo.mark_commit_partial(&commit, false)?;
         repo.set_ref(&self.ref_name, Some(&commit))?;
         report.objects_written = self.stats.objects_written.load(Ordering::Relaxed);
@@ -1181,6 +1210,101 @@ fn write_counted(
         stats.objects_written.fetch_add(1, Ordering::Relaxed);
     }
     Ok(written.checksum)
+}
+
+/// Writes the dirtrees and dirmetas received from `objects` (type, checksum, encoding)
+/// into `tx` (those the repository or `tx` lacks), counting them in `stats`, until the
+/// sender is dropped. Returns them all, as known present once `tx` commits, and in the
+/// order received whether this call staged each.
+fn write_tree_metadata(
+    tx: &ostree_store::Transaction<'_>,
+    objects: std::sync::mpsc::Receiver<(ObjectType, Checksum, Vec<u8>)>,
+    stats: &Stats,
+) -> Result<(ObjectSet, Vec<bool>)> {
+    let mut present = HashSet::new();
+    let mut written = Vec::new();
+    for (objtype, sum, bytes) in objects {
+        let w = tx.write_metadata_counted(objtype, &bytes)?;
+        if w.checksum != sum {
+            return Err(UnpackError::Internal(
+                "a rebuilt object's checksum changed on the way to the repository",
+            ));
+        }
+        if w.staged {
+            stats.objects_written.fetch_add(1, Ordering::Relaxed);
+        }
+        written.push(w.staged);
+        present.insert((objtype, sum));
+    }
+    Ok((present, written))
+}
+
+/// [`check_commit_complete`] for a commit whose whole tree this unpack rebuilt: `tree`,
+/// rebuilt from `index`, has the commit's root dirtree and dirmeta, so (objects being
+/// named by their SHA-256) its dirtrees and dirmetas are exactly those the commit
+/// reaches, and `tree.files` the content objects; nothing needs to be read back to list
+/// them. The commit object is read back and verified, and so is each dirtree this
+/// unpack did not stage itself (`written`, by position in `tree.objects`), as the walk
+/// of [`check_commit_complete`] reads them; every other object must be known present
+/// (`known`, as there) or found in the repository. The path of an object is computed
+/// only when it fails.
+fn check_rebuilt_complete(
+    repo: &Repo,
+    commit: &Checksum,
+    index: &Index,
+    tree: &RebuiltTree,
+    written: &[bool],
+    known: &dyn Fn(ObjectType, &Checksum) -> bool,
+) -> Result<()> {
+    let unreadable = |path: String, error: ostree_store::Error| UnpackError::Unreadable {
+        commit: commit.to_hex(),
+        path,
+        error: Box::new(error),
+    };
+    let missing = |objtype: ObjectType, sum: &Checksum, path: String| UnpackError::Missing {
+        commit: commit.to_hex(),
+        object: format!("{sum}.{objtype}"),
+        path,
+    };
+    // The path of a directory whose dirtree (or dirmeta) is `sum`, as the walk names it.
+    let dir_path = |objtype: ObjectType, sum: &Checksum| {
+        tree.dirs
+            .iter()
+            .filter(|(_, (t, m))| if objtype == ObjectType::DirTree { t } else { m } == sum)
+            .map(|(p, _)| format!("/{}", p.trim_end_matches('/')))
+            .min()
+            .unwrap_or_default()
+    };
+    let c = repo
+        .read_commit(commit)
+        .map_err(|e| unreadable(String::new(), e))?;
+    if (c.root_tree, c.root_meta) != (tree.root_tree, tree.root_meta) {
+        return Err(UnpackError::Internal(
+            "the commit read back does not name the rebuilt tree",
+        ));
+    }
+    if written.len() != tree.objects.len() {
+        return Err(UnpackError::Internal(
+            "the tree's objects were not all written",
+        ));
+    }
+    for ((objtype, sum, _), &staged) in tree.objects.iter().zip(written) {
+        if *objtype == ObjectType::DirTree && !staged {
+            repo.read_dirtree(sum)
+                .map_err(|e| unreadable(dir_path(*objtype, sum), e))?;
+        } else if !known(*objtype, sum) && !repo.has_object(*objtype, sum) {
+            return Err(missing(*objtype, sum, dir_path(*objtype, sum)));
+        }
+    }
+    let absent =
+        |sum: &Checksum| !known(ObjectType::File, sum) && !repo.has_object(ObjectType::File, sum);
+    if let Some(pos) = tree.files.iter().position(absent) {
+        let path = file_path(index, pos)
+            .map(|p| format!("/{p}"))
+            .unwrap_or_default();
+        return Err(missing(ObjectType::File, &tree.files[pos], path));
+    }
+    Ok(())
 }
 
 /// Default repository mode for `jigdo unpack`.
