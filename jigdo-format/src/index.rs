@@ -158,6 +158,20 @@ impl Index {
         }
     }
 
+    /// [`Index::package_path`] appended to `out` (no allocation of its own); false, and
+    /// `out` unchanged, for a new content.
+    pub fn write_package_path(tree_path: &str, entry: &FileEntry, out: &mut String) -> bool {
+        match &entry.source {
+            Source::Package { path: Some(p), .. } => out.push_str(p),
+            Source::Package { path: None, .. } => {
+                out.push('/');
+                out.push_str(tree_path);
+            }
+            Source::New(_) => return false,
+        }
+        true
+    }
+
     /// Number of files (non-directories) in the tree.
     pub fn file_count(&self) -> usize {
         fn count(d: &Directory) -> usize {
@@ -711,6 +725,34 @@ impl IndexBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_package_path_appends_what_package_path_gives() {
+        let entry = |source| FileEntry {
+            name: "x".into(),
+            source,
+            meta: 0,
+        };
+        for source in [
+            Source::Package {
+                package: 0,
+                path: None,
+            },
+            Source::Package {
+                package: 0,
+                path: Some("/usr/etc/x".into()),
+            },
+            Source::New(0),
+        ] {
+            let e = entry(source);
+            let mut out = String::from("kept");
+            let written = Index::write_package_path("etc/x", &e, &mut out);
+            match Index::package_path("etc/x", &e) {
+                Some(p) => assert!(written && out == format!("kept{p}")),
+                None => assert!(!written && out == "kept"),
+            }
+        }
+    }
 
     fn sample() -> Index {
         let mut b = IndexBuilder::new();

@@ -633,8 +633,12 @@ impl UnpackJob {
             progress(&UnpackEvent::Imported { package: pkg });
             Ok(Done::Package(p, sums, read_from))
         })?;
-        let mut resolved_packages = self.known;
-        // The objects the imports made (the others are known from the caches).
+        step("packages imported");
+        // Per package: the objects its import made (the others are known from its cache,
+        // `self.known`), kept apart rather than merged (at desktop scale, 100,000
+        // entries hashed again).
+        let mut imported: Vec<PackageSums> = vec![HashMap::new(); index.packages.len()];
+        // The objects the imports made.
         let mut imported_sums: Vec<Checksum> = Vec::new();
         // The package files read, for messages.
         let mut read_from: HashMap<usize, PathBuf> = HashMap::new();
@@ -644,7 +648,9 @@ impl UnpackJob {
                 Done::NewContents(sums) => new_sums = sums,
                 Done::Package(p, sums, path) => {
                     imported_sums.extend(sums.values());
-                    resolved_packages[p].extend(sums);
+                    if let Some(slot) = imported.get_mut(p) {
+                        *slot = sums;
+                    }
                     read_from.insert(p, path);
                 }
             }
@@ -658,14 +664,25 @@ impl UnpackJob {
         step("contents written");
 
         // 5. The tree.
+        let cached = &self.known;
+        // The key of a package file's object, made in one buffer (not allocated per file).
+        let key = std::cell::RefCell::new((String::new(), 0));
         let resolve = |tree_path: &str, entry: &jigdo_format::FileEntry| -> Option<Checksum> {
             match &entry.source {
                 Source::New(n) => new_sums.get(&(*n, entry.meta)).copied(),
                 Source::Package { package, .. } => {
-                    let ppath = Index::package_path(tree_path, entry)?;
-                    resolved_packages
-                        .get(*package as usize)?
-                        .get(&(ppath, entry.meta))
+                    let p = *package as usize;
+                    let mut key = key.borrow_mut();
+                    key.0.clear();
+                    if !Index::write_package_path(tree_path, entry, &mut key.0) {
+                        return None;
+                    }
+                    key.1 = entry.meta;
+                    let key = &*key;
+                    imported
+                        .get(p)
+                        .and_then(|sums| sums.get(key))
+                        .or_else(|| cached.get(p)?.get(key))
                         .copied()
                 }
             }
