@@ -960,6 +960,9 @@ impl Transaction<'_> {
                     (&tmp.file)
                         .write_all(&header.encode_archive_header(0))
                         .map_err(io_err)?;
+                    // Readable by all, as every archive object: a web server serves them.
+                    file.set_permissions(fs::Permissions::from_mode(0o644))
+                        .map_err(io_err)?;
                 }
                 RepoMode::BareUser => {
                     // Target plus terminating NUL, as libostree writes it.
@@ -975,6 +978,8 @@ impl Transaction<'_> {
                     .map_err(io_err)?;
                     file.set_permissions(fs::Permissions::from_mode(0o644))
                         .map_err(io_err)?;
+                    // As libostree leaves every bare-user content object, symlinks too.
+                    set_mtime_zero(file).map_err(io_err)?;
                 }
                 RepoMode::Bare | RepoMode::BareUserOnly => {
                     // Made as real symlinks above.

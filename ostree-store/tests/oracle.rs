@@ -128,6 +128,53 @@ fn loose_objects(repo: &Path) -> BTreeSet<(ObjectType, Checksum)> {
     out
 }
 
+/// Each loose content object's file as `ostree` would see it: name, file type and mode
+/// bits, size and mtime (in archive mode neither: zlib streams of two deflate
+/// implementations differ, and libostree leaves archive objects the mtime of their
+/// writing, as it does real symlinks), and xattrs.
+fn content_object_files(repo: &Path, mode: &str) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    for d in std::fs::read_dir(repo.join("objects")).unwrap() {
+        for f in std::fs::read_dir(d.unwrap().path()).unwrap() {
+            let path = f.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.ends_with(".file") && !name.ends_with(".filez") {
+                continue;
+            }
+            let st = std::fs::symlink_metadata(&path).unwrap();
+            let mtime = if st.file_type().is_symlink() || mode == "archive" {
+                "-".to_string()
+            } else {
+                st.mtime().to_string()
+            };
+            let mut xattrs: Vec<String> = if st.file_type().is_symlink() {
+                Vec::new()
+            } else {
+                xattr::list(&path)
+                    .unwrap()
+                    .map(|k| {
+                        let v = xattr::get(&path, &k).unwrap().unwrap_or_default();
+                        format!("{}={}", k.to_string_lossy(), hex::encode(v))
+                    })
+                    .collect()
+            };
+            xattrs.sort();
+            let size = if mode == "archive" {
+                "-".to_string()
+            } else {
+                st.size().to_string()
+            };
+            out.push(format!(
+                "{name} mode {:o} size {size} mtime {mtime} xattrs {xattrs:?}",
+                st.mode()
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
 fn read_mode(mode: &str) {
     let dir = tempfile::tempdir().unwrap();
     let repo_path = dir.path().join("repo");
@@ -350,6 +397,35 @@ fn write_mode(src_mode: &str, dst_mode: &str) {
     assert_eq!(ostree(&[&p, "rev-parse", "main"]).trim(), commit_hex);
     let (ok, out) = ostree_status(&[&p, "fsck"]);
     assert!(ok, "ostree fsck after pull-local: {out}");
+
+    // Each content object's file is the one libostree makes: `ostree pull-local` of the
+    // same commit into a repository of the same mode.
+    let theirs = dir.path().join("theirs");
+    let t = format!("--repo={}", theirs.display());
+    ostree(&[&t, "init", &format!("--mode={dst_mode}")]);
+    ostree(&[
+        &t,
+        "pull-local",
+        &src_path.display().to_string(),
+        &commit_hex,
+    ]);
+    let (ours, libostree) = (
+        content_object_files(&dst_path, dst_mode),
+        content_object_files(&theirs, dst_mode),
+    );
+    let only = |a: &Vec<String>, b: &Vec<String>| -> Vec<String> {
+        a.iter()
+            .filter(|l| !b.contains(l))
+            .take(5)
+            .cloned()
+            .collect()
+    };
+    assert!(
+        ours == libostree,
+        "{dst_mode} content objects differ: ours {:#?}, libostree's {:#?}",
+        only(&ours, &libostree),
+        only(&libostree, &ours)
+    );
 
     // And our own fsck agrees.
     let report = ostree_store::fsck(&dst, &[commit], true);
