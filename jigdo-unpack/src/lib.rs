@@ -57,7 +57,20 @@ pub use unpack::{finish_local, unpack, Decided, Target, UnpackJob, UnpackOptions
 /// Helpers shared by the unit tests of this crate's modules.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use jigdo_format::PinnedPackage;
+    use jigdo_format::{FileEntry, PinnedPackage, Source};
+
+    /// The index entry of file `name`, taken from package number `package` at the same
+    /// path, with metadata entry `meta`.
+    pub(crate) fn package_file(name: &str, package: u32, meta: u32) -> FileEntry {
+        FileEntry {
+            name: name.into(),
+            source: Source::Package {
+                package,
+                path: None,
+            },
+            meta,
+        }
+    }
 
     /// A pin of `name`-`version`-1.noarch (epoch 0, no recorded location) with package
     /// id `id` and size `size`.

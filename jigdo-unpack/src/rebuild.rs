@@ -286,7 +286,7 @@ pub fn locate_difference(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jigdo_format::{IndexBuilder, Source};
+    use jigdo_format::IndexBuilder;
     use ostree_store::{S_IFDIR, S_IFREG};
 
     #[test]
@@ -295,14 +295,7 @@ mod tests {
         let p = b.add_package(crate::test_support::pin("a", "1", [7; 32], 1));
         let dm = b.meta(0, 0, S_IFDIR | 0o755, &vec![]);
         let m = b.meta(0, 0, S_IFREG | 0o644, &vec![]);
-        let file = |name: &str| FileEntry {
-            name: name.into(),
-            source: Source::Package {
-                package: p,
-                path: None,
-            },
-            meta: m,
-        };
+        let file = |name: &str| crate::test_support::package_file(name, p, m);
         let dir = |files: Vec<FileEntry>, dirs: Vec<(&str, Directory)>| Directory {
             meta: dm,
             files,

@@ -595,17 +595,10 @@ pub fn verify_pin(path: &Path, pkg: &PinnedPackage) -> Result<File> {
     let mut buf = vec![0u8; 256 * 1024];
     let mut size = 0u64;
     loop {
-        let n = match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(UnpackError::Io {
-                    path: path.into(),
-                    source: e,
-                })
-            }
-        };
+        let n = read_some(&mut f, &mut buf, path)?;
+        if n == 0 {
+            break;
+        }
         sha.update(&buf[..n]);
         size += n as u64;
     }
@@ -637,17 +630,10 @@ pub fn verify_pin_content(path: &Path, pkg: &PinnedPackage) -> Result<PackageCon
     let mut sha = Sha256::new();
     while filled < bytes.len() {
         let end = (filled + HASH_PIECE).min(bytes.len());
-        let n = match (&f).read(&mut bytes[filled..end]) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(UnpackError::Io {
-                    path: path.into(),
-                    source: e,
-                })
-            }
-        };
+        let n = read_some(&mut &f, &mut bytes[filled..end], path)?;
+        if n == 0 {
+            break;
+        }
         // Each piece hashed just after it is read, while it is in the cache.
         sha.update(&bytes[filled..filled + n]);
         filled += n;
@@ -660,6 +646,17 @@ pub fn verify_pin_content(path: &Path, pkg: &PinnedPackage) -> Result<PackageCon
     check_pin(path, pkg, size, sha)?;
     bytes.truncate(filled);
     Ok(PackageContent::Bytes(bytes))
+}
+
+/// One `read` of the file at `path` into `buf` (0 at its end), retried when a signal
+/// interrupts it.
+fn read_some(f: &mut impl Read, buf: &mut [u8], path: &Path) -> Result<usize> {
+    loop {
+        match f.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r.at(path),
+        }
+    }
 }
 
 /// Bytes of a package read, then hashed, at a time by [`verify_pin_content`].

@@ -1388,7 +1388,7 @@ mod tests {
 
     #[test]
     fn known_objects_trusts_a_listing_for_presence_only_and_looks_up_the_rest() {
-        use jigdo_format::{Directory, FileEntry, IndexBuilder};
+        use jigdo_format::{Directory, IndexBuilder};
         use ostree_store::{FileHeader, S_IFDIR, S_IFREG};
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init(dir.path().join("repo"), RepoMode::BareUser).unwrap();
@@ -1396,14 +1396,7 @@ mod tests {
         let p = b.add_package(crate::test_support::pin("a", "1", [7; 32], 1));
         let dm = b.meta(0, 0, S_IFDIR | 0o755, &vec![]);
         let m = b.meta(0, 0, S_IFREG | 0o644, &vec![]);
-        let file = |name: &str| FileEntry {
-            name: name.into(),
-            source: Source::Package {
-                package: p,
-                path: None,
-            },
-            meta: m,
-        };
+        let file = |name: &str| crate::test_support::package_file(name, p, m);
         let root = Directory {
             meta: dm,
             files: vec![file("a"), file("b")],

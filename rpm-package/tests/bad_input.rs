@@ -21,6 +21,15 @@ fn pkgs() -> &'static [PathBuf] {
     })
 }
 
+/// The cpio archive `rpm2cpio` extracts from the jt-gzip test package.
+fn gzip_package_cpio() -> Vec<u8> {
+    let gzip = pkgs()
+        .iter()
+        .find(|p| p.to_str().unwrap().contains("jt-gzip"))
+        .unwrap();
+    common::run("rpm2cpio", &[gzip.to_str().unwrap()])
+}
+
 fn pkg(name: &str) -> Vec<u8> {
     let p = pkgs()
         .iter()
@@ -237,15 +246,7 @@ fn decompression_bomb_is_stopped_early() {
     );
 
     // now the real archive followed by zeros past the trailer
-    let cpio = common::run(
-        "rpm2cpio",
-        &[pkgs()
-            .iter()
-            .find(|p| p.to_str().unwrap().contains("jt-gzip"))
-            .unwrap()
-            .to_str()
-            .unwrap()],
-    );
+    let cpio = gzip_package_cpio();
     let mut f = std::fs::File::create(&path).unwrap();
     f.write_all(&data[..h.header_end as usize]).unwrap();
     let mut enc = zstd::stream::Encoder::new(f, 1).unwrap();
@@ -504,15 +505,7 @@ fn package_in_memory_refuses_an_oversized_or_damaged_zstd_payload() {
     let data = pkg("jt-gzip-noarch");
     let h = PackageHeader::read(&mut &data[..], "x").unwrap();
     let end = h.header_end as usize;
-    let cpio = common::run(
-        "rpm2cpio",
-        &[pkgs()
-            .iter()
-            .find(|p| p.to_str().unwrap().contains("jt-gzip"))
-            .unwrap()
-            .to_str()
-            .unwrap()],
-    );
+    let cpio = gzip_package_cpio();
     let read = |payload: Vec<u8>| {
         let mut bytes = data[..end].to_vec();
         bytes.extend_from_slice(&payload);

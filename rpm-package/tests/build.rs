@@ -60,6 +60,15 @@ fn spec_template_parses_fields_and_description() {
     );
 }
 
+/// The test package written with payload compressor `name` into `dir`.
+fn built_with(dir: &Path, name: &str) -> PathBuf {
+    let pkg = dir.join(format!("jt-built-{name}.rpm"));
+    let mut b = builder(dir);
+    b.compression(name, None).unwrap();
+    b.write_to(&pkg, None).unwrap();
+    pkg
+}
+
 fn builder(dir: &Path) -> PackageBuilder {
     let big = dir.join("big.bin");
     let data: Vec<u8> = (0..3_000_000u32)
@@ -274,10 +283,7 @@ fn signed_package_verifies_with_rpm_and_with_us() {
 fn every_written_compressor_is_read_by_rpm_and_by_us() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["zstd", "xz", "gzip", "bzip2", "none"] {
-        let pkg = dir.path().join(format!("jt-built-{name}.rpm"));
-        let mut b = builder(dir.path());
-        b.compression(name, None).unwrap();
-        b.write_to(&pkg, None).unwrap();
+        let pkg = built_with(dir.path(), name);
         let p = pkg.to_str().unwrap();
         let qf =
             String::from_utf8(run("rpm", &["-qp", "--qf", "%{PAYLOADCOMPRESSOR}", p])).unwrap();
@@ -321,10 +327,7 @@ fn entries<R: Read>(mut r: PayloadReader<R>) -> Vec<(String, u64, Vec<u8>)> {
 fn package_in_memory_reads_as_streamed_for_every_compressor() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["zstd", "xz", "gzip", "bzip2", "none"] {
-        let pkg = dir.path().join(format!("jt-built-{name}.rpm"));
-        let mut b = builder(dir.path());
-        b.compression(name, None).unwrap();
-        b.write_to(&pkg, None).unwrap();
+        let pkg = built_with(dir.path(), name);
         let streamed = entries(PayloadReader::open(&pkg).unwrap());
         let bytes = std::fs::read(&pkg).unwrap();
         let mut rest: &[u8] = &bytes;
