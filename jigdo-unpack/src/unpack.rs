@@ -984,9 +984,10 @@ fn import_package(
     let bytes = match content {
         PackageContent::Bytes(bytes) => bytes,
         PackageContent::File(file) if pkg.size <= IN_MEMORY_PACKAGE_MAX => {
-            // Read whole, in one call.
+            // Read whole, in one call; never more than the pin's size, whatever the file
+            // has grown to since its size was checked.
             let mut bytes = Vec::with_capacity(usize::try_from(pkg.size).unwrap_or(0) + 1);
-            (&file).read_to_end(&mut bytes).at(&path)?;
+            (&file).take(pkg.size).read_to_end(&mut bytes).at(&path)?;
             bytes
         }
         PackageContent::File(file) => {
