@@ -45,7 +45,7 @@ use serde::Serialize;
 
 use crate::error::InstallError;
 use crate::sources::{Repos, SourceSpec};
-use crate::trust::{TrustPolicy, TrustReport};
+use crate::trust::{JigdoOrigin, TrustPolicy, TrustReport};
 
 /// What to compare, and where to look.
 #[derive(Clone)]
@@ -102,7 +102,8 @@ pub struct DiffSide {
 pub enum ReadFrom {
     /// A jigdo RPM of the sources, through the trust step.
     Sources,
-    /// A jigdo RPM file given by path: a local file, read as given.
+    /// A jigdo RPM file given by path: a local file, read as given, or verified with the
+    /// keys when any is configured (as `jigdo unpack` does).
     File,
     /// A commit of `--repo` that jigdo installed (its install record).
     InstallRecord,
@@ -186,7 +187,19 @@ fn side(
 ) -> Result<Side, InstallError> {
     let path = Path::new(spec);
     if spec.ends_with(".rpm") && path.is_file() {
-        return Ok(from_jigdo(spec, &JigdoRpm::open(path)?, None));
+        // A file given by path, as `jigdo unpack` takes it: read as given when no key is
+        // configured; with keys, a link must verify it (or `--nogpgcheck`).
+        if !opts.trust.has_keys() {
+            return Ok(from_jigdo(
+                spec,
+                &JigdoRpm::open(path)?,
+                ReadFrom::File,
+                None,
+            ));
+        }
+        let (jigdo, trust) =
+            crate::install::read_trusted(&opts.trust, path, &JigdoOrigin::File, spec)?;
+        return Ok(from_jigdo(spec, &jigdo, ReadFrom::File, Some(trust)));
     }
     if let Some(repo) = &opts.repo {
         let store = Repo::open(repo).map_err(|error| InstallError::Repo {
@@ -265,23 +278,19 @@ fn side(
             crate::install::read_trusted(&opts.trust, &file, &origin, &what)?
         }
     };
-    Ok(from_jigdo(spec, &jigdo, Some(trust)))
+    Ok(from_jigdo(spec, &jigdo, ReadFrom::Sources, Some(trust)))
 }
 
-/// The side `spec` read from `j`: from the sources when `trust` is the trust step's
-/// report, else a local file.
-fn from_jigdo(spec: &str, j: &JigdoRpm, trust: Option<TrustReport>) -> Side {
+/// The side `spec` read from `j`, found where `read_from` says; `trust`: the trust
+/// step's report, if it ran.
+fn from_jigdo(spec: &str, j: &JigdoRpm, read_from: ReadFrom, trust: Option<TrustReport>) -> Side {
     Side {
         info: DiffSide {
             spec: spec.to_string(),
             commit: j.commit.to_hex(),
             jigdo_rpm: j.nevra(),
             version: j.commit_object.version(),
-            read_from: if trust.is_some() {
-                ReadFrom::Sources
-            } else {
-                ReadFrom::File
-            },
+            read_from,
             verified: trust.as_ref().is_some_and(|t| !t.verified.is_empty()),
             verified_by: trust.as_ref().and_then(TrustReport::verified_by),
             trust,

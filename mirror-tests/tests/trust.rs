@@ -1235,7 +1235,8 @@ fn diff_verifies_the_sides_it_reads_from_the_sources() {
         &repo,
         &["--gpgkey", key],
     ));
-    let json = diff_json(&[REF, p(&w.unsigned), "--repo", p(&repo), "--gpgkey", key]);
+    // (No key given: with one, the unsigned file would be refused; see below.)
+    let json = diff_json(&[REF, p(&w.unsigned), "--repo", p(&repo)]);
     assert_eq!(json["old"]["read_from"], "install-record", "{json}");
     assert_eq!(json["old"]["verified"], true, "{json}");
     let by = json["old"]["verified_by"].as_str().unwrap_or_default();
@@ -1254,6 +1255,48 @@ fn diff_verifies_the_sides_it_reads_from_the_sources() {
         )),
         "{text}"
     );
+
+    // Jigdo RPM files given by path are verified with the keys when keys are given, as
+    // `jigdo unpack` verifies them: the signed one by its signature, the unsigned one
+    // refused naming it (accepted with --nogpgcheck, which warns).
+    let (signed, unsigned) = (p(&w.rpm_signed), p(&w.unsigned));
+    let json = diff_json(&[signed, signed, "--gpgkey", key]);
+    for side in ["old", "new"] {
+        assert_eq!(json[side]["read_from"], "file", "{json}");
+        assert_eq!(json[side]["verified"], true, "{json}");
+        let by = json[side]["verified_by"].as_str().unwrap_or_default();
+        assert!(
+            by.contains("jigdo RPM signature") && by.contains(fpr.as_str()),
+            "{json}"
+        );
+    }
+    for args in [
+        vec![signed, unsigned, "--gpgkey", key],
+        vec![signed, signed, "--gpgkey", p(&w.other.public)],
+    ] {
+        let out = diff(&args);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let err = stderr(&out);
+        let refused = if args[1] == unsigned {
+            unsigned
+        } else {
+            signed
+        };
+        assert!(err.contains(refused), "{args:?}: {err}");
+    }
+    let out = diff(&[signed, unsigned, "--gpgkey", key, "--nogpgcheck", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&ok(&out)).expect("json");
+    assert_eq!(json["new"]["verified"], false, "{json}");
+    assert_eq!(json["new"]["trust"]["nogpgcheck"], true, "{json}");
+    assert_eq!(
+        stderr(&out).matches("warning: ").count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+    // No key: read as given, as before.
+    let json = diff_json(&[signed, unsigned]);
+    assert!(json["new"]["trust"].is_null(), "{json}");
 }
 
 /// Where the main header of the RPM `rpm` starts and ends (after the 96-byte lead and

@@ -20,8 +20,10 @@ header signature, or the commit's own GPG or ed25519 signature; gpgcheck=1 and \
 repo_gpgcheck=1 of a .repo section require theirs), else diff fails naming the jigdo RPM \
 and each link looked for, as install refuses it, unless --nogpgcheck is given (one \
 warning line per such side). The report says per side what verified it (verified and \
-verified_by in --json): a jigdo RPM file given by path is a local file, read as given; \
-an installed commit says what verified it when it was installed."
+verified_by in --json): a jigdo RPM file given by path is a local file, read as given \
+when no key is configured and, as jigdo unpack takes it, verified with the keys when \
+--gpgkey or --commit-key is given; an installed commit says what verified it when it was \
+installed."
 )]
 pub struct DiffArgs {
     /// The old side.
@@ -123,11 +125,13 @@ fn trust_line(s: &jigdo_install::diff::DiffSide) -> String {
         (ReadFrom::InstallRecord, None) => "not verified at install (its install record names \
                                      nothing that verified it)"
             .to_string(),
-        (ReadFrom::File, _) => {
-            "not verified: local file (a jigdo RPM file given by path is read as \
-                        given)"
-                .to_string()
+        (ReadFrom::File, Some(by)) => format!("verified: {by} (local file)"),
+        (ReadFrom::File, None) if s.trust.is_some() => {
+            "not verified (--nogpgcheck): local file".to_string()
         }
+        (ReadFrom::File, None) => "not verified: local file (a jigdo RPM file given by path is \
+                                   read as given when no key is configured)"
+            .to_string(),
         (ReadFrom::Sources, Some(by)) => format!("verified: {by}"),
         (ReadFrom::Sources, None) => "not verified (--nogpgcheck)".to_string(),
     }
