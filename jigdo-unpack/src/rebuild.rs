@@ -16,9 +16,9 @@ pub struct RebuiltTree {
     pub root_tree: Checksum,
     /// Checksum of the root dirmeta.
     pub root_meta: Checksum,
-    /// Every distinct dirtree and dirmeta object: its type, checksum and encoding,
-    /// children before parents.
-    pub objects: Vec<(ObjectType, Checksum, Vec<u8>)>,
+    /// Every distinct dirtree and dirmeta object, by type and checksum, children before
+    /// parents (their encodings went to [`rebuild_tree_streaming`]'s `made`).
+    pub objects: Vec<(ObjectType, Checksum)>,
     /// The (dirtree, dirmeta) of every directory by its path (`""` for the root, else
     /// `usr/`, `usr/bin/`, …), to find where a rebuilt tree differs from the commit's.
     pub dirs: HashMap<String, (Checksum, Checksum)>,
@@ -68,11 +68,12 @@ pub fn rebuild_tree(
 /// [`rebuild_tree`], handing each distinct dirtree and dirmeta to `made` (type,
 /// checksum, encoding) as soon as it is made, in the order of
 /// [`RebuiltTree::objects`]: e.g. to write them while the rest of the tree is rebuilt.
+/// The encoding is `made`'s (the tree keeps none).
 /// Nothing tells yet whether the tree is the commit's.
 pub fn rebuild_tree_streaming(
     index: &Index,
     resolve: &dyn Fn(&str, &FileEntry) -> Option<Checksum>,
-    made: &mut dyn FnMut(ObjectType, &Checksum, &[u8]),
+    made: &mut dyn FnMut(ObjectType, &Checksum, Vec<u8>),
 ) -> Result<RebuiltTree> {
     let mut state = State {
         index,
@@ -98,10 +99,10 @@ pub fn rebuild_tree_streaming(
 struct State<'a> {
     index: &'a Index,
     resolve: &'a dyn Fn(&str, &FileEntry) -> Option<Checksum>,
-    made: &'a mut dyn FnMut(ObjectType, &Checksum, &[u8]),
+    made: &'a mut dyn FnMut(ObjectType, &Checksum, Vec<u8>),
     metas: HashMap<u32, Checksum>,
     seen: HashSet<Checksum>,
-    objects: Vec<(ObjectType, Checksum, Vec<u8>)>,
+    objects: Vec<(ObjectType, Checksum)>,
     dirs: HashMap<String, (Checksum, Checksum)>,
     files: Vec<Checksum>,
 }
@@ -114,8 +115,8 @@ impl State<'_> {
         let bytes = dir_meta(self.index, meta).encode();
         let c = Checksum::of_bytes(&bytes);
         if self.seen.insert(c) {
-            (self.made)(ObjectType::DirMeta, &c, &bytes);
-            self.objects.push((ObjectType::DirMeta, c, bytes));
+            (self.made)(ObjectType::DirMeta, &c, bytes);
+            self.objects.push((ObjectType::DirMeta, c));
         }
         self.metas.insert(meta, c);
         c
@@ -145,8 +146,8 @@ impl State<'_> {
         let bytes = tree.encode();
         let c = Checksum::of_bytes(&bytes);
         if self.seen.insert(c) {
-            (self.made)(ObjectType::DirTree, &c, &bytes);
-            self.objects.push((ObjectType::DirTree, c, bytes));
+            (self.made)(ObjectType::DirTree, &c, bytes);
+            self.objects.push((ObjectType::DirTree, c));
         }
         let m = self.meta(dir.meta);
         self.dirs.insert(prefix.clone(), (c, m));
@@ -322,7 +323,11 @@ mod tests {
                 if path == "usr/bin/e" { "a" } else { path }.as_bytes(),
             ))
         };
-        let tree = rebuild_tree(&index, &resolve).unwrap();
+        let mut made = Vec::new();
+        let tree = rebuild_tree_streaming(&index, &resolve, &mut |t, c, bytes| {
+            made.push((t, *c, bytes))
+        })
+        .unwrap();
         let paths: Vec<String> = (0..tree.files.len())
             .map(|i| file_path(&index, i).unwrap())
             .collect();
@@ -334,10 +339,13 @@ mod tests {
             assert_eq!(Some(*sum), resolve(path, &index.root.files[0]));
         }
         assert_eq!(file_path(&index, tree.files.len()), None);
-        // Every object once, with its checksum; children before parents.
-        for (_, sum, bytes) in &tree.objects {
+        // Every object once, with its checksum, handed over in the tree's order;
+        // children before parents.
+        for (_, sum, bytes) in &made {
             assert_eq!(Checksum::of_bytes(bytes), *sum);
         }
+        let listed: Vec<(ObjectType, Checksum)> = made.iter().map(|(t, c, _)| (*t, *c)).collect();
+        assert_eq!(listed, tree.objects);
         let last = tree
             .objects
             .iter()

@@ -696,7 +696,7 @@ impl UnpackJob {
             let writer = s.spawn(move || write_tree_metadata(tx_ref, objects, stats));
             let rebuilt = rebuild_tree_streaming(index, &resolve, &mut |objtype, sum, bytes| {
                 // A writer that stopped failed: its error is returned below.
-                let _ = send.send((objtype, *sum, bytes.to_vec()));
+                let _ = send.send((objtype, *sum, bytes));
             });
             drop(send);
             let checked = rebuilt.and_then(|tree| {
@@ -1306,7 +1306,7 @@ fn check_rebuilt_complete(
             "the tree's objects were not all written",
         ));
     }
-    for ((objtype, sum, _), &staged) in tree.objects.iter().zip(written) {
+    for ((objtype, sum), &staged) in tree.objects.iter().zip(written) {
         if *objtype == ObjectType::DirTree && !staged {
             repo.read_dirtree(sum)
                 .map_err(|e| unreadable(dir_path(*objtype, sum), e))?;
