@@ -151,11 +151,8 @@ impl Index {
 
     /// The path of `entry` (found at `tree_path`) inside its package, if it comes from one.
     pub fn package_path(tree_path: &str, entry: &FileEntry) -> Option<String> {
-        match &entry.source {
-            Source::Package { path: Some(p), .. } => Some(p.clone()),
-            Source::Package { path: None, .. } => Some(format!("/{tree_path}")),
-            Source::New(_) => None,
-        }
+        let mut out = String::new();
+        Index::write_package_path(tree_path, entry, &mut out).then_some(out)
     }
 
     /// [`Index::package_path`] appended to `out` (no allocation of its own); false, and

@@ -61,20 +61,6 @@ pub enum PackageContent {
     Bytes(Vec<u8>),
 }
 
-impl PackageContent {
-    /// The whole content: the bytes held, or the file read to its end.
-    pub fn into_bytes(self) -> std::io::Result<Vec<u8>> {
-        match self {
-            PackageContent::Bytes(b) => Ok(b),
-            PackageContent::File(f) => {
-                let mut bytes = Vec::new();
-                (&f).read_to_end(&mut bytes)?;
-                Ok(bytes)
-            }
-        }
-    }
-}
-
 /// Packages up to this size are read into memory whole as their pin is checked
 /// ([`PackageContent::Bytes`]), instead of hashed, then read again.
 pub const IN_MEMORY_PACKAGE_MAX: u64 = 4 << 20;
@@ -815,7 +801,15 @@ mod tests {
                 // Nothing there yet: waits; then the one that came, though listed second.
                 let k = arrivals.next_ready(&[&big, &small]);
                 let (content, path) = arrivals.open(&small, &none).unwrap();
-                (k, path, content.into_bytes().unwrap())
+                // A verified arrival is handed over as its open file.
+                let mut bytes = Vec::new();
+                match content {
+                    PackageContent::Bytes(b) => bytes = b,
+                    PackageContent::File(f) => {
+                        (&f).read_to_end(&mut bytes).unwrap();
+                    }
+                }
+                (k, path, bytes)
             });
             std::thread::sleep(std::time::Duration::from_millis(50));
             assert!(!waiter.is_finished(), "it must wait while nothing arrived");
